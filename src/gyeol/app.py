@@ -1,0 +1,139 @@
+"""create_app(settings): builds the ASGI app and mounts every face over the one core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from gyeol.config import Settings
+from gyeol.core.errors import DomainError
+from gyeol.faces.guard import ApiGuardMiddleware
+from gyeol.faces.http import FaceErrors, FastJSON
+from gyeol.faces.native import customers as native_customers
+from gyeol.faces.native import errors as native_errors
+from gyeol.faces.native import orders as native_orders
+from gyeol.faces.native import payments as native_payments
+from gyeol.faces.native import refunds as native_refunds
+from gyeol.faces.native import sandbox as native_sandbox
+from gyeol.faces.native import webhooks as native_webhooks
+from gyeol.models import payments
+from gyeol.observability import Metrics, RequestContextMiddleware
+from gyeol.services import Services, build_services
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, services: Services | None = None, *, bootstrap: bool = False) -> FastAPI:
+    svc = services or build_services(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if bootstrap:
+            _, generated = await svc.merchants.ensure_default(settings.test_secret_key)
+            if generated:
+                print(f"Created the default merchant. Its test secret key (shown once): {generated}", flush=True)
+        yield
+        if services is None:
+            await svc.close()
+
+    app = FastAPI(title="Gyeol", version="0.1.0", default_response_class=FastJSON, lifespan=lifespan,
+                  description="A self-hostable payment server. Amounts are integers in minor units.")
+    app.state.services = svc
+    app.state.settings = settings
+    faces = FaceErrors(native_errors.render)
+    faces.register("/api/v1", native_errors.render)
+    app.state.faces = faces
+
+    for module in (native_payments, native_orders, native_refunds, native_customers, native_sandbox,
+                   native_webhooks):
+        app.include_router(module.router, prefix="/api/v1")
+
+    _install_error_handlers(app, faces)
+    _install_ops_routes(app, svc, metrics)
+
+    app.add_middleware(ApiGuardMiddleware, faces=faces, store=svc.idempotency, resolve_caller=svc.resolve_caller,
+                       max_body=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, err: DomainError) -> Response:
+        return faces.render(request.url.path, err, _request_id(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        request.state.no_idempotency_store = True
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            err = DomainError("validation", "INVALID_JSON", "The body is not valid JSON.")
+        else:
+            # Never echo the input: it may hold a card number.
+            fields = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg")}
+                      for e in errors]
+            summary = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields[:5])
+            err = DomainError("validation", "INVALID_REQUEST", f"Invalid request: {summary}",
+                              details={"errors": fields})
+        return faces.render(request.url.path, err, _request_id(request))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        kind: Any = {404: "not_found", 405: "validation"}.get(exc.status_code, "validation")
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
+        err = DomainError(kind, code, str(exc.detail), status=exc.status_code)
+        return faces.render(request.url.path, err, _request_id(request))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("unhandled_error", error=type(exc).__name__, path=request.url.path)
+        err = DomainError("internal", "INTERNAL", "Something went wrong on our side. Quote the request id.")
+        return faces.render(request.url.path, err, _request_id(request))
+
+
+def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> Any:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> Any:
+        try:
+            async with svc.db.read() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            return FastJSON({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return {"status": "ok", "database": "ok"}
+
+    @app.get("/metrics", tags=["ops"])
+    async def prometheus_metrics() -> Response:
+        async with svc.db.read() as conn:
+            rows = (await conn.execute(sa.select(payments.c.status, sa.func.count()).group_by(payments.c.status))).all()
+        metrics.payments.clear()
+        for status, count in rows:
+            metrics.payments.labels(status).set(count)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def factory() -> FastAPI:
+    """Entry point for `uvicorn --factory` worker processes: settings are read here, once."""
+    from gyeol.observability import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings, bootstrap=True)

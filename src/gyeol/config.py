@@ -1,0 +1,44 @@
+"""Settings: every GYEOL_* variable, read once by the process entry point, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GYEOL_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "production"
+    database_url: str = "sqlite:///./var/gyeol.db"
+    var_dir: Path = Path("./var")
+    host: str = "127.0.0.1"
+    port: int = 9090
+    workers: int = 1
+    public_url: str = ""
+    auto_migrate: bool = True
+    test_secret_key: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Sensitive routes: tokens per second per API key, bucket depth = 2 s worth.
+    rate_limit: float = 5000.0
+    idempotency_ttl_hours: int = 24
+    idempotency_lease_seconds: int = 60
+    max_body_bytes: int = 1024 * 1024
+    intent_ttl_minutes: int = 60
+
+    pg_timeout_seconds: float = 10.0
+    sandbox_latency_ms: int = 0
+    sandbox_webhook_secret: str | None = None
+    key_hash_secret: str | None = None
+    encryption_keys: str | None = Field(default=None)
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

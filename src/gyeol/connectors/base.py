@@ -1,0 +1,92 @@
+"""The connector protocol and the neutral types every PG speaks through.
+
+Only `connectors/<pg>/` knows a PG's wire format. A connector never raises for a PG's answer:
+a decline is a result. It raises `ConnectorUnavailable` only when it cannot know the outcome
+(timeout, connection error), which the core records as `unknown`, never as failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Outcome = Literal["succeeded", "authorized", "failed", "requires_action", "not_found"]
+
+
+class ConnectorUnavailable(Exception):
+    """The PG could not be reached or did not answer in time: the outcome is unknown."""
+
+
+@dataclass(frozen=True)
+class CardData:
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+
+    def __repr__(self) -> str:  # never let a card number reach a log line or a traceback
+        return f"CardData(last4={self.number[-4:]})"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class AuthorizeRequest:
+    reference: str  # our attempt id: the PG-side idempotency key
+    merchant_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    capture: bool
+    token: str | None = None
+    payment_key: str | None = None
+    order_id: str | None = None
+    method_type: str = "card"
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUpRequest:
+    """Capture, void or refund of an earlier authorization."""
+
+    reference: str
+    merchant_id: str
+    payment_id: str
+    pg_transaction_id: str
+    amount: int
+    currency: str
+    reason: str | None = None
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    outcome: Outcome
+    pg_transaction_id: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    next_action_url: str | None = None
+    brand: str | None = None
+    last4: str | None = None
+    approved_at: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Connector(Protocol):
+    name: str
+
+    async def tokenize(self, merchant_id: str, card: CardData) -> TokenInfo: ...
+    async def describe_token(self, merchant_id: str, token: str) -> TokenInfo | None: ...
+    async def authorize(self, req: AuthorizeRequest) -> AttemptResult: ...
+    async def capture(self, req: FollowUpRequest) -> AttemptResult: ...
+    async def void(self, req: FollowUpRequest) -> AttemptResult: ...
+    async def refund(self, req: FollowUpRequest) -> AttemptResult: ...
+    async def lookup(self, merchant_id: str, reference: str) -> AttemptResult: ...

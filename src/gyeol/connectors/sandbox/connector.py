@@ -1,0 +1,238 @@
+"""The sandbox PG: a stateful simulator with test cards and fault injection.
+
+It keeps its own books (`sandbox_charges`) in the database so they survive a restart, and it
+is idempotent on the caller's reference, as a real PG is on an idempotency key: asking twice
+with one reference never charges twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from gyeol.connectors.base import (
+    AttemptResult,
+    AuthorizeRequest,
+    CardData,
+    ConnectorUnavailable,
+    FollowUpRequest,
+    Outcome,
+    TokenInfo,
+)
+from gyeol.connectors.sandbox.cards import DECLINE_MESSAGES, MAGIC_TOKENS, behavior_of, brand_of
+from gyeol.core.clock import Clock
+from gyeol.db.engine import Database
+from gyeol.ids import new_id
+from gyeol.models import sandbox_charges as ch
+from gyeol.models import sandbox_tokens as tk
+
+
+class SandboxConnector:
+    name = "sandbox"
+
+    def __init__(
+        self, db: Database, clock: Clock, *, fingerprint_key: bytes, latency_ms: int = 0, public_url: str = ""
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.fingerprint_key = fingerprint_key
+        self.latency_ms = latency_ms
+        self.public_url = public_url
+
+    # --- tokens -------------------------------------------------------------------------------
+    async def tokenize(self, merchant_id: str, card: CardData) -> TokenInfo:
+        info = TokenInfo(
+            token=new_id("tok"),
+            brand=brand_of(card.number),
+            last4=card.number[-4:],
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            fingerprint=hmac.new(self.fingerprint_key, card.number.encode(), hashlib.sha256).hexdigest(),
+        )
+        async with self.db.tx() as conn:
+            await conn.execute(
+                tk.insert().values(
+                    id=info.token,
+                    merchant_id=merchant_id,
+                    brand=info.brand,
+                    last4=info.last4,
+                    exp_month=info.exp_month,
+                    exp_year=info.exp_year,
+                    behavior=behavior_of(card.number),
+                    fingerprint=info.fingerprint,
+                    created_at=self.clock.now(),
+                )
+            )
+        return info
+
+    async def describe_token(self, merchant_id: str, token: str) -> TokenInfo | None:
+        row = await self._token(merchant_id, token)
+        if row is None:
+            return None
+        return TokenInfo(token, row["brand"], row["last4"], row["exp_month"], row["exp_year"], row["fingerprint"])
+
+    async def _token(self, merchant_id: str, token: str) -> dict[str, Any] | None:
+        if token in MAGIC_TOKENS:
+            brand, last4, behavior = MAGIC_TOKENS[token]
+            year = self.clock.now().year + 5
+            fp = hashlib.sha256(token.encode()).hexdigest()
+            return {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": year, "behavior": behavior,
+                    "fingerprint": fp}
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(sa.select(tk).where(tk.c.id == token, tk.c.merchant_id == merchant_id))
+            ).mappings().first()
+        return dict(row) if row else None
+
+    # --- money movements ----------------------------------------------------------------------
+    async def authorize(self, req: AuthorizeRequest) -> AttemptResult:
+        await self._latency(req.fault)
+        if req.fault == "error":
+            return AttemptResult("failed", failure_code="processing_error",
+                                 failure_message="The sandbox PG answered with an internal error.")
+        existing = await self._by_reference(req.reference)
+        if existing is None:
+            behavior = "succeed"
+            token_row = None
+            if req.token is not None:
+                token_row = await self._token(req.merchant_id, req.token)
+                if token_row is None:
+                    return AttemptResult("failed", failure_code="invalid_token",
+                                         failure_message="The sandbox does not know this token.")
+                behavior = token_row["behavior"]
+            if behavior.startswith("decline:"):
+                status, code = "failed", behavior.split(":", 1)[1]
+            elif behavior == "3ds":
+                status, code = "requires_action", None
+            else:
+                status, code = "succeeded", None
+            existing = await self._record(
+                reference=req.reference, merchant_id=req.merchant_id, payment_id=req.payment_id,
+                kind="charge" if req.capture else "authorization", status=status, amount=req.amount,
+                currency=req.currency, token=req.token, failure_code=code,
+            )
+        if req.fault == "timeout":
+            # The PG did the work; the answer is lost on the way back.
+            raise ConnectorUnavailable("sandbox: simulated timeout")
+        return self._result(existing)
+
+    async def capture(self, req: FollowUpRequest) -> AttemptResult:
+        return await self._follow_up("capture", req)
+
+    async def void(self, req: FollowUpRequest) -> AttemptResult:
+        return await self._follow_up("void", req)
+
+    async def refund(self, req: FollowUpRequest) -> AttemptResult:
+        return await self._follow_up("refund", req)
+
+    async def lookup(self, merchant_id: str, reference: str) -> AttemptResult:
+        row = await self._by_reference(reference)
+        if row is None or row["merchant_id"] != merchant_id:
+            return AttemptResult("not_found")
+        return self._result(row)
+
+    async def complete_challenge(self, merchant_id: str, payment_id: str, approve: bool) -> dict[str, Any] | None:
+        """The buyer answered the 3-D Secure challenge: settle the waiting charge."""
+        async with self.db.tx() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(ch).where(ch.c.payment_id == payment_id, ch.c.merchant_id == merchant_id,
+                                        ch.c.status == "requires_action")
+                )
+            ).mappings().first()
+            if row is None:
+                return None
+            status = "succeeded" if approve else "failed"
+            code = None if approve else "authentication_failed"
+            await conn.execute(
+                ch.update().where(ch.c.id == row["id"], ch.c.status == "requires_action")
+                .values(status=status, failure_code=code, updated_at=self.clock.now())
+            )
+        return {**row, "status": status, "failure_code": code}
+
+    async def charges_for(self, merchant_id: str, payment_id: str) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(ch).where(ch.c.payment_id == payment_id, ch.c.merchant_id == merchant_id)
+                    .order_by(ch.c.created_at, ch.c.id)
+                )
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    # --- internals ----------------------------------------------------------------------------
+    async def _follow_up(self, kind: str, req: FollowUpRequest) -> AttemptResult:
+        await self._latency(req.fault)
+        if req.fault == "error":
+            return AttemptResult("failed", failure_code="processing_error",
+                                 failure_message="The sandbox PG answered with an internal error.")
+        existing = await self._by_reference(req.reference)
+        if existing is None:
+            parent = await self._by_id(req.pg_transaction_id)
+            status, code = "succeeded", None
+            if parent is None or parent["merchant_id"] != req.merchant_id:
+                status, code = "failed", "no_such_charge"
+            elif kind == "void" and parent["status"] == "requires_action":
+                await self._set_status(parent["id"], "canceled")
+            elif parent["status"] != "succeeded":
+                status, code = "failed", "charge_not_settled"
+            existing = await self._record(
+                reference=req.reference, merchant_id=req.merchant_id, payment_id=req.payment_id, kind=kind,
+                status=status, amount=req.amount, currency=req.currency, parent_id=req.pg_transaction_id,
+                failure_code=code,
+            )
+        if req.fault == "timeout":
+            raise ConnectorUnavailable("sandbox: simulated timeout")
+        return self._result(existing)
+
+    async def _latency(self, fault: str | None) -> None:
+        ms = self.latency_ms + (2000 if fault == "slow" else 0)
+        if ms:
+            await asyncio.sleep(ms / 1000)
+
+    def _result(self, row: dict[str, Any]) -> AttemptResult:
+        status = row["status"]
+        if status == "succeeded":
+            outcome: Outcome = "authorized" if row["kind"] == "authorization" else "succeeded"
+            return AttemptResult(outcome, pg_transaction_id=row["id"])
+        if status == "requires_action":
+            url = f"{self.public_url}/sandbox/3ds/{row['payment_id']}"
+            return AttemptResult("requires_action", pg_transaction_id=row["id"], next_action_url=url)
+        code = row["failure_code"] or "processing_error"
+        return AttemptResult("failed", pg_transaction_id=row["id"], failure_code=code,
+                             failure_message=DECLINE_MESSAGES.get(code, "The sandbox PG refused the request."))
+
+    async def _record(self, **values: Any) -> dict[str, Any]:
+        now = self.clock.now()
+        row = {"id": new_id("ch"), "parent_id": None, "token": None, "failure_code": None, **values,
+               "created_at": now, "updated_at": now}
+        try:
+            async with self.db.tx() as conn:
+                await conn.execute(ch.insert().values(**row))
+        except IntegrityError:
+            # Two callers raced on one reference: the PG keeps the first.
+            found = await self._by_reference(values["reference"])
+            assert found is not None
+            return found
+        return row
+
+    async def _by_reference(self, reference: str) -> dict[str, Any] | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(ch).where(ch.c.reference == reference))).mappings().first()
+        return dict(row) if row else None
+
+    async def _by_id(self, charge_id: str) -> dict[str, Any] | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(ch).where(ch.c.id == charge_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def _set_status(self, charge_id: str, status: str) -> None:
+        async with self.db.tx() as conn:
+            await conn.execute(ch.update().where(ch.c.id == charge_id).values(status=status,
+                                                                              updated_at=self.clock.now()))
+

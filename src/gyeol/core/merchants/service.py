@@ -1,0 +1,161 @@
+"""Merchants and their secret keys. A key is shown once; only its keyed hash is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from gyeol.core.clock import Clock, iso
+from gyeol.core.errors import DomainError, not_found
+from gyeol.db.engine import Database
+from gyeol.ids import new_id
+from gyeol.models import api_keys, merchants
+
+KEY_PREFIXES = {"test": "test_sk_", "live": "live_sk_"}
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    merchant_id: str
+    mode: str
+    key_hash: str
+
+
+class KeyHasher:
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+
+    def hash(self, key: str) -> str:
+        return hmac.new(self.secret, key.encode(), hashlib.sha256).hexdigest()
+
+
+def mode_of(key: str) -> str | None:
+    for mode, prefix in KEY_PREFIXES.items():
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return mode
+    return None
+
+
+class MerchantService:
+    def __init__(self, db: Database, clock: Clock, hasher: KeyHasher) -> None:
+        self.db = db
+        self.clock = clock
+        self.hasher = hasher
+
+    async def create(self, name: str, *, test_key: str | None = None) -> tuple[dict[str, Any], str]:
+        """Create a merchant and its first test key; returns the key in clear, once."""
+        now = self.clock.now()
+        merchant = {"id": new_id("mer"), "name": name, "settings": {}, "created_at": now}
+        key = test_key or KEY_PREFIXES["test"] + secrets.token_urlsafe(24)
+        if mode_of(key) != "test":
+            raise DomainError("validation", "INVALID_KEY", "A test secret key starts with 'test_sk_'.")
+        try:
+            async with self.db.tx() as conn:
+                await conn.execute(merchants.insert().values(**merchant))
+                await conn.execute(api_keys.insert().values(**self._key_row(merchant["id"], key, now)))
+        except IntegrityError:
+            raise DomainError("conflict", "MERCHANT_EXISTS", f"A merchant named '{name}' already exists.") from None
+        return merchant, key
+
+    async def ensure_default(self, test_key: str | None) -> tuple[dict[str, Any], str | None]:
+        """Create the `default` merchant when there is none. Returns the new key only if generated."""
+        async with self.db.read() as conn:
+            existing = (await conn.execute(sa.select(merchants).order_by(merchants.c.created_at).limit(1))
+                        ).mappings().first()
+        if existing is not None:
+            if test_key and await self.find_key(test_key) is None:
+                # GYEOL_TEST_SECRET_KEY names the default merchant's key even on an older database.
+                async with self.db.tx() as conn:
+                    await conn.execute(api_keys.insert().values(**self._key_row(existing["id"], test_key,
+                                                                                self.clock.now())))
+            return dict(existing), None
+        try:
+            merchant, key = await self.create("default", test_key=test_key)
+        except DomainError:  # another process created it first
+            return await self.get_by_name("default"), None
+        return merchant, (None if test_key else key)
+
+    async def create_key(self, merchant_id: str, mode: str = "test") -> tuple[dict[str, Any], str]:
+        key = KEY_PREFIXES[mode] + secrets.token_urlsafe(24)
+        now = self.clock.now()
+        row = self._key_row(merchant_id, key, now)
+        async with self.db.tx() as conn:
+            await conn.execute(api_keys.insert().values(**row))
+        return self._key_view(row), key
+
+    async def revoke_key(self, key_id: str) -> dict[str, Any]:
+        async with self.db.tx() as conn:
+            res = await conn.execute(api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                                     .values(revoked_at=self.clock.now()))
+            row = (await conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id))).mappings().first()
+        if row is None:
+            raise not_found("key", key_id)
+        if res.rowcount == 0:
+            raise DomainError("conflict", "ALREADY_REVOKED", "The key is already revoked.")
+        return self._key_view(dict(row))
+
+    async def list_keys(self, merchant_id: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(api_keys).order_by(api_keys.c.created_at)
+        if merchant_id:
+            q = q.where(api_keys.c.merchant_id == merchant_id)
+        async with self.db.read() as conn:
+            return [self._key_view(dict(r)) for r in (await conn.execute(q)).mappings()]
+
+    async def list(self) -> list[dict[str, Any]]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(sa.select(merchants).order_by(merchants.c.created_at))).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def get(self, merchant_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(merchants).where(merchants.c.id == merchant_id))).mappings().first()
+        if row is None:
+            raise not_found("merchant", merchant_id)
+        return dict(row)
+
+    async def get_by_name(self, name_or_id: str) -> dict[str, Any]:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(merchants).where(
+                sa.or_(merchants.c.name == name_or_id, merchants.c.id == name_or_id)))).mappings().first()
+        if row is None:
+            raise not_found("merchant", name_or_id)
+        return dict(row)
+
+    async def update_settings(self, merchant_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        async with self.db.tx() as conn:
+            q = sa.select(merchants).where(merchants.c.id == merchant_id).with_for_update()
+            row = (await conn.execute(q)).mappings().first()
+            if row is None:
+                raise not_found("merchant", merchant_id)
+            settings = {**(row["settings"] or {}), **changes}
+            await conn.execute(merchants.update().where(merchants.c.id == merchant_id).values(settings=settings))
+        return {**dict(row), "settings": settings}
+
+    async def find_key(self, key: str) -> KeyRecord | None:
+        digest = self.hasher.hash(key)
+        async with self.db.read() as conn:
+            row = (await conn.execute(
+                sa.select(api_keys.c.id, api_keys.c.merchant_id, api_keys.c.mode, api_keys.c.key_hash)
+                .where(api_keys.c.key_hash == digest, api_keys.c.revoked_at.is_(None)))).first()
+        # The index found the row by hash; compare in constant time all the same.
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            return None
+        return KeyRecord(row.id, row.merchant_id, row.mode, row.key_hash)
+
+    def _key_row(self, merchant_id: Any, key: str, now: Any) -> dict[str, Any]:
+        mode = mode_of(key)
+        assert mode is not None
+        return {"id": new_id("key"), "merchant_id": merchant_id, "mode": mode, "key_hash": self.hasher.hash(key),
+                "prefix": key[:12] + "…", "revoked_at": None, "created_at": now}
+
+    @staticmethod
+    def _key_view(row: dict[str, Any]) -> dict[str, Any]:
+        return {"keyId": row["id"], "merchantId": row["merchant_id"], "mode": row["mode"], "prefix": row["prefix"],
+                "revokedAt": iso(row["revoked_at"]), "createdAt": iso(row["created_at"])}

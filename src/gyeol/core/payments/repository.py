@@ -1,0 +1,120 @@
+"""SQL for payments and their attempts.
+
+`transition` is the only code that writes a payment's status. It asks the transition table for
+the next status and writes it with `WHERE status = :current`, so a lost race changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gyeol.core.context import Caller
+from gyeol.core.errors import DomainError, not_found
+from gyeol.core.states import ATTEMPT, PAYMENT, PAYMENT_HOLDING
+from gyeol.models import payment_attempts as att
+from gyeol.models import payments
+
+Row = dict[str, Any]
+
+
+def scoped(caller: Caller) -> list[sa.ColumnElement[bool]]:
+    conds = [payments.c.merchant_id == caller.merchant_id]
+    if caller.user_id:
+        conds.append(payments.c.user_id == caller.user_id)
+    return conds
+
+
+async def get(conn: AsyncConnection, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:
+    q = sa.select(payments).where(payments.c.id == payment_id, *scoped(caller))
+    if lock:
+        q = q.with_for_update()
+    row = (await conn.execute(q)).mappings().first()
+    if row is None:
+        raise not_found("payment", payment_id)
+    return dict(row)
+
+
+async def get_any(conn: AsyncConnection, payment_id: str, *, lock: bool = False) -> Row | None:
+    q = sa.select(payments).where(payments.c.id == payment_id)
+    if lock:
+        q = q.with_for_update()
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
+async def insert(conn: AsyncConnection, row: Row) -> None:
+    await conn.execute(payments.insert().values(**row))
+
+
+async def transition(conn: AsyncConnection, p: Row, event: str, now: datetime, **values: Any) -> Row:
+    new_status = PAYMENT.next(p["status"], event)
+    values = {**values, "status": new_status, "updated_at": now}
+    res = await conn.execute(
+        payments.update().where(payments.c.id == p["id"], payments.c.status == p["status"]).values(**values)
+    )
+    if res.rowcount != 1:
+        raise DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; retry.",
+                          details={"paymentId": p["id"]})
+    return {**p, **values}
+
+
+async def update(conn: AsyncConnection, p: Row, now: datetime, **values: Any) -> Row:
+    """A change that is not a status move (amounts, the open attempt, method details)."""
+    assert "status" not in values
+    values["updated_at"] = now
+    await conn.execute(payments.update().where(payments.c.id == p["id"]).values(**values))
+    return {**p, **values}
+
+
+async def other_holding_payment(conn: AsyncConnection, order_pk: str, payment_id: str) -> Row | None:
+    q = sa.select(payments.c.id, payments.c.status).where(
+        payments.c.order_pk == order_pk, payments.c.id != payment_id, payments.c.status.in_(PAYMENT_HOLDING)
+    )
+    row = (await conn.execute(q.limit(1))).mappings().first()
+    return dict(row) if row else None
+
+
+# --- attempts -------------------------------------------------------------------------------------
+async def insert_attempt(conn: AsyncConnection, row: Row) -> None:
+    await conn.execute(att.insert().values(**row))
+
+
+async def get_attempt(conn: AsyncConnection, attempt_id: str) -> Row | None:
+    row = (await conn.execute(sa.select(att).where(att.c.id == attempt_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def last_attempt(conn: AsyncConnection, payment_id: str) -> Row | None:
+    q = sa.select(att).where(att.c.payment_id == payment_id).order_by(att.c.created_at.desc(), att.c.id.desc())
+    row = (await conn.execute(q.limit(1))).mappings().first()
+    return dict(row) if row else None
+
+
+async def settle_attempt(conn: AsyncConnection, a: Row, event: str, now: datetime, **values: Any) -> Row:
+    new_status = ATTEMPT.next(a["status"], event)
+    values = {**values, "status": new_status, "updated_at": now}
+    if new_status == "unknown":
+        values["next_check_at"] = now + timedelta(seconds=5)
+    elif new_status != "requires_action":
+        values["next_check_at"] = None
+    await conn.execute(att.update().where(att.c.id == a["id"], att.c.status == a["status"]).values(**values))
+    return {**a, **values}
+
+
+async def attempts_to_check(conn: AsyncConnection, now: datetime, stale_before: datetime, limit: int) -> list[Row]:
+    q = (
+        sa.select(att)
+        .where(
+            sa.or_(
+                sa.and_(att.c.status == "unknown", att.c.next_check_at <= now),
+                sa.and_(att.c.status == "started", att.c.created_at <= stale_before),
+            )
+        )
+        .order_by(att.c.created_at)
+        .limit(limit)
+    )
+    return [dict(r) for r in (await conn.execute(q)).mappings().all()]

@@ -1,0 +1,488 @@
+"""The payment core: intents, confirm, capture, cancel, and applying what the PG said.
+
+Every money move has the same three steps, and no transaction is ever open during a PG call:
+  1. a short transaction that checks the rules under row locks and records a `started` attempt;
+  2. the PG call, with the attempt id as the PG's idempotency key;
+  3. a short transaction that applies the PG's answer through the transition table, with its
+     outbox events. A timeout leaves the attempt `unknown` and the payment `pending`; the
+     reconciler (`gyeol reconcile`) asks the PG later. Nobody is charged twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gyeol.connectors.base import (
+    AttemptResult,
+    AuthorizeRequest,
+    ConnectorUnavailable,
+    FollowUpRequest,
+    Outcome,
+)
+from gyeol.connectors.registry import Connectors
+from gyeol.core.clock import Clock
+from gyeol.core.context import Caller
+from gyeol.core.customers.service import CustomerService
+from gyeol.core.errors import DomainError
+from gyeol.core.events import outbox
+from gyeol.core.money import MAX_AMOUNT, check_currency
+from gyeol.core.orders import repository as orders_repo
+from gyeol.core.orders.service import CreateOrder, OrderService
+from gyeol.core.pagination import Page, paginate
+from gyeol.core.payments import repository as repo
+from gyeol.core.payments.commands import CreateIntent, MethodSpec, ResolvedMethod
+from gyeol.core.payments.views import order_view, payment_view
+from gyeol.core.refunds.service import RefundCommand, RefundService
+from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, IllegalTransition
+from gyeol.db.engine import Database
+from gyeol.ids import new_id
+from gyeol.models import inbound_events, payments
+
+Row = dict[str, Any]
+
+
+class PaymentService:
+    def __init__(self, db: Database, clock: Clock, connectors: Connectors, orders: OrderService,
+                 customers: CustomerService, refunds: RefundService, *, base_url: str,
+                 intent_ttl: timedelta) -> None:
+        self.db = db
+        self.clock = clock
+        self.connectors = connectors
+        self.orders = orders
+        self.customers = customers
+        self.refunds = refunds
+        self.base_url = base_url
+        self.intent_ttl = intent_ttl
+
+    # --- reads --------------------------------------------------------------------------------
+    async def get(self, caller: Caller, payment_id: str) -> Row:
+        async with self.db.read() as conn:
+            p = await repo.get(conn, caller, payment_id)
+            a = await repo.last_attempt(conn, payment_id)
+        return payment_view(p, a)
+
+    async def list_page(self, caller: Caller, page: int, size: int, status: str | None = None) -> Page:
+        q = sa.select(payments).where(*repo.scoped(caller))
+        if status:
+            q = q.where(payments.c.status == status)
+        async with self.db.read() as conn:
+            return await paginate(conn, q, payments.c.created_at.desc(), page, size, payment_view)
+
+    # --- create -------------------------------------------------------------------------------
+    async def create_intent(self, caller: Caller, cmd: CreateIntent, *, fault: str | None = None) -> Row:
+        """Create a payment for an order (creating the order if it is new); confirm it too if asked."""
+        if cmd.amount <= 0 or cmd.amount > MAX_AMOUNT:
+            raise DomainError("validation", "INVALID_AMOUNT", "amount must be a positive integer.")
+        currency = check_currency(cmd.currency)
+        if cmd.confirm and (cmd.method is None or not cmd.method.given):
+            raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
+                              "confirm: true needs a payment method in methodOptions.")
+        method = await self._resolve_method(caller, cmd.method) if cmd.confirm and cmd.method else None
+        now = self.clock.now()
+        payment_id = new_id("pay")
+        client_token = f"{payment_id}_secret_{secrets.token_urlsafe(18)}"
+        row: Row = {
+            "id": payment_id, "merchant_id": caller.merchant_id, "order_id": cmd.order_id,
+            "livemode": caller.livemode, "face": cmd.face, "status": "created", "amount": cmd.amount,
+            "currency": currency, "capture_method": "automatic" if cmd.capture else "manual",
+            "authorized_amount": 0, "captured_amount": 0, "refunded_amount": 0, "refunding_amount": 0,
+            "open_attempt_id": None, "description": cmd.description, "customer_id": cmd.customer_id,
+            "user_id": cmd.user_id or caller.user_id, "payment_key": cmd.payment_key,
+            "payment_number": cmd.payment_number, "method_type": cmd.method.type if cmd.method else None,
+            "payment_method_id": None, "card_brand": None, "card_last4": None, "connector": None,
+            "pg_transaction_id": None, "failure_reason": None, "failure_message": None,
+            "next_action_url": None, "client_token": client_token, "return_url": cmd.return_url,
+            "cancel_url": cmd.cancel_url, "metadata": cmd.metadata or {}, "expires_at": now + self.intent_ttl,
+            "authorized_at": None, "captured_at": None, "canceled_at": None, "created_at": now,
+            "updated_at": now,
+        }
+        attempt: Row | None = None
+        for tries in range(2):
+            try:
+                async with self.db.tx() as conn:
+                    order = await self._order_for_intent(conn, caller, cmd, currency, now)
+                    row["order_pk"] = order["id"]
+                    await repo.insert(conn, row)
+                    await outbox.add(conn, merchant_id=caller.merchant_id, type="payment.created",
+                                     obj=payment_view(row), resource_id=payment_id, now=now)
+                    if method is not None:
+                        row, attempt = await self._start_authorize(conn, row, order, method, now)
+                break
+            except IntegrityError:
+                # Another request created the same new order first; read it and decide again.
+                if tries:
+                    raise
+        view = await self._authorize(caller, row, attempt, fault) if attempt is not None else payment_view(row)
+        redirect = view.get("redirectUrl") or self.checkout_url(row)
+        return {**view, "clientToken": client_token, "redirectUrl": redirect}
+
+    def checkout_url(self, p: Row) -> str:
+        return f"{self.base_url}/checkout/{p['id']}?token={p['client_token']}"
+
+    async def _order_for_intent(self, conn: AsyncConnection, caller: Caller, cmd: CreateIntent, currency: str,
+                                now: datetime) -> Row:
+        order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
+        if order is None:
+            row = self.orders.new_row(caller, CreateOrder(
+                order_id=cmd.order_id, amount=cmd.amount, currency=currency, customer_id=cmd.customer_id,
+                user_id=cmd.user_id or caller.user_id, order_name=cmd.order_name))
+            return await orders_repo.insert(conn, row)
+        if caller.user_id and order["user_id"] not in (None, caller.user_id):
+            raise DomainError("not_found", "NOT_FOUND", f"No such order: '{cmd.order_id}'.")
+        if order["status"] != "created":
+            raise DomainError("conflict", "ORDER_ALREADY_PAID", "The order has already been paid.",
+                              details={"orderId": cmd.order_id, "orderStatus": order["status"]})
+        if order["currency"] != currency or order["amount"] - order["paid_amount"] != cmd.amount:
+            raise DomainError("conflict", "AMOUNT_MISMATCH", "Amount does not match order total.",
+                              details={"orderId": cmd.order_id, "orderAmount": order["amount"],
+                                       "orderCurrency": order["currency"]})
+        return order
+
+    # --- confirm ------------------------------------------------------------------------------
+    async def confirm(self, caller: Caller, payment_id: str, spec: MethodSpec, *, fault: str | None = None,
+                      resume: bool = False) -> Row:
+        """Authorize (and, for automatic capture, capture) the payment with the given method."""
+        if resume:
+            # A retry that took over an abandoned idempotency key: settle what the first try started.
+            view = await self._settle_open_attempt(caller, payment_id)
+            if view["status"] != "created" and view["status"] != "failed":
+                return self._raise_for(view)
+        if not spec.given:
+            raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
+                              "Give one of paymentMethodId, token or card.")
+        method = await self._resolve_method(caller, spec)
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            p = await repo.get(conn, caller, payment_id, lock=True)
+            order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
+            p, attempt = await self._start_authorize(conn, p, order, method, now)
+        return await self._authorize(caller, p, attempt, fault)
+
+    async def _start_authorize(self, conn: AsyncConnection, p: Row, order: Row, method: ResolvedMethod,
+                               now: datetime) -> tuple[Row, Row]:
+        PAYMENT.next(p["status"], "confirm")  # refuse early, before any other check
+        if p["expires_at"] <= now:
+            raise DomainError("conflict", "PAYMENT_EXPIRED", "The payment intent has expired.",
+                              details={"paymentId": p["id"], "status": p["status"]})
+        if order["status"] != "created" or await repo.other_holding_payment(conn, order["id"], p["id"]):
+            raise DomainError("conflict", "ORDER_ALREADY_PAID",
+                              "The order is already paid, or another payment for it is in progress.",
+                              details={"orderId": order["order_id"], "orderStatus": order["status"]})
+        if order["amount"] - order["paid_amount"] != p["amount"]:
+            raise DomainError("conflict", "AMOUNT_MISMATCH", "Amount does not match order total.",
+                              details={"orderId": order["order_id"], "orderAmount": order["amount"]})
+        connector = self.connectors.for_payment(p["livemode"], method.type).name
+        attempt = {
+            "id": new_id("att"), "payment_id": p["id"], "merchant_id": p["merchant_id"], "kind": "authorize",
+            "status": "started", "amount": p["amount"], "connector": connector, "method_type": method.type,
+            "pg_token": method.token, "pg_transaction_id": None, "error_code": None, "error_message": None,
+            "next_check_at": None, "checks": 0, "created_at": now, "updated_at": now,
+        }
+        await repo.insert_attempt(conn, attempt)
+        p = await repo.transition(
+            conn, p, "confirm", now, open_attempt_id=attempt["id"], connector=connector, method_type=method.type,
+            payment_method_id=method.payment_method_id, card_brand=method.brand, card_last4=method.last4,
+            failure_reason=None, failure_message=None, next_action_url=None,
+            payment_key=p["payment_key"] or method.payment_key,
+        )
+        return p, attempt
+
+    async def _authorize(self, caller: Caller, p: Row, attempt: Row, fault: str | None) -> Row:
+        req = AuthorizeRequest(
+            reference=attempt["id"], merchant_id=p["merchant_id"], payment_id=p["id"], amount=p["amount"],
+            currency=p["currency"], capture=p["capture_method"] == "automatic", token=attempt["pg_token"],
+            payment_key=p["payment_key"], order_id=p["order_id"], method_type=attempt["method_type"],
+            fault=fault,
+        )
+        connector = self.connectors.by_name(attempt["connector"])
+        result: AttemptResult | None
+        try:
+            result = await connector.authorize(req)
+        except ConnectorUnavailable:
+            result = None
+        view = await self.apply_result(attempt["id"], result)
+        return self._raise_for(view)
+
+    def _raise_for(self, view: Row) -> Row:
+        """Turn an outcome the caller must see as an error into one; return the view otherwise."""
+        status = view["status"]
+        last = view.get("lastAttempt") or {}
+        if status == "failed":
+            raise DomainError("processing", view["failureReason"] or "processing_error",
+                              view["failureMessage"] or "The payment was declined.",
+                              details={"paymentId": view["paymentId"], "status": status})
+        if status == "pending" and last.get("status") == "unknown":
+            raise DomainError("gateway", "PG_TIMEOUT",
+                              "The PG did not answer in time; the outcome is being reconciled.",
+                              status=504, details={"paymentId": view["paymentId"], "status": status})
+        return view
+
+    # --- applying a PG answer -----------------------------------------------------------------
+    async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Row:
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            a = await repo.get_attempt(conn, attempt_id)
+            assert a is not None
+            p = await repo.get_any(conn, a["payment_id"], lock=True)
+            assert p is not None
+            p, a = await self._apply(conn, p, a, result, now)
+        return payment_view(p, a)
+
+    async def _apply(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult | None,
+                     now: datetime) -> tuple[Row, Row]:
+        if a["status"] not in ("started", "unknown", "requires_action"):
+            return p, a  # already settled: a late or duplicate answer changes nothing
+        if result is None:
+            a = await repo.settle_attempt(conn, a, "unknown", now, checks=a["checks"] + 1)
+            return p, a
+        if result.outcome == "requires_action":
+            if a["status"] != "requires_action":
+                a = await repo.settle_attempt(conn, a, "requires_action", now,
+                                              pg_transaction_id=result.pg_transaction_id)
+                p = await repo.update(conn, p, now, next_action_url=result.next_action_url,
+                                      pg_transaction_id=result.pg_transaction_id)
+            return p, a
+        ok = result.outcome in ("succeeded", "authorized")
+        if result.outcome == "not_found":
+            result = AttemptResult("failed", failure_code="processing_error",
+                                   failure_message="The PG has no record of this request.")
+        assert result is not None
+        a = await repo.settle_attempt(
+            conn, a, "succeeded" if ok else "failed", now,
+            pg_transaction_id=result.pg_transaction_id or a["pg_transaction_id"],
+            error_code=result.failure_code, error_message=result.failure_message,
+        )
+        if p["open_attempt_id"] != a["id"]:
+            return p, a
+        handler = {"authorize": self._apply_authorize, "capture": self._apply_capture, "void": self._apply_void}
+        p = await handler[a["kind"]](conn, p, a, result, ok, now)
+        return p, a
+
+    async def _apply_authorize(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+                               now: datetime) -> Row:
+        if p["status"] != "pending":
+            return await repo.update(conn, p, now, open_attempt_id=None)
+        common = {"open_attempt_id": None, "next_action_url": None}
+        if not ok:
+            p = await repo.transition(conn, p, "failed", now, failure_reason=result.failure_code,
+                                      failure_message=result.failure_message,
+                                      pg_transaction_id=result.pg_transaction_id, **common)
+            await self._emit(conn, p, "payment.failed", now)
+            return p
+        pg_tx = result.pg_transaction_id or p["pg_transaction_id"]
+        if p["capture_method"] == "manual" or result.outcome == "authorized":
+            p = await repo.transition(conn, p, "authorized", now, authorized_amount=p["amount"],
+                                      authorized_at=now, pg_transaction_id=pg_tx, **common)
+            await self._emit(conn, p, "payment.authorized", now)
+            return p
+        p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p["amount"],
+                                  captured_amount=p["amount"], authorized_at=now, captured_at=now,
+                                  pg_transaction_id=pg_tx, **common)
+        await self._emit(conn, p, "payment.succeeded", now)
+        await self._money_taken(conn, p, now)
+        return p
+
+    async def _apply_capture(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+                             now: datetime) -> Row:
+        if not ok or p["status"] != "authorized":
+            return await repo.update(conn, p, now, open_attempt_id=None)
+        p = await repo.transition(conn, p, "capture", now, captured_amount=a["amount"], captured_at=now,
+                                  open_attempt_id=None)
+        await self._emit(conn, p, "payment.captured", now)
+        await self._money_taken(conn, p, now)
+        return p
+
+    async def _apply_void(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+                          now: datetime) -> Row:
+        if not ok:
+            return await repo.update(conn, p, now, open_attempt_id=None)
+        event = "void" if p["status"] == "authorized" else "cancel"
+        if not PAYMENT.allows(p["status"], event):
+            return await repo.update(conn, p, now, open_attempt_id=None)
+        p = await repo.transition(conn, p, event, now, open_attempt_id=None, canceled_at=now,
+                                  next_action_url=None)
+        await self._emit(conn, p, "payment.voided" if event == "void" else "payment.canceled", now)
+        return p
+
+    async def _money_taken(self, conn: AsyncConnection, p: Row, now: datetime) -> None:
+        order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
+        order = await orders_repo.mark_paid(conn, order, amount=p["captured_amount"], payment_id=p["id"],
+                                            payment_key=p["payment_key"], now=now)
+        await self._emit(conn, p, "payment.completed", now)
+        await outbox.add(conn, merchant_id=p["merchant_id"], type="order.paid", obj=order_view(order),
+                         resource_id=order["order_id"], now=now)
+
+    async def _emit(self, conn: AsyncConnection, p: Row, type: str, now: datetime) -> None:
+        await outbox.add(conn, merchant_id=p["merchant_id"], type=type, obj=payment_view(p), resource_id=p["id"],
+                         now=now)
+
+    # --- capture, cancel ----------------------------------------------------------------------
+    async def capture(self, caller: Caller, payment_id: str, amount: int | None, *,
+                      fault: str | None = None) -> Row:
+        """Capture an authorized payment, wholly or in part; a partial capture releases the rest."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            p = await repo.get(conn, caller, payment_id, lock=True)
+            PAYMENT.next(p["status"], "capture")
+            self._no_open_attempt(p)
+            amount = p["authorized_amount"] if amount is None else amount
+            if amount <= 0 or amount > p["authorized_amount"]:
+                raise DomainError("validation", "INVALID_CAPTURE_AMOUNT",
+                                  "The capture amount must be positive and at most the authorized amount.",
+                                  details={"authorizedAmount": p["authorized_amount"]})
+            p, a = await self._start_follow_up(conn, p, "capture", amount, now)
+        return await self._follow_up(p, a, "capture", fault)
+
+    async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
+                     fault: str | None = None) -> Row:
+        """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            p = await repo.get(conn, caller, payment_id, lock=True)
+            if p["status"] in PAYMENT_CLOSED:
+                raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
+                                  details={"paymentId": payment_id, "status": p["status"]})
+            if p["status"] in ("succeeded", "captured"):
+                money_taken = True
+            else:
+                money_taken = False
+                open_attempt = await repo.get_attempt(conn, p["open_attempt_id"]) if p["open_attempt_id"] else None
+                if p["status"] == "authorized" or (open_attempt and open_attempt["status"] == "requires_action"):
+                    # Release the hold (or the waiting 3-D Secure charge) at the PG first.
+                    self._no_open_attempt(p, allow=open_attempt)
+                    p, a = await self._start_follow_up(conn, p, "void", p["amount"], now,
+                                                       parent=open_attempt)
+                elif open_attempt is not None:
+                    raise DomainError("conflict", "PAYMENT_IN_PROGRESS",
+                                      "A PG request for this payment is in progress; try again shortly.",
+                                      details={"paymentId": payment_id, "status": p["status"]})
+                else:
+                    p = await repo.transition(conn, p, "cancel", now, canceled_at=now)
+                    await self._emit(conn, p, "payment.canceled", now)
+                    return payment_view(p)
+        if money_taken:
+            await self.refunds.refund(caller, RefundCommand(payment_id, None, reason or "canceled", {},
+                                                            is_cancel=True), fault=fault)
+            return await self.get(caller, payment_id)
+        return await self._follow_up(p, a, "void", fault)
+
+    def _no_open_attempt(self, p: Row, allow: Row | None = None) -> None:
+        if p["open_attempt_id"] and (allow is None or p["open_attempt_id"] != allow["id"]):
+            raise DomainError("conflict", "PAYMENT_IN_PROGRESS",
+                              "A PG request for this payment is in progress; try again shortly.",
+                              details={"paymentId": p["id"], "status": p["status"]})
+
+    async def _start_follow_up(self, conn: AsyncConnection, p: Row, kind: str, amount: int, now: datetime,
+                               parent: Row | None = None) -> tuple[Row, Row]:
+        a = {
+            "id": new_id("att"), "payment_id": p["id"], "merchant_id": p["merchant_id"], "kind": kind,
+            "status": "started", "amount": amount, "connector": p["connector"] or "sandbox",
+            "method_type": p["method_type"], "pg_token": None, "pg_transaction_id": p["pg_transaction_id"],
+            "error_code": None,
+            "error_message": None, "next_check_at": None, "checks": 0, "created_at": now, "updated_at": now,
+        }
+        await repo.insert_attempt(conn, a)
+        if parent is not None:
+            await repo.settle_attempt(conn, parent, "canceled", now)
+        p = await repo.update(conn, p, now, open_attempt_id=a["id"])
+        return p, a
+
+    async def _follow_up(self, p: Row, a: Row, kind: str, fault: str | None) -> Row:
+        connector = self.connectors.by_name(a["connector"])
+        req = FollowUpRequest(reference=a["id"], merchant_id=p["merchant_id"], payment_id=p["id"],
+                              pg_transaction_id=p["pg_transaction_id"] or "", amount=a["amount"],
+                              currency=p["currency"], fault=fault)
+        call = {"capture": connector.capture, "void": connector.void}[kind]
+        result: AttemptResult | None
+        try:
+            result = await call(req)
+        except ConnectorUnavailable:
+            result = None
+        view = await self.apply_result(a["id"], result)
+        last = view.get("lastAttempt") or {}
+        if last.get("status") == "unknown":
+            raise DomainError("gateway", "PG_TIMEOUT",
+                              "The PG did not answer in time; the outcome is being reconciled.",
+                              status=504, details={"paymentId": p["id"], "status": view["status"]})
+        if last.get("status") == "failed":
+            raise DomainError("processing", last.get("errorCode") or "processing_error",
+                              f"The PG refused the {kind}.", details={"paymentId": p["id"],
+                                                                       "status": view["status"]})
+        return view
+
+    # --- resolution of in-flight attempts -----------------------------------------------------
+    async def _settle_open_attempt(self, caller: Caller, payment_id: str) -> Row:
+        async with self.db.read() as conn:
+            p = await repo.get(conn, caller, payment_id)
+            a = await repo.get_attempt(conn, p["open_attempt_id"]) if p["open_attempt_id"] else None
+        if a is not None and a["status"] in ("started", "unknown"):
+            return await self.resolve_attempt(a)
+        return await self.get(caller, payment_id)
+
+    async def resolve_attempt(self, a: Row) -> Row:
+        """Ask the PG what became of an attempt whose answer was lost, and apply it."""
+        connector = self.connectors.by_name(a["connector"])
+        try:
+            result: AttemptResult | None = await connector.lookup(a["merchant_id"], a["id"])
+        except ConnectorUnavailable:
+            result = None
+        return await self.apply_result(a["id"], result)
+
+    async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
+        """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(inbound_events.insert().values(source=source, event_id=event_id,
+                                                                      received_at=now))
+            except IntegrityError:
+                return False
+            p = await repo.get_any(conn, str(data.get("paymentId")), lock=True)
+            if p is None or not p["open_attempt_id"]:
+                return True
+            a = await repo.get_attempt(conn, p["open_attempt_id"])
+            if a is None:
+                return True
+            if type == "payment.succeeded":
+                outcome: Outcome = "authorized" if p["capture_method"] == "manual" else "succeeded"
+                result = AttemptResult(outcome, pg_transaction_id=data.get("pgTransactionId"))
+            elif type == "payment.failed":
+                code = str(data.get("failureReason") or "processing_error")
+                result = AttemptResult("failed", pg_transaction_id=data.get("pgTransactionId"),
+                                       failure_code=code, failure_message=data.get("failureMessage"))
+            else:
+                return True
+            if data.get("amount") is not None and data.get("amount") != a["amount"]:
+                return True  # not the attempt this event speaks of
+            try:
+                await self._apply(conn, p, a, result, now)
+            except IllegalTransition:
+                pass  # a late event after a final state is ignored
+        return True
+
+    # --- payment methods ----------------------------------------------------------------------
+    async def _resolve_method(self, caller: Caller, spec: MethodSpec) -> ResolvedMethod:
+        if spec.payment_key and not (spec.card or spec.token or spec.payment_method_id):
+            return ResolvedMethod(type=spec.type, payment_key=spec.payment_key)
+        pg = self.connectors.for_payment(caller.livemode, "card")
+        if spec.payment_method_id:
+            pm = await self.customers.method_for_payment(caller, spec.payment_method_id)
+            token, brand, last4 = pm["pg_token"], pm["brand"], pm["last4"]
+            pm_id: str | None = pm["id"]
+        elif spec.card is not None:
+            info = await pg.tokenize(caller.merchant_id, spec.card)
+            token, brand, last4, pm_id = info.token, info.brand, info.last4, None
+        else:
+            assert spec.token is not None
+            described = await pg.describe_token(caller.merchant_id, spec.token)
+            if described is None:
+                raise DomainError("validation", "INVALID_TOKEN", "No such token.", details={"field": "token"})
+            token, brand, last4, pm_id = spec.token, described.brand, described.last4, None
+        return ResolvedMethod(type="card", token=token, payment_method_id=pm_id, brand=brand, last4=last4)

@@ -1,0 +1,179 @@
+"""Refunds, partial or full. A refund reserves its amount on the payment before it goes to the PG,
+so concurrent refunds can never together exceed what was captured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gyeol.connectors.base import AttemptResult, ConnectorUnavailable, FollowUpRequest
+from gyeol.connectors.registry import Connectors
+from gyeol.core.clock import Clock
+from gyeol.core.context import Caller
+from gyeol.core.errors import DomainError, not_found
+from gyeol.core.events import outbox
+from gyeol.core.orders import repository as orders_repo
+from gyeol.core.pagination import Page, paginate
+from gyeol.core.payments import repository as payments_repo
+from gyeol.core.payments.views import payment_view, refund_view
+from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN, REFUND
+from gyeol.db.engine import Database
+from gyeol.ids import new_id
+from gyeol.models import payments, refunds
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RefundCommand:
+    payment_id: str
+    amount: int | None = None
+    reason: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    is_cancel: bool = False
+
+
+class RefundService:
+    def __init__(self, db: Database, clock: Clock, connectors: Connectors) -> None:
+        self.db = db
+        self.clock = clock
+        self.connectors = connectors
+
+    async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None) -> Row:
+        """Refund `amount` (default: all that is refundable) of a payment whose money was taken."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            p = await payments_repo.get(conn, caller, cmd.payment_id, lock=True)
+            if p["status"] in PAYMENT_CLOSED:
+                raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
+                                  details={"paymentId": p["id"], "status": p["status"]})
+            if p["status"] not in PAYMENT_MONEY_TAKEN:
+                raise DomainError("conflict", "PAYMENT_NOT_CAPTURED",
+                                  "Only a payment whose money was taken can be refunded.",
+                                  details={"paymentId": p["id"], "status": p["status"]})
+            refundable = p["captured_amount"] - p["refunded_amount"] - p["refunding_amount"]
+            amount = refundable if cmd.amount is None else cmd.amount
+            if amount <= 0 or amount > refundable:
+                raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
+                                  "The refund exceeds the amount that can still be refunded.",
+                                  details={"paymentId": p["id"], "refundable": refundable, "requested": amount})
+            # Conditional, so that even without a row lock two refunds cannot both reserve the rest.
+            res = await conn.execute(
+                payments.update()
+                .where(payments.c.id == p["id"],
+                       payments.c.refunded_amount + payments.c.refunding_amount + amount
+                       <= payments.c.captured_amount)
+                .values(refunding_amount=payments.c.refunding_amount + amount, updated_at=now)
+            )
+            if res.rowcount != 1:
+                raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
+                                  "The refund exceeds the amount that can still be refunded.",
+                                  details={"paymentId": p["id"]})
+            r = {
+                "id": new_id("re"), "merchant_id": p["merchant_id"], "payment_id": p["id"], "amount": amount,
+                "currency": p["currency"], "status": "pending", "reason": cmd.reason, "is_cancel": cmd.is_cancel,
+                "metadata": cmd.metadata or {}, "pg_transaction_id": None, "failure_reason": None,
+                "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
+            }
+            await conn.execute(refunds.insert().values(**r))
+        connector = self.connectors.by_name(r["connector"])
+        req = FollowUpRequest(reference=r["id"], merchant_id=p["merchant_id"], payment_id=p["id"],
+                              pg_transaction_id=p["pg_transaction_id"] or "", amount=amount,
+                              currency=p["currency"], reason=cmd.reason, fault=fault)
+        result: AttemptResult | None
+        try:
+            result = await connector.refund(req)
+        except ConnectorUnavailable:
+            result = None
+        view = await self.apply(r["id"], result)
+        if view["status"] == "failed":
+            raise DomainError("processing", view["failureReason"] or "refund_failed", "The PG refused the refund.",
+                              details={"refundId": r["id"], "paymentId": p["id"]})
+        if result is None:
+            raise DomainError("gateway", "PG_TIMEOUT",
+                              "The PG did not answer in time; the refund is pending and being reconciled.",
+                              status=504, details={"refundId": r["id"], "status": "pending"})
+        return view
+
+    async def apply(self, refund_id: str, result: AttemptResult | None) -> Row:
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            r = dict((await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id))).mappings().one())
+            if r["status"] != "pending" or result is None or result.outcome == "requires_action":
+                return refund_view(r)
+            p = await payments_repo.get_any(conn, r["payment_id"], lock=True)
+            assert p is not None
+            if result.outcome == "succeeded":
+                r = await self._succeed(conn, r, p, result, now)
+            else:
+                code = result.failure_code or ("processing_error" if result.outcome == "not_found" else None)
+                r = await self._set(conn, r, "failed", now, failure_reason=code,
+                                    pg_transaction_id=result.pg_transaction_id)
+                await payments_repo.update(conn, p, now, refunding_amount=p["refunding_amount"] - r["amount"])
+                await outbox.add(conn, merchant_id=r["merchant_id"], type="refund.failed", obj=refund_view(r),
+                                 resource_id=r["id"], now=now)
+        return refund_view(r)
+
+    async def _succeed(self, conn: AsyncConnection, r: Row, p: Row, result: AttemptResult, now: datetime) -> Row:
+        r = await self._set(conn, r, "succeeded", now, pg_transaction_id=result.pg_transaction_id)
+        refunded = p["refunded_amount"] + r["amount"]
+        p = await payments_repo.update(conn, p, now, refunded_amount=refunded,
+                                       refunding_amount=p["refunding_amount"] - r["amount"])
+        if refunded == p["captured_amount"] and p["status"] in PAYMENT_MONEY_TAKEN:
+            was_cancel = r["is_cancel"] or await self._any_cancel(conn, p["id"])
+            event = "cancel_refund" if was_cancel else "refund_full"
+            p = await payments_repo.transition(conn, p, event, now, canceled_at=now if was_cancel else None)
+            await outbox.add(conn, merchant_id=p["merchant_id"],
+                             type="payment.canceled" if was_cancel else "payment.refunded",
+                             obj=payment_view(p), resource_id=p["id"], now=now)
+        order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
+        await orders_repo.add_refund(conn, order, r["amount"], now)
+        await outbox.add(conn, merchant_id=r["merchant_id"], type="refund.succeeded", obj=refund_view(r),
+                         resource_id=r["id"], now=now)
+        return r
+
+    async def _any_cancel(self, conn: AsyncConnection, payment_id: str) -> bool:
+        q = sa.select(refunds.c.id).where(refunds.c.payment_id == payment_id, refunds.c.is_cancel.is_(True))
+        return (await conn.execute(q.limit(1))).first() is not None
+
+    async def _set(self, conn: AsyncConnection, r: Row, event: str, now: datetime, **values: Any) -> Row:
+        new_status = REFUND.next(r["status"], event)
+        values = {**values, "status": new_status, "updated_at": now}
+        await conn.execute(refunds.update().where(refunds.c.id == r["id"], refunds.c.status == r["status"])
+                           .values(**values))
+        return {**r, **values}
+
+    async def get(self, caller: Caller, refund_id: str) -> Row:
+        async with self.db.read() as conn:
+            q = sa.select(refunds).where(refunds.c.id == refund_id, refunds.c.merchant_id == caller.merchant_id)
+            row = (await conn.execute(q)).mappings().first()
+            if row is not None and caller.user_id:
+                await payments_repo.get(conn, caller, row["payment_id"])  # 404 unless the user's own
+        if row is None:
+            raise not_found("refund", refund_id)
+        return refund_view(dict(row))
+
+    async def list_page(self, caller: Caller, page: int, size: int, payment_id: str | None = None) -> Page:
+        q = sa.select(refunds).where(refunds.c.merchant_id == caller.merchant_id)
+        if payment_id:
+            q = q.where(refunds.c.payment_id == payment_id)
+        async with self.db.read() as conn:
+            return await paginate(conn, q, refunds.c.created_at.desc(), page, size, refund_view)
+
+    async def pending(self, older_than: datetime, limit: int) -> list[dict[str, Any]]:
+        q = sa.select(refunds).where(refunds.c.status == "pending", refunds.c.created_at <= older_than)
+        async with self.db.read() as conn:
+            return [dict(r) for r in (await conn.execute(q.order_by(refunds.c.created_at).limit(limit))).mappings()]
+
+    async def resolve(self, r: Row) -> Row:
+        """Ask the PG what became of a refund whose answer was lost, and apply it."""
+        connector = self.connectors.by_name(r["connector"])
+        try:
+            result: AttemptResult | None = await connector.lookup(r["merchant_id"], r["id"])
+        except ConnectorUnavailable:
+            result = None
+        return await self.apply(r["id"], result)

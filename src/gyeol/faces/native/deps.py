@@ -1,0 +1,75 @@
+"""Dependencies of the native routes: the services, the caller, rate limits, the sandbox fault header."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from gyeol.core.context import Caller
+from gyeol.core.errors import DomainError
+from gyeol.core.pagination import MAX_PAGE_SIZE
+from gyeol.services import Services
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+async def caller(request: Request, svc: Annotated[Services, Depends(services)]) -> Caller:
+    found = await svc.resolve_caller(request.scope)
+    if found is None:
+        raise DomainError("authentication", "UNAUTHORIZED",
+                          "A valid secret key is required: 'Authorization: Basic base64(<key>:)' or 'Bearer <key>'.")
+    return found
+
+
+async def merchant_caller(found: Annotated[Caller, Depends(caller)]) -> Caller:
+    """Routes for the merchant's own server only (not for a user's token)."""
+    if found.user_id is not None:
+        raise DomainError("permission", "FORBIDDEN", "This endpoint needs the merchant's secret key.")
+    return found
+
+
+async def sensitive(found: Annotated[Caller, Depends(caller)],
+                    svc: Annotated[Services, Depends(services)]) -> Caller:
+    """Routes that move money or mint keys and tokens: rate-limited per key."""
+    svc.rate_limiter.check(found.key_id or found.scope)
+    return found
+
+
+def test_mode(found: Annotated[Caller, Depends(merchant_caller)]) -> Caller:
+    if found.livemode:
+        raise DomainError("permission", "TEST_MODE_ONLY", "The sandbox is for test keys only.", status=403)
+    return found
+
+
+def fault(request: Request, found: Annotated[Caller, Depends(caller)]) -> str | None:
+    value = request.headers.get("gyeol-sandbox-fault")
+    if value is None or found.livemode:
+        return None
+    if value not in ("timeout", "error", "slow"):
+        raise DomainError("validation", "INVALID_FAULT", "Gyeol-Sandbox-Fault is one of timeout, error, slow.")
+    return value
+
+
+def resumed(request: Request) -> bool:
+    return bool(getattr(request.state, "idempotency_resumed", False))
+
+
+class PageParams:
+    def __init__(self, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+                 size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20) -> None:
+        self.page = page
+        self.size = size
+
+
+Svc = Annotated[Services, Depends(services)]
+AnyCaller = Annotated[Caller, Depends(caller)]
+MerchantCaller = Annotated[Caller, Depends(merchant_caller)]
+Sensitive = Annotated[Caller, Depends(sensitive)]
+TestMode = Annotated[Caller, Depends(test_mode)]
+Fault = Annotated[str | None, Depends(fault)]
+Resumed = Annotated[bool, Depends(resumed)]
+Paging = Annotated[PageParams, Depends(PageParams)]

@@ -1,0 +1,55 @@
+"""Native payment routes (seed 000): HTTP only; the rules live in core.payments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from gyeol.core.payments.commands import CreateIntent
+from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Resumed, Sensitive, Svc
+from gyeol.faces.native.schemas import CancelIn, CaptureIn, ConfirmIn, IntentIn
+
+router = APIRouter(tags=["payments"])
+
+
+@router.post("/payments/intent")
+async def create_intent(body: IntentIn, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault) -> Any:
+    spec = body.method_options.to_spec() if body.method_options else None
+    cmd = CreateIntent(
+        order_id=body.order_id, amount=body.amount, currency=body.currency, capture=body.capture,
+        description=body.description, customer_id=body.customer_id, return_url=body.return_url,
+        cancel_url=body.cancel_url, metadata=body.metadata, order_name=body.order_name, confirm=body.confirm,
+        method=spec,
+    )
+    return await svc.payments.create_intent(caller, cmd, fault=fault)
+
+
+@router.get("/payments")
+async def list_payments(svc: Svc, caller: AnyCaller, paging: Paging,
+                        status: str | None = Query(default=None, max_length=16)) -> Any:
+    return await svc.payments.list_page(caller, paging.page, paging.size, status)
+
+
+@router.get("/payments/{payment_id}")
+async def get_payment(payment_id: str, svc: Svc, caller: AnyCaller) -> Any:
+    return await svc.payments.get(caller, payment_id)
+
+
+@router.post("/payments/{payment_id}/confirm")
+async def confirm(payment_id: str, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault, resume: Resumed,
+                  body: ConfirmIn | None = None) -> Any:
+    spec = (body or ConfirmIn()).to_spec()
+    return await svc.payments.confirm(caller, payment_id, spec, fault=fault, resume=resume)
+
+
+@router.post("/payments/{payment_id}/capture")
+async def capture(payment_id: str, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault,
+                  body: CaptureIn | None = None) -> Any:
+    return await svc.payments.capture(caller, payment_id, (body or CaptureIn()).amount, fault=fault)
+
+
+@router.post("/payments/{payment_id}/cancel")
+async def cancel(payment_id: str, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault,
+                 body: CancelIn | None = None) -> Any:
+    return await svc.payments.cancel(caller, payment_id, (body or CancelIn()).reason, fault=fault)

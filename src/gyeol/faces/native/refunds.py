@@ -1,0 +1,30 @@
+"""Native refund routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from gyeol.core.refunds.service import RefundCommand
+from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Sensitive, Svc
+from gyeol.faces.native.schemas import RefundIn
+
+router = APIRouter(tags=["refunds"])
+
+
+@router.post("/refunds")
+async def create_refund(body: RefundIn, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault) -> Any:
+    return await svc.refunds.refund(caller, RefundCommand(body.payment_id, body.amount, body.reason, body.metadata),
+                                    fault=fault)
+
+
+@router.get("/refunds")
+async def list_refunds(svc: Svc, caller: MerchantCaller, paging: Paging,
+                       payment_id: str | None = Query(default=None, alias="paymentId", max_length=40)) -> Any:
+    return await svc.refunds.list_page(caller, paging.page, paging.size, payment_id)
+
+
+@router.get("/refunds/{refund_id}")
+async def get_refund(refund_id: str, svc: Svc, caller: AnyCaller) -> Any:
+    return await svc.refunds.get(caller, refund_id)

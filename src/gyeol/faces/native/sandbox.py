@@ -1,0 +1,53 @@
+"""The sandbox PG's own endpoints (test keys only): tokenization, its books, 3-D Secure answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from gyeol.core.clock import iso
+from gyeol.core.errors import DomainError
+from gyeol.core.payments import repository as payments_repo
+from gyeol.faces.native.deps import Sensitive, Svc, TestMode
+from gyeol.faces.native.schemas import SandboxTokenIn, ThreeDSIn
+
+router = APIRouter(prefix="/sandbox", tags=["sandbox"])
+
+
+@router.post("/tokens")
+async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sensitive) -> Any:
+    info = await svc.sandbox.tokenize(caller.merchant_id, body.card.to_card())
+    return {"token": info.token, "brand": info.brand, "last4": info.last4,
+            "expMonth": info.exp_month, "expYear": info.exp_year}
+
+
+@router.get("/charges")
+async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias="paymentId", max_length=40)) -> Any:
+    async with svc.db.read() as conn:
+        await payments_repo.get(conn, caller, payment_id)  # 404 unless the merchant's own
+    rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id)
+    items = [{"chargeId": r["id"], "kind": r["kind"], "status": r["status"], "amount": r["amount"],
+              "currency": r["currency"], "reference": r["reference"], "parentId": r["parent_id"],
+              "failureCode": r["failure_code"], "createdAt": iso(r["created_at"])} for r in rows]
+    return {"items": items, "total": len(items), "page": 1, "size": len(items)}
+
+
+@router.post("/3ds/{payment_id}")
+async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: TestMode) -> Any:
+    charge = await svc.sandbox.complete_challenge(caller.merchant_id, payment_id, body.result == "approve")
+    if charge is None:
+        async with svc.db.read() as conn:
+            await payments_repo.get(conn, caller, payment_id)
+        raise DomainError("conflict", "NO_CHALLENGE", "This payment has no 3-D Secure challenge waiting.",
+                          details={"paymentId": payment_id})
+    if charge["status"] == "succeeded":
+        await svc.sandbox_sender.send("payment.succeeded", {
+            "paymentId": payment_id, "amount": charge["amount"], "pgTransactionId": charge["id"]})
+    else:
+        await svc.sandbox_sender.send("payment.failed", {
+            "paymentId": payment_id, "amount": charge["amount"], "pgTransactionId": charge["id"],
+            "failureReason": charge["failure_code"]})
+    return await svc.payments.get(caller, payment_id)
+
+

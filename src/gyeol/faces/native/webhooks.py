@@ -1,0 +1,33 @@
+"""Inbound PG webhooks (seed 000's /webhooks/payments): Standard Webhooks signatures, no session auth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from standardwebhooks.webhooks import Webhook
+
+from gyeol.core.errors import DomainError
+from gyeol.faces.native.deps import Svc
+
+router = APIRouter(tags=["webhooks"])
+
+
+@router.post("/webhooks/payments")
+async def receive(request: Request, svc: Svc) -> Any:
+    body = await request.body()
+    try:
+        Webhook(svc.sandbox_webhook_secret).verify(body, dict(request.headers), json_parse=False)
+    except Exception:  # every verification failure is the same answer: bad signature
+        raise DomainError("validation", "INVALID_SIGNATURE",
+                          "The webhook signature is missing, wrong or outside the 5-minute tolerance.") from None
+    try:
+        event = orjson.loads(body)
+        type_, data = event["type"], event["data"]
+        if not isinstance(type_, str) or not isinstance(data, dict):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise DomainError("validation", "INVALID_EVENT", "The event must be {type, data: {...}}.") from None
+    fresh = await svc.payments.apply_pg_event("sandbox", request.headers["webhook-id"], type_, data)
+    return {"received": True, "duplicate": not fresh}

@@ -1,0 +1,28 @@
+"""All tables, one module per aggregate, on one MetaData."""
+
+from gyeol.models.base import metadata
+from gyeol.models.customers import customers, payment_methods
+from gyeol.models.events import inbound_events, outbox_events
+from gyeol.models.idempotency import idempotency_keys
+from gyeol.models.merchants import api_keys, merchants
+from gyeol.models.orders import orders
+from gyeol.models.payments import payment_attempts, payments
+from gyeol.models.refunds import refunds
+from gyeol.models.sandbox import sandbox_charges, sandbox_tokens
+
+__all__ = [
+    "api_keys",
+    "customers",
+    "idempotency_keys",
+    "inbound_events",
+    "merchants",
+    "metadata",
+    "orders",
+    "outbox_events",
+    "payment_attempts",
+    "payment_methods",
+    "payments",
+    "refunds",
+    "sandbox_charges",
+    "sandbox_tokens",
+]

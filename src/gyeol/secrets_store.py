@@ -1,0 +1,44 @@
+"""Secrets that must survive restarts but may be left unset in development.
+
+When a secret is not configured, one is generated once into the var directory
+(mode 0600) so that `make run` works on a fresh machine and keeps working after a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+def var_secret(var_dir: Path, name: str, *, make: str = "hex", warn: bool = False) -> str:
+    path = var_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = _generate(make)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race; its value is the one
+        return path.read_text().strip()
+    try:
+        os.write(fd, value.encode())
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    if warn:
+        log.warning("generated_development_secret", name=name, path=str(path))
+    return value
+
+
+def _generate(make: str) -> str:
+    if make == "whsec":
+        import base64
+
+        return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    return secrets.token_hex(32)

@@ -1,0 +1,92 @@
+"""The container: one instance of each service, built from Settings by `create_app` or the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from starlette.types import Scope
+
+from gyeol.auth.keys import KeyAuthenticator
+from gyeol.auth.ratelimit import RateLimiter
+from gyeol.config import Settings
+from gyeol.connectors.registry import Connectors
+from gyeol.connectors.sandbox.connector import SandboxConnector
+from gyeol.connectors.sandbox.webhooks import SandboxWebhookSender
+from gyeol.core.clock import Clock
+from gyeol.core.context import Caller
+from gyeol.core.customers.service import CustomerService
+from gyeol.core.idempotency import IdempotencyStore
+from gyeol.core.merchants.service import KeyHasher, MerchantService
+from gyeol.core.orders.service import OrderService
+from gyeol.core.payments.service import PaymentService
+from gyeol.core.refunds.service import RefundService
+from gyeol.db.engine import Database
+from gyeol.secrets_store import var_secret
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    connectors: Connectors
+    sandbox: SandboxConnector
+    merchants: MerchantService
+    keys: KeyAuthenticator
+    orders: OrderService
+    customers: CustomerService
+    refunds: RefundService
+    payments: PaymentService
+    idempotency: IdempotencyStore
+    rate_limiter: RateLimiter
+    sandbox_webhook_secret: str
+    sandbox_sender: SandboxWebhookSender
+
+    async def resolve_caller(self, scope: Scope) -> Caller | None:
+        state = scope.setdefault("state", {})
+        if "caller" in state:
+            caller: Caller | None = state["caller"]
+            return caller
+        authorization = None
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                authorization = v.decode("latin-1")
+                break
+        caller = await self.keys.caller(authorization)
+        state["caller"] = caller
+        return caller
+
+    async def close(self) -> None:
+        await self.sandbox_sender.client.aclose()
+        await self.db.dispose()
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or Clock()
+    db = Database(settings.database_url)
+    key_secret = settings.key_hash_secret or var_secret(settings.var_dir, "key_hash_secret")
+    hasher = KeyHasher(key_secret.encode())
+    fingerprint_key = hashlib.sha256(b"fingerprint:" + key_secret.encode()).digest()
+    sandbox = SandboxConnector(db, clock, fingerprint_key=fingerprint_key, latency_ms=settings.sandbox_latency_ms,
+                               public_url=settings.base_url())
+    connectors = Connectors(sandbox)
+    merchants = MerchantService(db, clock, hasher)
+    orders = OrderService(db, clock)
+    customers = CustomerService(db, clock, connectors)
+    refunds = RefundService(db, clock, connectors)
+    payments = PaymentService(db, clock, connectors, orders, customers, refunds, base_url=settings.base_url(),
+                              intent_ttl=timedelta(minutes=settings.intent_ttl_minutes))
+    idempotency = IdempotencyStore(db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours),
+                                   lease=timedelta(seconds=settings.idempotency_lease_seconds))
+    webhook_secret = settings.sandbox_webhook_secret or var_secret(settings.var_dir, "sandbox_webhook_secret",
+                                                                    make="whsec")
+    return Services(
+        settings=settings, db=db, clock=clock, connectors=connectors, sandbox=sandbox, merchants=merchants,
+        keys=KeyAuthenticator(merchants), orders=orders, customers=customers, refunds=refunds, payments=payments,
+        idempotency=idempotency, rate_limiter=RateLimiter(settings.rate_limit),
+        sandbox_webhook_secret=webhook_secret,
+        sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments",
+                                            clock),
+    )
