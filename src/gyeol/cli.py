@@ -87,6 +87,18 @@ def reconcile(older_than: float) -> None:
     _print(result)
 
 
+@main.command(help="Run the background jobs (reconcile, expiries, purges) until stopped.")
+@click.option("--once", is_flag=True, help="Run one pass of every job and exit.")
+@click.option("--interval", type=float, default=1.0, help="Seconds between passes.")
+def worker(once: bool, interval: float) -> None:
+    from gyeol import worker as jobs
+
+    if once:
+        _print(_run(jobs.run_once))
+    else:
+        _run(lambda svc: jobs.run_forever(svc, interval))
+
+
 @main.group(help="Merchants: create, list.")
 def merchants() -> None:
     pass

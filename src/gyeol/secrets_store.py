@@ -37,6 +37,10 @@ def var_secret(var_dir: Path, name: str, *, make: str = "hex", warn: bool = Fals
 
 
 def _generate(make: str) -> str:
+    if make == "fernet":
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()
     if make == "whsec":
         import base64
 

@@ -22,6 +22,7 @@ from gyeol.core.merchants.service import KeyHasher, MerchantService
 from gyeol.core.orders.service import OrderService
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
+from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.secrets_store import var_secret
 
@@ -43,6 +44,7 @@ class Services:
     rate_limiter: RateLimiter
     sandbox_webhook_secret: str
     sandbox_sender: SandboxWebhookSender
+    cipher: DataCipher
 
     async def resolve_caller(self, scope: Scope) -> Caller | None:
         state = scope.setdefault("state", {})
@@ -89,4 +91,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sandbox_webhook_secret=webhook_secret,
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments",
                                             clock),
+        cipher=DataCipher.from_settings(settings.encryption_keys, settings.var_dir),
     )

@@ -90,3 +90,23 @@ class Connector(Protocol):
     async def void(self, req: FollowUpRequest) -> AttemptResult: ...
     async def refund(self, req: FollowUpRequest) -> AttemptResult: ...
     async def lookup(self, merchant_id: str, reference: str) -> AttemptResult: ...
+
+
+@dataclass(frozen=True)
+class PgPayment:
+    """A PG's own view of a payment found by its key: what an unsigned webhook is checked against.
+
+    status is neutral: approved | partial_canceled | canceled | waiting_for_deposit | pending | failed | expired.
+    """
+
+    payment_key: str
+    order_id: str
+    status: str
+    total_amount: int
+    balance_amount: int
+    currency: str = "KRW"
+    method: str | None = None
+    approved_at: str | None = None
+    last_transaction_key: str | None = None
+    secret: str | None = None
+    raw: dict[str, object] = field(default_factory=dict)

@@ -467,6 +467,24 @@ class PaymentService:
                 pass  # a late event after a final state is ignored
         return True
 
+    async def expire_due(self, limit: int = 500) -> list[str]:
+        """Cancel intents past their `expiresAt` that never took money (created, or failed and not retried)."""
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            q = sa.select(payments.c.id).where(payments.c.status.in_(("created", "failed")),
+                                               payments.c.expires_at <= now).limit(limit)
+            ids = [r[0] for r in (await conn.execute(q)).all()]
+        expired = []
+        for payment_id in ids:
+            async with self.db.tx() as conn:
+                p = await repo.get_any(conn, payment_id, lock=True)
+                if p is None or not PAYMENT.allows(p["status"], "expire") or p["expires_at"] > now:
+                    continue
+                p = await repo.transition(conn, p, "expire", now, canceled_at=now, failure_reason=p["failure_reason"])
+                await self._emit(conn, p, "payment.canceled", now)
+                expired.append(payment_id)
+        return expired
+
     # --- payment methods ----------------------------------------------------------------------
     async def _resolve_method(self, caller: Caller, spec: MethodSpec) -> ResolvedMethod:
         if spec.payment_key and not (spec.card or spec.token or spec.payment_method_id):

@@ -1,0 +1,59 @@
+"""Background jobs. `gyeol worker` runs them in a loop; `gyeol worker --once` runs one pass (for tests).
+
+A feature adds its job to JOBS; each job takes the services and returns a small summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from gyeol.core.reconcile import Reconciler
+from gyeol.services import Services
+
+log = structlog.get_logger(__name__)
+
+Job = Callable[[Services], Awaitable[Any]]
+
+
+async def _reconcile(svc: Services) -> Any:
+    return await Reconciler(svc.payments, svc.refunds, svc.db, svc.clock).run_once()
+
+
+async def _expire_intents(svc: Services) -> Any:
+    return {"expired": await svc.payments.expire_due()}
+
+
+async def _purge_idempotency(svc: Services) -> Any:
+    return {"purged": await svc.idempotency.purge()}
+
+
+JOBS: dict[str, Job] = {
+    "reconcile": _reconcile,
+    "expire_intents": _expire_intents,
+    "purge_idempotency": _purge_idempotency,
+}
+
+
+async def run_once(svc: Services) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name, job in JOBS.items():
+        try:
+            results[name] = await job(svc)
+        except Exception as exc:  # one failing job must not stop the others
+            log.error("job_failed", job=name, error=type(exc).__name__)
+            results[name] = {"error": type(exc).__name__}
+    return results
+
+
+async def run_forever(svc: Services, interval: float = 1.0, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        await run_once(svc)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
