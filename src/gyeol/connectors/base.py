@@ -110,3 +110,48 @@ class PgPayment:
     last_transaction_key: str | None = None
     secret: str | None = None
     raw: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeyedConfirm:
+    """Confirm of a payment that a PG's own payment window created and named (Toss's paymentKey)."""
+
+    reference: str  # our attempt id: sent as the PG's Idempotency-Key
+    merchant_id: str
+    payment_key: str
+    order_id: str
+    amount: int
+    currency: str = "KRW"
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyedCancel:
+    reference: str
+    merchant_id: str
+    payment_key: str
+    reason: str
+    amount: int | None = None  # None cancels the whole balance
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyedResult:
+    """A keyed PG's answer: the payment as the PG now sees it, or the PG's own error (code, message, HTTP status)."""
+
+    payment: PgPayment | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    http_status: int = 200
+
+
+class KeyedPG(Protocol):
+    """A PG addressed by paymentKey (Toss-style flows: kiosk and shop faces). Raises ConnectorUnavailable when the
+    outcome is unknown (timeout, connection error); every PG answer, including a rejection, is a KeyedResult."""
+
+    name: str
+
+    async def confirm(self, req: KeyedConfirm) -> KeyedResult: ...
+    async def cancel(self, req: KeyedCancel) -> KeyedResult: ...
+    async def get_payment(self, merchant_id: str, payment_key: str) -> PgPayment | None: ...
+    async def get_by_order(self, merchant_id: str, order_id: str) -> PgPayment | None: ...
