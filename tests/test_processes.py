@@ -1,0 +1,147 @@
+"""Real processes: two servers on one PostgreSQL, the CLI, `gyeol reconcile` after a PG timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+
+from procs import Server, gyeol_env, run_cli
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+async def test_two_servers_on_one_postgres_charge_once(pg_url: str | None, tmp_path: Path) -> None:
+    if pg_url is None:
+        pytest.skip("PostgreSQL unreachable")
+    from conftest import truncate_all
+
+    truncate_all(pg_url)
+    env = gyeol_env(pg_url, tmp_path / "var", GYEOL_TEST_SECRET_KEY="test_sk_twoprocs")
+    with Server(env) as a:
+        a.wait_ready()
+        with Server(env) as b:
+            b.wait_ready()
+            auth = {"Authorization": "Bearer test_sk_twoprocs"}
+            async with httpx.AsyncClient(headers=auth, timeout=30) as c:
+                r = await c.post(a.url + "/api/v1/payments/intent", json={"orderId": "two-procs", "amount": 7000})
+                assert r.status_code == 200, r.text
+                pid = r.json()["paymentId"]
+                urls = [(a.url if i % 2 else b.url) + f"/api/v1/payments/{pid}/confirm" for i in range(40)]
+                results = await asyncio.gather(*(c.post(u, json={"token": "tok_visa"}) for u in urls))
+                assert {r.status_code for r in results} <= {200, 409}
+                assert any(r.status_code == 200 for r in results)
+                charges = (await c.get(b.url + "/api/v1/sandbox/charges", params={"paymentId": pid})).json()
+                assert [(x["kind"], x["status"]) for x in charges["items"]] == [("charge", "succeeded")]
+                got = (await c.get(a.url + f"/api/v1/payments/{pid}")).json()
+                assert got["status"] == "succeeded"
+
+
+def test_cli_help_documents_every_command(sqlite_db: str, tmp_path: Path) -> None:
+    env = gyeol_env(sqlite_db, tmp_path / "var")
+    out = run_cli(["--help"], env).stdout
+    for cmd in ("serve", "migrate", "merchants", "keys", "reconcile", "worker"):
+        assert cmd in out
+    assert "--workers" in run_cli(["serve", "--help"], env).stdout
+    for sub in ("list", "create", "revoke"):
+        assert sub in run_cli(["keys", "--help"], env).stdout
+
+
+def test_cli_merchants_and_keys(sqlite_db: str, tmp_path: Path) -> None:
+    env = gyeol_env(sqlite_db, tmp_path / "var")
+    run_cli(["migrate"], env)
+    out = run_cli(["merchants", "create", "--name", "cafe"], env).stdout
+    key = max(re.finditer(r"test_sk_[A-Za-z0-9_]+", out), key=lambda m: len(m.group(0)))
+    assert len(key.group(0)) > 20, out
+    listed = run_cli(["merchants", "list"], env).stdout
+    assert "cafe" in listed
+    keys = run_cli(["keys", "list", "--merchant", "cafe"], env).stdout
+    assert key.group(0) not in keys  # only a prefix is ever shown again
+    created = run_cli(["keys", "create", "--merchant", "cafe"], env).stdout
+    key2 = max(re.finditer(r"test_sk_[A-Za-z0-9_]+", created), key=lambda m: len(m.group(0)))
+    assert len(key2.group(0)) > 20
+    key_id = re.search(r'"(key_[A-Za-z0-9]+)"', created) or re.search(r"(key_[A-Za-z0-9]+)", created)
+    assert key_id, created
+    run_cli(["keys", "revoke", key_id.group(1)], env)
+    with Server(env) as s:
+        s.wait_ready()
+        assert httpx.get(s.url + "/api/v1/payments", headers={"Authorization": f"Bearer {key.group(0)}"}
+                         ).status_code == 200
+        assert httpx.get(s.url + "/api/v1/payments", headers={"Authorization": f"Bearer {key2.group(0)}"}
+                         ).status_code == 401
+    conn = sqlite3.connect(sqlite_db.removeprefix("sqlite:///"))
+    dump = "\n".join(conn.iterdump())
+    assert key.group(0) not in dump and key2.group(0) not in dump  # keys are stored only as a keyed hash
+
+
+def test_serve_creates_the_default_merchant_with_the_configured_key(sqlite_db: str, tmp_path: Path) -> None:
+    env = gyeol_env(sqlite_db, tmp_path / "var", GYEOL_TEST_SECRET_KEY="test_sk_dummy")
+    with Server(env) as s:
+        s.wait_ready()
+        r = httpx.get(s.url + "/api/v1/payments", headers={"Authorization": "Basic dGVzdF9za19kdW1teTo="})
+        assert r.status_code == 200
+        assert r.headers["request-id"]
+    assert "default" in run_cli(["merchants", "list"], env).stdout
+
+
+def test_serve_prints_a_random_key_once_when_none_is_configured(sqlite_db: str, tmp_path: Path) -> None:
+    env = gyeol_env(sqlite_db, tmp_path / "var")
+    s = Server(env)
+    s.wait_ready()
+    out = s.stop()
+    key = re.search(r"test_sk_[A-Za-z0-9_]+", out)
+    assert key, out
+    s2 = Server(env)
+    s2.wait_ready()
+    assert httpx.get(s2.url + "/api/v1/payments", headers={"Authorization": f"Bearer {key.group(0)}"}
+                     ).status_code == 200
+    assert "test_sk_" not in s2.stop()
+
+
+def test_auto_migrate_false_does_not_migrate(sqlite_db: str, tmp_path: Path) -> None:
+    env = gyeol_env(sqlite_db, tmp_path / "var", GYEOL_AUTO_MIGRATE="false", GYEOL_TEST_SECRET_KEY="test_sk_x")
+    s = Server(env)
+    deadline = 0
+    import time
+
+    while s.proc.poll() is None and deadline < 100:
+        try:
+            r = httpx.get(s.url + "/readyz", timeout=1)
+            if r.status_code in (200, 503):
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+        deadline += 1
+    s.stop()
+    conn = sqlite3.connect(sqlite_db.removeprefix("sqlite:///"))
+    tables = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    assert "payments" not in tables
+
+
+async def test_timeout_then_gyeol_reconcile_settles_with_one_charge(sqlite_db: str, tmp_path: Path) -> None:
+    env = gyeol_env(sqlite_db, tmp_path / "var", GYEOL_TEST_SECRET_KEY="test_sk_recon")
+    with Server(env) as s:
+        s.wait_ready()
+        async with httpx.AsyncClient(headers={"Authorization": "Bearer test_sk_recon"}, timeout=30) as c:
+            r = await c.post(s.url + "/api/v1/payments/intent", json={"orderId": "recon-1", "amount": 4000})
+            pid = r.json()["paymentId"]
+            r = await c.post(s.url + f"/api/v1/payments/{pid}/confirm", json={"token": "tok_visa"},
+                             headers={"Gyeol-Sandbox-Fault": "timeout"})
+            assert r.status_code == 504, r.text
+            assert r.json()["error"]["type"] == "gateway"
+            got = (await c.get(s.url + f"/api/v1/payments/{pid}")).json()
+            assert got["status"] == "pending" and got["lastAttempt"]["status"] == "unknown"
+            out = run_cli(["reconcile"], env).stdout
+            assert "1" in out
+            got = (await c.get(s.url + f"/api/v1/payments/{pid}")).json()
+            assert got["status"] == "succeeded", got
+            charges = (await c.get(s.url + "/api/v1/sandbox/charges", params={"paymentId": pid})).json()["items"]
+            assert [(x["kind"], x["status"]) for x in charges] == [("charge", "succeeded")]
