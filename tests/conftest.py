@@ -25,6 +25,7 @@ from gyeol.config import Settings
 from gyeol.db.migrate import upgrade
 from gyeol.models import metadata
 from gyeol.services import Services, build_services
+from sensitive import leaks
 
 PG_URL = os.environ.get("GYEOL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -114,7 +115,7 @@ class Env:
     def client_for(self, key: str | None = None, **headers: str) -> httpx.AsyncClient:
         if key is not None:
             headers.setdefault("Authorization", f"Bearer {key}")
-        c = httpx.AsyncClient(transport=self.transport, base_url="http://testserver", headers=headers)
+        c = client(self.transport, headers)
         self._clients.append(c)
         return c
 
@@ -149,9 +150,19 @@ async def make_env(db_url: str, tmp_path: Path, **overrides: Any) -> Env:
     await svc.sandbox_sender.client.aclose()
     svc.sandbox_sender.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
     merchant, key = await svc.merchants.create("acme")
-    client = httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                               headers={"Authorization": f"Bearer {key}"})
-    return Env(settings, svc, app, transport, client, key, merchant["id"], [client])
+    c = client(transport, {"Authorization": f"Bearer {key}"})
+    return Env(settings, svc, app, transport, c, key, merchant["id"], [c])
+
+
+async def _no_card_data_in_responses(response: httpx.Response) -> None:
+    found = leaks((await response.aread()).decode("utf-8", "replace"))
+    assert not found, f"a response body holds card/account data: {found}"
+
+
+def client(transport: httpx.AsyncBaseTransport, headers: dict[str, str]) -> httpx.AsyncClient:
+    """Every test client checks every response body for card and account numbers."""
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers,
+                             event_hooks={"response": [_no_card_data_in_responses]})
 
 
 @pytest.fixture
@@ -163,6 +174,18 @@ async def env(db_url: str, tmp_path: Path) -> AsyncIterator[Env]:
         for c in e._clients:
             await c.aclose()
         await e.svc.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Whatever a test printed or logged is scanned for card and account numbers: a leak fails the test."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    captured = "\n".join(content for _, content in report.sections)
+    found = leaks(captured)
+    if found and report.passed:
+        report.outcome = "failed"
+        report.longrepr = f"card/account data in captured output or logs: {found}"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

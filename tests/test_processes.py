@@ -58,14 +58,14 @@ def test_cli_merchants_and_keys(sqlite_db: str, tmp_path: Path) -> None:
     env = gyeol_env(sqlite_db, tmp_path / "var")
     run_cli(["migrate"], env)
     out = run_cli(["merchants", "create", "--name", "cafe"], env).stdout
-    key = max(re.finditer(r"test_sk_[A-Za-z0-9_]+", out), key=lambda m: len(m.group(0)))
+    key = max(re.finditer(r"test_sk_[A-Za-z0-9_-]+", out), key=lambda m: len(m.group(0)))
     assert len(key.group(0)) > 20, out
     listed = run_cli(["merchants", "list"], env).stdout
     assert "cafe" in listed
     keys = run_cli(["keys", "list", "--merchant", "cafe"], env).stdout
     assert key.group(0) not in keys  # only a prefix is ever shown again
     created = run_cli(["keys", "create", "--merchant", "cafe"], env).stdout
-    key2 = max(re.finditer(r"test_sk_[A-Za-z0-9_]+", created), key=lambda m: len(m.group(0)))
+    key2 = max(re.finditer(r"test_sk_[A-Za-z0-9_-]+", created), key=lambda m: len(m.group(0)))
     assert len(key2.group(0)) > 20
     key_id = re.search(r'"(key_[A-Za-z0-9]+)"', created) or re.search(r"(key_[A-Za-z0-9]+)", created)
     assert key_id, created
@@ -96,7 +96,7 @@ def test_serve_prints_a_random_key_once_when_none_is_configured(sqlite_db: str, 
     s = Server(env)
     s.wait_ready()
     out = s.stop()
-    key = re.search(r"test_sk_[A-Za-z0-9_]+", out)
+    key = re.search(r"test_sk_[A-Za-z0-9_-]+", out)
     assert key, out
     s2 = Server(env)
     s2.wait_ready()
