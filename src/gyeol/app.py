@@ -19,12 +19,15 @@ from gyeol.config import Settings
 from gyeol.core.errors import DomainError
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
+from gyeol.faces.kiosk import errors as kiosk_errors
+from gyeol.faces.kiosk import routes as kiosk_routes
 from gyeol.faces.native import customers as native_customers
 from gyeol.faces.native import errors as native_errors
 from gyeol.faces.native import orders as native_orders
 from gyeol.faces.native import payments as native_payments
 from gyeol.faces.native import refunds as native_refunds
 from gyeol.faces.native import sandbox as native_sandbox
+from gyeol.faces.native import settlements as native_settlements
 from gyeol.faces.native import webhooks as native_webhooks
 from gyeol.models import payments
 from gyeol.observability import Metrics, RequestContextMiddleware
@@ -53,11 +56,13 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     app.state.settings = settings
     faces = FaceErrors(native_errors.render)
     faces.register("/api/v1", native_errors.render)
+    faces.register("/v1", kiosk_errors.render)
     app.state.faces = faces
 
     for module in (native_payments, native_orders, native_refunds, native_customers, native_sandbox,
-                   native_webhooks):
+                   native_webhooks, native_settlements):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(kiosk_routes.router)
 
     _install_error_handlers(app, faces)
     _install_ops_routes(app, svc, metrics)

@@ -20,8 +20,10 @@ from gyeol.core.customers.service import CustomerService
 from gyeol.core.idempotency import IdempotencyStore
 from gyeol.core.merchants.service import KeyHasher, MerchantService
 from gyeol.core.orders.service import OrderService
+from gyeol.core.payments.keyed import KeyedPayments
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
+from gyeol.core.settlements.service import SettlementService
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.secrets_store import var_secret
@@ -45,6 +47,8 @@ class Services:
     sandbox_webhook_secret: str
     sandbox_sender: SandboxWebhookSender
     cipher: DataCipher
+    settlements: SettlementService
+    keyed: KeyedPayments
 
     async def resolve_caller(self, scope: Scope) -> Caller | None:
         state = scope.setdefault("state", {})
@@ -92,4 +96,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments",
                                             clock),
         cipher=DataCipher.from_settings(settings.encryption_keys, settings.var_dir),
+        settlements=SettlementService(db, clock),
+        keyed=KeyedPayments(db, payments, settings.base_url()),
     )

@@ -31,10 +31,15 @@ async def _purge_idempotency(svc: Services) -> Any:
     return {"purged": await svc.idempotency.purge()}
 
 
+async def _pay_out_settlements(svc: Services) -> Any:
+    return {"paid": await svc.settlements.mark_paid()}
+
+
 JOBS: dict[str, Job] = {
     "reconcile": _reconcile,
     "expire_intents": _expire_intents,
     "purge_idempotency": _purge_idempotency,
+    "pay_out_settlements": _pay_out_settlements,
 }
 
 

@@ -9,6 +9,7 @@ from gyeol.models.orders import orders
 from gyeol.models.payments import payment_attempts, payments
 from gyeol.models.refunds import refunds
 from gyeol.models.sandbox import sandbox_charges, sandbox_tokens
+from gyeol.models.settlements import settlements
 
 __all__ = [
     "api_keys",
@@ -25,4 +26,5 @@ __all__ = [
     "refunds",
     "sandbox_charges",
     "sandbox_tokens",
+    "settlements",
 ]

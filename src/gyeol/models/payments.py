@@ -47,6 +47,8 @@ payments = sa.Table(
     sa.Column("authorized_at", UTCDateTime(), nullable=True),
     sa.Column("captured_at", UTCDateTime(), nullable=True),
     sa.Column("canceled_at", UTCDateTime(), nullable=True),
+    # Random and unguessable (a paymentKey is the merchant's choice): the public receipt page's address.
+    sa.Column("receipt_id", sa.String(40), nullable=True, unique=True),
     created_at(),
     updated_at(),
     sa.UniqueConstraint("merchant_id", "payment_key"),

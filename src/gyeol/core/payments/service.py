@@ -39,6 +39,7 @@ from gyeol.core.payments import repository as repo
 from gyeol.core.payments.commands import CreateIntent, MethodSpec, ResolvedMethod
 from gyeol.core.payments.views import order_view, payment_view
 from gyeol.core.refunds.service import RefundCommand, RefundService
+from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, IllegalTransition
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
@@ -317,6 +318,7 @@ class PaymentService:
         await self._emit(conn, p, "payment.completed", now)
         await outbox.add(conn, merchant_id=p["merchant_id"], type="order.paid", obj=order_view(order),
                          resource_id=order["order_id"], now=now)
+        await settlements.book(conn, p, source_id=p["id"], amount=p["captured_amount"], now=now)
 
     async def _emit(self, conn: AsyncConnection, p: Row, type: str, now: datetime) -> None:
         await outbox.add(conn, merchant_id=p["merchant_id"], type=type, obj=payment_view(p), resource_id=p["id"],

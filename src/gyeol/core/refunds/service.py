@@ -20,6 +20,7 @@ from gyeol.core.orders import repository as orders_repo
 from gyeol.core.pagination import Page, paginate
 from gyeol.core.payments import repository as payments_repo
 from gyeol.core.payments.views import payment_view, refund_view
+from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN, REFUND
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
@@ -132,6 +133,7 @@ class RefundService:
                              obj=payment_view(p), resource_id=p["id"], now=now)
         order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
         await orders_repo.add_refund(conn, order, r["amount"], now)
+        await settlements.book(conn, p, source_id=r["id"], amount=-r["amount"], now=now)
         await outbox.add(conn, merchant_id=r["merchant_id"], type="refund.succeeded", obj=refund_view(r),
                          resource_id=r["id"], now=now)
         return r

@@ -1,0 +1,134 @@
+"""Payments addressed by a paymentKey (Toss's convention), for the kiosk and shop faces.
+
+They are the native API's payments (one table, one transition table); this module adds what a paymentKey flow
+means: create-or-return by key, a confirm that repeats its first approval, a cancel that is full unless the
+merchant allows partial cancels, and the receipt address. A native payment is found by its paymentId too.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from gyeol.core.context import Caller
+from gyeol.core.errors import DomainError
+from gyeol.core.payments.commands import CreateIntent, MethodSpec
+from gyeol.core.payments.service import PaymentService
+from gyeol.core.refunds.service import RefundCommand
+from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
+from gyeol.db.engine import Database
+from gyeol.models import payments, refunds
+
+Row = dict[str, Any]
+
+
+def _not_found(key: str) -> DomainError:
+    return DomainError("not_found", "NOT_FOUND", f"No payment with paymentKey '{key}'.")
+
+
+def _mismatch() -> DomainError:
+    return DomainError("conflict", "AMOUNT_MISMATCH",
+                       "The orderId or amount differs from the payment created with this paymentKey.")
+
+
+class KeyedPayments:
+    def __init__(self, db: Database, payments_service: PaymentService, base_url: str) -> None:
+        self.db = db
+        self.core = payments_service
+        self.base_url = base_url
+
+    async def find(self, caller: Caller, key: str) -> Row:
+        q = sa.select(payments).where(payments.c.merchant_id == caller.merchant_id,
+                                      sa.or_(payments.c.payment_key == key, payments.c.id == key))
+        async with self.db.read() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        if not rows:
+            raise _not_found(key)
+        # A merchant's paymentKey wins over a coincidental paymentId.
+        return dict(next((r for r in rows if r["payment_key"] == key), rows[0]))
+
+    async def find_by_order(self, caller: Caller, order_id: str) -> Row:
+        q = (sa.select(payments).where(payments.c.merchant_id == caller.merchant_id,
+                                       payments.c.order_id == order_id)
+             .order_by(payments.c.created_at.desc()).limit(1))
+        async with self.db.read() as conn:
+            row = (await conn.execute(q)).mappings().first()
+        if row is None:
+            raise DomainError("not_found", "NOT_FOUND", f"No payment for orderId '{order_id}'.")
+        return dict(row)
+
+    async def create(self, caller: Caller, key: str, order_id: str, amount: int, *, face: str) -> Row:
+        """Create the payment for a paymentKey, or return the one that exists with the same order and amount."""
+        for _ in range(2):
+            try:
+                existing = await self.find(caller, key)
+            except DomainError:
+                existing = None
+            if existing is not None:
+                if (existing["order_id"], existing["amount"]) != (order_id, amount):
+                    raise _mismatch()
+                return existing
+            try:
+                await self.core.create_intent(caller, CreateIntent(order_id=order_id, amount=amount, currency="KRW",
+                                                                   face=face, payment_key=key))
+            except IntegrityError:
+                continue  # a concurrent create of the same key won; read it
+            return await self.find(caller, key)
+        raise _mismatch()
+
+    async def confirm(self, caller: Caller, key: str, order_id: str, amount: int, *,
+                      fault: str | None = None) -> Row:
+        p = await self.find(caller, key)
+        if (p["order_id"], p["amount"]) != (order_id, amount):
+            raise _mismatch()
+        if p["status"] in PAYMENT_CLOSED:
+            raise DomainError("conflict", "ALREADY_CANCELED", "The payment has been canceled.", status=422)
+        if p["status"] not in PAYMENT_MONEY_TAKEN:
+            # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
+            await self.core.confirm(caller, p["id"], MethodSpec(payment_key=p["payment_key"] or p["id"]),
+                                    fault=fault, resume=p["status"] == "pending")
+        p = await self.find(caller, key)
+        return await self.with_receipt(p)
+
+    async def cancel(self, caller: Caller, key: str, reason: str, amount: int | None, *,
+                     allow_partial: bool, fault: str | None = None) -> Row:
+        p = await self.find(caller, key)
+        if p["status"] in PAYMENT_CLOSED:
+            raise DomainError("conflict", "ALREADY_CANCELED", "The payment has already been canceled.", status=422)
+        if p["status"] not in PAYMENT_MONEY_TAKEN:
+            raise DomainError("conflict", "NOT_APPROVED", "The payment has not been approved yet.", status=422)
+        remaining = p["captured_amount"] - p["refunded_amount"] - p["refunding_amount"]
+        amount = remaining if amount is None else amount
+        if amount > remaining or (amount != remaining and not allow_partial):
+            raise DomainError("conflict", "PARTIAL_MISMATCH",
+                              f"cancelAmount must be the whole remaining amount ({remaining}).",
+                              details={"remainingAmount": remaining})
+        if amount == p["captured_amount"]:
+            await self.core.cancel(caller, p["id"], reason, fault=fault)
+        else:
+            await self.core.refunds.refund(caller, RefundCommand(p["id"], amount, reason, {}, is_cancel=True),
+                                           fault=fault)
+        return await self.find(caller, key)
+
+    async def cancels(self, payment_id: str) -> list[Row]:
+        q = (sa.select(refunds).where(refunds.c.payment_id == payment_id, refunds.c.status == "succeeded")
+             .order_by(refunds.c.created_at))
+        async with self.db.read() as conn:
+            return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+    async def with_receipt(self, p: Row) -> Row:
+        """Give an approved payment its receipt id (random: a paymentKey can be guessed), once."""
+        if p.get("receipt_id"):
+            return p
+        receipt_id = "rcpt_" + secrets.token_urlsafe(18)
+        async with self.db.tx() as conn:
+            await conn.execute(payments.update().where(payments.c.id == p["id"], payments.c.receipt_id.is_(None))
+                               .values(receipt_id=receipt_id))
+            found = (await conn.execute(sa.select(payments.c.receipt_id).where(payments.c.id == p["id"]))).scalar()
+        return {**p, "receipt_id": found}
+
+    def receipt_url(self, p: Row) -> str | None:
+        return f"{self.base_url}/receipts/{p['receipt_id']}" if p.get("receipt_id") else None

@@ -1,0 +1,150 @@
+"""Settlements: what the merchant is paid for each approval, less the fee, and when.
+
+Rows are booked inside the transaction that takes or returns the money, so a payment can never be approved
+without its settlement, nor booked twice (`source_id` is unique: the payment for an approval, the refund for a
+negative adjustment).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gyeol.core.clock import Clock, iso
+from gyeol.core.context import Caller
+from gyeol.core.errors import not_found
+from gyeol.core.events import outbox
+from gyeol.core.money import apply_rate
+from gyeol.core.pagination import Page, paginate
+from gyeol.db.engine import Database
+from gyeol.ids import new_id
+from gyeol.models import merchants, settlements
+
+Row = dict[str, Any]
+KST = timezone(timedelta(hours=9))  # payout days are Korean business days
+# (basis points, fixed minor units) per method, unless the merchant's settings say otherwise.
+DEFAULT_FEES: dict[str, tuple[int, int]] = {"card": (250, 0), "bank": (150, 0), "virtual_account": (0, 300)}
+DEFAULT_PAYOUT_DAYS = 2
+
+
+def add_business_days(start: date, days: int) -> date:
+    d = start
+    while days > 0:
+        d += timedelta(days=1)
+        if d.weekday() < 5:
+            days -= 1
+    return d
+
+
+def fee_for(settings: dict[str, Any], method: str, amount: int) -> int:
+    conf = (settings.get("fees") or {}).get(method)
+    if conf is not None:
+        bps, fixed = int(conf.get("bps", 0)), int(conf.get("fixed", 0))
+    else:
+        bps, fixed = DEFAULT_FEES.get(method, DEFAULT_FEES["card"])
+    return apply_rate(amount, bps, fixed)
+
+
+def settlement_view(s: Mapping[str, Any]) -> Row:
+    return {
+        "settlementId": s["id"], "object": "settlement", "kind": s["kind"], "orderId": s["order_id"],
+        "paymentId": s["payment_id"], "method": s["method"], "grossAmount": s["gross_amount"],
+        "feeAmount": s["fee_amount"], "netAmount": s["net_amount"], "currency": s["currency"],
+        "status": s["status"], "payoutDate": s["payout_date"].isoformat(), "createdAt": iso(s["created_at"]),
+    }
+
+
+async def _merchant_settings(conn: AsyncConnection, merchant_id: str) -> dict[str, Any]:
+    found = (await conn.execute(sa.select(merchants.c.settings).where(merchants.c.id == merchant_id))).scalar()
+    return dict(found or {})
+
+
+async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, now: datetime) -> Row:
+    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`; idempotent per source."""
+    existing = (await conn.execute(sa.select(settlements).where(settlements.c.source_id == source_id))
+                ).mappings().first()
+    if existing is not None:
+        return dict(existing)
+    settings = await _merchant_settings(conn, p["merchant_id"])
+    method = p["method_type"] or "card"
+    if amount >= 0:
+        fee = fee_for(settings, method, amount)
+    else:  # a refund returns the proportional part of the fee, never the fixed part
+        fee = -fee_for({**settings, "fees": {method: _rate_only(settings, method)}}, method, -amount)
+    days = int(settings.get("payoutDays", DEFAULT_PAYOUT_DAYS))
+    row = {
+        "id": new_id("stl"), "merchant_id": p["merchant_id"], "payment_id": p["id"], "order_id": p["order_id"],
+        "source_id": source_id, "kind": "payment" if amount >= 0 else "adjustment", "method": method,
+        "gross_amount": amount, "fee_amount": fee, "net_amount": amount - fee, "currency": p["currency"],
+        "status": "scheduled", "payout_date": add_business_days(now.astimezone(KST).date(), days),
+        "paid_at": None, "created_at": now,
+    }
+    await conn.execute(settlements.insert().values(**row))
+    await outbox.add(conn, merchant_id=p["merchant_id"], type="settlement.created", obj=settlement_view(row),
+                     resource_id=row["id"], now=now)
+    return row
+
+
+def _rate_only(settings: dict[str, Any], method: str) -> dict[str, int]:
+    conf = (settings.get("fees") or {}).get(method)
+    bps = int(conf.get("bps", 0)) if conf is not None else DEFAULT_FEES.get(method, DEFAULT_FEES["card"])[0]
+    return {"bps": bps, "fixed": 0}
+
+
+class SettlementService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def _query(self, caller: Caller, start: date | None, end: date | None, status: str | None) -> Any:
+        q = sa.select(settlements).where(settlements.c.merchant_id == caller.merchant_id)
+        if start:
+            q = q.where(settlements.c.payout_date >= start)
+        if end:
+            q = q.where(settlements.c.payout_date <= end)
+        if status:
+            q = q.where(settlements.c.status == status)
+        return q
+
+    async def list_page(self, caller: Caller, page: int, size: int, start: date | None = None,
+                        end: date | None = None, status: str | None = None) -> Page:
+        async with self.db.read() as conn:
+            return await paginate(conn, self._query(caller, start, end, status), settlements.c.created_at.asc(),
+                                  page, size, settlement_view)
+
+    async def get(self, caller: Caller, settlement_id: str) -> Row:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(settlements).where(
+                settlements.c.id == settlement_id, settlements.c.merchant_id == caller.merchant_id))).mappings().first()
+        if row is None:
+            raise not_found("settlement", settlement_id)
+        return settlement_view(dict(row))
+
+    async def csv(self, caller: Caller, start: date | None, end: date | None, status: str | None) -> str:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(self._query(caller, start, end, status)
+                                       .order_by(settlements.c.created_at.asc()))).mappings().all()
+        out = io.StringIO()
+        fields = ["settlementId", "kind", "orderId", "paymentId", "method", "grossAmount", "feeAmount",
+                  "netAmount", "currency", "status", "payoutDate", "createdAt"]
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(settlement_view(dict(r)))
+        return out.getvalue()
+
+    async def mark_paid(self) -> int:
+        """Scheduled rows whose payout day has come are paid out (the worker's job)."""
+        today = self.clock.now().astimezone(KST).date()
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            res = await conn.execute(settlements.update().where(
+                settlements.c.status == "scheduled", settlements.c.payout_date <= today)
+                .values(status="paid", paid_at=now))
+        return int(res.rowcount or 0)

@@ -1,0 +1,48 @@
+"""The kiosk face's Toss-style payment object, and the one mapping from native statuses to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gyeol.core.clock import iso
+
+# Native status -> kiosk status. succeeded/captured depend on refunds: see kiosk_status.
+STATUS: dict[str, str] = {
+    "created": "INITIATED",
+    "pending": "IN_PROGRESS",
+    "authorized": "AUTHORIZED",
+    "succeeded": "APPROVED",
+    "captured": "APPROVED",
+    "failed": "ABORTED",
+    "canceled": "CANCELED",
+    "voided": "CANCELED",
+    "refunded": "CANCELED",
+}
+METHOD = {"card": "CARD", "bank": "TRANSFER", "virtual_account": "VIRTUAL_ACCOUNT"}
+
+
+def kiosk_status(p: dict[str, Any]) -> str:
+    if p["status"] in ("succeeded", "captured") and p["refunded_amount"] > 0:
+        return "PARTIAL_CANCELED"
+    return STATUS[p["status"]]
+
+
+def payment_object(p: dict[str, Any], receipt_url: str | None, cancels: list[dict[str, Any]] | None = None
+                   ) -> dict[str, Any]:
+    balance = p["captured_amount"] - p["refunded_amount"]
+    last_cancel = cancels[-1]["updated_at"] if cancels else None
+    return {
+        "paymentKey": p["payment_key"] or p["id"],
+        "paymentId": p["id"],
+        "orderId": p["order_id"],
+        "status": kiosk_status(p),
+        "method": METHOD.get(p["method_type"] or "card", "CARD"),
+        "totalAmount": p["amount"],
+        "balanceAmount": balance,
+        "currency": p["currency"],
+        "approvedAt": iso(p["captured_at"] or p["authorized_at"]),
+        "canceledAt": iso(p["canceled_at"] or last_cancel),
+        "receipt": {"url": receipt_url} if receipt_url else None,
+        "cancels": [{"cancelAmount": c["amount"], "cancelReason": c["reason"], "canceledAt": iso(c["updated_at"])}
+                    for c in cancels] if cancels else None,
+    }
