@@ -165,3 +165,22 @@ async def test_decline_and_timeout_in_toss_format(kiosk: tuple[Env, httpx.AsyncC
     assert (await c.get("/v1/payments/pay_123")).json()["status"] == "IN_PROGRESS"
     r = await c.post("/v1/payments/confirm", json=SEED_BODY)  # settles the open attempt first: one charge
     assert r.status_code in (200, 409), r.text
+
+
+async def test_receipt_page(kiosk: tuple[Env, httpx.AsyncClient]) -> None:
+    env, c = kiosk
+    await c.post("/v1/payments", json=SEED_BODY)
+    ok = (await c.post("/v1/payments/confirm", json=SEED_BODY)).json()
+    path = ok["receipt"]["url"].removeprefix("http://testserver")
+    anon = env.client_for()
+    r = await anon.get(path)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "₩10,000" in r.text and "order_123" in r.text and "승인" in r.text and 'lang="ko"' in r.text
+    assert r.headers["cache-control"] == "no-store" and "default-src 'none'" in r.headers["content-security-policy"]
+    css = await anon.get("/assets/receipt.css")
+    assert css.status_code == 200 and "@media print" in css.text
+    assert "Approved" in (await anon.get(path, params={"lang": "en"})).text
+    await c.post("/v1/payments/pay_123/cancel", json={"cancelReason": "USER_REQUEST", "cancelAmount": 10000})
+    r = await anon.get(path)
+    assert "취소" in r.text and "-₩10,000" in r.text
+    assert (await anon.get("/receipts/rcpt_guess")).status_code == 404

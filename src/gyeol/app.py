@@ -29,6 +29,7 @@ from gyeol.faces.native import refunds as native_refunds
 from gyeol.faces.native import sandbox as native_sandbox
 from gyeol.faces.native import settlements as native_settlements
 from gyeol.faces.native import webhooks as native_webhooks
+from gyeol.faces.pages import receipts as receipt_pages
 from gyeol.models import payments
 from gyeol.observability import Metrics, RequestContextMiddleware
 from gyeol.services import Services, build_services
@@ -63,6 +64,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
                    native_webhooks, native_settlements):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(kiosk_routes.router)
+    app.include_router(receipt_pages.router)
 
     _install_error_handlers(app, faces)
     _install_ops_routes(app, svc, metrics)

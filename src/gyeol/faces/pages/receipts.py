@@ -1,0 +1,109 @@
+"""The printable receipt page: GET /receipts/{receiptId}. The random receipt id is the only key to it."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from html import escape
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request
+from starlette.responses import HTMLResponse, Response
+
+from gyeol.core.money import format_amount
+from gyeol.faces.kiosk.views import METHOD, kiosk_status
+from gyeol.faces.pages.security import PAGE_HEADERS
+from gyeol.models import merchants, orders, payments, refunds
+from gyeol.services import Services
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+KST = timezone(timedelta(hours=9))
+
+TEXT = {
+    "ko": {"title": "영수증", "merchant": "가맹점", "order": "주문", "amount": "결제 금액", "method": "결제 수단",
+           "approved": "승인 일시", "status": "상태", "cancels": "취소 내역", "balance": "잔액",
+           "missing": "영수증을 찾을 수 없습니다.", "print": "인쇄하려면 브라우저의 인쇄 기능을 사용하세요.",
+           "CARD": "카드", "TRANSFER": "계좌이체", "VIRTUAL_ACCOUNT": "가상계좌",
+           "APPROVED": "승인", "CANCELED": "취소", "PARTIAL_CANCELED": "부분 취소", "INITIATED": "결제 대기",
+           "IN_PROGRESS": "처리 중", "AUTHORIZED": "승인(매입 전)", "ABORTED": "실패"},
+    "en": {"title": "Receipt", "merchant": "Merchant", "order": "Order", "amount": "Amount", "method": "Method",
+           "approved": "Approved at", "status": "Status", "cancels": "Cancellations", "balance": "Balance",
+           "missing": "No such receipt.", "print": "Use your browser's print command to print it.",
+           "CARD": "Card", "TRANSFER": "Bank transfer", "VIRTUAL_ACCOUNT": "Virtual account",
+           "APPROVED": "Approved", "CANCELED": "Canceled", "PARTIAL_CANCELED": "Partly canceled",
+           "INITIATED": "Awaiting payment", "IN_PROGRESS": "In progress", "AUTHORIZED": "Authorized",
+           "ABORTED": "Failed"},
+}
+
+CSS = """
+:root { color-scheme: light; font-family: system-ui, -apple-system, "Apple SD Gothic Neo", sans-serif; }
+body { margin: 0; background: #f4f5f7; color: #191f28; }
+main { max-width: 28rem; margin: 2rem auto; background: #fff; padding: 1.5rem; border-radius: 12px; }
+h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .5rem 1rem; margin: 0; }
+dt { color: #4e5968; } dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
+.total { font-size: 1.6rem; font-weight: 700; text-align: right; margin: 1rem 0; }
+table { width: 100%; border-collapse: collapse; margin-top: .5rem; }
+td, th { padding: .25rem 0; text-align: left; } td.num { text-align: right; }
+.note { color: #6b7684; font-size: .85rem; margin-top: 1.5rem; }
+a:focus, button:focus { outline: 3px solid #3182f6; outline-offset: 2px; }
+@media (max-width: 400px) { main { margin: 0; border-radius: 0; } }
+@media print {
+  body { background: #fff; } main { margin: 0; box-shadow: none; max-width: none; } .note { display: none; }
+}
+"""
+
+
+def _page(lang: str, title: str, body: str, status: int = 200) -> Response:
+    html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{escape(title)}</title><link rel="stylesheet" href="/assets/receipt.css"></head>'
+            f"<body><main>{body}</main></body></html>")
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+@router.get("/assets/receipt.css")
+async def stylesheet() -> Response:
+    return Response(CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/receipts/{receipt_id}")
+async def receipt(receipt_id: str, request: Request, lang: str = Query(default="ko", pattern="^(ko|en)$")
+                  ) -> Response:
+    svc: Services = request.app.state.services
+    t = TEXT[lang]
+    q = (sa.select(payments, merchants.c.name.label("merchant_name"), orders.c.order_name)
+         .join(merchants, merchants.c.id == payments.c.merchant_id)
+         .join(orders, orders.c.id == payments.c.order_pk)
+         .where(payments.c.receipt_id == receipt_id))
+    async with svc.db.read() as conn:
+        p = (await conn.execute(q)).mappings().first()
+        cancels = [] if p is None else list((await conn.execute(
+            sa.select(refunds).where(refunds.c.payment_id == p["id"], refunds.c.status == "succeeded")
+            .order_by(refunds.c.created_at))).mappings())
+    if p is None:
+        return _page(lang, t["title"], f"<h1>{t['title']}</h1><p>{t['missing']}</p>", status=404)
+    return _page(lang, t["title"], _body(dict(p), cancels, t))
+
+
+def _when(value: Any) -> str:
+    return value.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST") if value else "-"
+
+
+def _body(p: dict[str, Any], cancels: list[Any], t: dict[str, str]) -> str:
+    cur = p["currency"]
+    status = kiosk_status(p)
+    method = METHOD.get(p["method_type"] or "card", "CARD")
+    rows = [(t["merchant"], p["merchant_name"]), (t["order"], p["order_name"] or p["order_id"]),
+            (t["method"], t.get(method, method) + (f" ({p['card_brand']} ****{p['card_last4']})"
+                                                   if p["card_last4"] else "")),
+            (t["approved"], _when(p["captured_at"] or p["authorized_at"])), (t["status"], t.get(status, status)),
+            (t["balance"], format_amount(p["captured_amount"] - p["refunded_amount"], cur))]
+    dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
+    cancel_rows = "".join(
+        f"<tr><td>{escape(_when(c['updated_at']))}</td><td>{escape(c['reason'] or '')}</td>"
+        f"<td class=\"num\">-{escape(format_amount(c['amount'], cur))}</td></tr>" for c in cancels)
+    cancel_html = (f"<h2>{t['cancels']}</h2><table>{cancel_rows}</table>") if cancels else ""
+    return (f"<h1>{t['title']}</h1><p class=\"total\" aria-label=\"{t['amount']}\">"
+            f"{escape(format_amount(p['amount'], cur))}</p><dl>{dl}</dl>{cancel_html}"
+            f"<p class=\"note\">{t['print']}</p>")
