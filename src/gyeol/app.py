@@ -30,6 +30,8 @@ from gyeol.faces.native import sandbox as native_sandbox
 from gyeol.faces.native import settlements as native_settlements
 from gyeol.faces.native import webhooks as native_webhooks
 from gyeol.faces.pages import receipts as receipt_pages
+from gyeol.faces.shop import errors as shop_errors
+from gyeol.faces.shop import routes as shop_routes
 from gyeol.models import payments
 from gyeol.observability import Metrics, RequestContextMiddleware
 from gyeol.services import Services, build_services
@@ -58,6 +60,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     faces = FaceErrors(native_errors.render)
     faces.register("/api/v1", native_errors.render)
     faces.register("/v1", kiosk_errors.render)
+    faces.register("/api/payments", shop_errors.renderer(development=settings.env == "development"))
     app.state.faces = faces
 
     for module in (native_payments, native_orders, native_refunds, native_customers, native_sandbox,
@@ -65,6 +68,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(kiosk_routes.router)
     app.include_router(receipt_pages.router)
+    app.include_router(shop_routes.router)
 
     _install_error_handlers(app, faces)
     _install_ops_routes(app, svc, metrics)

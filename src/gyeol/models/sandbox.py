@@ -28,7 +28,11 @@ sandbox_charges = sa.Table(
     # The caller's reference (attempt or refund id): the PG-side idempotency key.
     sa.Column("reference", sa.String(64), nullable=False, unique=True),
     sa.Column("merchant_id", sa.String(40), nullable=False),
-    sa.Column("payment_id", sa.String(40), nullable=False, index=True),
+    # NULL for a payment approved at the PG before Gyeol heard of it (a paymentKey flow confirmed elsewhere).
+    sa.Column("payment_id", sa.String(40), nullable=True, index=True),
+    # Toss-style flows: the PG-side name of the payment, and its order.
+    sa.Column("payment_key", sa.String(200), nullable=True),
+    sa.Column("order_id", sa.String(64), nullable=True),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("amount", Money, nullable=False),
@@ -38,4 +42,5 @@ sandbox_charges = sa.Table(
     sa.Column("failure_code", sa.String(64), nullable=True),
     created_at(),
     updated_at(),
+    sa.Index("ix_sandbox_charges_key", "merchant_id", "payment_key"),
 )

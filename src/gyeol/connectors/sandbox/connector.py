@@ -22,10 +22,11 @@ from gyeol.connectors.base import (
     ConnectorUnavailable,
     FollowUpRequest,
     Outcome,
+    PgPayment,
     TokenInfo,
 )
 from gyeol.connectors.sandbox.cards import DECLINE_MESSAGES, MAGIC_TOKENS, behavior_of, brand_of
-from gyeol.core.clock import Clock
+from gyeol.core.clock import Clock, iso
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import sandbox_charges as ch
@@ -96,6 +97,14 @@ class SandboxConnector:
             return AttemptResult("failed", failure_code="processing_error",
                                  failure_message="The sandbox PG answered with an internal error.")
         existing = await self._by_reference(req.reference)
+        if existing is None and req.payment_key and req.token is None:
+            # Toss's ALREADY_PROCESSED_PAYMENT, accepted: the key was approved here before (by anyone).
+            done = await self._approved_key(req.merchant_id, req.payment_key)
+            if done is not None:
+                if done["amount"] != req.amount or (req.order_id and done["order_id"] != req.order_id):
+                    return AttemptResult("failed", failure_code="amount_mismatch",
+                                         failure_message="The PG approved this paymentKey for another amount.")
+                return self._result(done)
         if existing is None:
             behavior = "succeed"
             token_row = None
@@ -114,7 +123,8 @@ class SandboxConnector:
             existing = await self._record(
                 reference=req.reference, merchant_id=req.merchant_id, payment_id=req.payment_id,
                 kind="charge" if req.capture else "authorization", status=status, amount=req.amount,
-                currency=req.currency, token=req.token, failure_code=code,
+                currency=req.currency, token=req.token, failure_code=code, payment_key=req.payment_key,
+                order_id=req.order_id,
             )
         if req.fault == "timeout":
             # The PG did the work; the answer is lost on the way back.
@@ -155,15 +165,50 @@ class SandboxConnector:
             )
         return {**row, "status": status, "failure_code": code}
 
-    async def charges_for(self, merchant_id: str, payment_id: str) -> list[dict[str, Any]]:
+    async def charges_for(self, merchant_id: str, payment_id: str, payment_key: str | None = None
+                          ) -> list[dict[str, Any]]:
+        which = ch.c.payment_id == payment_id
+        if payment_key:
+            which = sa.or_(which, ch.c.payment_key == payment_key)
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(ch).where(ch.c.payment_id == payment_id, ch.c.merchant_id == merchant_id)
-                    .order_by(ch.c.created_at, ch.c.id)
+                    sa.select(ch).where(which, ch.c.merchant_id == merchant_id).order_by(ch.c.created_at, ch.c.id)
                 )
             ).mappings().all()
         return [dict(r) for r in rows]
+
+    # --- paymentKey flows: the PG's own view, and a payment confirmed at the PG by someone else ------
+    async def _approved_key(self, merchant_id: str, payment_key: str) -> dict[str, Any] | None:
+        q = sa.select(ch).where(ch.c.merchant_id == merchant_id, ch.c.payment_key == payment_key,
+                                ch.c.kind.in_(("charge", "authorization")), ch.c.status == "succeeded")
+        async with self.db.read() as conn:
+            row = (await conn.execute(q.order_by(ch.c.created_at).limit(1))).mappings().first()
+        return dict(row) if row else None
+
+    async def approve_key(self, merchant_id: str, payment_key: str, order_id: str, amount: int,
+                          currency: str = "KRW") -> dict[str, Any]:
+        """The buyer paid in the PG's own window and someone confirmed it there (what Toss's window does)."""
+        done = await self._approved_key(merchant_id, payment_key)
+        if done is not None:
+            return done
+        return await self._record(reference=f"key:{merchant_id}:{payment_key}", merchant_id=merchant_id,
+                                  payment_id=None, kind="charge", status="succeeded", amount=amount,
+                                  currency=currency, payment_key=payment_key, order_id=order_id)
+
+    async def get_payment(self, merchant_id: str, payment_key: str) -> PgPayment | None:
+        charge = await self._approved_key(merchant_id, payment_key)
+        if charge is None:
+            return None
+        async with self.db.read() as conn:
+            refunded = (await conn.execute(sa.select(sa.func.coalesce(sa.func.sum(ch.c.amount), 0)).where(
+                ch.c.parent_id == charge["id"], ch.c.kind == "refund", ch.c.status == "succeeded"))).scalar_one()
+        balance = charge["amount"] - int(refunded)
+        status = "approved" if balance == charge["amount"] else "canceled" if balance == 0 else "partial_canceled"
+        return PgPayment(payment_key=payment_key, order_id=charge["order_id"] or "", status=status,
+                         total_amount=charge["amount"], balance_amount=balance, currency=charge["currency"],
+                         method="CARD", approved_at=iso(charge["created_at"]), last_transaction_key=charge["id"],
+                         raw={"chargeId": charge["id"]})
 
     # --- internals ----------------------------------------------------------------------------
     async def _follow_up(self, kind: str, req: FollowUpRequest) -> AttemptResult:
@@ -184,7 +229,7 @@ class SandboxConnector:
             existing = await self._record(
                 reference=req.reference, merchant_id=req.merchant_id, payment_id=req.payment_id, kind=kind,
                 status=status, amount=req.amount, currency=req.currency, parent_id=req.pg_transaction_id,
-                failure_code=code,
+                failure_code=code, payment_key=parent["payment_key"] if parent else None,
             )
         if req.fault == "timeout":
             raise ConnectorUnavailable("sandbox: simulated timeout")
@@ -236,3 +281,10 @@ class SandboxConnector:
             await conn.execute(ch.update().where(ch.c.id == charge_id).values(status=status,
                                                                               updated_at=self.clock.now()))
 
+
+    async def get_by_order(self, merchant_id: str, order_id: str) -> PgPayment | None:
+        q = sa.select(ch.c.payment_key).where(ch.c.merchant_id == merchant_id, ch.c.order_id == order_id,
+                                              ch.c.payment_key.is_not(None), ch.c.status == "succeeded")
+        async with self.db.read() as conn:
+            key = (await conn.execute(q.limit(1))).scalar()
+        return await self.get_payment(merchant_id, key) if key else None

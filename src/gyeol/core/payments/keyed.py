@@ -50,6 +50,13 @@ class KeyedPayments:
         # A merchant's paymentKey wins over a coincidental paymentId.
         return dict(next((r for r in rows if r["payment_key"] == key), rows[0]))
 
+    async def _exists(self, caller: Caller, key: str) -> bool:
+        try:
+            await self.find(caller, key)
+        except DomainError:
+            return False
+        return True
+
     async def find_by_order(self, caller: Caller, order_id: str) -> Row:
         q = (sa.select(payments).where(payments.c.merchant_id == caller.merchant_id,
                                        payments.c.order_id == order_id)
@@ -76,6 +83,11 @@ class KeyedPayments:
                                                                    face=face, payment_key=key))
             except IntegrityError:
                 continue  # a concurrent create of the same key won; read it
+            except DomainError as err:
+                # The PG's webhook may have recorded this very key's approval meanwhile: then it is the answer.
+                if err.code == "ORDER_ALREADY_PAID" and await self._exists(caller, key):
+                    continue
+                raise
             return await self.find(caller, key)
         raise _mismatch()
 
@@ -87,9 +99,14 @@ class KeyedPayments:
         if p["status"] in PAYMENT_CLOSED:
             raise DomainError("conflict", "ALREADY_CANCELED", "The payment has been canceled.", status=422)
         if p["status"] not in PAYMENT_MONEY_TAKEN:
-            # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
-            await self.core.confirm(caller, p["id"], MethodSpec(payment_key=p["payment_key"] or p["id"]),
-                                    fault=fault, resume=p["status"] == "pending")
+            try:
+                # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
+                await self.core.confirm(caller, p["id"], MethodSpec(payment_key=p["payment_key"] or p["id"]),
+                                        fault=fault, resume=p["status"] == "pending")
+            except DomainError as err:
+                # A concurrent confirm or the PG's webhook may have approved it meanwhile: that is success.
+                if err.kind != "conflict" or (await self.find(caller, key))["status"] not in PAYMENT_MONEY_TAKEN:
+                    raise
         p = await self.find(caller, key)
         return await self.with_receipt(p)
 

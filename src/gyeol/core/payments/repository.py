@@ -118,3 +118,11 @@ async def attempts_to_check(conn: AsyncConnection, now: datetime, stale_before: 
         .limit(limit)
     )
     return [dict(r) for r in (await conn.execute(q)).mappings().all()]
+
+
+async def get_by_key(conn: AsyncConnection, merchant_id: str, payment_key: str, *, lock: bool = False) -> Row | None:
+    q = sa.select(payments).where(payments.c.merchant_id == merchant_id, payments.c.payment_key == payment_key)
+    if lock:
+        q = q.with_for_update()
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None

@@ -24,6 +24,7 @@ from gyeol.connectors.base import (
     ConnectorUnavailable,
     FollowUpRequest,
     Outcome,
+    PgPayment,
 )
 from gyeol.connectors.registry import Connectors
 from gyeol.core.clock import Clock
@@ -40,7 +41,7 @@ from gyeol.core.payments.commands import CreateIntent, MethodSpec, ResolvedMetho
 from gyeol.core.payments.views import order_view, payment_view
 from gyeol.core.refunds.service import RefundCommand, RefundService
 from gyeol.core.settlements import service as settlements
-from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, IllegalTransition
+from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN, IllegalTransition
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import inbound_events, payments
@@ -319,6 +320,76 @@ class PaymentService:
         await outbox.add(conn, merchant_id=p["merchant_id"], type="order.paid", obj=order_view(order),
                          resource_id=order["order_id"], now=now)
         await settlements.book(conn, p, source_id=p["id"], amount=p["captured_amount"], now=now)
+
+    async def process_payment_after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, *,
+                                             connector: str, face: str = "shop") -> tuple[Row, Row]:
+        """Seed 004's shared step, for a PG's approval however it arrived (the confirm's answer or a webhook).
+
+        One transaction under the order's and the payment's row locks: the payment row (created here when the
+        PG approved a payment Gyeol had not yet seen), its move to succeeded, the order marked paid, the
+        settlement and the outbox events. Whoever comes second finds the money taken and changes nothing.
+        Returns (payment, settlement).
+        """
+        try:
+            return await self._after_approval(merchant_id, livemode, pg, connector, face)
+        except IntegrityError:
+            # A concurrent request created the payment row first; run again and find it.
+            return await self._after_approval(merchant_id, livemode, pg, connector, face)
+
+    async def _after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, connector: str,
+                              face: str) -> tuple[Row, Row]:
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            order = await orders_repo.get(conn, merchant_id, pg.order_id, lock=True)
+            if order is None:
+                raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{pg.order_id}'.")
+            if order["amount"] != pg.total_amount or order["currency"] != pg.currency:
+                raise DomainError("validation", "AMOUNT_MISMATCH", "The amount does not match the order's total.",
+                                  details={"orderAmount": order["amount"], "amount": pg.total_amount})
+            p = await repo.get_by_key(conn, merchant_id, pg.payment_key, lock=True)
+            if p is not None and p["status"] in PAYMENT_MONEY_TAKEN:
+                return p, await settlements.for_payment(conn, p["id"])
+            if order["status"] != "created":
+                raise DomainError("conflict", "ORDER_ALREADY_PAID", "The order has already been paid.",
+                                  details={"orderId": pg.order_id, "orderStatus": order["status"]})
+            if p is None:
+                p = self._keyed_row(merchant_id, livemode, order, pg, face, now)
+                await repo.insert(conn, p)
+                await self._emit(conn, p, "payment.created", now)
+            if p["status"] in ("created", "failed"):
+                p = await repo.transition(conn, p, "confirm", now, connector=connector)
+            if p["open_attempt_id"]:
+                a = await repo.get_attempt(conn, p["open_attempt_id"])
+                if a is not None and a["status"] in ("started", "unknown", "requires_action"):
+                    await repo.settle_attempt(conn, a, "succeeded", now, pg_transaction_id=pg.last_transaction_key)
+            p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p["amount"],
+                                      captured_amount=p["amount"], authorized_at=now, captured_at=now,
+                                      pg_transaction_id=str(pg.raw.get("chargeId") or pg.last_transaction_key
+                                                            or pg.payment_key),
+                                      open_attempt_id=None, next_action_url=None, failure_reason=None,
+                                      failure_message=None)
+            await self._emit(conn, p, "payment.succeeded", now)
+            await self._money_taken(conn, p, now)
+            return p, await settlements.for_payment(conn, p["id"])
+
+    def _keyed_row(self, merchant_id: str, livemode: bool, order: Row, pg: PgPayment, face: str,
+                   now: datetime) -> Row:
+        payment_id = new_id("pay")
+        return {
+            "id": payment_id, "merchant_id": merchant_id, "order_pk": order["id"], "order_id": order["order_id"],
+            "livemode": livemode, "face": face, "status": "created", "amount": order["amount"],
+            "currency": order["currency"], "capture_method": "automatic", "authorized_amount": 0,
+            "captured_amount": 0, "refunded_amount": 0, "refunding_amount": 0, "open_attempt_id": None,
+            "description": None, "customer_id": order["customer_id"], "user_id": order["user_id"],
+            "payment_key": pg.payment_key, "payment_number": None,
+            "method_type": {"CARD": "card", "TRANSFER": "bank", "VIRTUAL_ACCOUNT": "virtual_account"}.get(
+                (pg.method or "CARD").upper(), "card"),
+            "payment_method_id": None, "card_brand": None, "card_last4": None, "connector": None,
+            "pg_transaction_id": None, "failure_reason": None, "failure_message": None, "next_action_url": None,
+            "client_token": f"{payment_id}_secret_{secrets.token_urlsafe(18)}", "return_url": None,
+            "cancel_url": None, "metadata": {}, "expires_at": now + self.intent_ttl, "authorized_at": None,
+            "captured_at": None, "canceled_at": None, "created_at": now, "updated_at": now,
+        }
 
     async def _emit(self, conn: AsyncConnection, p: Row, type: str, now: datetime) -> None:
         await outbox.add(conn, merchant_id=p["merchant_id"], type=type, obj=payment_view(p), resource_id=p["id"],

@@ -91,6 +91,12 @@ async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, no
     return row
 
 
+async def for_payment(conn: AsyncConnection, payment_id: str) -> Row:
+    """The approval's settlement row of a payment whose money was taken."""
+    q = sa.select(settlements).where(settlements.c.payment_id == payment_id, settlements.c.kind == "payment")
+    return dict((await conn.execute(q)).mappings().one())
+
+
 def _rate_only(settings: dict[str, Any], method: str) -> dict[str, int]:
     conf = (settings.get("fees") or {}).get(method)
     bps = int(conf.get("bps", 0)) if conf is not None else DEFAULT_FEES.get(method, DEFAULT_FEES["card"])[0]

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictStr
 
-from gyeol.core.money import MAX_AMOUNT
 from gyeol.faces.kiosk.views import payment_object
 from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
 from gyeol.faces.native.schemas import Strict
+from gyeol.faces.toss_schemas import Amount, KeyedPaymentIn
 from gyeol.services import Services
 
 router = APIRouter(prefix="/v1/payments", tags=["kiosk (seed 001)"])
-Key = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-=.]+$")]
-OrderId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
 
-
-class PaymentIn(Strict):
-    payment_key: Key = Field(alias="paymentKey")
-    order_id: OrderId = Field(alias="orderId")
-    amount: Amount
 
 
 class CancelIn(Strict):
@@ -36,13 +28,13 @@ async def _object(svc: Services, p: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("")
-async def create(body: PaymentIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
+async def create(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
     p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, face="kiosk")
     return await _object(svc, p)
 
 
 @router.post("/confirm")
-async def confirm(body: PaymentIn, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault) -> Any:
+async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault) -> Any:
     p = await svc.keyed.confirm(caller, body.payment_key, body.order_id, body.amount, fault=fault)
     return await _object(svc, p)
 

@@ -11,6 +11,7 @@ from gyeol.core.errors import DomainError
 from gyeol.core.payments import repository as payments_repo
 from gyeol.faces.native.deps import Sensitive, Svc, TestMode
 from gyeol.faces.native.schemas import SandboxTokenIn, ThreeDSIn
+from gyeol.faces.toss_schemas import KeyedPaymentIn
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
 
@@ -25,8 +26,8 @@ async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sens
 @router.get("/charges")
 async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias="paymentId", max_length=40)) -> Any:
     async with svc.db.read() as conn:
-        await payments_repo.get(conn, caller, payment_id)  # 404 unless the merchant's own
-    rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id)
+        p = await payments_repo.get(conn, caller, payment_id)  # 404 unless the merchant's own
+    rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id, p["payment_key"])
     items = [{"chargeId": r["id"], "kind": r["kind"], "status": r["status"], "amount": r["amount"],
               "currency": r["currency"], "reference": r["reference"], "parentId": r["parent_id"],
               "failureCode": r["failure_code"], "createdAt": iso(r["created_at"])} for r in rows]
@@ -51,3 +52,16 @@ async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: T
     return await svc.payments.get(caller, payment_id)
 
 
+
+
+@router.post("/keyed-payments")
+async def approve_in_pg_window(body: KeyedPaymentIn, svc: Svc, caller: TestMode) -> Any:
+    """Play Toss's payment window and its confirm at the PG, outside Gyeol: what a webhook-first flow starts from."""
+    await svc.sandbox.approve_key(caller.merchant_id, body.payment_key, body.order_id, body.amount)
+    pg = await svc.sandbox.get_payment(caller.merchant_id, body.payment_key)
+    assert pg is not None
+    if (pg.order_id, pg.total_amount) != (body.order_id, body.amount):
+        raise DomainError("conflict", "AMOUNT_MISMATCH", "This paymentKey was approved for another order or amount.")
+    return {"paymentKey": pg.payment_key, "orderId": pg.order_id, "status": pg.status,
+            "totalAmount": pg.total_amount, "balanceAmount": pg.balance_amount, "approvedAt": pg.approved_at,
+            "lastTransactionKey": pg.last_transaction_key}

@@ -1,4 +1,4 @@
-"""receipts and settlements
+"""receipts, settlements, and paymentKey flows at the sandbox
 
 Revision ID: 0002_kiosk_shop
 Revises: 0001
@@ -21,6 +21,11 @@ def upgrade() -> None:
     with op.batch_alter_table("payments") as batch:
         batch.add_column(sa.Column("receipt_id", sa.String(length=40), nullable=True))
         batch.create_unique_constraint("uq_payments_receipt_id", ["receipt_id"])
+    with op.batch_alter_table("sandbox_charges") as batch:
+        batch.alter_column("payment_id", existing_type=sa.String(length=40), nullable=True)
+        batch.add_column(sa.Column("payment_key", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("order_id", sa.String(length=64), nullable=True))
+    op.create_index("ix_sandbox_charges_key", "sandbox_charges", ["merchant_id", "payment_key"])
     op.create_table(
         "settlements",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -51,6 +56,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("settlements")
+    op.drop_index("ix_sandbox_charges_key", table_name="sandbox_charges")
+    with op.batch_alter_table("sandbox_charges") as batch:
+        batch.drop_column("order_id")
+        batch.drop_column("payment_key")
     with op.batch_alter_table("payments") as batch:
         batch.drop_constraint("uq_payments_receipt_id", type_="unique")
         batch.drop_column("receipt_id")
