@@ -7,6 +7,7 @@ merchant allows partial cancels, and the receipt address. A native payment is fo
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -49,6 +50,17 @@ class KeyedPayments:
             raise _not_found(key)
         # A merchant's paymentKey wins over a coincidental paymentId.
         return dict(next((r for r in rows if r["payment_key"] == key), rows[0]))
+
+    async def _approved_soon(self, caller: Caller, key: str) -> bool:
+        """Whether a confirm already at the PG for this key ends in approval within a moment (no lock is held)."""
+        for _ in range(20):
+            p = await self.find(caller, key)
+            if p["status"] in PAYMENT_MONEY_TAKEN:
+                return True
+            if p["status"] != "pending":
+                return False
+            await asyncio.sleep(0.1)
+        return False
 
     async def _exists(self, caller: Caller, key: str) -> bool:
         try:
@@ -105,7 +117,7 @@ class KeyedPayments:
                                         fault=fault, resume=p["status"] == "pending")
             except DomainError as err:
                 # A concurrent confirm or the PG's webhook may have approved it meanwhile: that is success.
-                if err.kind != "conflict" or (await self.find(caller, key))["status"] not in PAYMENT_MONEY_TAKEN:
+                if err.kind != "conflict" or not await self._approved_soon(caller, key):
                     raise
         p = await self.find(caller, key)
         return await self.with_receipt(p)

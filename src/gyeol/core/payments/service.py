@@ -49,6 +49,10 @@ from gyeol.models import inbound_events, payments
 Row = dict[str, Any]
 
 
+class _RowAppeared(Exception):
+    """The payment row appeared between two lock steps; the transaction is rolled back and run again."""
+
+
 class PaymentService:
     def __init__(self, db: Database, clock: Clock, connectors: Connectors, orders: OrderService,
                  customers: CustomerService, refunds: RefundService, *, base_url: str,
@@ -330,23 +334,27 @@ class PaymentService:
         settlement and the outbox events. Whoever comes second finds the money taken and changes nothing.
         Returns (payment, settlement).
         """
-        try:
-            return await self._after_approval(merchant_id, livemode, pg, connector, face)
-        except IntegrityError:
-            # A concurrent request created the payment row first; run again and find it.
-            return await self._after_approval(merchant_id, livemode, pg, connector, face)
+        for _ in range(3):
+            try:
+                return await self._after_approval(merchant_id, livemode, pg, connector, face)
+            except (IntegrityError, _RowAppeared):
+                continue  # a concurrent request created the payment row first; run again and find it
+        raise DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; retry.")
 
     async def _after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, connector: str,
                               face: str) -> tuple[Row, Row]:
         now = self.clock.now()
         async with self.db.tx() as conn:
+            # Lock order as everywhere in the core: the payment first, then its order.
+            p = await repo.get_by_key(conn, merchant_id, pg.payment_key, lock=True)
             order = await orders_repo.get(conn, merchant_id, pg.order_id, lock=True)
             if order is None:
                 raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{pg.order_id}'.")
+            if p is None and await repo.get_by_key(conn, merchant_id, pg.payment_key) is not None:
+                raise _RowAppeared()  # created between our two locks: start over, locking it first
             if order["amount"] != pg.total_amount or order["currency"] != pg.currency:
                 raise DomainError("validation", "AMOUNT_MISMATCH", "The amount does not match the order's total.",
                                   details={"orderAmount": order["amount"], "amount": pg.total_amount})
-            p = await repo.get_by_key(conn, merchant_id, pg.payment_key, lock=True)
             if p is not None and p["status"] in PAYMENT_MONEY_TAKEN:
                 return p, await settlements.for_payment(conn, p["id"])
             if order["status"] != "created":
