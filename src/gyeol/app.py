@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gyeol.config import Settings
+from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.core.errors import DomainError
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
@@ -46,12 +47,22 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if bootstrap:
-            _, generated = await svc.merchants.ensure_default(settings.test_secret_key)
+            default, generated = await svc.merchants.ensure_default(settings.test_secret_key)
             if generated:
                 print(f"Created the default merchant. Its test secret key (shown once): {generated}", flush=True)
+            if settings.toss_secret_key:
+                await set_toss_key(svc, default["id"], settings.toss_secret_key)
         yield
+        if simulator is not None:
+            await simulator.aclose()
         if services is None:
             await svc.close()
+
+    simulator = None
+    if settings.toss_sim:
+        simulator = TossSimulator(
+            webhook_url=settings.toss_sim_webhook_url or settings.base_url() + "/api/payments/callback",
+            retry_unit_seconds=settings.toss_sim_retry_unit_seconds, public_url=settings.base_url() + "/sandbox/toss")
 
     app = FastAPI(title="Gyeol", version="0.1.0", default_response_class=FastJSON, lifespan=lifespan,
                   description="A self-hostable payment server. Amounts are integers in minor units.")
@@ -70,6 +81,9 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     app.include_router(receipt_pages.router)
     app.include_router(shop_routes.router)
 
+    if simulator is not None:
+        app.state.toss_simulator = simulator
+        app.mount("/sandbox/toss", simulator)
     _install_error_handlers(app, faces)
     _install_ops_routes(app, svc, metrics)
 
@@ -77,6 +91,16 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
                        max_body=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+async def set_toss_key(svc: Services, merchant_id: str, secret_key: str) -> None:
+    """Store a merchant's Toss secret key, encrypted; paymentKey flows then go to Toss."""
+    merchant = await svc.merchants.get(merchant_id)
+    pg = dict((merchant.get("settings") or {}).get("pg") or {})
+    current = svc.cipher.decrypt((pg.get("toss") or {}).get("secretKey"))
+    if current != secret_key:
+        pg["toss"] = {"secretKey": svc.cipher.encrypt(secret_key)}
+        await svc.merchants.update_settings(merchant_id, {"pg": pg})
 
 
 def _request_id(request: Request) -> str:

@@ -160,5 +160,74 @@ def keys_revoke(key_id: str) -> None:
         raise click.ClickException(err.message) from None
 
 
+@merchants.command("set-pg", help="Give a merchant its PG credentials (stored encrypted).")
+@click.option("--merchant", required=True, help="Merchant name or id.")
+@click.option("--toss-secret-key", required=True, help="The merchant's Toss Payments secret key (test_sk_/live_sk_).")
+def merchants_set_pg(merchant: str, toss_secret_key: str) -> None:
+    from gyeol.app import set_toss_key
+    from gyeol.core.errors import DomainError
+
+    async def go(svc: Any) -> Any:
+        m = await svc.merchants.get_by_name(merchant)
+        if not toss_secret_key.startswith(("test_sk_", "live_sk_")):
+            raise DomainError("validation", "INVALID_KEY", "A Toss secret key starts with test_sk_ or live_sk_.")
+        await set_toss_key(svc, m["id"], toss_secret_key)
+        return {"merchantId": m["id"], "pg": "toss", "secretKey": toss_secret_key[:12] + "…"}
+
+    try:
+        _print(_run(go))
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
+
+
+@merchants.command("configure", help="Merchant settings: partial cancels on the kiosk face, fees, payout days.")
+@click.option("--merchant", required=True, help="Merchant name or id.")
+@click.option("--allow-partial-cancel/--no-partial-cancel", default=None, help="Kiosk face partial cancels.")
+@click.option("--payout-days", type=int, default=None, help="Business days from approval to payout.")
+@click.option("--fee", "fees", multiple=True, metavar="METHOD=BPS[+FIXED]",
+              help="A method's fee in basis points plus a fixed amount, e.g. card=250 or virtual_account=0+300.")
+def merchants_configure(merchant: str, allow_partial_cancel: bool | None, payout_days: int | None,
+                        fees: tuple[str, ...]) -> None:
+    from gyeol.core.errors import DomainError
+
+    async def go(svc: Any) -> Any:
+        m = await svc.merchants.get_by_name(merchant)
+        changes: dict[str, Any] = {}
+        if allow_partial_cancel is not None:
+            changes["allowPartialCancel"] = allow_partial_cancel
+        if payout_days is not None:
+            changes["payoutDays"] = payout_days
+        if fees:
+            table = dict((m.get("settings") or {}).get("fees") or {})
+            for item in fees:
+                method, _, rate = item.partition("=")
+                bps, _, fixed = rate.partition("+")
+                table[method] = {"bps": int(bps), "fixed": int(fixed or 0)}
+            changes["fees"] = table
+        updated = await svc.merchants.update_settings(m["id"], changes)
+        settings = dict(updated["settings"])
+        settings.pop("pg", None)  # credentials are never printed
+        return {"merchantId": m["id"], "settings": settings}
+
+    try:
+        _print(_run(go))
+    except (DomainError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+
+
+@main.command("toss-sim", help="Run the Toss Payments simulator on its own (any test_sk_ key is accepted).")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=9191)
+@click.option("--webhook-url", default=None, help="Where it sends PAYMENT_STATUS_CHANGED and DEPOSIT_CALLBACK.")
+def toss_sim(host: str, port: int, webhook_url: str | None) -> None:
+    import uvicorn
+
+    from gyeol.connectors.toss.simulator import TossSimulator
+
+    sim = TossSimulator(webhook_url=webhook_url, public_url=f"http://{host}:{port}")
+    click.echo(f"Toss simulator on http://{host}:{port}")
+    uvicorn.run(sim, host=host, port=port, log_level="warning")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

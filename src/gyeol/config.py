@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     key_hash_secret: str | None = None
     encryption_keys: str | None = Field(default=None)
 
+    # Toss Payments: the default merchant's secret key (others use `gyeol merchants set-pg`), Toss's address, and
+    # the built-in simulator mounted at /sandbox/toss.
+    toss_secret_key: str | None = None
+    toss_base_url: str = "https://api.tosspayments.com"
+    toss_sim: bool = False
+    toss_sim_webhook_url: str | None = None
+    toss_sim_retry_unit_seconds: float = 60.0
+
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 

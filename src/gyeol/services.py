@@ -14,6 +14,7 @@ from gyeol.config import Settings
 from gyeol.connectors.registry import Connectors
 from gyeol.connectors.sandbox.connector import SandboxConnector
 from gyeol.connectors.sandbox.webhooks import SandboxWebhookSender
+from gyeol.connectors.toss.connector import TossConnector
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
@@ -66,6 +67,8 @@ class Services:
 
     async def close(self) -> None:
         await self.sandbox_sender.client.aclose()
+        if self.connectors.toss is not None:
+            await self.connectors.toss.client.aclose()
         await self.db.dispose()
 
 
@@ -77,7 +80,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     fingerprint_key = hashlib.sha256(b"fingerprint:" + key_secret.encode()).digest()
     sandbox = SandboxConnector(db, clock, fingerprint_key=fingerprint_key, latency_ms=settings.sandbox_latency_ms,
                                public_url=settings.base_url())
-    connectors = Connectors(sandbox)
+    cipher = DataCipher.from_settings(settings.encryption_keys, settings.var_dir)
+    toss = TossConnector(db, cipher, settings.toss_base_url, timeout=settings.pg_timeout_seconds)
+    connectors = Connectors(sandbox, toss)
     merchants = MerchantService(db, clock, hasher)
     orders = OrderService(db, clock)
     customers = CustomerService(db, clock, connectors)
@@ -95,7 +100,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sandbox_webhook_secret=webhook_secret,
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments",
                                             clock),
-        cipher=DataCipher.from_settings(settings.encryption_keys, settings.var_dir),
+        cipher=cipher,
         settlements=SettlementService(db, clock),
         keyed=KeyedPayments(db, payments, settings.base_url()),
     )

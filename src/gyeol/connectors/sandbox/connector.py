@@ -140,7 +140,10 @@ class SandboxConnector:
     async def refund(self, req: FollowUpRequest) -> AttemptResult:
         return await self._follow_up("refund", req)
 
-    async def lookup(self, merchant_id: str, reference: str) -> AttemptResult:
+    async def lookup(self, merchant_id: str, reference: str, *, order_id: str | None = None,
+                     payment_key: str | None = None, amount: int | None = None, kind: str = "authorize"
+                     ) -> AttemptResult:
+        # The sandbox keeps every request under its reference, so the hints other PGs need are not.
         row = await self._by_reference(reference)
         if row is None or row["merchant_id"] != merchant_id:
             return AttemptResult("not_found")

@@ -49,3 +49,4 @@ class ResolvedMethod:
     brand: str | None = None
     last4: str | None = None
     payment_key: str | None = None
+    connector: str | None = None  # chosen at resolution for paymentKey flows (the merchant's Toss, or sandbox)

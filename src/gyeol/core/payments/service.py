@@ -183,7 +183,7 @@ class PaymentService:
         if order["amount"] - order["paid_amount"] != p["amount"]:
             raise DomainError("conflict", "AMOUNT_MISMATCH", "Amount does not match order total.",
                               details={"orderId": order["order_id"], "orderAmount": order["amount"]})
-        connector = self.connectors.for_payment(p["livemode"], method.type).name
+        connector = method.connector or self.connectors.for_payment(p["livemode"], method.type).name
         attempt = {
             "id": new_id("att"), "payment_id": p["id"], "merchant_id": p["merchant_id"], "kind": "authorize",
             "status": "started", "amount": p["amount"], "connector": connector, "method_type": method.type,
@@ -509,8 +509,13 @@ class PaymentService:
     async def resolve_attempt(self, a: Row) -> Row:
         """Ask the PG what became of an attempt whose answer was lost, and apply it."""
         connector = self.connectors.by_name(a["connector"])
+        async with self.db.read() as conn:
+            p = await repo.get_any(conn, a["payment_id"])
+        assert p is not None
         try:
-            result: AttemptResult | None = await connector.lookup(a["merchant_id"], a["id"])
+            result: AttemptResult | None = await connector.lookup(
+                a["merchant_id"], a["id"], order_id=p["order_id"], payment_key=p["payment_key"], amount=a["amount"],
+                kind=a["kind"])
         except ConnectorUnavailable:
             result = None
         return await self.apply_result(a["id"], result)
@@ -569,7 +574,8 @@ class PaymentService:
     # --- payment methods ----------------------------------------------------------------------
     async def _resolve_method(self, caller: Caller, spec: MethodSpec) -> ResolvedMethod:
         if spec.payment_key and not (spec.card or spec.token or spec.payment_method_id):
-            return ResolvedMethod(type=spec.type, payment_key=spec.payment_key)
+            keyed = await self.connectors.keyed_for(caller.merchant_id, caller.livemode)
+            return ResolvedMethod(type=spec.type, payment_key=spec.payment_key, connector=keyed.name)
         pg = self.connectors.for_payment(caller.livemode, "card")
         if spec.payment_method_id:
             pm = await self.customers.method_for_payment(caller, spec.payment_method_id)

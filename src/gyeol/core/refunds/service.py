@@ -175,7 +175,11 @@ class RefundService:
         """Ask the PG what became of a refund whose answer was lost, and apply it."""
         connector = self.connectors.by_name(r["connector"])
         try:
-            result: AttemptResult | None = await connector.lookup(r["merchant_id"], r["id"])
+            async with self.db.read() as conn:
+                p = await payments_repo.get_any(conn, r["payment_id"])
+            result: AttemptResult | None = await connector.lookup(
+                r["merchant_id"], r["id"], order_id=p["order_id"] if p else None,
+                payment_key=p["pg_transaction_id"] if p else None, amount=r["amount"], kind="refund")
         except ConnectorUnavailable:
             result = None
         return await self.apply(r["id"], result)

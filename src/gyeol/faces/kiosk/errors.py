@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from gyeol.connectors.toss.codes import ERROR_STATUS
 from gyeol.core.errors import DomainError
 from gyeol.faces.http import FastJSON
 
@@ -17,7 +18,9 @@ BY_KIND = {"authentication": ("UNAUTHORIZED_KEY", 401), "validation": ("INVALID_
 
 
 def render(err: DomainError, request_id: str) -> Response:
-    if err.code in KEPT:
+    if err.kind == "processing" and err.code in ERROR_STATUS:  # a Toss rejection keeps Toss's code and status
+        code, status = err.code, ERROR_STATUS[err.code]
+    elif err.code in KEPT:
         code, status = err.code, KEPT[err.code]
     elif err.kind in BY_KIND:
         code, status = BY_KIND[err.kind]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from starlette.responses import Response
 
+from gyeol.connectors.toss.codes import ERROR_STATUS
 from gyeol.core.errors import DomainError
 from gyeol.faces.http import FastJSON
 
@@ -17,8 +18,9 @@ BY_KIND = {"validation": 400, "authentication": 401, "not_found": 404, "processi
 
 def renderer(development: bool) -> Callable[[DomainError, str], Response]:
     def render(err: DomainError, request_id: str) -> Response:
-        status = STATUS.get(err.code) or (err.status if err.status in (413, 415, 422, 409, 429) else None) \
-            or BY_KIND.get(err.kind, err.status)
+        pg_status = ERROR_STATUS.get(err.code) if err.kind == "processing" else None
+        own = err.status if err.status in (409, 413, 415, 422, 429) else None
+        status = pg_status or STATUS.get(err.code) or own or BY_KIND.get(err.kind, err.status)
         body: dict[str, str] = {"error": err.message if err.kind != "internal" else "Internal server error."}
         if development:
             body["details"] = err.code if err.kind != "internal" else f"request {request_id}"

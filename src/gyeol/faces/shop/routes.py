@@ -71,7 +71,7 @@ async def _callback(request: Request, svc: Services, merchant_id: str) -> Any:
             raise ValueError
     except ValueError:
         raise DomainError("validation", "INVALID_JSON", "The body is not valid JSON.") from None
-    pg = svc.sandbox
+    pg = await svc.connectors.keyed_for(merchant_id, livemode=False)
     data = body.get("data")
     fetched: PgPayment | None
     if isinstance(data, dict) and isinstance(data.get("paymentKey"), str):

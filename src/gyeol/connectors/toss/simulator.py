@@ -1,0 +1,404 @@
+"""A built-in Toss Payments v1 simulator: the wire format, statuses, errors, idempotency and webhooks of
+docs/toss.md, faithful enough that Toss client libraries work against it unchanged.
+
+Stand-alone with `gyeol toss-sim --port 9191`, or mounted at /sandbox/toss when GYEOL_TOSS_SIM=true. State is
+in memory (one process); the simulator plays Toss, not Gyeol, so it shares nothing with Gyeol's database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from gyeol.connectors.toss.codes import ERROR_STATUS, METHOD_KO, message
+
+log = structlog.get_logger(__name__)
+KST = timezone(timedelta(hours=9))
+CONFIRM_WINDOW = timedelta(minutes=10)
+RETRY_MINUTES = (1, 4, 16, 64, 256, 1024, 4096)  # Toss's re-send schedule after a failed webhook
+
+
+class TossError(Exception):
+    def __init__(self, code: str, status: int | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = status or ERROR_STATUS.get(code, 400)
+
+
+def _toss_time(dt: datetime | None) -> str | None:
+    return dt.astimezone(KST).isoformat(timespec="seconds") if dt else None
+
+
+@dataclass
+class SimPayment:
+    owner: str
+    payment_key: str
+    order_id: str
+    order_name: str
+    amount: int
+    method: str
+    requested_at: datetime
+    status: str = "IN_PROGRESS"
+    approved_at: datetime | None = None
+    balance: int = 0
+    cancels: list[dict[str, Any]] = field(default_factory=list)
+    last_transaction_key: str | None = None
+    secret: str | None = None
+    virtual_account: dict[str, Any] | None = None
+    failure: dict[str, str] | None = None
+    success_url: str | None = None
+    fail_url: str | None = None
+
+    def to_json(self, base: str, english: bool) -> dict[str, Any]:
+        vat = round(self.balance / 11) if self.status != "IN_PROGRESS" else round(self.amount / 11)
+        supplied = (self.balance if self.status != "IN_PROGRESS" else self.amount) - vat
+        method = self.method if english else METHOD_KO.get(self.method, self.method)
+        card = None
+        if self.method == "CARD" and self.status not in ("IN_PROGRESS", "READY", "EXPIRED"):
+            card = {"amount": self.amount, "issuerCode": "61", "acquirerCode": "31", "number": "43301234****123*",
+                    "installmentPlanMonths": 0, "approveNo": self.payment_key[-8:].upper(), "useCardPoint": False,
+                    "cardType": "CREDIT" if english else "신용", "ownerType": "PERSONAL" if english else "개인",
+                    "acquireStatus": "READY", "isInterestFree": False, "interestPayer": None}
+        return {
+            "mId": "tosspayments", "version": "2022-11-16", "paymentKey": self.payment_key, "type": "NORMAL",
+            "orderId": self.order_id, "orderName": self.order_name, "currency": "KRW", "country": "KR",
+            "method": None if self.status == "EXPIRED" else method, "status": self.status,
+            "requestedAt": _toss_time(self.requested_at), "approvedAt": _toss_time(self.approved_at),
+            "totalAmount": self.amount, "balanceAmount": self.balance if self.status != "IN_PROGRESS" else self.amount,
+            "suppliedAmount": supplied, "vat": vat, "taxFreeAmount": 0, "taxExemptionAmount": 0,
+            "useEscrow": False, "cultureExpense": False, "isPartialCancelable": True,
+            "lastTransactionKey": self.last_transaction_key, "transactionKey": None, "secret": self.secret,
+            "metadata": None, "failure": self.failure, "card": card, "virtualAccount": self.virtual_account,
+            "transfer": None, "mobilePhone": None, "giftCertificate": None, "easyPay": None, "cashReceipt": None,
+            "cashReceipts": None, "discount": None, "cancels": [dict(c) for c in self.cancels] or None,
+            "receipt": {"url": f"{base}/receipts/{self.payment_key}"} if self.approved_at else None,
+            "checkout": {"url": f"{base}/checkout/{self.payment_key}"},
+        }
+
+
+class TossSimulator:
+    def __init__(self, *, webhook_url: str | None = None, retry_unit_seconds: float = 60.0,
+                 now: Callable[[], datetime] | None = None, client: httpx.AsyncClient | None = None,
+                 public_url: str = "") -> None:
+        self.webhook_url = webhook_url
+        self.webhook_urls: dict[str, str] = {}  # per secret key, overriding webhook_url
+        self.retry_unit = retry_unit_seconds
+        self.now = now or (lambda: datetime.now(UTC))
+        self.client = client or httpx.AsyncClient(timeout=10.0)
+        self.public_url = public_url.rstrip("/")
+        self.payments: dict[str, SimPayment] = {}
+        self.idempotency: dict[tuple[str, str, str, str], tuple[int, bytes] | None] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.app = Starlette(routes=[
+            Route("/v1/payments/confirm", self.confirm, methods=["POST"]),
+            Route("/v1/payments/orders/{order_id}", self.by_order, methods=["GET"]),
+            Route("/v1/payments/{payment_key}/cancel", self.cancel, methods=["POST"]),
+            Route("/v1/payments/{payment_key}", self.get_or_legacy_confirm, methods=["GET", "POST"]),
+            Route("/v1/virtual-accounts/{payment_key}/deposit", self.deposit, methods=["POST"]),
+            Route("/payments", self.open_window, methods=["POST"]),
+            Route("/checkout/{payment_key}", self.checkout_page, methods=["GET"]),
+            Route("/checkout/{payment_key}/{answer}", self.checkout_answer, methods=["POST"]),
+        ])
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _base(self, request: Request) -> str:
+        return self.public_url or str(request.base_url).rstrip("/")
+
+    @staticmethod
+    def _owner(request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Basic "):
+            raise TossError("UNAUTHORIZED_KEY")
+        try:
+            decoded = base64.b64decode(header[6:], validate=True).decode()
+        except ValueError:
+            raise TossError("UNAUTHORIZED_KEY") from None
+        if ":" not in decoded:
+            raise TossError("INCORRECT_BASIC_AUTH_FORMAT")
+        key = decoded.split(":", 1)[0]
+        if not key.startswith("test_sk_") or len(key) < 9:
+            raise TossError("UNAUTHORIZED_KEY")
+        return key
+
+    @staticmethod
+    async def _body(request: Request) -> dict[str, Any]:
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError:
+            raise TossError("INVALID_REQUEST") from None
+        if not isinstance(body, dict):
+            raise TossError("INVALID_REQUEST")
+        return body
+
+    @staticmethod
+    def _error(err: TossError) -> Response:
+        return Response(orjson.dumps({"code": err.code, "message": message(err.code)}), status_code=err.status,
+                        media_type="application/json")
+
+    def _ok(self, request: Request, p: SimPayment) -> Response:
+        english = request.headers.get("accept-language", "").lower().startswith("en")
+        return Response(orjson.dumps(p.to_json(self._base(request), english)), media_type="application/json")
+
+    async def _api(self, request: Request, handler: Callable[[str], Any], *, post: bool) -> Response:
+        """Auth, the test-code header, and Toss's Idempotency-Key rules around one API call."""
+        try:
+            owner = self._owner(request)
+            test_code = request.headers.get("tosspayments-test-code")
+            if test_code:
+                if test_code not in ERROR_STATUS:
+                    raise TossError("INVALID_TEST_CODE")
+                raise TossError(test_code)
+            ikey = request.headers.get("idempotency-key") if post else None
+            if ikey is not None and len(ikey) > 300:
+                raise TossError("INVALID_IDEMPOTENCY_KEY")
+            slot = (owner, ikey or "", request.method, request.url.path)
+            if ikey:
+                if slot in self.idempotency:
+                    stored = self.idempotency[slot]
+                    if stored is None:
+                        raise TossError("IDEMPOTENT_REQUEST_PROCESSING")
+                    return Response(stored[1], status_code=stored[0], media_type="application/json")
+                self.idempotency[slot] = None
+            try:
+                response: Response = await handler(owner)
+            except TossError as err:
+                response = self._error(err)
+            except BaseException:
+                self.idempotency.pop(slot, None)
+                raise
+            if ikey:
+                self.idempotency[slot] = (response.status_code, bytes(response.body))
+            return response
+        except TossError as err:
+            return self._error(err)
+
+    def _find(self, owner: str, payment_key: str) -> SimPayment:
+        p = self.payments.get(payment_key)
+        if p is None or p.owner != owner:
+            raise TossError("NOT_FOUND_PAYMENT")
+        self._expire(p)
+        return p
+
+    def _expire(self, p: SimPayment) -> None:
+        if p.status == "IN_PROGRESS" and self.now() > p.requested_at + CONFIRM_WINDOW:
+            p.status = "EXPIRED"
+            p.failure = {"code": "EXPIRED_PAYMENT", "message": "결제 유효 시간이 지나 만료되었습니다."}
+            self._status_changed(p)
+
+    # --- the API ------------------------------------------------------------------------------
+    async def confirm(self, request: Request) -> Response:
+        async def run(owner: str) -> Response:
+            body = await self._body(request)
+            return self._confirm(request, owner, body.get("paymentKey"), body)
+        return await self._api(request, run, post=True)
+
+    async def get_or_legacy_confirm(self, request: Request) -> Response:
+        key = request.path_params["payment_key"]
+        if request.method == "POST":  # the legacy confirm path, an alias
+            async def legacy(owner: str) -> Response:
+                return self._confirm(request, owner, key, await self._body(request))
+            return await self._api(request, legacy, post=True)
+
+        async def get(owner: str) -> Response:
+            return self._ok(request, self._find(owner, key))
+        return await self._api(request, get, post=False)
+
+    def _confirm(self, request: Request, owner: str, key: Any, body: dict[str, Any]) -> Response:
+        order_id, amount = body.get("orderId"), body.get("amount")
+        if not isinstance(key, str) or not isinstance(order_id, str) or type(amount) is not int:
+            raise TossError("INVALID_REQUEST")
+        p = self._find(owner, key)
+        if p.status == "EXPIRED":
+            raise TossError("NOT_FOUND_PAYMENT_SESSION")
+        if p.status in ("DONE", "CANCELED", "PARTIAL_CANCELED", "WAITING_FOR_DEPOSIT"):
+            raise TossError("ALREADY_PROCESSED_PAYMENT")
+        if p.status == "ABORTED":
+            raise TossError("NOT_AVAILABLE_PAYMENT")
+        if (p.order_id, p.amount) != (order_id, amount):
+            raise TossError("INVALID_REQUEST")  # docs leave the code open; see docs/toss.md
+        p.last_transaction_key = secrets.token_hex(16)
+        if p.method == "VIRTUAL_ACCOUNT":
+            p.status = "WAITING_FOR_DEPOSIT"
+            p.secret = secrets.token_urlsafe(24)
+            due = self.now() + timedelta(days=7)
+            p.virtual_account = {"accountType": "일반", "accountNumber": "X" + str(secrets.randbelow(10**13)).zfill(13),
+                                 "bankCode": "20", "customerName": "구매자", "depositorName": None,
+                                 "dueDate": _toss_time(due), "refundStatus": "NONE", "expired": False,
+                                 "settlementStatus": "INCOMPLETED", "refundReceiveAccount": None}
+        else:
+            p.status, p.approved_at, p.balance = "DONE", self.now(), p.amount
+        self._status_changed(p)
+        return self._ok(request, p)
+
+    async def by_order(self, request: Request) -> Response:
+        async def run(owner: str) -> Response:
+            found = [p for p in self.payments.values()
+                     if p.owner == owner and p.order_id == request.path_params["order_id"]]
+            if not found:
+                raise TossError("NOT_FOUND_PAYMENT")
+            p = found[-1]
+            self._expire(p)
+            return self._ok(request, p)
+        return await self._api(request, run, post=False)
+
+    async def cancel(self, request: Request) -> Response:
+        async def run(owner: str) -> Response:
+            body = await self._body(request)
+            p = self._find(owner, request.path_params["payment_key"])
+            reason, amount = body.get("cancelReason"), body.get("cancelAmount")
+            if not isinstance(reason, str) or not reason or len(reason) > 200:
+                raise TossError("INVALID_REQUEST")
+            if p.status == "CANCELED":
+                raise TossError("ALREADY_CANCELED_PAYMENT")
+            if p.status == "WAITING_FOR_DEPOSIT":
+                if amount is not None and amount != p.amount:
+                    raise TossError("NOT_ALLOWED_PARTIAL_REFUND_WAITING_DEPOSIT")
+                amount = p.amount
+                p.balance = p.amount
+            elif p.status not in ("DONE", "PARTIAL_CANCELED"):
+                raise TossError("NOT_CANCELABLE_PAYMENT")
+            amount = p.balance if amount is None else amount
+            if type(amount) is not int or amount <= 0:
+                raise TossError("INVALID_REQUEST")
+            if amount > p.balance:
+                raise TossError("NOT_CANCELABLE_AMOUNT")
+            p.balance -= amount
+            tx = secrets.token_hex(16)
+            p.cancels.append({"cancelAmount": amount, "cancelReason": reason, "taxFreeAmount": 0,
+                              "taxExemptionAmount": 0, "refundableAmount": p.balance, "cardDiscountAmount": 0,
+                              "transferDiscountAmount": 0, "easyPayDiscountAmount": 0,
+                              "canceledAt": _toss_time(self.now()), "transactionKey": tx, "receiptKey": None,
+                              "cancelStatus": "DONE", "cancelRequestId": None})
+            p.last_transaction_key = tx
+            p.status = "CANCELED" if p.balance == 0 else "PARTIAL_CANCELED"
+            self._status_changed(p)
+            return self._ok(request, p)
+        return await self._api(request, run, post=True)
+
+    # --- the buyer's side: the payment window and deposits ------------------------------------
+    async def open_window(self, request: Request) -> Response:
+        """Play the buyer's payment window: a payment owned by this key, authenticated, ready to confirm."""
+        async def run(owner: str) -> Response:
+            body = await self._body(request)
+            order_id, amount, method = body.get("orderId"), body.get("amount"), body.get("method", "CARD")
+            if not isinstance(order_id, str) or not 6 <= len(order_id) <= 64 or type(amount) is not int \
+                    or amount <= 0 or method not in ("CARD", "VIRTUAL_ACCOUNT"):
+                raise TossError("INVALID_REQUEST")
+            key = "tgen_" + secrets.token_hex(12)
+            p = SimPayment(owner=owner, payment_key=key, order_id=order_id,
+                           order_name=str(body.get("orderName") or order_id)[:100], amount=amount, method=method,
+                           requested_at=self.now(), success_url=body.get("successUrl"), fail_url=body.get("failUrl"))
+            self.payments[key] = p
+            return Response(orjson.dumps({"paymentKey": key, "checkoutUrl": f"{self._base(request)}/checkout/{key}"}),
+                            media_type="application/json")
+        return await self._api(request, run, post=True)
+
+    async def checkout_page(self, request: Request) -> Response:
+        p = self.payments.get(request.path_params["payment_key"])
+        if p is None:
+            return HTMLResponse("<p>No such payment.</p>", status_code=404)
+        base = self._base(request)
+        html = (f'<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>Toss (simulated)</title></head>'
+                f"<body><main><h1>{escape(p.order_name)}</h1><p>{p.amount:,}원</p>"
+                f'<form method="post" action="{base}/checkout/{p.payment_key}/approve">'
+                f'<button type="submit">결제하기</button></form>'
+                f'<form method="post" action="{base}/checkout/{p.payment_key}/cancel">'
+                f'<button type="submit">취소</button></form></main></body></html>')
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    async def checkout_answer(self, request: Request) -> Response:
+        p = self.payments.get(request.path_params["payment_key"])
+        if p is None:
+            return HTMLResponse("<p>No such payment.</p>", status_code=404)
+        if request.path_params["answer"] == "approve" and p.success_url:
+            query = urlencode({"paymentType": "NORMAL", "orderId": p.order_id, "paymentKey": p.payment_key,
+                               "amount": p.amount})
+            return RedirectResponse(f"{p.success_url}{'&' if '?' in p.success_url else '?'}{query}", 303)
+        if p.fail_url:
+            query = urlencode({"code": "PAY_PROCESS_CANCELED", "message": "사용자에 의해 결제가 취소되었습니다.",
+                               "orderId": p.order_id})
+            return RedirectResponse(f"{p.fail_url}{'&' if '?' in p.fail_url else '?'}{query}", 303)
+        return HTMLResponse("<p>Done.</p>")
+
+    async def deposit(self, request: Request) -> Response:
+        async def run(owner: str) -> Response:
+            p = self._find(owner, request.path_params["payment_key"])
+            if p.status != "WAITING_FOR_DEPOSIT":
+                raise TossError("NOT_AVAILABLE_PAYMENT")
+            p.status, p.approved_at, p.balance = "DONE", self.now(), p.amount
+            p.last_transaction_key = secrets.token_hex(16)
+            if p.virtual_account:
+                p.virtual_account = {**p.virtual_account, "settlementStatus": "COMPLETED", "depositorName": "구매자"}
+            self._status_changed(p)
+            self._send(p.owner, {"createdAt": self._webhook_time(), "secret": p.secret, "status": p.status,
+                                 "transactionKey": p.last_transaction_key, "orderId": p.order_id})
+            return self._ok(request, p)
+        return await self._api(request, run, post=True)
+
+    # --- webhooks -----------------------------------------------------------------------------
+    def _webhook_time(self) -> str:
+        return self.now().astimezone(KST).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+    def _status_changed(self, p: SimPayment) -> None:
+        self._send(p.owner, {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": self._webhook_time(),
+                             "data": p.to_json(self.public_url, english=False)})
+
+    def _send(self, owner: str, body: dict[str, Any]) -> None:
+        url = self.webhook_urls.get(owner, self.webhook_url)
+        if not url:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(self._deliver(url, body))
+        except RuntimeError:
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, url: str, body: dict[str, Any]) -> None:
+        transmission = "whtrans_" + secrets.token_hex(12)
+        raw = orjson.dumps(body)
+        for attempt in range(len(RETRY_MINUTES) + 1):
+            headers = {"content-type": "application/json", "tosspayments-webhook-transmission-id": transmission,
+                       "tosspayments-webhook-transmission-time": _toss_time(self.now()) or "",
+                       "tosspayments-webhook-transmission-retried-count": str(attempt)}
+            status = None
+            try:
+                status = (await self.client.post(url, content=raw, headers=headers)).status_code
+            except httpx.HTTPError:
+                pass
+            self.deliveries.append({"url": url, "transmissionId": transmission, "attempt": attempt,
+                                    "status": status, "body": body})
+            if status == 200:
+                return
+            if attempt < len(RETRY_MINUTES):
+                await asyncio.sleep(RETRY_MINUTES[attempt] * self.retry_unit)
+        log.warning("toss_sim_webhook_gave_up", url=url)
+
+    async def drain(self) -> None:
+        """Wait for the webhooks in flight (tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        await self.client.aclose()
