@@ -372,8 +372,8 @@ class PaymentService:
                     await repo.settle_attempt(conn, a, "succeeded", now, pg_transaction_id=pg.last_transaction_key)
             p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p["amount"],
                                       captured_amount=p["amount"], authorized_at=now, captured_at=now,
-                                      pg_transaction_id=str(pg.raw.get("chargeId") or pg.last_transaction_key
-                                                            or pg.payment_key),
+                                      # the id the PG's cancel takes: Toss's paymentKey, the sandbox's charge
+                                      pg_transaction_id=str(pg.raw.get("chargeId") or pg.payment_key),
                                       open_attempt_id=None, next_action_url=None, failure_reason=None,
                                       failure_message=None)
             await self._emit(conn, p, "payment.succeeded", now)
