@@ -237,8 +237,7 @@ async def test_kiosk_through_toss_with_a_lost_answer_and_reconcile(toss: TossEnv
     assert got["status"] == "APPROVED"
     assert (await toss.sim_client.get(f"/v1/payments/{key}")).json()["status"] == "DONE"
     r = await c.post(f"/v1/payments/{key}/cancel", json={"cancelReason": "USER_REQUEST", "cancelAmount": 8000})
-    native = (await c.get(f"/api/v1/payments/{got['paymentId']}")).json()
-    assert r.status_code == 200 and r.json()["status"] == "CANCELED", (r.text, native["pgTransactionId"], key, native["lastAttempt"])
+    assert r.status_code == 200 and r.json()["status"] == "CANCELED", r.text
     at_toss = (await toss.sim_client.get(f"/v1/payments/{key}")).json()
     assert (at_toss["status"], at_toss["balanceAmount"]) == ("CANCELED", 0)
 
