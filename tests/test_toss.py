@@ -315,3 +315,26 @@ async def test_connector_over_real_http(sim_server: str, tmp_path: Path, db_url:
         for c in env._clients:
             await c.aclose()
         await env.svc.close()
+
+
+async def test_a_cancel_made_at_toss_is_recorded_from_its_webhook(toss: TossEnv) -> None:
+    env = toss.env
+    await env.client.post("/api/v1/orders", json={"orderId": "shop-toss-3", "amount": 9000})
+    key = await toss.window("shop-toss-3", 9000)
+    first = (await env.client.post("/api/payments/confirm", json={"paymentKey": key, "orderId": "shop-toss-3",
+                                                                   "amount": 9000})).json()
+    await toss.sim.drain()
+    r = await toss.sim_client.post(f"/v1/payments/{key}/cancel", json={"cancelReason": "console",
+                                                                        "cancelAmount": 4000})
+    assert r.status_code == 200
+    await toss.sim.drain()
+    p = (await env.client.get(f"/api/v1/payments/{first['paymentId']}")).json()
+    assert (p["status"], p["refundedAmount"]) == ("succeeded", 4000)
+    await toss.sim_client.post(f"/v1/payments/{key}/cancel", json={"cancelReason": "console"})
+    await toss.sim.drain()
+    p = (await env.client.get(f"/api/v1/payments/{first['paymentId']}")).json()
+    assert (p["status"], p["refundedAmount"]) == ("canceled", 9000)
+    items = (await env.client.get("/api/v1/settlements")).json()["items"]
+    assert sum(i["grossAmount"] for i in items) == 0 and len(items) == 3
+    kiosk_view = (await env.client.get(f"/v1/payments/{key}")).json()
+    assert kiosk_view["status"] == "CANCELED"

@@ -138,6 +138,30 @@ class RefundService:
                          resource_id=r["id"], now=now)
         return r
 
+    async def record_pg_cancel(self, merchant_id: str, payment_key: str, pg_balance: int,
+                               pg_transaction_id: str | None) -> Row | None:
+        """A cancel made at the PG outside Gyeol (its console, another system), learnt from the PG itself:
+        booked as a succeeded refund of the difference, with no PG call. Returns None when nothing is missing."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            p = await payments_repo.get_by_key(conn, merchant_id, payment_key, lock=True)
+            if p is None or p["status"] not in PAYMENT_MONEY_TAKEN:
+                return None
+            # Refunds in flight are already counted: the PG's balance may or may not show them yet.
+            missing = p["captured_amount"] - p["refunded_amount"] - p["refunding_amount"] - pg_balance
+            if missing <= 0:
+                return None
+            p = await payments_repo.update(conn, p, now, refunding_amount=p["refunding_amount"] + missing)
+            r = {
+                "id": new_id("re"), "merchant_id": p["merchant_id"], "payment_id": p["id"], "amount": missing,
+                "currency": p["currency"], "status": "pending", "reason": "canceled at the PG", "is_cancel": True,
+                "metadata": {}, "pg_transaction_id": None, "failure_reason": None,
+                "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
+            }
+            await conn.execute(refunds.insert().values(**r))
+            r = await self._succeed(conn, r, p, AttemptResult("succeeded", pg_transaction_id=pg_transaction_id), now)
+        return refund_view(r)
+
     async def _any_cancel(self, conn: AsyncConnection, payment_id: str) -> bool:
         q = sa.select(refunds.c.id).where(refunds.c.payment_id == payment_id, refunds.c.is_cancel.is_(True))
         return (await conn.execute(q.limit(1))).first() is not None

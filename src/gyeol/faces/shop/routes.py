@@ -99,6 +99,9 @@ async def _callback(request: Request, svc: Services, merchant_id: str) -> Any:
         except DomainError as err:  # not one of this merchant's orders, or not its amount: change nothing
             log.warning("toss_callback_not_applied", merchant_id=merchant_id, code=err.code)
             return {"received": True, "applied": False}
+    elif fetched.status in ("canceled", "partial_canceled"):
+        applied = await svc.refunds.record_pg_cancel(merchant_id, fetched.payment_key, fetched.balance_amount,
+                                                     fetched.last_transaction_key) is not None
     await _remember(svc, "toss-state", state_id)
     if transmission:
         await _remember(svc, "toss-tx", transmission)
