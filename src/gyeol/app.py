@@ -33,6 +33,8 @@ from gyeol.faces.native import webhooks as native_webhooks
 from gyeol.faces.pages import receipts as receipt_pages
 from gyeol.faces.shop import errors as shop_errors
 from gyeol.faces.shop import routes as shop_routes
+from gyeol.faces.shopping import errors as shopping_errors
+from gyeol.faces.shopping import routes as shopping_routes
 from gyeol.models import payments
 from gyeol.observability import Metrics, RequestContextMiddleware
 from gyeol.services import Services, build_services
@@ -72,6 +74,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     faces.register("/api/v1", native_errors.render)
     faces.register("/v1", kiosk_errors.render)
     faces.register("/api/payments", shop_errors.renderer(development=settings.env == "development"))
+    faces.register("/api/shopping", shopping_errors.renderer(svc.clock))
     app.state.faces = faces
 
     for module in (native_payments, native_orders, native_refunds, native_customers, native_sandbox,
@@ -80,6 +83,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     app.include_router(kiosk_routes.router)
     app.include_router(receipt_pages.router)
     app.include_router(shop_routes.router)
+    app.include_router(shopping_routes.router)
 
     if simulator is not None:
         app.state.toss_simulator = simulator

@@ -215,6 +215,66 @@ def merchants_configure(merchant: str, allow_partial_cancel: bool | None, payout
         raise click.ClickException(str(err)) from None
 
 
+@merchants.command("set-jwt", help="How a merchant's users' bearer tokens (JWTs) are verified.")
+@click.option("--merchant", required=True, help="Merchant name or id.")
+@click.option("--hs256-secret", default=None, help="A shared HS256 secret (stored encrypted).")
+@click.option("--public-key", "public_key_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A PEM file with the RS256/ES256 public key.")
+@click.option("--jwks-url", default=None, help="The identity service's JWKS address (RS256/ES256).")
+@click.option("--issuer", default=None, help="Required `iss` claim.")
+@click.option("--audience", default=None, help="Required `aud` claim.")
+@click.option("--live", is_flag=True, help="Users' payments go to the live PG (default: test mode).")
+def merchants_set_jwt(merchant: str, hs256_secret: str | None, public_key_file: str | None, jwks_url: str | None,
+                      issuer: str | None, audience: str | None, live: bool) -> None:
+    from pathlib import Path
+
+    from gyeol.auth.users import JwtConfig
+
+    if not (hs256_secret or public_key_file or jwks_url):
+        raise click.UsageError("Give --hs256-secret, --public-key or --jwks-url.")
+    public_key = Path(public_key_file).read_text() if public_key_file else None
+
+    async def go(svc: Any) -> Any:
+        m = await svc.merchants.get_by_name(merchant)
+        config = JwtConfig(hs256_secret=hs256_secret, public_key=public_key, jwks_url=jwks_url, issuer=issuer,
+                           audience=audience, mode="live" if live else "test")
+        await svc.merchants.update_settings(m["id"], {"jwt": config.stored(svc.cipher)})
+        return {"merchantId": m["id"], "jwt": {"hs256": bool(hs256_secret), "publicKey": bool(public_key),
+                                               "jwksUrl": jwks_url, "issuer": issuer, "audience": audience,
+                                               "mode": config.mode}}
+
+    _print(_run(go))
+
+
+@main.command("token", help="Mint an HS256 development token for a user (uses GYEOL_JWT_SECRET, or --secret).")
+@click.option("--sub", required=True, help="The user id.")
+@click.option("--role", "roles", multiple=True, default=("USER",), show_default=True, help="USER or ADMIN.")
+@click.option("--ttl", default="1h", show_default=True, help="Lifetime: 30m, 1h, 7d or seconds.")
+@click.option("--merchant", "mid", default=None, help="The merchant id (`mid` claim); default merchant if omitted.")
+@click.option("--secret", default=None, help="HS256 secret (default GYEOL_JWT_SECRET).")
+def token(sub: str, roles: tuple[str, ...], ttl: str, mid: str | None, secret: str | None) -> None:
+    from gyeol.auth.users import mint
+
+    settings = _settings()
+    secret = secret or settings.jwt_secret
+    if not secret:
+        raise click.UsageError("Set GYEOL_JWT_SECRET or pass --secret.")
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = int(ttl[:-1]) * units[ttl[-1]] if ttl[-1] in units else int(ttl)
+    except ValueError:
+        raise click.UsageError("--ttl is a number with an optional unit s, m, h or d.") from None
+    click.echo(mint(secret, sub, [r.upper() for r in roles], seconds, mid=mid, issuer=settings.jwt_issuer,
+                    audience=settings.jwt_audience))
+
+
+@keys.command("rotate-data", help="Re-encrypt stored sensitive data under the current GYEOL_ENCRYPTION_KEYS key.")
+def keys_rotate_data() -> None:
+    from gyeol.core.rotation import rotate_all
+
+    _print(_run(rotate_all))
+
+
 @main.command("toss-sim", help="Run the Toss Payments simulator on its own (any test_sk_ key is accepted).")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", type=int, default=9191)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +46,23 @@ class Settings(BaseSettings):
     toss_sim: bool = False
     toss_sim_webhook_url: str | None = None
     toss_sim_retry_unit_seconds: float = 60.0
+
+    # Users' JWTs for the default merchant (others use `gyeol merchants set-jwt`).
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+
+    # How long an issued virtual account waits for its deposit: "72h", "3d", "90m" or a number of hours.
+    va_ttl: str = "72h"
+
+    def va_ttl_delta(self) -> timedelta:
+        match = re.fullmatch(r"\s*(\d+)\s*([dhms]?)\s*", self.va_ttl)
+        if match is None:
+            raise ValueError("GYEOL_VA_TTL is a number with an optional unit d, h, m or s, e.g. 72h")
+        unit = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds", "": "hours"}[match.group(2)]
+        return timedelta(**{unit: int(match.group(1))})
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

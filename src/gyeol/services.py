@@ -10,6 +10,7 @@ from starlette.types import Scope
 
 from gyeol.auth.keys import KeyAuthenticator
 from gyeol.auth.ratelimit import RateLimiter
+from gyeol.auth.users import JwtConfig, UserAuthenticator, looks_like_jwt
 from gyeol.config import Settings
 from gyeol.connectors.registry import Connectors
 from gyeol.connectors.sandbox.connector import SandboxConnector
@@ -39,6 +40,7 @@ class Services:
     sandbox: SandboxConnector
     merchants: MerchantService
     keys: KeyAuthenticator
+    users: UserAuthenticator
     orders: OrderService
     customers: CustomerService
     refunds: RefundService
@@ -62,6 +64,10 @@ class Services:
                 authorization = v.decode("latin-1")
                 break
         caller = await self.keys.caller(authorization)
+        if caller is None and authorization and authorization[:7].lower() == "bearer ":
+            token = authorization[7:].strip()
+            if looks_like_jwt(token):
+                caller = await self.users.caller(token)
         state["caller"] = caller
         return caller
 
@@ -85,17 +91,22 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     connectors = Connectors(sandbox, toss)
     merchants = MerchantService(db, clock, hasher)
     orders = OrderService(db, clock)
-    customers = CustomerService(db, clock, connectors)
+    customers = CustomerService(db, clock, connectors, cipher)
     refunds = RefundService(db, clock, connectors)
     payments = PaymentService(db, clock, connectors, orders, customers, refunds, base_url=settings.base_url(),
-                              intent_ttl=timedelta(minutes=settings.intent_ttl_minutes))
+                              intent_ttl=timedelta(minutes=settings.intent_ttl_minutes), cipher=cipher,
+                              va_ttl=settings.va_ttl_delta())
     idempotency = IdempotencyStore(db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours),
                                    lease=timedelta(seconds=settings.idempotency_lease_seconds))
     webhook_secret = settings.sandbox_webhook_secret or var_secret(settings.var_dir, "sandbox_webhook_secret",
                                                                     make="whsec")
     return Services(
         settings=settings, db=db, clock=clock, connectors=connectors, sandbox=sandbox, merchants=merchants,
-        keys=KeyAuthenticator(merchants), orders=orders, customers=customers, refunds=refunds, payments=payments,
+        keys=KeyAuthenticator(merchants),
+        users=UserAuthenticator(merchants, cipher, JwtConfig(
+            hs256_secret=settings.jwt_secret, public_key=settings.jwt_public_key, jwks_url=settings.jwt_jwks_url,
+            issuer=settings.jwt_issuer, audience=settings.jwt_audience)),
+        orders=orders, customers=customers, refunds=refunds, payments=payments,
         idempotency=idempotency, rate_limiter=RateLimiter(settings.rate_limit),
         sandbox_webhook_secret=webhook_secret,
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments",

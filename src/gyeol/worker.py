@@ -27,6 +27,10 @@ async def _expire_intents(svc: Services) -> Any:
     return {"expired": await svc.payments.expire_due()}
 
 
+async def _expire_virtual_accounts(svc: Services) -> Any:
+    return {"expired": await svc.payments.expire_virtual_accounts()}
+
+
 async def _purge_idempotency(svc: Services) -> Any:
     return {"purged": await svc.idempotency.purge()}
 
@@ -38,6 +42,7 @@ async def _pay_out_settlements(svc: Services) -> Any:
 JOBS: dict[str, Job] = {
     "reconcile": _reconcile,
     "expire_intents": _expire_intents,
+    "expire_virtual_accounts": _expire_virtual_accounts,
     "purge_idempotency": _purge_idempotency,
     "pay_out_settlements": _pay_out_settlements,
 }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+KST = timezone(timedelta(hours=9), "KST")  # Korean days: payout dates, payment numbers
 
 
 class Clock:

@@ -18,6 +18,15 @@ class Caller:
         return self.mode == "live"
 
     @property
+    def is_user(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def is_admin(self) -> bool:
+        """A user token with the ADMIN role: sees every payment of its merchant, and may refund."""
+        return self.user_id is not None and "ADMIN" in self.roles
+
+    @property
     def scope(self) -> str:
         """The idempotency scope: the user where a user token is used, else the key."""
         return f"user:{self.user_id}" if self.user_id else f"key:{self.key_id}"

@@ -1,5 +1,6 @@
 """All tables, one module per aggregate, on one MetaData."""
 
+from gyeol.models.accounts import counters, payment_accounts
 from gyeol.models.base import metadata
 from gyeol.models.customers import customers, payment_methods
 from gyeol.models.events import inbound_events, outbox_events
@@ -13,6 +14,7 @@ from gyeol.models.settlements import settlements
 
 __all__ = [
     "api_keys",
+    "counters",
     "customers",
     "idempotency_keys",
     "inbound_events",
@@ -20,6 +22,7 @@ __all__ = [
     "metadata",
     "orders",
     "outbox_events",
+    "payment_accounts",
     "payment_attempts",
     "payment_methods",
     "payments",

@@ -34,6 +34,8 @@ sandbox_charges = sa.Table(
     sa.Column("payment_key", sa.String(200), nullable=True),
     sa.Column("order_id", sa.String(64), nullable=True),
     sa.Column("kind", sa.String(16), nullable=False),
+    # card | bank | virtual_account: a virtual account waits for its deposit, a card for 3-D Secure.
+    sa.Column("method", sa.String(16), nullable=True),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("amount", Money, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),

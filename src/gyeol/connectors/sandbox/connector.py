@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,21 @@ from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import sandbox_charges as ch
 from gyeol.models import sandbox_tokens as tk
+
+
+@dataclass(frozen=True)
+class Transaction:
+    payment_id: str | None
+    amount: int
+    result: AttemptResult
+    brand: str | None
+    last4: str | None
+
+
+def virtual_account_for(charge_id: str) -> dict[str, str]:
+    """The account the sandbox issues for a charge: a test bank, and a number derived from the charge."""
+    digits = str(int(hashlib.sha256(charge_id.encode()).hexdigest(), 16))[:12]
+    return {"bankCode": "088", "accountNumber": "9" + digits + "7", "holderName": "결제대행(Gyeol)"}
 
 
 class SandboxConnector:
@@ -116,7 +132,7 @@ class SandboxConnector:
                 behavior = token_row["behavior"]
             if behavior.startswith("decline:"):
                 status, code = "failed", behavior.split(":", 1)[1]
-            elif behavior == "3ds":
+            elif behavior == "3ds" or req.method_type == "virtual_account":
                 status, code = "requires_action", None
             else:
                 status, code = "succeeded", None
@@ -124,7 +140,7 @@ class SandboxConnector:
                 reference=req.reference, merchant_id=req.merchant_id, payment_id=req.payment_id,
                 kind="charge" if req.capture else "authorization", status=status, amount=req.amount,
                 currency=req.currency, token=req.token, failure_code=code, payment_key=req.payment_key,
-                order_id=req.order_id,
+                order_id=req.order_id, method=req.method_type,
             )
         if req.fault == "timeout":
             # The PG did the work; the answer is lost on the way back.
@@ -181,6 +197,32 @@ class SandboxConnector:
             ).mappings().all()
         return [dict(r) for r in rows]
 
+    # --- seed 003: the buyer pays at the PG with the payment's client token; the app verifies it after ---------
+    async def pay(self, merchant_id: str, payment_id: str, amount: int, currency: str, card: CardData
+                  ) -> dict[str, Any]:
+        """The buyer's own charge at the PG. Each try is its own transaction; nothing in Gyeol changes yet."""
+        info = await self.tokenize(merchant_id, card)
+        token_row = await self._token(merchant_id, info.token)
+        assert token_row is not None
+        behavior = token_row["behavior"]
+        status, code = "succeeded", None
+        if behavior.startswith("decline:"):
+            status, code = "failed", behavior.split(":", 1)[1]
+        elif behavior == "3ds":  # this flow has no challenge step: the PG refuses
+            status, code = "failed", "authentication_required"
+        return await self._record(reference=new_id("buyer"), merchant_id=merchant_id, payment_id=payment_id,
+                                  kind="charge", status=status, amount=amount, currency=currency,
+                                  token=info.token, failure_code=code, method="card")
+
+    async def transaction(self, merchant_id: str, charge_id: str) -> Transaction | None:
+        """A charge found by the PG's transaction id: what `POST /payments/complete` verifies."""
+        row = await self._by_id(charge_id)
+        if row is None or row["merchant_id"] != merchant_id or row["kind"] not in ("charge", "authorization"):
+            return None
+        token = await self._token(merchant_id, row["token"]) if row["token"] else None
+        return Transaction(payment_id=row["payment_id"], amount=row["amount"], result=self._result(row),
+                           brand=token["brand"] if token else None, last4=token["last4"] if token else None)
+
     # --- paymentKey flows: the PG's own view, and a payment confirmed at the PG by someone else ------
     async def _approved_key(self, merchant_id: str, payment_key: str) -> dict[str, Any] | None:
         q = sa.select(ch).where(ch.c.merchant_id == merchant_id, ch.c.payment_key == payment_key,
@@ -227,6 +269,8 @@ class SandboxConnector:
                 status, code = "failed", "no_such_charge"
             elif kind == "void" and parent["status"] == "requires_action":
                 await self._set_status(parent["id"], "canceled")
+            elif kind == "void" and parent["kind"] == "charge":
+                status, code = "failed", "charge_already_captured"  # money taken is refunded, not voided
             elif parent["status"] != "succeeded":
                 status, code = "failed", "charge_not_settled"
             existing = await self._record(
@@ -248,6 +292,9 @@ class SandboxConnector:
         if status == "succeeded":
             outcome: Outcome = "authorized" if row["kind"] == "authorization" else "succeeded"
             return AttemptResult(outcome, pg_transaction_id=row["id"])
+        if status == "requires_action" and row.get("method") == "virtual_account":
+            return AttemptResult("requires_action", pg_transaction_id=row["id"],
+                                 extra={"virtualAccount": virtual_account_for(row["id"])})
         if status == "requires_action":
             url = f"{self.public_url}/sandbox/3ds/{row['payment_id']}"
             return AttemptResult("requires_action", pg_transaction_id=row["id"], next_action_url=url)

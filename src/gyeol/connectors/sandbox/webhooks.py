@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,7 +25,9 @@ class SandboxWebhookSender:
 
     def signed(self, type: str, data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         msg_id = new_id("msg")
-        now = self.clock.now()
+        # The signature's time is the wall clock the receiver checks it against, whatever Gyeol's business clock
+        # says (tests move that one).
+        now = datetime.now(UTC)
         body = orjson.dumps({"type": type, "data": data})
         headers = {
             "content-type": "application/json",

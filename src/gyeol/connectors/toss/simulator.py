@@ -12,7 +12,7 @@ import base64
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -26,9 +26,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from gyeol.connectors.toss.codes import ERROR_STATUS, METHOD_KO, message
+from gyeol.core.clock import KST
 
 log = structlog.get_logger(__name__)
-KST = timezone(timedelta(hours=9))
 CONFIRM_WINDOW = timedelta(minutes=10)
 RETRY_MINUTES = (1, 4, 16, 64, 256, 1024, 4096)  # Toss's re-send schedule after a failed webhook
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,11 +14,25 @@ from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.orders.service import ORDER_ID
+from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import customers, payment_methods
 
 Row = dict[str, Any]
+
+
+def sealed(cipher: DataCipher, details: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not details:
+        return None
+    return {"encrypted": cipher.encrypt(orjson.dumps(details).decode())}
+
+
+def unsealed(cipher: DataCipher, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not stored:
+        return None
+    value: dict[str, Any] = orjson.loads(cipher.decrypt(stored["encrypted"]) or "null")
+    return value
 
 
 def method_view(m: Row) -> dict[str, Any]:
@@ -34,7 +49,8 @@ def method_view(m: Row) -> dict[str, Any]:
 
 
 class CustomerService:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors) -> None:
+    def __init__(self, db: Database, clock: Clock, connectors: Connectors, cipher: DataCipher) -> None:
+        self.cipher = cipher
         self.db = db
         self.clock = clock
         self.connectors = connectors
@@ -66,7 +82,9 @@ class CustomerService:
                         "id": new_id("pm"), "merchant_id": caller.merchant_id, "customer_pk": cus["id"],
                         "type": "card", "pg_token": info.token, "connector": pg.name, "brand": info.brand,
                         "last4": info.last4, "exp_month": info.exp_month, "exp_year": info.exp_year,
-                        "fingerprint": info.fingerprint, "billing_details": billing_details,
+                        "fingerprint": info.fingerprint,
+                        # names, e-mail addresses and phone numbers: encrypted at rest
+                        "billing_details": sealed(self.cipher, billing_details),
                         "is_default": not has_default, "deleted_at": None, "created_at": now,
                     }
                     await conn.execute(payment_methods.insert().values(**row))

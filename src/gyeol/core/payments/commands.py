@@ -7,6 +7,9 @@ from typing import Any
 
 from gyeol.connectors.base import CardData
 
+# The method names of seeds 002 and 003 -> the core's method types.
+METHOD_TYPES = {"CARD": "card", "BANK": "bank", "VIRTUAL_ACCOUNT": "virtual_account"}
+
 
 @dataclass(frozen=True)
 class MethodSpec:
@@ -14,11 +17,28 @@ class MethodSpec:
     payment_method_id: str | None = None
     card: CardData | None = None
     payment_key: str | None = None
-    type: str = "card"
+    type: str = "card"  # card | bank | virtual_account
+    bank: BankInfo | None = None
 
     @property
     def given(self) -> bool:
+        if self.type == "bank":
+            return self.bank is not None
+        if self.type == "virtual_account":
+            return True  # the PG issues the account
         return bool(self.token or self.payment_method_id or self.card or self.payment_key)
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    """A real-time transfer's source account; the number is encrypted when stored."""
+
+    bank_code: str
+    account_number: str | None = None
+    holder_name: str | None = None
+
+    def __repr__(self) -> str:
+        return f"BankInfo(bank_code={self.bank_code!r})"
 
 
 @dataclass(frozen=True)
@@ -38,7 +58,8 @@ class CreateIntent:
     method: MethodSpec | None = None
     face: str = "native"
     payment_key: str | None = None
-    payment_number: str | None = None
+    numbered: bool = False  # give it a PAY-YYYYMMDD-NNN payment number (shopping face)
+    require_order: bool = False  # the order must already exist (and be the user's)
 
 
 @dataclass(frozen=True)
@@ -50,3 +71,4 @@ class ResolvedMethod:
     last4: str | None = None
     payment_key: str | None = None
     connector: str | None = None  # chosen at resolution for paymentKey flows (the merchant's Toss, or sandbox)
+    bank: BankInfo | None = None

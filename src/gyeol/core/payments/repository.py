@@ -23,7 +23,7 @@ Row = dict[str, Any]
 
 def scoped(caller: Caller) -> list[sa.ColumnElement[bool]]:
     conds = [payments.c.merchant_id == caller.merchant_id]
-    if caller.user_id:
+    if caller.user_id and not caller.is_admin:
         conds.append(payments.c.user_id == caller.user_id)
     return conds
 
@@ -124,5 +124,19 @@ async def get_by_key(conn: AsyncConnection, merchant_id: str, payment_key: str, 
     q = sa.select(payments).where(payments.c.merchant_id == merchant_id, payments.c.payment_key == payment_key)
     if lock:
         q = q.with_for_update()
+    row = (await conn.execute(q)).mappings().first()
+    return dict(row) if row else None
+
+
+async def get_by_number(conn: AsyncConnection, caller: Caller, payment_number: str) -> Row:
+    q = sa.select(payments).where(payments.c.payment_number == payment_number, *scoped(caller))
+    row = (await conn.execute(q)).mappings().first()
+    if row is None:
+        raise not_found("payment", payment_number)
+    return dict(row)
+
+
+async def get_by_client_token(conn: AsyncConnection, client_token: str) -> Row | None:
+    q = sa.select(payments).where(payments.c.client_token == client_token)
     row = (await conn.execute(q)).mappings().first()
     return dict(row) if row else None

@@ -36,12 +36,14 @@ from gyeol.core.money import MAX_AMOUNT, check_currency
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.orders.service import CreateOrder, OrderService
 from gyeol.core.pagination import Page, paginate
+from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.commands import CreateIntent, MethodSpec, ResolvedMethod
 from gyeol.core.payments.views import order_view, payment_view
 from gyeol.core.refunds.service import RefundCommand, RefundService
 from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN, IllegalTransition
+from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import inbound_events, payments
@@ -56,7 +58,7 @@ class _RowAppeared(Exception):
 class PaymentService:
     def __init__(self, db: Database, clock: Clock, connectors: Connectors, orders: OrderService,
                  customers: CustomerService, refunds: RefundService, *, base_url: str,
-                 intent_ttl: timedelta) -> None:
+                 intent_ttl: timedelta, cipher: DataCipher, va_ttl: timedelta = timedelta(hours=72)) -> None:
         self.db = db
         self.clock = clock
         self.connectors = connectors
@@ -65,6 +67,8 @@ class PaymentService:
         self.refunds = refunds
         self.base_url = base_url
         self.intent_ttl = intent_ttl
+        self.cipher = cipher
+        self.va_ttl = va_ttl
 
     # --- reads --------------------------------------------------------------------------------
     async def get(self, caller: Caller, payment_id: str) -> Row:
@@ -73,8 +77,25 @@ class PaymentService:
             a = await repo.last_attempt(conn, payment_id)
         return payment_view(p, a)
 
-    async def list_page(self, caller: Caller, page: int, size: int, status: str | None = None) -> Page:
+    async def account(self, payment_id: str) -> Row | None:
+        """The bank or virtual account behind a payment, decrypted for its owner's view."""
+        async with self.db.read() as conn:
+            row = await accounts.get(conn, payment_id)
+        return accounts.view(row, self.cipher) if row else None
+
+    async def get_row_by_number(self, caller: Caller, payment_number: str) -> Row:
+        async with self.db.read() as conn:
+            return await repo.get_by_number(conn, caller, payment_number)
+
+    async def get_row(self, caller: Caller, payment_id: str) -> Row:
+        async with self.db.read() as conn:
+            return await repo.get(conn, caller, payment_id)
+
+    async def list_page(self, caller: Caller, page: int, size: int, status: str | None = None, *,
+                        mine: bool = False) -> Page:
         q = sa.select(payments).where(*repo.scoped(caller))
+        if mine:
+            q = q.where(payments.c.user_id == caller.user_id)
         if status:
             q = q.where(payments.c.status == status)
         async with self.db.read() as conn:
@@ -100,7 +121,7 @@ class PaymentService:
             "authorized_amount": 0, "captured_amount": 0, "refunded_amount": 0, "refunding_amount": 0,
             "open_attempt_id": None, "description": cmd.description, "customer_id": cmd.customer_id,
             "user_id": cmd.user_id or caller.user_id, "payment_key": cmd.payment_key,
-            "payment_number": cmd.payment_number, "method_type": cmd.method.type if cmd.method else None,
+            "payment_number": None, "method_type": cmd.method.type if cmd.method else None,
             "payment_method_id": None, "card_brand": None, "card_last4": None, "connector": None,
             "pg_transaction_id": None, "failure_reason": None, "failure_message": None,
             "next_action_url": None, "client_token": client_token, "return_url": cmd.return_url,
@@ -114,6 +135,8 @@ class PaymentService:
                 async with self.db.tx() as conn:
                     order = await self._order_for_intent(conn, caller, cmd, currency, now)
                     row["order_pk"] = order["id"]
+                    if cmd.numbered:
+                        row["payment_number"] = await accounts.next_payment_number(conn, caller.merchant_id, now)
                     await repo.insert(conn, row)
                     await outbox.add(conn, merchant_id=caller.merchant_id, type="payment.created",
                                      obj=payment_view(row), resource_id=payment_id, now=now)
@@ -134,6 +157,9 @@ class PaymentService:
     async def _order_for_intent(self, conn: AsyncConnection, caller: Caller, cmd: CreateIntent, currency: str,
                                 now: datetime) -> Row:
         order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
+        if cmd.require_order and (order is None or (caller.is_user and order["user_id"] != caller.user_id)):
+            raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
+                              details={"orderId": cmd.order_id})
         if order is None:
             row = self.orders.new_row(caller, CreateOrder(
                 order_id=cmd.order_id, amount=cmd.amount, currency=currency, customer_id=cmd.customer_id,
@@ -197,6 +223,10 @@ class PaymentService:
             failure_reason=None, failure_message=None, next_action_url=None,
             payment_key=p["payment_key"] or method.payment_key,
         )
+        if method.bank is not None and await accounts.get(conn, p["id"]) is None:
+            await accounts.record(conn, self.cipher, p, kind="bank", bank_code=method.bank.bank_code,
+                                  account_number=method.bank.account_number, holder_name=method.bank.holder_name,
+                                  now=now)
         return p, attempt
 
     async def _authorize(self, caller: Caller, p: Row, attempt: Row, fault: str | None) -> Row:
@@ -253,6 +283,15 @@ class PaymentService:
                                               pg_transaction_id=result.pg_transaction_id)
                 p = await repo.update(conn, p, now, next_action_url=result.next_action_url,
                                       pg_transaction_id=result.pg_transaction_id)
+                issued = result.extra.get("virtualAccount")
+                if isinstance(issued, dict) and await accounts.get(conn, p["id"]) is None:
+                    # The deposit is what is awaited; the account waits until its due date.
+                    await accounts.record(conn, self.cipher, p, kind="virtual_account",
+                                          bank_code=str(issued["bankCode"]),
+                                          account_number=str(issued["accountNumber"]),
+                                          holder_name=str(issued.get("holderName") or ""), now=now,
+                                          due_at=now + self.va_ttl)
+                    await self._emit(conn, p, "virtual_account.issued", now)
             return p, a
         ok = result.outcome in ("succeeded", "authorized")
         if result.outcome == "not_found":
@@ -290,6 +329,9 @@ class PaymentService:
         p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p["amount"],
                                   captured_amount=p["amount"], authorized_at=now, captured_at=now,
                                   pg_transaction_id=pg_tx, **common)
+        if p["method_type"] == "virtual_account":
+            await accounts.set_status(conn, p["id"], "deposited", now, deposited_at=now)
+            await self._emit(conn, p, "virtual_account.deposited", now)
         await self._emit(conn, p, "payment.succeeded", now)
         await self._money_taken(conn, p, now)
         return p
@@ -512,10 +554,16 @@ class PaymentService:
         async with self.db.read() as conn:
             p = await repo.get_any(conn, a["payment_id"])
         assert p is not None
+        result: AttemptResult | None
         try:
-            result: AttemptResult | None = await connector.lookup(
-                a["merchant_id"], a["id"], order_id=p["order_id"], payment_key=p["payment_key"], amount=a["amount"],
-                kind=a["kind"])
+            if a["kind"] == "authorize" and a["connector"] == "sandbox" and a["pg_transaction_id"]:
+                # A charge the buyer made at the PG (seed 003's complete): found by its transaction id.
+                found = await self.connectors.sandbox.transaction(a["merchant_id"], a["pg_transaction_id"])
+                result = found.result if found is not None and found.payment_id == p["id"] else \
+                    AttemptResult("not_found")
+            else:
+                result = await connector.lookup(a["merchant_id"], a["id"], order_id=p["order_id"],
+                                                payment_key=p["payment_key"], amount=a["amount"], kind=a["kind"])
         except ConnectorUnavailable:
             result = None
         return await self.apply_result(a["id"], result)
@@ -571,8 +619,83 @@ class PaymentService:
                 expired.append(payment_id)
         return expired
 
+    async def expire_virtual_accounts(self, limit: int = 200) -> list[str]:
+        """Virtual accounts unpaid after their due date: the waiting charge is voided and the payment canceled."""
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            due = await accounts.due_virtual_accounts(conn, now, limit)
+        expired = []
+        for payment_id in due:
+            async with self.db.read() as conn:
+                p = await repo.get_any(conn, payment_id)
+            if p is None:
+                continue
+            if p["open_attempt_id"]:
+                # The deposit may have reached the PG while its webhook was lost: ask before expiring.
+                async with self.db.read() as conn:
+                    a = await repo.get_attempt(conn, p["open_attempt_id"])
+                if a is not None and a["status"] == "requires_action":
+                    try:
+                        found = await self.connectors.by_name(a["connector"]).lookup(
+                            a["merchant_id"], a["id"], order_id=p["order_id"], amount=a["amount"], kind=a["kind"])
+                    except ConnectorUnavailable:
+                        continue
+                    if found.outcome in ("succeeded", "authorized"):
+                        await self.apply_result(a["id"], found)
+                        continue
+            system = Caller(merchant_id=p["merchant_id"], mode="live" if p["livemode"] else "test")
+            try:
+                view = await self.cancel(system, payment_id, "virtual account expired")
+            except DomainError:
+                continue  # in flight or already settled; the next pass looks again
+            if view["status"] == "canceled":
+                async with self.db.tx() as conn:
+                    await accounts.set_status(conn, payment_id, "expired", now)
+                    p = await repo.get_any(conn, payment_id)
+                    assert p is not None
+                    await self._emit(conn, p, "virtual_account.expired", now)
+                expired.append(payment_id)
+        return expired
+
+    # --- seed 003: the buyer paid at the PG; the app asks Gyeol to verify and complete ----------
+    async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Row:
+        """Verify a payment the buyer made at the PG (looked up by its transaction id) and apply it."""
+        self.connectors.for_payment(caller.livemode, "card")  # a live key never reaches the sandbox
+        found = await self.connectors.sandbox.transaction(caller.merchant_id, pg_transaction_id)
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            p = await repo.get(conn, caller, payment_id, lock=True)
+            if p["status"] in PAYMENT_CLOSED:
+                raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
+                                  details={"paymentId": payment_id, "status": p["status"]})
+            if amount != p["amount"]:
+                raise DomainError("validation", "AMOUNT_MISMATCH", "amount does not match the payment's amount.",
+                                  details={"paymentId": payment_id, "amount": p["amount"]})
+            if found is None or found.payment_id != p["id"]:
+                raise DomainError("validation", "PG_TRANSACTION_MISMATCH",
+                                  "The PG has no such transaction for this payment.",
+                                  details={"pgTransactionId": pg_transaction_id})
+            if found.amount != p["amount"]:
+                raise DomainError("validation", "AMOUNT_MISMATCH", "The PG charged another amount.",
+                                  details={"paymentId": payment_id, "pgAmount": found.amount})
+            if p["status"] in PAYMENT_MONEY_TAKEN:
+                if p["pg_transaction_id"] == pg_transaction_id:
+                    return payment_view(p)  # completed already by this transaction: the same answer
+                raise DomainError("conflict", "ALREADY_COMPLETED", "The payment was completed by another transaction.",
+                                  details={"paymentId": payment_id, "status": p["status"]})
+            order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
+            method = ResolvedMethod(type=p["method_type"] or "card", brand=found.brand, last4=found.last4,
+                                    connector=self.connectors.sandbox.name)
+            p, attempt = await self._start_authorize(conn, p, order, method, now)
+            await repo.settle_attempt(conn, attempt, "unknown", now, pg_transaction_id=pg_transaction_id)
+        view = await self.apply_result(attempt["id"], found.result)
+        return self._raise_for(view)
+
     # --- payment methods ----------------------------------------------------------------------
     async def _resolve_method(self, caller: Caller, spec: MethodSpec) -> ResolvedMethod:
+        if spec.type in ("bank", "virtual_account"):
+            pg = self.connectors.for_payment(caller.livemode, spec.type)
+            return ResolvedMethod(type=spec.type, bank=spec.bank, connector=pg.name)
         if spec.payment_key and not (spec.card or spec.token or spec.payment_method_id):
             keyed = await self.connectors.keyed_for(caller.merchant_id, caller.livemode)
             return ResolvedMethod(type=spec.type, payment_key=spec.payment_key, connector=keyed.name)

@@ -41,6 +41,8 @@ def payment_view(p: Mapping[str, Any], attempt: Mapping[str, Any] | None = None)
         view["nextAction"] = {"type": "redirect", "redirectUrl": p["next_action_url"]}
     if p.get("user_id"):
         view["userId"] = p["user_id"]
+    if p.get("payment_number"):
+        view["paymentNumber"] = p["payment_number"]
     if attempt is not None:
         view["lastAttempt"] = {
             "attemptId": attempt["id"],

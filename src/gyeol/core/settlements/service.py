@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gyeol.core.clock import Clock, iso
+from gyeol.core.clock import KST, Clock, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import not_found
 from gyeol.core.events import outbox
@@ -27,7 +27,6 @@ from gyeol.ids import new_id
 from gyeol.models import merchants, settlements
 
 Row = dict[str, Any]
-KST = timezone(timedelta(hours=9))  # payout days are Korean business days
 # (basis points, fixed minor units) per method, unless the merchant's settings say otherwise.
 DEFAULT_FEES: dict[str, tuple[int, int]] = {"card": (250, 0), "bank": (150, 0), "virtual_account": (0, 300)}
 DEFAULT_PAYOUT_DAYS = 2

@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from gyeol.core.payments.commands import CreateIntent
+from gyeol.core.errors import DomainError
+from gyeol.core.payments.commands import METHOD_TYPES, CreateIntent, MethodSpec
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Resumed, Sensitive, Svc
-from gyeol.faces.native.schemas import CancelIn, CaptureIn, ConfirmIn, IntentIn
+from gyeol.faces.native.schemas import CancelIn, CaptureIn, CompleteIn, ConfirmIn, IntentIn, UserPaymentIn
 
 router = APIRouter(tags=["payments"])
 
@@ -23,6 +24,33 @@ async def create_intent(body: IntentIn, svc: Svc, caller: MerchantCaller, _: Sen
         method=spec,
     )
     return await svc.payments.create_intent(caller, cmd, fault=fault)
+
+
+@router.post("/payments")
+async def create_user_payment(body: UserPaymentIn, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault) -> Any:
+    """Seed 003: a user's payment. With a card, token, saved method, bank or virtual account it is processed at
+    once; without one it is `created`, with a `redirectUrl` and a `clientToken` for the buyer's side."""
+    spec = body.method_spec()
+    cmd = CreateIntent(
+        order_id=body.order_id, amount=body.amount, currency=body.currency, user_id=caller.user_id,
+        return_url=body.return_url, cancel_url=body.cancel_url, metadata=body.metadata, order_name=body.order_name,
+        confirm=spec is not None, method=spec or MethodSpec(type=METHOD_TYPES[body.payment_method]),
+    )
+    return await svc.payments.create_intent(caller, cmd, fault=fault)
+
+
+@router.post("/payments/complete")
+async def complete(body: CompleteIn, svc: Svc, caller: AnyCaller, _: Sensitive) -> Any:
+    """Seed 003: verify with the PG, by its transaction id, a payment the buyer made there; then complete it."""
+    return await svc.payments.complete(caller, body.payment_id, body.pg_transaction_id, body.amount)
+
+
+@router.get("/payments/me")
+async def my_payments(svc: Svc, caller: AnyCaller, paging: Paging,
+                      status: str | None = Query(default=None, max_length=16)) -> Any:
+    if caller.user_id is None:
+        raise DomainError("permission", "USER_TOKEN_REQUIRED", "/payments/me is for a user's bearer token.")
+    return await svc.payments.list_page(caller, paging.page, paging.size, status, mine=True)
 
 
 @router.get("/payments")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -10,7 +11,7 @@ from gyeol.core.clock import iso
 from gyeol.core.errors import DomainError
 from gyeol.core.payments import repository as payments_repo
 from gyeol.faces.native.deps import Sensitive, Svc, TestMode
-from gyeol.faces.native.schemas import SandboxTokenIn, ThreeDSIn
+from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
@@ -52,6 +53,40 @@ async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: T
     return await svc.payments.get(caller, payment_id)
 
 
+
+
+@router.post("/pay")
+async def buyer_pays(body: SandboxPayIn, svc: Svc) -> Any:
+    """The buyer's side of seed 003: pay at the PG with the payment's client token (no API key; test mode only).
+    Gyeol's payment does not change until the app calls `POST /api/v1/payments/complete`."""
+    async with svc.db.read() as conn:
+        p = await payments_repo.get_by_client_token(conn, body.client_token)
+    if p is None or p["livemode"] or not hmac.compare_digest(p["client_token"], body.client_token):
+        raise DomainError("authentication", "INVALID_CLIENT_TOKEN", "No test-mode payment has this client token.")
+    if p["status"] not in ("created", "failed"):
+        raise DomainError("conflict", "PAYMENT_NOT_PAYABLE", f"The payment is {p['status']}.",
+                          details={"paymentId": p["id"], "status": p["status"]})
+    charge = await svc.sandbox.pay(p["merchant_id"], p["id"], p["amount"], p["currency"], body.card.to_card())
+    return {"pgTransactionId": charge["id"], "paymentId": p["id"], "amount": charge["amount"],
+            "status": charge["status"], "failureReason": charge["failure_code"]}
+
+
+@router.post("/virtual-accounts/{payment_number}/deposit")
+async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
+    """The buyer's deposit into an issued virtual account; the sandbox tells Gyeol by its signed webhook."""
+    try:
+        p = await svc.payments.get_row_by_number(caller, payment_number)
+    except DomainError:  # a payment of the native API has no number: its id will do
+        p = await svc.payments.get_row(caller, payment_number)
+    charge = None
+    if p["method_type"] == "virtual_account":
+        charge = await svc.sandbox.complete_challenge(caller.merchant_id, p["id"], approve=True)
+    if charge is None:
+        raise DomainError("conflict", "NO_DEPOSIT_AWAITED", "This payment has no virtual account awaiting a deposit.",
+                          details={"paymentNumber": payment_number, "status": p["status"]})
+    await svc.sandbox_sender.send("payment.succeeded", {
+        "paymentId": p["id"], "amount": charge["amount"], "pgTransactionId": charge["id"]})
+    return await svc.payments.get(caller, p["id"])
 
 
 @router.post("/keyed-payments")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from gyeol.connectors.base import CardData
 from gyeol.core.money import MAX_AMOUNT
-from gyeol.core.payments.commands import MethodSpec
+from gyeol.core.payments.commands import BankInfo, MethodSpec
 
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
 Metadata = Annotated[dict[str, Any], Field(max_length=50)]
@@ -76,6 +76,49 @@ class MethodIn(Strict):
                               "Give only one of paymentMethodId, token or card.")
         return MethodSpec(token=self.token, payment_method_id=self.payment_method_id,
                           card=self.card.to_card() if self.card else None)
+
+
+class BankInfoIn(Strict):
+    bank_code: StrictStr = Field(alias="bankCode", min_length=2, max_length=16, pattern=r"^[0-9A-Za-z]+$")
+    account_number: StrictStr | None = Field(default=None, alias="accountNumber", max_length=30,
+                                             pattern=r"^[0-9-]{6,30}$")
+    holder_name: StrictStr | None = Field(default=None, alias="holderName", max_length=60)
+
+
+class UserPaymentIn(MethodIn):
+    """Seed 003's `POST /api/v1/payments`: a user's payment, processed at once when it carries a method."""
+
+    order_id: StrictStr = Field(alias="orderId", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    amount: Amount
+    currency: StrictStr = Field(default="KRW", min_length=3, max_length=3)
+    payment_method: Literal["CARD", "BANK", "VIRTUAL_ACCOUNT"] = Field(default="CARD", alias="paymentMethod")
+    bank_info: BankInfoIn | None = Field(default=None, alias="bankInfo")
+    order_name: StrictStr | None = Field(default=None, alias="orderName", max_length=200)
+    return_url: Url | None = Field(default=None, alias="returnUrl")
+    cancel_url: Url | None = Field(default=None, alias="cancelUrl")
+    metadata: Metadata = Field(default_factory=dict)
+
+    def method_spec(self) -> MethodSpec | None:
+        if self.payment_method == "VIRTUAL_ACCOUNT":
+            return MethodSpec(type="virtual_account")
+        if self.payment_method == "BANK":
+            if self.bank_info is None:
+                return None
+            b = self.bank_info
+            return MethodSpec(type="bank", bank=BankInfo(b.bank_code, b.account_number, b.holder_name))
+        spec = self.to_spec()
+        return spec if spec.given else None
+
+
+class CompleteIn(Strict):
+    payment_id: StrictStr = Field(alias="paymentId", min_length=1, max_length=40)
+    pg_transaction_id: StrictStr = Field(alias="pgTransactionId", min_length=1, max_length=200)
+    amount: Amount
+
+
+class SandboxPayIn(Strict):
+    client_token: StrictStr = Field(alias="clientToken", min_length=1, max_length=120)
+    card: CardIn
 
 
 class ItemIn(Strict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
 from html import escape
 from typing import Any
 
@@ -10,6 +9,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
+from gyeol.core.clock import KST
 from gyeol.core.money import format_amount
 from gyeol.faces.kiosk.views import METHOD, kiosk_status
 from gyeol.faces.pages.security import PAGE_HEADERS
@@ -17,7 +17,6 @@ from gyeol.models import merchants, orders, payments, refunds
 from gyeol.services import Services
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-KST = timezone(timedelta(hours=9))
 
 TEXT = {
     "ko": {"title": "영수증", "merchant": "가맹점", "order": "주문", "amount": "결제 금액", "method": "결제 수단",

@@ -1,0 +1,48 @@
+"""`gyeol keys rotate-data`: re-encrypt every stored secret under the current encryption key.
+
+What is encrypted at rest: bank and virtual account numbers and holders (payment_accounts), customers' billing
+details (payment_methods), merchants' PG credentials and JWT secrets (merchant settings).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from gyeol.core.payments import accounts
+from gyeol.models import merchants, payment_methods
+
+if TYPE_CHECKING:
+    from gyeol.services import Services
+
+
+async def rotate_all(svc: Services) -> dict[str, Any]:
+    cipher = svc.cipher
+    counts = {"paymentAccounts": 0, "billingDetails": 0, "merchantSecrets": 0}
+    async with svc.db.tx() as conn:
+        counts["paymentAccounts"] = await accounts.rotate(conn, cipher)
+        rows = (await conn.execute(sa.select(payment_methods.c.id, payment_methods.c.billing_details)
+                                   .where(payment_methods.c.billing_details.is_not(None)))).all()
+        for r in rows:
+            details = dict(r.billing_details or {})
+            if "encrypted" in details:
+                details["encrypted"] = cipher.rotate(details["encrypted"])
+                await conn.execute(payment_methods.update().where(payment_methods.c.id == r.id)
+                                   .values(billing_details=details))
+                counts["billingDetails"] += 1
+        for m in (await conn.execute(sa.select(merchants.c.id, merchants.c.settings))).all():
+            settings = dict(m.settings or {})
+            changed = False
+            toss = ((settings.get("pg") or {}).get("toss") or {})
+            if toss.get("secretKey"):
+                settings["pg"] = {**settings["pg"], "toss": {**toss, "secretKey": cipher.rotate(toss["secretKey"])}}
+                changed = True
+            jwt = settings.get("jwt") or {}
+            if jwt.get("hs256Secret"):
+                settings["jwt"] = {**jwt, "hs256Secret": cipher.rotate(jwt["hs256Secret"])}
+                changed = True
+            if changed:
+                await conn.execute(merchants.update().where(merchants.c.id == m.id).values(settings=settings))
+                counts["merchantSecrets"] += 1
+    return counts
