@@ -11,7 +11,10 @@ CARD_NUMBERS = [
 # CVCs used by the leak test only; 4 digits can occur by chance in ids and hashes, so the scan looks for them
 # in stored and logged *fields* (values), not anywhere in a blob.
 LEAK_CVCS = ["8642", "9753"]
-ACCOUNT_NUMBERS: list[str] = []
+# Buyers' bank accounts (bank transfers): stored encrypted, never shown again.
+ACCOUNT_NUMBERS: list[str] = ["110-234-567890", "110234567890", "1002-345-678901", "1002345678901"]
+# Customers' contact details in billing details: encrypted at rest.
+CONTACTS = ["leak-test@example.com", "010-9876-5432"]
 
 
 def spellings(number: str) -> list[str]:

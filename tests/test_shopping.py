@@ -292,3 +292,22 @@ async def test_expiry_finds_a_deposit_whose_webhook_was_lost(shop: Env) -> None:
     assert got["status"] == "COMPLETED"
     kinds = [(c["kind"], c["status"]) for c in await shop.charges(payment["paymentId"])]
     assert kinds == [("charge", "succeeded")]
+
+
+async def test_idempotency_key_is_per_user(shop: Env) -> None:
+    mine = await order_for(shop, "user123", 1000)
+    theirs = await order_for(shop, "other", 1000)
+    body = {"orderNumber": mine, "paymentMethod": "CARD", "amount": 1000, "cardInfo": SEED_CARD}
+    headers = {"Idempotency-Key": "checkout-1"}
+    first = await user(shop, "user123").post("/api/shopping/payments", json=body, headers=headers)
+    again = await user(shop, "user123").post("/api/shopping/payments", json=body, headers=headers)
+    assert ok(first)["paymentNumber"] == ok(again)["paymentNumber"]
+    assert again.headers.get("idempotent-replayed") == "true"
+    other = await user(shop, "other").post("/api/shopping/payments", json={**body, "orderNumber": theirs},
+                                           headers=headers)
+    assert ok(other)["paymentNumber"] != ok(first)["paymentNumber"]
+    reused = await user(shop, "user123").post("/api/shopping/payments", json={**body, "amount": 2000},
+                                              headers=headers)
+    assert reused.status_code == 422 and reused.json()["code"] == "C004"
+    async with shop.svc.db.read() as conn:
+        assert (await conn.execute(sa.text("SELECT count(*) FROM payments"))).scalar_one() == 2

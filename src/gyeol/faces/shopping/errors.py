@@ -20,7 +20,6 @@ BY_CODE: dict[str, tuple[str, int, str]] = {
     "BANK_NOT_CANCELABLE": ("S013", 400, "계좌이체 결제는 취소할 수 없습니다. 환불을 요청해 주세요."),
     "NOT_REFUNDABLE": ("S015", 400, "환불할 수 없는 결제 상태입니다."),
     "ORDER_ALREADY_PAID": ("S016", 400, "이미 결제되었거나 결제가 진행 중인 주문입니다."),
-    "NOT_CANCELABLE": ("S017", 400, "취소할 수 없는 결제 상태입니다."),
 }
 BY_KIND: dict[str, tuple[str, int, str]] = {
     "authentication": ("C001", 401, "인증이 필요합니다."),
