@@ -28,7 +28,7 @@ def gyeol_env(db_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GYEOL_")}
     env.update({"GYEOL_DATABASE_URL": db_url, "GYEOL_VAR_DIR": str(var_dir), "GYEOL_ENV": "test",
                 "GYEOL_KEY_HASH_SECRET": "test-key-hash-secret", "GYEOL_SANDBOX_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "GYEOL_LOG_LEVEL": "WARNING"})
+                "GYEOL_LOG_LEVEL": "WARNING", "GYEOL_WORKER": "external"})
     env.update(extra)
     return env
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,7 @@ from gyeol.faces.kiosk import errors as kiosk_errors
 from gyeol.faces.kiosk import routes as kiosk_routes
 from gyeol.faces.native import customers as native_customers
 from gyeol.faces.native import errors as native_errors
+from gyeol.faces.native import events as native_events
 from gyeol.faces.native import orders as native_orders
 from gyeol.faces.native import payments as native_payments
 from gyeol.faces.native import refunds as native_refunds
@@ -38,6 +40,7 @@ from gyeol.faces.shopping import routes as shopping_routes
 from gyeol.models import payments
 from gyeol.observability import Metrics, RequestContextMiddleware
 from gyeol.services import Services, build_services
+from gyeol.worker import run_forever
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +57,15 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
                 print(f"Created the default merchant. Its test secret key (shown once): {generated}", flush=True)
             if settings.toss_secret_key:
                 await set_toss_key(svc, default["id"], settings.toss_secret_key)
+        stop, jobs = asyncio.Event(), None
+        if bootstrap and settings.worker == "embedded":
+            # The single-machine mode: this process also runs the background jobs (relay, webhooks, reconciler,
+            # expiries). Leases and SKIP LOCKED make that safe with any number of processes.
+            jobs = asyncio.create_task(run_forever(svc, settings.worker_interval, stop))
         yield
+        stop.set()
+        if jobs is not None:
+            await jobs
         if simulator is not None:
             await simulator.aclose()
         if services is None:
@@ -78,7 +89,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     app.state.faces = faces
 
     for module in (native_payments, native_orders, native_refunds, native_customers, native_sandbox,
-                   native_webhooks, native_settlements):
+                   native_webhooks, native_settlements, native_events):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(kiosk_routes.router)
     app.include_router(receipt_pages.router)

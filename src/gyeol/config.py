@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
 
+    # Events: the broker the outbox relay publishes to (nats://, redis://, kafka://), and the background jobs.
+    event_broker_url: str | None = None
+    worker: Literal["embedded", "external"] = "embedded"  # `gyeol serve` runs the jobs in-process unless external
+    worker_interval: float = 1.0
+    webhook_retry_scale: float = 1.0  # multiplies the retry schedule (tests shorten it)
+    webhook_lease_seconds: float = 60.0
+    webhook_timeout_seconds: float = 10.0
+
     # How long an issued virtual account waits for its deposit: "72h", "3d", "90m" or a number of hours.
     va_ttl: str = "72h"
 

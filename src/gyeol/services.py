@@ -11,6 +11,7 @@ from starlette.types import Scope
 from gyeol.auth.keys import KeyAuthenticator
 from gyeol.auth.ratelimit import RateLimiter
 from gyeol.auth.users import JwtConfig, UserAuthenticator, looks_like_jwt
+from gyeol.brokers import Broker, broker_from_url
 from gyeol.config import Settings
 from gyeol.connectors.registry import Connectors
 from gyeol.connectors.sandbox.connector import SandboxConnector
@@ -19,6 +20,7 @@ from gyeol.connectors.toss.connector import TossConnector
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
+from gyeol.core.events.relay import OutboxRelay
 from gyeol.core.idempotency import IdempotencyStore
 from gyeol.core.merchants.service import KeyHasher, MerchantService
 from gyeol.core.orders.service import OrderService
@@ -26,6 +28,8 @@ from gyeol.core.payments.keyed import KeyedPayments
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.service import SettlementService
+from gyeol.core.webhooks.delivery import WebhookDispatcher
+from gyeol.core.webhooks.endpoints import WebhookEndpoints
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.secrets_store import var_secret
@@ -52,6 +56,10 @@ class Services:
     cipher: DataCipher
     settlements: SettlementService
     keyed: KeyedPayments
+    webhooks: WebhookEndpoints
+    dispatcher: WebhookDispatcher
+    relay: OutboxRelay
+    broker: Broker | None
 
     async def resolve_caller(self, scope: Scope) -> Caller | None:
         state = scope.setdefault("state", {})
@@ -72,6 +80,9 @@ class Services:
         return caller
 
     async def close(self) -> None:
+        await self.dispatcher.aclose()
+        if self.broker is not None:
+            await self.broker.close()
         await self.sandbox_sender.client.aclose()
         if self.connectors.toss is not None:
             await self.connectors.toss.client.aclose()
@@ -100,6 +111,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                                    lease=timedelta(seconds=settings.idempotency_lease_seconds))
     webhook_secret = settings.sandbox_webhook_secret or var_secret(settings.var_dir, "sandbox_webhook_secret",
                                                                     make="whsec")
+    broker = broker_from_url(settings.event_broker_url)
     return Services(
         settings=settings, db=db, clock=clock, connectors=connectors, sandbox=sandbox, merchants=merchants,
         keys=KeyAuthenticator(merchants),
@@ -114,4 +126,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cipher=cipher,
         settlements=SettlementService(db, clock),
         keyed=KeyedPayments(db, payments, settings.base_url()),
+        webhooks=WebhookEndpoints(db, clock, cipher),
+        dispatcher=WebhookDispatcher(db, clock, cipher, retry_scale=settings.webhook_retry_scale,
+                                     lease=timedelta(seconds=settings.webhook_lease_seconds),
+                                     timeout=settings.webhook_timeout_seconds),
+        relay=OutboxRelay(db, clock, broker),
+        broker=broker,
     )

@@ -19,6 +19,14 @@ log = structlog.get_logger(__name__)
 Job = Callable[[Services], Awaitable[Any]]
 
 
+async def _relay(svc: Services) -> Any:
+    return await svc.relay.run_once()
+
+
+async def _deliver_webhooks(svc: Services) -> Any:
+    return await svc.dispatcher.run_once()
+
+
 async def _reconcile(svc: Services) -> Any:
     return await Reconciler(svc.payments, svc.refunds, svc.db, svc.clock).run_once()
 
@@ -40,6 +48,8 @@ async def _pay_out_settlements(svc: Services) -> Any:
 
 
 JOBS: dict[str, Job] = {
+    "relay": _relay,
+    "deliver_webhooks": _deliver_webhooks,
     "reconcile": _reconcile,
     "expire_intents": _expire_intents,
     "expire_virtual_accounts": _expire_virtual_accounts,

@@ -11,6 +11,7 @@ from gyeol.models.payments import payment_attempts, payments
 from gyeol.models.refunds import refunds
 from gyeol.models.sandbox import sandbox_charges, sandbox_tokens
 from gyeol.models.settlements import settlements
+from gyeol.models.webhooks import job_leases, webhook_deliveries, webhook_endpoints
 
 __all__ = [
     "api_keys",
@@ -18,6 +19,7 @@ __all__ = [
     "customers",
     "idempotency_keys",
     "inbound_events",
+    "job_leases",
     "merchants",
     "metadata",
     "orders",
@@ -30,4 +32,6 @@ __all__ = [
     "sandbox_charges",
     "sandbox_tokens",
     "settlements",
+    "webhook_deliveries",
+    "webhook_endpoints",
 ]

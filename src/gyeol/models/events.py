@@ -15,8 +15,10 @@ outbox_events = sa.Table(
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("resource_id", sa.String(64), nullable=True),
     sa.Column("payload", sa.JSON, nullable=False),
+    # Set by the relay once the event is fanned out to webhook deliveries and published to the broker.
     sa.Column("published_at", UTCDateTime(), nullable=True),
     created_at(),
+    sa.Index("ix_outbox_events_unpublished", "published_at", "seq"),
 )
 
 # Inbound PG events, so that a duplicate delivery is a no-op.

@@ -1,0 +1,160 @@
+"""Delivering events to merchants' endpoints, in the Standard Webhooks format, at least once.
+
+A worker claims due deliveries by pushing their `next_attempt_at` forward by a lease (`FOR UPDATE SKIP LOCKED`
+on PostgreSQL, the write lock on SQLite), so any number of workers share the work and a killed worker's claims
+come back when the lease runs out. Retries follow SCHEDULE with jitter; after the last one a delivery is `dead`.
+An endpoint that has failed without a single success for 5 days is disabled, with an `endpoint.disabled` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import sqlalchemy as sa
+import structlog
+from standardwebhooks.webhooks import Webhook
+
+from gyeol.core.clock import Clock
+from gyeol.core.errors import DomainError
+from gyeol.core.events import outbox
+from gyeol.core.webhooks.endpoints import endpoint_view
+from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
+from gyeol.crypto import DataCipher
+from gyeol.db.engine import Database
+from gyeol.models import outbox_events, webhook_deliveries, webhook_endpoints
+
+log = structlog.get_logger(__name__)
+Row = dict[str, Any]
+
+# Seconds before each attempt: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+DISABLE_AFTER = timedelta(days=5)
+EXCERPT = 500
+
+
+def signature(secrets: list[str], msg_id: str, at: datetime, body: str) -> str:
+    """`v1,<sig>` for each live secret, space-separated, as Standard Webhooks allows during a rotation."""
+    return " ".join(Webhook(s).sign(msg_id, at, body) for s in secrets)
+
+
+class WebhookDispatcher:
+    def __init__(self, db: Database, clock: Clock, cipher: DataCipher, *, resolver: Resolver = system_resolver,
+                 retry_scale: float = 1.0, lease: timedelta = timedelta(seconds=60), timeout: float = 10.0,
+                 concurrency: int = 32) -> None:
+        self.db = db
+        self.clock = clock
+        self.cipher = cipher
+        self.resolver = resolver
+        self.retry_scale = retry_scale
+        self.lease = lease
+        self.concurrency = concurrency
+        self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
+                                        limits=httpx.Limits(max_connections=concurrency))
+
+    async def run_once(self, limit: int = 500) -> dict[str, int]:
+        claimed = await self._claim(limit)
+        outcome = {"delivered": 0, "failed": 0, "dead": 0}
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(d: Row) -> None:
+            async with sem:
+                outcome[await self._deliver(d)] += 1
+
+        await asyncio.gather(*(one(d) for d in claimed))
+        return outcome
+
+    async def _claim(self, limit: int) -> list[Row]:
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            q = (sa.select(webhook_deliveries.c.id)
+                 .where(webhook_deliveries.c.status == "pending", webhook_deliveries.c.next_attempt_at <= now)
+                 .order_by(webhook_deliveries.c.next_attempt_at).limit(limit))
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            ids = [r[0] for r in (await conn.execute(q)).all()]
+            if not ids:
+                return []
+            await conn.execute(webhook_deliveries.update().where(webhook_deliveries.c.id.in_(ids))
+                               .values(next_attempt_at=now + self.lease))
+            joined = (sa.select(webhook_deliveries, webhook_endpoints.c.url, webhook_endpoints.c.livemode,
+                                webhook_endpoints.c.secret, webhook_endpoints.c.previous_secret,
+                                webhook_endpoints.c.previous_secret_expires_at, webhook_endpoints.c.enabled,
+                                outbox_events.c.payload)
+                      .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
+                      .join(outbox_events, outbox_events.c.id == webhook_deliveries.c.event_id)
+                      .where(webhook_deliveries.c.id.in_(ids)))
+            return [dict(r) for r in (await conn.execute(joined)).mappings()]
+
+    async def _deliver(self, d: Row) -> str:
+        if not d["enabled"]:
+            await self._finish(d, "dead", error="endpoint disabled")
+            return "dead"
+        now = self.clock.now()
+        body = orjson.dumps(d["payload"]).decode()
+        secrets = [self.cipher.decrypt(d["secret"]) or ""]
+        if d["previous_secret"] and d["previous_secret_expires_at"] and d["previous_secret_expires_at"] > now:
+            secrets.append(self.cipher.decrypt(d["previous_secret"]) or "")
+        sent_at = datetime.now(UTC)  # the receiver checks the timestamp against its wall clock
+        headers = {"content-type": "application/json", "user-agent": "Gyeol-Webhooks/1",
+                   "webhook-id": d["event_id"], "webhook-timestamp": str(int(sent_at.timestamp())),
+                   "webhook-signature": signature(secrets, d["event_id"], sent_at, body)}
+        code: int | None = None
+        excerpt: str | None = None
+        error: str | None = None
+        try:
+            await check_url(d["url"], bool(d["livemode"]), self.resolver)  # again: DNS may have changed
+            response = await self.client.post(d["url"], content=body, headers=headers)
+            code, excerpt = response.status_code, response.text[:EXCERPT]
+        except DomainError as err:
+            error = str(err.details.get("reason") or err.code)
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        if code is not None and 200 <= code < 300:
+            await self._finish(d, "succeeded", code=code, excerpt=excerpt)
+            return "delivered"
+        error = error or f"HTTP {code}"
+        attempts = d["attempts"] + 1
+        if attempts >= len(SCHEDULE):
+            await self._finish(d, "dead", code=code, excerpt=excerpt, error=error)
+            return "dead"
+        delay = SCHEDULE[attempts] * self.retry_scale * random.uniform(0.85, 1.15)  # noqa: S311 - jitter
+        await self._finish(d, "pending", code=code, excerpt=excerpt, error=error,
+                           next_at=self.clock.now() + timedelta(seconds=delay))
+        return "failed"
+
+    async def _finish(self, d: Row, status: str, *, code: int | None = None, excerpt: str | None = None,
+                      error: str | None = None, next_at: datetime | None = None) -> None:
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            await conn.execute(webhook_deliveries.update().where(
+                webhook_deliveries.c.id == d["id"], webhook_deliveries.c.status == "pending").values(
+                status=status, attempts=d["attempts"] + (error != "endpoint disabled"),
+                next_attempt_at=next_at, last_status_code=code, last_error=error,
+                last_response_excerpt=excerpt, delivered_at=now if status == "succeeded" else None,
+                updated_at=now))
+            ep = webhook_endpoints.c
+            if status == "succeeded":
+                await conn.execute(webhook_endpoints.update().where(ep.id == d["endpoint_id"],
+                                                                    ep.failing_since.is_not(None))
+                                   .values(failing_since=None))
+            elif error != "endpoint disabled":
+                await conn.execute(webhook_endpoints.update().where(ep.id == d["endpoint_id"],
+                                                                    ep.failing_since.is_(None))
+                                   .values(failing_since=now))
+                disabled = await conn.execute(webhook_endpoints.update().where(
+                    ep.id == d["endpoint_id"], ep.enabled.is_(True), ep.failing_since <= now - DISABLE_AFTER)
+                    .values(enabled=False, disabled_reason="failing_for_5_days", updated_at=now))
+                if disabled.rowcount:
+                    row = (await conn.execute(sa.select(webhook_endpoints).where(ep.id == d["endpoint_id"]))
+                           ).mappings().one()
+                    await outbox.add(conn, merchant_id=d["merchant_id"], type="endpoint.disabled",
+                                     obj=endpoint_view(dict(row)), resource_id=d["endpoint_id"], now=now)
+                    log.warning("webhook_endpoint_disabled", endpoint_id=d["endpoint_id"])
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,226 @@
+"""Merchants' webhook endpoints, their delivery log, the event list, and redelivery."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gyeol.core.clock import Clock, iso
+from gyeol.core.context import Caller
+from gyeol.core.errors import DomainError, not_found
+from gyeol.core.events.types import EVENT_TYPES, subscribed
+from gyeol.core.pagination import Page, paginate
+from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
+from gyeol.crypto import DataCipher
+from gyeol.db.engine import Database
+from gyeol.ids import new_id
+from gyeol.models import outbox_events, webhook_deliveries, webhook_endpoints
+
+Row = dict[str, Any]
+OLD_SECRET_GRACE = timedelta(hours=24)
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def endpoint_view(e: Mapping[str, Any], secret: str | None = None) -> Row:
+    view: Row = {
+        "endpointId": e["id"], "object": "webhook_endpoint", "url": e["url"], "events": e["events"],
+        "description": e["description"], "enabled": bool(e["enabled"]), "livemode": bool(e["livemode"]),
+        "disabledReason": e["disabled_reason"], "failingSince": iso(e["failing_since"]),
+        "createdAt": iso(e["created_at"]), "updatedAt": iso(e["updated_at"]),
+    }
+    if secret is not None:
+        view["secret"] = secret  # shown once: on creation and on rotation
+    return view
+
+
+def delivery_view(d: Mapping[str, Any]) -> Row:
+    return {
+        "deliveryId": d["id"], "object": "webhook_delivery", "endpointId": d["endpoint_id"], "eventId": d["event_id"],
+        "eventType": d["event_type"], "status": d["status"], "attempts": d["attempts"],
+        "nextAttemptAt": iso(d["next_attempt_at"]) if d["status"] == "pending" else None,
+        "lastStatusCode": d["last_status_code"], "lastError": d["last_error"],
+        "lastResponseExcerpt": d["last_response_excerpt"], "deliveredAt": iso(d["delivered_at"]),
+        "createdAt": iso(d["created_at"]),
+    }
+
+
+def event_view(e: Mapping[str, Any]) -> Row:
+    payload: Row = dict(e["payload"])
+    return payload
+
+
+def check_events(events: list[str]) -> list[str]:
+    unknown = sorted(set(events) - EVENT_TYPES - {"*"})
+    if not events or unknown:
+        raise DomainError("validation", "INVALID_EVENTS", "events lists known event types, or '*'.",
+                          details={"unknown": unknown, "known": sorted(EVENT_TYPES)})
+    return sorted(set(events))
+
+
+def new_delivery(e: Mapping[str, Any], event: Mapping[str, Any], now: datetime) -> Row:
+    return {"id": new_id("dlv"), "merchant_id": e["merchant_id"], "endpoint_id": e["id"], "event_id": event["id"],
+            "event_type": event["type"], "status": "pending", "attempts": 0, "next_attempt_at": now,
+            "last_status_code": None, "last_error": None, "last_response_excerpt": None, "delivered_at": None,
+            "created_at": now, "updated_at": now}
+
+
+async def fan_out(conn: AsyncConnection, events: Sequence[Mapping[str, Any]], now: datetime) -> int:
+    """Deliveries for every enabled endpoint subscribed to each event (the relay, in its own transaction)."""
+    merchants = {e["merchant_id"] for e in events}
+    if not merchants:
+        return 0
+    q = sa.select(webhook_endpoints).where(webhook_endpoints.c.merchant_id.in_(merchants),
+                                           webhook_endpoints.c.enabled.is_(True),
+                                           webhook_endpoints.c.deleted_at.is_(None))
+    endpoints = [dict(r) for r in (await conn.execute(q)).mappings()]
+    rows = [new_delivery(ep, ev, now) for ev in events for ep in endpoints
+            if ep["merchant_id"] == ev["merchant_id"] and subscribed(ep["events"], ev["type"])]
+    if rows:
+        await conn.execute(webhook_deliveries.insert(), rows)
+    return len(rows)
+
+
+class WebhookEndpoints:
+    def __init__(self, db: Database, clock: Clock, cipher: DataCipher, resolver: Resolver = system_resolver
+                 ) -> None:
+        self.db = db
+        self.clock = clock
+        self.cipher = cipher
+        self.resolver = resolver
+
+    async def create(self, caller: Caller, url: str, events: list[str], description: str | None) -> Row:
+        events = check_events(events)
+        await check_url(url, caller.livemode, self.resolver)
+        now = self.clock.now()
+        secret = new_secret()
+        row = {"id": new_id("we"), "merchant_id": caller.merchant_id, "livemode": caller.livemode, "url": url,
+               "events": events, "description": description, "secret": self.cipher.encrypt(secret),
+               "previous_secret": None, "previous_secret_expires_at": None, "enabled": True, "failing_since": None,
+               "disabled_reason": None, "deleted_at": None, "created_at": now, "updated_at": now}
+        async with self.db.tx() as conn:
+            await conn.execute(webhook_endpoints.insert().values(**row))
+        return endpoint_view(row, secret)
+
+    async def _get(self, conn: AsyncConnection, caller: Caller, endpoint_id: str, lock: bool = False) -> Row:
+        q = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id,
+                                               webhook_endpoints.c.merchant_id == caller.merchant_id,
+                                               webhook_endpoints.c.deleted_at.is_(None))
+        row = (await conn.execute(q.with_for_update() if lock else q)).mappings().first()
+        if row is None:
+            raise not_found("webhook_endpoint", endpoint_id)
+        return dict(row)
+
+    async def get(self, caller: Caller, endpoint_id: str) -> Row:
+        async with self.db.read() as conn:
+            return endpoint_view(await self._get(conn, caller, endpoint_id))
+
+    async def list_page(self, caller: Caller, page: int, size: int) -> Page:
+        q = sa.select(webhook_endpoints).where(webhook_endpoints.c.merchant_id == caller.merchant_id,
+                                               webhook_endpoints.c.deleted_at.is_(None))
+        async with self.db.read() as conn:
+            return await paginate(conn, q, webhook_endpoints.c.created_at.desc(), page, size, endpoint_view)
+
+    async def update(self, caller: Caller, endpoint_id: str, *, url: str | None, events: list[str] | None,
+                     enabled: bool | None, description: str | None) -> Row:
+        changes: Row = {}
+        if events is not None:
+            changes["events"] = check_events(events)
+        if url is not None:
+            await check_url(url, caller.livemode, self.resolver)
+            changes["url"] = url
+        if description is not None:
+            changes["description"] = description
+        if enabled is not None:
+            changes["enabled"] = enabled
+            if enabled:
+                changes.update(failing_since=None, disabled_reason=None)
+            else:
+                changes["disabled_reason"] = "disabled_by_merchant"
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            row = await self._get(conn, caller, endpoint_id, lock=True)
+            changes["updated_at"] = now
+            await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
+                               .values(**changes))
+        return endpoint_view({**row, **changes})
+
+    async def delete(self, caller: Caller, endpoint_id: str) -> Row:
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            await self._get(conn, caller, endpoint_id, lock=True)
+            await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
+                               .values(deleted_at=now, enabled=False, updated_at=now))
+            await conn.execute(webhook_deliveries.update().where(
+                webhook_deliveries.c.endpoint_id == endpoint_id, webhook_deliveries.c.status == "pending")
+                .values(status="dead", last_error="endpoint deleted", updated_at=now))
+        return {"endpointId": endpoint_id, "deleted": True}
+
+    async def rotate_secret(self, caller: Caller, endpoint_id: str) -> Row:
+        """A new secret; the old one keeps signing beside it for 24 hours, so receivers can switch calmly."""
+        now = self.clock.now()
+        secret = new_secret()
+        async with self.db.tx() as conn:
+            row = await self._get(conn, caller, endpoint_id, lock=True)
+            changes = {"secret": self.cipher.encrypt(secret), "previous_secret": row["secret"],
+                       "previous_secret_expires_at": now + OLD_SECRET_GRACE, "updated_at": now}
+            await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
+                               .values(**changes))
+        return endpoint_view({**row, **changes}, secret)
+
+    async def deliveries(self, caller: Caller, endpoint_id: str, page: int, size: int) -> Page:
+        async with self.db.read() as conn:
+            await self._get(conn, caller, endpoint_id)
+            q = sa.select(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
+            return await paginate(conn, q, webhook_deliveries.c.created_at.desc(), page, size, delivery_view)
+
+    # --- events -------------------------------------------------------------------------------
+    async def _event(self, conn: AsyncConnection, caller: Caller, event_id: str) -> Row:
+        q = sa.select(outbox_events).where(outbox_events.c.id == event_id,
+                                           outbox_events.c.merchant_id == caller.merchant_id)
+        row = (await conn.execute(q)).mappings().first()
+        if row is None:
+            raise not_found("event", event_id)
+        return dict(row)
+
+    async def event(self, caller: Caller, event_id: str) -> Row:
+        async with self.db.read() as conn:
+            return event_view(await self._event(conn, caller, event_id))
+
+    async def events(self, caller: Caller, type: str | None, after: str | None, size: int) -> Row:
+        """Oldest first from the cursor: `after` is the last event id the caller has seen."""
+        q = sa.select(outbox_events).where(outbox_events.c.merchant_id == caller.merchant_id)
+        if type:
+            q = q.where(outbox_events.c.type == type)
+        async with self.db.read() as conn:
+            if after:
+                q = q.where(outbox_events.c.seq > (await self._event(conn, caller, after))["seq"])
+            rows = (await conn.execute(q.order_by(outbox_events.c.seq).limit(size + 1))).mappings().all()
+        items = [event_view(dict(r)) for r in rows[:size]]
+        return {"items": items, "size": size, "hasMore": len(rows) > size,
+                "nextAfter": items[-1]["id"] if items else after}
+
+    async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None) -> Row:
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            event = await self._event(conn, caller, event_id)
+            if endpoint_id is not None:
+                endpoints = [await self._get(conn, caller, endpoint_id)]
+            else:
+                q = sa.select(webhook_endpoints).where(webhook_endpoints.c.merchant_id == caller.merchant_id,
+                                                       webhook_endpoints.c.enabled.is_(True),
+                                                       webhook_endpoints.c.deleted_at.is_(None))
+                endpoints = [dict(r) for r in (await conn.execute(q)).mappings()
+                             if subscribed(r["events"], event["type"])]
+            rows = [new_delivery(e, event, now) for e in endpoints]
+            if rows:
+                await conn.execute(webhook_deliveries.insert(), rows)
+        return {"eventId": event_id, "deliveries": [delivery_view(r) for r in rows]}

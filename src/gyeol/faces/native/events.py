@@ -1,0 +1,83 @@
+"""Events and merchant webhook endpoints on the native API (merchant keys only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field, StrictBool, StrictStr
+
+from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
+from gyeol.faces.native.schemas import Strict, Url
+
+router = APIRouter(tags=["events and webhooks"])
+
+
+class EndpointIn(Strict):
+    url: Url
+    events: list[StrictStr] = Field(min_length=1, max_length=50)
+    description: StrictStr | None = Field(default=None, max_length=500)
+
+
+class EndpointPatch(Strict):
+    url: Url | None = None
+    events: list[StrictStr] | None = Field(default=None, min_length=1, max_length=50)
+    enabled: StrictBool | None = None
+    description: StrictStr | None = Field(default=None, max_length=500)
+
+
+class RedeliverIn(Strict):
+    endpoint_id: StrictStr | None = Field(default=None, alias="endpointId", max_length=40)
+
+
+@router.post("/webhook-endpoints")
+async def create_endpoint(body: EndpointIn, svc: Svc, caller: MerchantCaller) -> Any:
+    return await svc.webhooks.create(caller, body.url, body.events, body.description)
+
+
+@router.get("/webhook-endpoints")
+async def list_endpoints(svc: Svc, caller: MerchantCaller, paging: Paging) -> Any:
+    return await svc.webhooks.list_page(caller, paging.page, paging.size)
+
+
+@router.get("/webhook-endpoints/{endpoint_id}")
+async def get_endpoint(endpoint_id: str, svc: Svc, caller: MerchantCaller) -> Any:
+    return await svc.webhooks.get(caller, endpoint_id)
+
+
+@router.patch("/webhook-endpoints/{endpoint_id}")
+async def update_endpoint(endpoint_id: str, body: EndpointPatch, svc: Svc, caller: MerchantCaller) -> Any:
+    return await svc.webhooks.update(caller, endpoint_id, url=body.url, events=body.events, enabled=body.enabled,
+                                     description=body.description)
+
+
+@router.delete("/webhook-endpoints/{endpoint_id}")
+async def delete_endpoint(endpoint_id: str, svc: Svc, caller: MerchantCaller) -> Any:
+    return await svc.webhooks.delete(caller, endpoint_id)
+
+
+@router.post("/webhook-endpoints/{endpoint_id}/rotate-secret")
+async def rotate_secret(endpoint_id: str, svc: Svc, caller: MerchantCaller) -> Any:
+    return await svc.webhooks.rotate_secret(caller, endpoint_id)
+
+
+@router.get("/webhook-endpoints/{endpoint_id}/deliveries")
+async def deliveries(endpoint_id: str, svc: Svc, caller: MerchantCaller, paging: Paging) -> Any:
+    return await svc.webhooks.deliveries(caller, endpoint_id, paging.page, paging.size)
+
+
+@router.get("/events")
+async def list_events(svc: Svc, caller: MerchantCaller, type: str | None = Query(default=None, max_length=64),
+                      after: str | None = Query(default=None, max_length=40),
+                      size: int = Query(default=20, ge=1, le=100)) -> Any:
+    return await svc.webhooks.events(caller, type, after, size)
+
+
+@router.get("/events/{event_id}")
+async def get_event(event_id: str, svc: Svc, caller: MerchantCaller) -> Any:
+    return await svc.webhooks.event(caller, event_id)
+
+
+@router.post("/events/{event_id}/redeliver")
+async def redeliver(event_id: str, svc: Svc, caller: MerchantCaller, body: RedeliverIn | None = None) -> Any:
+    return await svc.webhooks.redeliver(caller, event_id, body.endpoint_id if body else None)
