@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conftest import Env
 from gyeol.core.webhooks.delivery import SCHEDULE
@@ -180,7 +180,7 @@ async def test_rotation_signs_with_both_secrets_for_a_day(env: Env) -> None:
         call = rx.calls[-1]
         assert len(call.headers["webhook-signature"].split(" ")) == 1
         verified(rotated["secret"], call)
-        with pytest.raises(Exception):
+        with pytest.raises(WebhookVerificationError):
             verified(ep["secret"], call)
 
 
