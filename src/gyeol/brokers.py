@@ -32,6 +32,14 @@ def _options(url: str) -> tuple[str, dict[str, str]]:
     return parts._replace(query="").geturl(), options
 
 
+async def _quiet(exc: Exception) -> None:
+    log.debug("nats_error", error=type(exc).__name__)
+
+
+async def _quiet_event() -> None:
+    return None
+
+
 class NatsBroker:
     def __init__(self, url: str) -> None:
         self.server, options = _options(url)
@@ -44,8 +52,9 @@ class NatsBroker:
         import nats
 
         if self._nc is None or self._nc.is_closed:
-            self._nc = await nats.connect(servers=[self.server], connect_timeout=2, allow_reconnect=False,
-                                          max_reconnect_attempts=0)
+            self._nc = await asyncio.wait_for(nats.connect(
+                servers=[self.server], connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=1,
+                error_cb=_quiet, disconnected_cb=_quiet_event, closed_cb=_quiet_event), timeout=5)
             self._js = self._nc.jetstream(timeout=5)
             try:
                 await self._js.add_stream(name=self.stream, subjects=[f"{self.prefix}.>"])
@@ -57,7 +66,7 @@ class NatsBroker:
         try:
             js = await self._connect()
             await js.publish(f"{self.prefix}.{event['type']}", orjson.dumps(event),
-                             headers={"Nats-Msg-Id": event["id"], "Gyeol-Event-Id": event["id"]})
+                             headers={"Nats-Msg-Id": event["id"], "Gyeol-Event-Id": event["id"]}, timeout=3)
         except Exception as exc:  # noqa: BLE001 - any failure means "not published": keep it in the outbox
             await self.close()
             raise BrokerUnavailable(f"nats: {type(exc).__name__}") from exc
