@@ -244,3 +244,26 @@ async def test_the_docs_example_verifies_a_real_delivery(env: Env) -> None:
         assert event is not None and event["type"] == "payment.completed"
         assert scope["verify"](call.body + b" ", call.headers, ep["secret"]) is None
         assert scope["verify"](call.body, call.headers, "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY") is None
+
+
+async def test_unknown_outcome_for_a_day_raises_one_alert(env: Env) -> None:
+    from gyeol.connectors.base import ConnectorUnavailable
+    from gyeol.core.reconcile import Reconciler
+
+    r = await env.client.post("/api/v1/payments/intent", json={
+        "orderId": "o-lost", "amount": 1000, "confirm": True, "methodOptions": {"token": "tok_visa"}},
+        headers={"Gyeol-Sandbox-Fault": "timeout"})
+    assert r.status_code == 504
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectorUnavailable("still down")
+
+    env.svc.sandbox.lookup = down  # type: ignore[method-assign]
+    reconciler = Reconciler(env.svc.payments, env.svc.refunds, env.svc.db, env.svc.clock)
+    await reconciler.run_once()
+    assert (await env.client.get("/api/v1/events", params={"type": "attempt.unresolved"})).json()["items"] == []
+    env.svc.clock.advance(timedelta(hours=25))
+    assert (await reconciler.run_once())["alerts"] == 1
+    assert (await reconciler.run_once())["alerts"] == 0
+    alerts = (await env.client.get("/api/v1/events", params={"type": "attempt.unresolved"})).json()["items"]
+    assert len(alerts) == 1 and alerts[0]["data"]["object"]["paymentId"] == r.json()["error"]["details"]["paymentId"]

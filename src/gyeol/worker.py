@@ -28,7 +28,7 @@ async def _deliver_webhooks(svc: Services) -> Any:
 
 
 async def _reconcile(svc: Services) -> Any:
-    return await Reconciler(svc.payments, svc.refunds, svc.db, svc.clock).run_once()
+    return await Reconciler(svc.payments, svc.refunds, svc.db, svc.clock).run_once(due_only=True)
 
 
 async def _expire_intents(svc: Services) -> Any:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from gyeol.core.clock import Clock
+import sqlalchemy as sa
+
+from gyeol.core.clock import Clock, iso
+from gyeol.core.events import outbox
 from gyeol.core.payments import repository as payments_repo
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
 from gyeol.db.engine import Database
+from gyeol.models import outbox_events, payment_attempts
 
 # An attempt still `started` after this long was abandoned by a crashed process.
 STALE_STARTED = timedelta(seconds=60)
+# A PG outcome still unknown after this long needs a person: an `attempt.unresolved` event says so, once.
+ALERT_AFTER = timedelta(hours=24)
 
 
 class Reconciler:
@@ -22,9 +28,11 @@ class Reconciler:
         self.db = db
         self.clock = clock
 
-    async def run_once(self, older_than: float = 0.0, limit: int = 500) -> dict[str, Any]:
+    async def run_once(self, older_than: float = 0.0, limit: int = 500, *, due_only: bool = False
+                       ) -> dict[str, Any]:
+        """`due_only` (the worker) honours each attempt's backoff; the CLI asks about every open attempt now."""
         now = self.clock.now()
-        horizon = now + timedelta(seconds=3600 * 24 * 365) if older_than == 0 else now
+        horizon = now + timedelta(seconds=3600 * 24 * 365) if older_than == 0 and not due_only else now
         async with self.db.read() as conn:
             attempts = await payments_repo.attempts_to_check(
                 conn, horizon, now - max(STALE_STARTED, timedelta(seconds=older_than)), limit)
@@ -34,8 +42,23 @@ class Reconciler:
                 continue
             view = await self.payments.resolve_attempt(a)
             resolved.append({"attemptId": a["id"], "paymentId": a["payment_id"], "status": view["status"]})
+        alerts = await self._alert_unresolved(now)
         refunds = []
         for r in await self.refunds.pending(now - timedelta(seconds=older_than), limit):
             view = await self.refunds.resolve(r)
             refunds.append({"refundId": r["id"], "status": view["status"]})
-        return {"attempts": resolved, "refunds": refunds}
+        return {"attempts": resolved, "refunds": refunds, "alerts": alerts}
+
+    async def _alert_unresolved(self, now: datetime) -> int:
+        async with self.db.tx() as conn:
+            q = (sa.select(payment_attempts).where(payment_attempts.c.status == "unknown",
+                                                   payment_attempts.c.created_at <= now - ALERT_AFTER)
+                 .where(~sa.exists().where(outbox_events.c.type == "attempt.unresolved",
+                                           outbox_events.c.resource_id == payment_attempts.c.id)).limit(100))
+            rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+            for a in rows:
+                await outbox.add(conn, merchant_id=a["merchant_id"], type="attempt.unresolved", obj={
+                    "object": "payment_attempt", "attemptId": a["id"], "paymentId": a["payment_id"],
+                    "kind": a["kind"], "amount": a["amount"], "connector": a["connector"], "checks": a["checks"],
+                    "createdAt": iso(a["created_at"])}, resource_id=a["id"], now=now)
+        return len(rows)

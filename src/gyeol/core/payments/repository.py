@@ -105,6 +105,15 @@ async def settle_attempt(conn: AsyncConnection, a: Row, event: str, now: datetim
     return {**a, **values}
 
 
+async def recheck_later(conn: AsyncConnection, a: Row, now: datetime) -> Row:
+    """An unknown attempt the PG still did not answer about: the next look backs off to at most an hour."""
+    checks = a["checks"] + 1
+    values = {"checks": checks, "next_check_at": now + timedelta(seconds=min(5 * 2 ** min(checks, 10), 3600)),
+              "updated_at": now}
+    await conn.execute(att.update().where(att.c.id == a["id"], att.c.status == "unknown").values(**values))
+    return {**a, **values}
+
+
 async def attempts_to_check(conn: AsyncConnection, now: datetime, stale_before: datetime, limit: int) -> list[Row]:
     q = (
         sa.select(att)

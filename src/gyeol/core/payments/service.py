@@ -275,6 +275,8 @@ class PaymentService:
         if a["status"] not in ("started", "unknown", "requires_action"):
             return p, a  # already settled: a late or duplicate answer changes nothing
         if result is None:
+            if a["status"] == "unknown":  # still no answer: look again later, backing off
+                return p, await repo.recheck_later(conn, a, now)
             a = await repo.settle_attempt(conn, a, "unknown", now, checks=a["checks"] + 1)
             return p, a
         if result.outcome == "requires_action":

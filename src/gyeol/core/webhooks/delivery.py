@@ -84,6 +84,7 @@ class WebhookDispatcher:
             joined = (sa.select(webhook_deliveries, webhook_endpoints.c.url, webhook_endpoints.c.livemode,
                                 webhook_endpoints.c.secret, webhook_endpoints.c.previous_secret,
                                 webhook_endpoints.c.previous_secret_expires_at, webhook_endpoints.c.enabled,
+                                webhook_endpoints.c.failing_since,
                                 outbox_events.c.payload)
                       .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
                       .join(outbox_events, outbox_events.c.id == webhook_deliveries.c.event_id)
@@ -137,15 +138,20 @@ class WebhookDispatcher:
                 next_attempt_at=next_at, last_status_code=code, last_error=error,
                 last_response_excerpt=excerpt, delivered_at=now if status == "succeeded" else None,
                 updated_at=now))
+            # The endpoint row is written only when its streak changes, not once per delivery: many deliveries
+            # to one endpoint run at once, and they must not queue on its row lock.
             ep = webhook_endpoints.c
-            if status == "succeeded":
+            failing_since = d.get("failing_since")
+            if status == "succeeded" and failing_since is not None:
                 await conn.execute(webhook_endpoints.update().where(ep.id == d["endpoint_id"],
                                                                     ep.failing_since.is_not(None))
                                    .values(failing_since=None))
-            elif error != "endpoint disabled":
+            elif status != "succeeded" and error != "endpoint disabled" and failing_since is None:
                 await conn.execute(webhook_endpoints.update().where(ep.id == d["endpoint_id"],
                                                                     ep.failing_since.is_(None))
                                    .values(failing_since=now))
+            elif status != "succeeded" and error != "endpoint disabled" and failing_since is not None \
+                    and failing_since <= now - DISABLE_AFTER:
                 disabled = await conn.execute(webhook_endpoints.update().where(
                     ep.id == d["endpoint_id"], ep.enabled.is_(True), ep.failing_since <= now - DISABLE_AFTER)
                     .values(enabled=False, disabled_reason="failing_for_5_days", updated_at=now))
