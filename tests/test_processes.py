@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -139,8 +140,8 @@ async def test_timeout_then_gyeol_reconcile_settles_with_one_charge(sqlite_db: s
             assert r.json()["error"]["type"] == "gateway"
             got = (await c.get(s.url + f"/api/v1/payments/{pid}")).json()
             assert got["status"] == "pending" and got["lastAttempt"]["status"] == "unknown"
-            out = run_cli(["reconcile"], env).stdout
-            assert "1" in out
+            out = json.loads(run_cli(["reconcile"], env).stdout)
+            assert [(a["paymentId"], a["status"]) for a in out["attempts"]] == [(pid, "succeeded")]
             got = (await c.get(s.url + f"/api/v1/payments/{pid}")).json()
             assert got["status"] == "succeeded", got
             charges = (await c.get(s.url + "/api/v1/sandbox/charges", params={"paymentId": pid})).json()["items"]
