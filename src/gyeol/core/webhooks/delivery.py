@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ import httpx
 import orjson
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks.webhooks import Webhook
 
 from gyeol.core.clock import Clock
@@ -42,10 +44,21 @@ def signature(secrets: list[str], msg_id: str, at: datetime, body: str) -> str:
     return " ".join(Webhook(s).sign(msg_id, at, body) for s in secrets)
 
 
+@dataclass
+class Result:
+    d: Row
+    status: str  # succeeded | pending (retry) | dead
+    code: int | None = None
+    excerpt: str | None = None
+    error: str | None = None
+    next_at: datetime | None = None
+    counts: bool = True  # an attempt was made (not so for an endpoint disabled meanwhile)
+
+
 class WebhookDispatcher:
     def __init__(self, db: Database, clock: Clock, cipher: DataCipher, *, resolver: Resolver = system_resolver,
                  retry_scale: float = 1.0, lease: timedelta = timedelta(seconds=60), timeout: float = 10.0,
-                 concurrency: int = 32) -> None:
+                 concurrency: int = 16) -> None:
         self.db = db
         self.clock = clock
         self.cipher = cipher
@@ -57,15 +70,21 @@ class WebhookDispatcher:
                                         limits=httpx.Limits(max_connections=concurrency))
 
     async def run_once(self, limit: int = 500) -> dict[str, int]:
+        """Claim due deliveries, send them concurrently, then record every result in one transaction."""
         claimed = await self._claim(limit)
-        outcome = {"delivered": 0, "failed": 0, "dead": 0}
+        if not claimed:
+            return {"delivered": 0, "failed": 0, "dead": 0}
         sem = asyncio.Semaphore(self.concurrency)
 
-        async def one(d: Row) -> None:
+        async def one(d: Row) -> Result:
             async with sem:
-                outcome[await self._deliver(d)] += 1
+                return await self._send(d)
 
-        await asyncio.gather(*(one(d) for d in claimed))
+        results = await asyncio.gather(*(one(d) for d in claimed))
+        await self._record(results)
+        outcome = {"delivered": 0, "failed": 0, "dead": 0}
+        for r in results:
+            outcome[{"succeeded": "delivered", "pending": "failed", "dead": "dead"}[r.status]] += 1
         return outcome
 
     async def _claim(self, limit: int) -> list[Row]:
@@ -91,10 +110,9 @@ class WebhookDispatcher:
                       .where(webhook_deliveries.c.id.in_(ids)))
             return [dict(r) for r in (await conn.execute(joined)).mappings()]
 
-    async def _deliver(self, d: Row) -> str:
+    async def _send(self, d: Row) -> Result:
         if not d["enabled"]:
-            await self._finish(d, "dead", error="endpoint disabled")
-            return "dead"
+            return Result(d, "dead", error="endpoint disabled", counts=False)
         now = self.clock.now()
         body = orjson.dumps(d["payload"]).decode()
         secrets = [self.cipher.decrypt(d["secret"]) or ""]
@@ -116,51 +134,53 @@ class WebhookDispatcher:
         except httpx.HTTPError as exc:
             error = type(exc).__name__
         if code is not None and 200 <= code < 300:
-            await self._finish(d, "succeeded", code=code, excerpt=excerpt)
-            return "delivered"
+            return Result(d, "succeeded", code=code, excerpt=excerpt)
         error = error or f"HTTP {code}"
-        attempts = d["attempts"] + 1
-        if attempts >= len(SCHEDULE):
-            await self._finish(d, "dead", code=code, excerpt=excerpt, error=error)
-            return "dead"
-        delay = SCHEDULE[attempts] * self.retry_scale * random.uniform(0.85, 1.15)  # noqa: S311 - jitter
-        await self._finish(d, "pending", code=code, excerpt=excerpt, error=error,
-                           next_at=self.clock.now() + timedelta(seconds=delay))
-        return "failed"
+        if d["attempts"] + 1 >= len(SCHEDULE):
+            return Result(d, "dead", code=code, excerpt=excerpt, error=error)
+        delay = SCHEDULE[d["attempts"] + 1] * self.retry_scale * random.uniform(0.85, 1.15)  # noqa: S311 - jitter
+        return Result(d, "pending", code=code, excerpt=excerpt, error=error,
+                      next_at=self.clock.now() + timedelta(seconds=delay))
 
-    async def _finish(self, d: Row, status: str, *, code: int | None = None, excerpt: str | None = None,
-                      error: str | None = None, next_at: datetime | None = None) -> None:
+    async def _record(self, results: list[Result]) -> None:
         now = self.clock.now()
         async with self.db.tx() as conn:
-            await conn.execute(webhook_deliveries.update().where(
-                webhook_deliveries.c.id == d["id"], webhook_deliveries.c.status == "pending").values(
-                status=status, attempts=d["attempts"] + (error != "endpoint disabled"),
-                next_attempt_at=next_at, last_status_code=code, last_error=error,
-                last_response_excerpt=excerpt, delivered_at=now if status == "succeeded" else None,
-                updated_at=now))
-            # The endpoint row is written only when its streak changes, not once per delivery: many deliveries
-            # to one endpoint run at once, and they must not queue on its row lock.
+            for r in results:
+                await conn.execute(webhook_deliveries.update().where(
+                    webhook_deliveries.c.id == r.d["id"], webhook_deliveries.c.status == "pending").values(
+                    status=r.status, attempts=r.d["attempts"] + r.counts, next_attempt_at=r.next_at,
+                    last_status_code=r.code, last_error=r.error, last_response_excerpt=r.excerpt,
+                    delivered_at=now if r.status == "succeeded" else None, updated_at=now))
+            # Each endpoint's failure streak, written only when it changes: any success ends it, failures only
+            # start it; 5 days of nothing but failures disables the endpoint.
+            by_endpoint: dict[str, list[Result]] = {}
+            for r in results:
+                if r.counts:
+                    by_endpoint.setdefault(r.d["endpoint_id"], []).append(r)
             ep = webhook_endpoints.c
-            failing_since = d.get("failing_since")
-            if status == "succeeded" and failing_since is not None:
-                await conn.execute(webhook_endpoints.update().where(ep.id == d["endpoint_id"],
-                                                                    ep.failing_since.is_not(None))
-                                   .values(failing_since=None))
-            elif status != "succeeded" and error != "endpoint disabled" and failing_since is None:
-                await conn.execute(webhook_endpoints.update().where(ep.id == d["endpoint_id"],
-                                                                    ep.failing_since.is_(None))
-                                   .values(failing_since=now))
-            elif status != "succeeded" and error != "endpoint disabled" and failing_since is not None \
-                    and failing_since <= now - DISABLE_AFTER:
-                disabled = await conn.execute(webhook_endpoints.update().where(
-                    ep.id == d["endpoint_id"], ep.enabled.is_(True), ep.failing_since <= now - DISABLE_AFTER)
-                    .values(enabled=False, disabled_reason="failing_for_5_days", updated_at=now))
-                if disabled.rowcount:
-                    row = (await conn.execute(sa.select(webhook_endpoints).where(ep.id == d["endpoint_id"]))
-                           ).mappings().one()
-                    await outbox.add(conn, merchant_id=d["merchant_id"], type="endpoint.disabled",
-                                     obj=endpoint_view(dict(row)), resource_id=d["endpoint_id"], now=now)
-                    log.warning("webhook_endpoint_disabled", endpoint_id=d["endpoint_id"])
+            for endpoint_id, rs in by_endpoint.items():
+                failing_since = rs[0].d["failing_since"]
+                if any(r.status == "succeeded" for r in rs):
+                    if failing_since is not None:
+                        await conn.execute(webhook_endpoints.update().where(ep.id == endpoint_id)
+                                           .values(failing_since=None))
+                elif failing_since is None:
+                    await conn.execute(webhook_endpoints.update().where(ep.id == endpoint_id,
+                                                                        ep.failing_since.is_(None))
+                                       .values(failing_since=now))
+                elif failing_since <= now - DISABLE_AFTER:
+                    await self._disable(conn, rs[0].d["merchant_id"], endpoint_id, now)
+
+    async def _disable(self, conn: AsyncConnection, merchant_id: str, endpoint_id: str, now: datetime) -> None:
+        ep = webhook_endpoints.c
+        disabled = await conn.execute(webhook_endpoints.update().where(
+            ep.id == endpoint_id, ep.enabled.is_(True), ep.failing_since <= now - DISABLE_AFTER)
+            .values(enabled=False, disabled_reason="failing_for_5_days", updated_at=now))
+        if disabled.rowcount:
+            row = (await conn.execute(sa.select(webhook_endpoints).where(ep.id == endpoint_id))).mappings().one()
+            await outbox.add(conn, merchant_id=merchant_id, type="endpoint.disabled", obj=endpoint_view(dict(row)),
+                             resource_id=endpoint_id, now=now)
+            log.warning("webhook_endpoint_disabled", endpoint_id=endpoint_id)
 
     async def aclose(self) -> None:
         await self.client.aclose()
