@@ -146,3 +146,26 @@ async def test_timeout_then_gyeol_reconcile_settles_with_one_charge(sqlite_db: s
             assert got["status"] == "succeeded", got
             charges = (await c.get(s.url + "/api/v1/sandbox/charges", params={"paymentId": pid})).json()["items"]
             assert [(x["kind"], x["status"]) for x in charges] == [("charge", "succeeded")]
+
+
+async def test_serve_runs_the_jobs_in_process_by_default(sqlite_db: str, tmp_path: Path) -> None:
+    """The single-machine mode: with no `gyeol worker`, the server itself relays and delivers webhooks."""
+    from receiver import Receiver
+
+    env = gyeol_env(sqlite_db, tmp_path / "var", GYEOL_TEST_SECRET_KEY="test_sk_embedded", GYEOL_WORKER="embedded",
+                    GYEOL_WORKER_INTERVAL="0.1")
+    async with Receiver() as rx:
+        with Server(env) as s:
+            s.wait_ready()
+            async with httpx.AsyncClient(headers={"Authorization": "Bearer test_sk_embedded"}) as c:
+                r = await c.post(s.url + "/api/v1/webhook-endpoints",
+                                 json={"url": rx.url, "events": ["payment.completed"]})
+                assert r.status_code == 200, r.text
+                r = await c.post(s.url + "/api/v1/payments/intent", json={
+                    "orderId": "emb-1", "amount": 500, "confirm": True, "methodOptions": {"token": "tok_visa"}})
+                assert r.status_code == 200, r.text
+                for _ in range(100):
+                    if rx.calls:
+                        break
+                    await asyncio.sleep(0.1)
+        assert [json.loads(c.body)["type"] for c in rx.calls] == ["payment.completed"]
