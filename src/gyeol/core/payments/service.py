@@ -55,6 +55,12 @@ class _RowAppeared(Exception):
     """The payment row appeared between two lock steps; the transaction is rolled back and run again."""
 
 
+def _refuse_closed(p: Row) -> None:
+    if p["status"] in PAYMENT_CLOSED:
+        raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
+                          details={"paymentId": p["id"], "status": p["status"]})
+
+
 class PaymentService:
     def __init__(self, db: Database, clock: Clock, connectors: Connectors, orders: OrderService,
                  customers: CustomerService, refunds: RefundService, *, base_url: str,
@@ -470,9 +476,7 @@ class PaymentService:
         now = self.clock.now()
         async with self.db.tx() as conn:
             p = await repo.get(conn, caller, payment_id, lock=True)
-            if p["status"] in PAYMENT_CLOSED:
-                raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
-                                  details={"paymentId": payment_id, "status": p["status"]})
+            _refuse_closed(p)
             if p["status"] in ("succeeded", "captured"):
                 money_taken = True
             else:
@@ -667,9 +671,7 @@ class PaymentService:
         now = self.clock.now()
         async with self.db.tx() as conn:
             p = await repo.get(conn, caller, payment_id, lock=True)
-            if p["status"] in PAYMENT_CLOSED:
-                raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
-                                  details={"paymentId": payment_id, "status": p["status"]})
+            _refuse_closed(p)
             if amount != p["amount"]:
                 raise DomainError("validation", "AMOUNT_MISMATCH", "amount does not match the payment's amount.",
                                   details={"paymentId": payment_id, "amount": p["amount"]})
