@@ -25,5 +25,13 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/run.py
+
+bench-quick: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/run.py --quick
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,175 @@
+"""A closed-loop load generator on aiohttp (uvloop when present), in a process of its own.
+
+`python bench/load.py --base URL --scenario NAME --concurrency C --count N --seconds S --pid SERVER_PID`
+prints one JSON object: throughput, latency percentiles per request kind, errors, and the server's CPU time and
+RSS (read from /proc before and after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def proc_usage(pid: int) -> dict[str, float]:
+    """CPU seconds and RSS of the server and its children (uvicorn --workers)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    cpu, rss = 0.0, 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / TICKS
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    rss += int(line.split()[1]) / 1024
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return {"cpu_s": cpu, "rss_mib": rss}
+
+
+class Scenario:
+    def __init__(self, session: aiohttp.ClientSession, base: str, key: str) -> None:
+        self.s = session
+        self.base = base
+        self.key = key
+        self.lat: dict[str, list[float]] = defaultdict(list)
+
+    async def timed(self, kind: str, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+        t = time.perf_counter()
+        async with self.s.request(method, self.base + path, **kw) as r:
+            body = await r.json(content_type=None) if r.content_type.endswith("json") else await r.text()
+            status = r.status
+        self.lat[kind].append(time.perf_counter() - t)
+        return status, body
+
+    async def gyeol_card(self) -> bool:
+        h = {"Authorization": f"Bearer {self.key}", "Idempotency-Key": uuid.uuid4().hex}
+        st, body = await self.timed("create+confirm", "POST", "/api/v1/payments/intent", headers=h, json={
+            "orderId": "b-" + uuid.uuid4().hex[:20], "amount": 1000, "currency": "KRW", "confirm": True,
+            "methodOptions": {"token": "tok_visa"}})
+        if st != 200 or body.get("status") != "succeeded":
+            return False
+        st, got = await self.timed("read", "GET", f"/api/v1/payments/{body['paymentId']}",
+                                   headers={"Authorization": f"Bearer {self.key}"})
+        return st == 200 and got.get("status") == "succeeded"
+
+    async def stripe_card(self) -> bool:
+        h = {"Authorization": f"Bearer {self.key}"}
+        st, body = await self.timed("create+confirm", "POST", "/v1/payment_intents", headers=h, data={
+            "amount": "1000", "currency": "usd", "confirm": "true", "payment_method": "pm_card_visa"})
+        if st != 200 or body.get("status") != "succeeded":
+            return False
+        st, got = await self.timed("read", "GET", f"/v1/payment_intents/{body['id']}", headers=h)
+        return st == 200 and got.get("status") == "succeeded"
+
+    async def hello(self) -> bool:
+        st, _ = await self.timed("hello", "GET", "/")
+        return st == 200
+
+    async def kiosk(self) -> bool:
+        basic = "Basic " + base64.b64encode(f"{self.key}:".encode()).decode()
+        body = {"paymentKey": "pk_" + uuid.uuid4().hex, "orderId": "k-" + uuid.uuid4().hex[:20], "amount": 1000}
+        st, _ = await self.timed("kiosk create", "POST", "/v1/payments", headers={"Authorization": basic}, json=body)
+        if st != 200:
+            return False
+        st, got = await self.timed("kiosk confirm", "POST", "/v1/payments/confirm",
+                                   headers={"Authorization": basic}, json=body)
+        return st == 200 and got.get("status") == "APPROVED"
+
+    async def refund(self) -> bool:
+        h = {"Authorization": f"Bearer {self.key}"}
+        st, body = await self.timed("create+confirm", "POST", "/api/v1/payments/intent", headers=h, json={
+            "orderId": "r-" + uuid.uuid4().hex[:20], "amount": 1000, "confirm": True,
+            "methodOptions": {"token": "tok_visa"}})
+        if st != 200:
+            return False
+        st, got = await self.timed("refund", "POST", "/api/v1/refunds", headers=h,
+                                   json={"paymentId": body["paymentId"], "amount": 400})
+        return st == 200 and got.get("status") == "succeeded"
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    connector = aiohttp.TCPConnector(limit=args.concurrency, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        sc = Scenario(session, args.base, args.key)
+        op = getattr(sc, args.scenario)
+        done: list[float] = []
+        errors = 0
+        remaining = args.count
+        deadline = time.perf_counter() + args.seconds
+        before = proc_usage(args.pid) if args.pid else {}
+        started = time.perf_counter()
+
+        async def worker() -> None:
+            nonlocal remaining, errors
+            while remaining > 0 and time.perf_counter() < deadline:
+                remaining -= 1
+                try:
+                    ok = await op()
+                except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
+                    ok = False
+                if ok:
+                    done.append(time.perf_counter() - started)
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        elapsed = time.perf_counter() - started
+        after = proc_usage(args.pid) if args.pid else {}
+    windows = []
+    if args.window:
+        for i in range(0, len(done), args.window):
+            chunk = done[i:i + args.window]
+            span = chunk[-1] - (done[i - 1] if i else 0.0)
+            windows.append(round(len(chunk) / span, 1) if span > 0 else None)
+    cpu = after.get("cpu_s", 0.0) - before.get("cpu_s", 0.0)
+    return {
+        "scenario": args.scenario, "concurrency": args.concurrency, "completed": len(done), "errors": errors,
+        "seconds": round(elapsed, 3), "throughput": round(len(done) / elapsed, 1) if elapsed else 0.0,
+        "latency_ms": {k: {"p50": round(pct(v, .5), 2), "p90": round(pct(v, .9), 2), "p99": round(pct(v, .99), 2),
+                           "max": round(max(v) * 1000, 2), "n": len(v)} for k, v in sc.lat.items()},
+        "server_cpu_s": round(cpu, 3), "cpu_ms_per_op": round(cpu * 1000 / len(done), 3) if done else None,
+        "rss_mib_before": round(before.get("rss_mib", 0.0), 1), "rss_mib_after": round(after.get("rss_mib", 0.0), 1),
+        "windows_per_s": windows,
+    }
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--base", required=True)
+    p.add_argument("--scenario", required=True)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--count", type=int, default=1000)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--key", default="test_sk_bench")
+    p.add_argument("--pid", type=int, default=0)
+    p.add_argument("--window", type=int, default=0)
+    ns = p.parse_args()
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    print(json.dumps(asyncio.run(main(ns))))
