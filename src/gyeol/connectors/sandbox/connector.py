@@ -43,6 +43,15 @@ class Transaction:
     last4: str | None
 
 
+def _answer(behavior: str) -> tuple[str, str | None]:
+    """What the sandbox answers for a test card's behaviour: (charge status, decline code)."""
+    if behavior.startswith("decline:"):
+        return "failed", behavior.split(":", 1)[1]
+    if behavior == "3ds":
+        return "requires_action", None
+    return "succeeded", None
+
+
 def virtual_account_for(charge_id: str) -> dict[str, str]:
     """The account the sandbox issues for a charge: a test bank, and a number derived from the charge."""
     digits = str(int(hashlib.sha256(charge_id.encode()).hexdigest(), 16))[:12]
@@ -130,12 +139,10 @@ class SandboxConnector:
                     return AttemptResult("failed", failure_code="invalid_token",
                                          failure_message="The sandbox does not know this token.")
                 behavior = token_row["behavior"]
-            if behavior.startswith("decline:"):
-                status, code = "failed", behavior.split(":", 1)[1]
-            elif behavior == "3ds" or req.method_type == "virtual_account":
-                status, code = "requires_action", None
+            if req.method_type == "virtual_account":
+                status, code = "requires_action", None  # waiting for the deposit
             else:
-                status, code = "succeeded", None
+                status, code = _answer(behavior)
             existing = await self._record(
                 reference=req.reference, merchant_id=req.merchant_id, payment_id=req.payment_id,
                 kind="charge" if req.capture else "authorization", status=status, amount=req.amount,
@@ -204,11 +211,8 @@ class SandboxConnector:
         info = await self.tokenize(merchant_id, card)
         token_row = await self._token(merchant_id, info.token)
         assert token_row is not None
-        behavior = token_row["behavior"]
-        status, code = "succeeded", None
-        if behavior.startswith("decline:"):
-            status, code = "failed", behavior.split(":", 1)[1]
-        elif behavior == "3ds":  # this flow has no challenge step: the PG refuses
+        status, code = _answer(token_row["behavior"])
+        if status == "requires_action":  # this flow has no challenge step: the PG refuses
             status, code = "failed", "authentication_required"
         return await self._record(reference=new_id("buyer"), merchant_id=merchant_id, payment_id=payment_id,
                                   kind="charge", status=status, amount=amount, currency=currency,

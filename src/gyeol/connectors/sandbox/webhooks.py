@@ -10,17 +10,15 @@ import orjson
 import structlog
 from standardwebhooks.webhooks import Webhook
 
-from gyeol.core.clock import Clock
 from gyeol.ids import new_id
 
 log = structlog.get_logger(__name__)
 
 
 class SandboxWebhookSender:
-    def __init__(self, secret: str, url: str, clock: Clock, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, secret: str, url: str, client: httpx.AsyncClient | None = None) -> None:
         self.signer = Webhook(secret)
         self.url = url
-        self.clock = clock
         self.client = client or httpx.AsyncClient(timeout=10.0)
 
     def signed(self, type: str, data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:

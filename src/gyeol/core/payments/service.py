@@ -556,23 +556,24 @@ class PaymentService:
 
     async def resolve_attempt(self, a: Row) -> Row:
         """Ask the PG what became of an attempt whose answer was lost, and apply it."""
-        connector = self.connectors.by_name(a["connector"])
         async with self.db.read() as conn:
             p = await repo.get_any(conn, a["payment_id"])
         assert p is not None
-        result: AttemptResult | None
+        return await self.apply_result(a["id"], await self._ask_pg(a, p))
+
+    async def _ask_pg(self, a: Row, p: Row) -> AttemptResult | None:
+        """The PG's current answer for an attempt; None when it cannot be reached."""
         try:
             if a["kind"] == "authorize" and a["connector"] == "sandbox" and a["pg_transaction_id"]:
                 # A charge the buyer made at the PG (seed 003's complete): found by its transaction id.
                 found = await self.connectors.sandbox.transaction(a["merchant_id"], a["pg_transaction_id"])
-                result = found.result if found is not None and found.payment_id == p["id"] else \
+                return found.result if found is not None and found.payment_id == p["id"] else \
                     AttemptResult("not_found")
-            else:
-                result = await connector.lookup(a["merchant_id"], a["id"], order_id=p["order_id"],
-                                                payment_key=p["payment_key"], amount=a["amount"], kind=a["kind"])
+            return await self.connectors.by_name(a["connector"]).lookup(
+                a["merchant_id"], a["id"], order_id=p["order_id"], payment_key=p["payment_key"], amount=a["amount"],
+                kind=a["kind"])
         except ConnectorUnavailable:
-            result = None
-        return await self.apply_result(a["id"], result)
+            return None
 
     async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
         """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""
@@ -641,10 +642,8 @@ class PaymentService:
                 async with self.db.read() as conn:
                     a = await repo.get_attempt(conn, p["open_attempt_id"])
                 if a is not None and a["status"] == "requires_action":
-                    try:
-                        found = await self.connectors.by_name(a["connector"]).lookup(
-                            a["merchant_id"], a["id"], order_id=p["order_id"], amount=a["amount"], kind=a["kind"])
-                    except ConnectorUnavailable:
+                    found = await self._ask_pg(a, p)
+                    if found is None:
                         continue
                     if found.outcome in ("succeeded", "authorized"):
                         await self.apply_result(a["id"], found)

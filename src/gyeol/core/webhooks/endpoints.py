@@ -73,11 +73,11 @@ def new_delivery(e: Mapping[str, Any], event: Mapping[str, Any], now: datetime) 
             "created_at": now, "updated_at": now}
 
 
-async def fan_out(conn: AsyncConnection, events: Sequence[Mapping[str, Any]], now: datetime) -> int:
-    """Deliveries for every enabled endpoint subscribed to each event (the relay, in its own transaction)."""
+async def fan_out(conn: AsyncConnection, events: Sequence[Mapping[str, Any]], now: datetime) -> list[Row]:
+    """Deliveries for every enabled endpoint subscribed to each event (the relay, and redelivery to all)."""
     merchants = {e["merchant_id"] for e in events}
     if not merchants:
-        return 0
+        return []
     q = sa.select(webhook_endpoints).where(webhook_endpoints.c.merchant_id.in_(merchants),
                                            webhook_endpoints.c.enabled.is_(True),
                                            webhook_endpoints.c.deleted_at.is_(None))
@@ -86,7 +86,7 @@ async def fan_out(conn: AsyncConnection, events: Sequence[Mapping[str, Any]], no
             if ep["merchant_id"] == ev["merchant_id"] and subscribed(ep["events"], ev["type"])]
     if rows:
         await conn.execute(webhook_deliveries.insert(), rows)
-    return len(rows)
+    return rows
 
 
 class WebhookEndpoints:
@@ -212,15 +212,9 @@ class WebhookEndpoints:
         now = self.clock.now()
         async with self.db.tx() as conn:
             event = await self._event(conn, caller, event_id)
-            if endpoint_id is not None:
-                endpoints = [await self._get(conn, caller, endpoint_id)]
+            if endpoint_id is None:
+                rows = await fan_out(conn, [event], now)
             else:
-                q = sa.select(webhook_endpoints).where(webhook_endpoints.c.merchant_id == caller.merchant_id,
-                                                       webhook_endpoints.c.enabled.is_(True),
-                                                       webhook_endpoints.c.deleted_at.is_(None))
-                endpoints = [dict(r) for r in (await conn.execute(q)).mappings()
-                             if subscribed(r["events"], event["type"])]
-            rows = [new_delivery(e, event, now) for e in endpoints]
-            if rows:
+                rows = [new_delivery(await self._get(conn, caller, endpoint_id), event, now)]
                 await conn.execute(webhook_deliveries.insert(), rows)
         return {"eventId": event_id, "deliveries": [delivery_view(r) for r in rows]}

@@ -149,8 +149,6 @@ async def cancel(payment_number: str, svc: Svc, caller: Shopper, _: Sensitive, f
     p = await svc.payments.get_row_by_number(caller, payment_number)
     if p["user_id"] != caller.user_id:  # the owner cancels; an ADMIN refunds
         raise DomainError("not_found", "NOT_FOUND", f"No such payment: '{payment_number}'.")
-    if p["status"] in PAYMENT_CLOSED:
-        raise DomainError("conflict", "ALREADY_CANCELED", "The payment is already canceled or refunded.")
     if p["method_type"] == "bank" and p["status"] in PAYMENT_MONEY_TAKEN:
         raise DomainError("validation", "BANK_NOT_CANCELABLE", "A bank transfer cannot be canceled; ask a refund.")
     if p["status"] in PAYMENT_MONEY_TAKEN and svc.clock.now() - p["captured_at"] > CANCEL_WINDOW:
