@@ -50,11 +50,15 @@ class Reconciler:
         return {"attempts": resolved, "refunds": refunds, "alerts": alerts}
 
     async def _alert_unresolved(self, now: datetime) -> int:
+        q = (sa.select(payment_attempts).where(payment_attempts.c.status == "unknown",
+                                               payment_attempts.c.created_at <= now - ALERT_AFTER)
+             .where(~sa.exists().where(outbox_events.c.type == "attempt.unresolved",
+                                       outbox_events.c.resource_id == payment_attempts.c.id)).limit(100))
+        # The worker runs this every pass: look first, and take the write lock only when there is an alert to add.
+        async with self.db.read() as conn:
+            if (await conn.execute(q.limit(1))).first() is None:
+                return 0
         async with self.db.tx() as conn:
-            q = (sa.select(payment_attempts).where(payment_attempts.c.status == "unknown",
-                                                   payment_attempts.c.created_at <= now - ALERT_AFTER)
-                 .where(~sa.exists().where(outbox_events.c.type == "attempt.unresolved",
-                                           outbox_events.c.resource_id == payment_attempts.c.id)).limit(100))
             rows = [dict(r) for r in (await conn.execute(q)).mappings()]
             for a in rows:
                 await outbox.add(conn, merchant_id=a["merchant_id"], type="attempt.unresolved", obj={
