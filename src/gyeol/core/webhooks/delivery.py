@@ -89,10 +89,13 @@ class WebhookDispatcher:
 
     async def _claim(self, limit: int) -> list[Row]:
         now = self.clock.now()
+        due = sa.select(webhook_deliveries.c.id).where(webhook_deliveries.c.status == "pending",
+                                                       webhook_deliveries.c.next_attempt_at <= now)
+        async with self.db.read() as conn:  # nothing due, the usual case: no write transaction
+            if (await conn.execute(due.limit(1))).first() is None:
+                return []
         async with self.db.tx() as conn:
-            q = (sa.select(webhook_deliveries.c.id)
-                 .where(webhook_deliveries.c.status == "pending", webhook_deliveries.c.next_attempt_at <= now)
-                 .order_by(webhook_deliveries.c.next_attempt_at).limit(limit))
+            q = due.order_by(webhook_deliveries.c.next_attempt_at).limit(limit)
             if conn.dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             ids = [r[0] for r in (await conn.execute(q)).all()]
