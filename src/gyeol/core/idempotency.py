@@ -13,8 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from gyeol.core.clock import Clock
+from gyeol.db import prepared
 from gyeol.db.engine import Database
 from gyeol.models import idempotency_keys as ik
+
+INSERT = prepared.insert_of(ik, ("merchant_id", "caller", "key", "method", "path", "request_hash", "status",
+                                 "response_status", "response_body", "response_headers", "locked_until",
+                                 "expires_at", "created_at"))
+COMPLETE = prepared.update_of(ik, ("status", "response_status", "response_body", "response_headers", "locked_until"),
+                              ("merchant_id", "caller", "key"))
 
 ClaimKind = Literal["acquired", "resumed", "replay", "mismatch", "in_progress"]
 
@@ -43,7 +50,7 @@ class IdempotencyStore:
                "expires_at": now + self.ttl, "created_at": now}
         try:
             async with self.db.tx() as conn:
-                await conn.execute(ik.insert().values(**row))
+                await prepared.execute(conn, INSERT, row)
             return Claim("acquired")
         except IntegrityError:
             pass
@@ -68,11 +75,10 @@ class IdempotencyStore:
     async def complete(self, merchant_id: str, caller: str, key: str, status: int, body: bytes,
                        headers: dict[str, Any]) -> None:
         async with self.db.tx() as conn:
-            await conn.execute(
-                ik.update().where(ik.c.merchant_id == merchant_id, ik.c.caller == caller, ik.c.key == key)
-                .values(status="completed", response_status=status, response_body=body, response_headers=headers,
-                        locked_until=None)
-            )
+            await prepared.execute(conn, COMPLETE, {
+                "status": "completed", "response_status": status, "response_body": body,
+                "response_headers": headers, "locked_until": None,
+                "w_merchant_id": merchant_id, "w_caller": caller, "w_key": key})
 
     async def release(self, merchant_id: str, caller: str, key: str) -> None:
         async with self.db.tx() as conn:

@@ -7,19 +7,25 @@ that two writers never both read-then-write; on PostgreSQL the repositories take
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+registry.register("sqlite.gyeol", "gyeol.db.sqlite_inloop", "SQLiteDialect_inloop")
+# A writer waiting this long for the one SQLite write lock of its process gives up (a nested tx() would wait forever).
+WRITE_LOCK_WAIT_S = 30.0
 
 
 def async_url(url: str) -> str:
     u = make_url(url)
-    if u.drivername in ("sqlite", "sqlite+pysqlite"):
-        u = u.set(drivername="sqlite+aiosqlite")
+    if u.drivername in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"):
+        u = u.set(drivername="sqlite+gyeol")
     elif u.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
         u = u.set(drivername="postgresql+asyncpg")
     return u.render_as_string(hide_password=False)
@@ -49,7 +55,6 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = 0
         else:
@@ -57,13 +62,24 @@ class Database:
             kwargs["max_overflow"] = 10
             kwargs["pool_pre_ping"] = False
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        # SQLite has one writer at a time; this process's writers queue here instead of retrying the lock.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _sqlite_hooks(self.engine)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            yield conn
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with asyncio.timeout(WRITE_LOCK_WAIT_S):
+            await self._write_lock.acquire()
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        finally:
+            self._write_lock.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -87,7 +103,6 @@ def _sqlite_hooks(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

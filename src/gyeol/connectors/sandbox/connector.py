@@ -28,10 +28,13 @@ from gyeol.connectors.base import (
 )
 from gyeol.connectors.sandbox.cards import DECLINE_MESSAGES, MAGIC_TOKENS, behavior_of, brand_of
 from gyeol.core.clock import Clock, iso
+from gyeol.db import prepared
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import sandbox_charges as ch
 from gyeol.models import sandbox_tokens as tk
+
+BY_REFERENCE = prepared.Prepared(sa.select(ch).where(ch.c.reference == sa.bindparam("reference")))
 
 
 @dataclass(frozen=True)
@@ -121,21 +124,25 @@ class SandboxConnector:
         if req.fault == "error":
             return AttemptResult("failed", failure_code="processing_error",
                                  failure_message="The sandbox PG answered with an internal error.")
-        existing = await self._by_reference(req.reference)
-        if existing is None and req.payment_key and req.token is None:
-            # Toss's ALREADY_PROCESSED_PAYMENT, accepted: the key was approved here before (by anyone).
-            done = await self._approved_key(req.merchant_id, req.payment_key)
-            if done is not None:
-                if done["amount"] != req.amount or (req.order_id and done["order_id"] != req.order_id):
-                    return AttemptResult("failed", failure_code="amount_mismatch",
-                                         failure_message="The PG approved this paymentKey for another amount.")
-                return self._result(done)
+        existing = None
+        if req.payment_key and req.token is None:
+            existing = await self._by_reference(req.reference)
+            if existing is None:
+                # Toss's ALREADY_PROCESSED_PAYMENT, accepted: the key was approved here before (by anyone).
+                done = await self._approved_key(req.merchant_id, req.payment_key)
+                if done is not None:
+                    if done["amount"] != req.amount or (req.order_id and done["order_id"] != req.order_id):
+                        return AttemptResult("failed", failure_code="amount_mismatch",
+                                             failure_message="The PG approved this paymentKey for another amount.")
+                    return self._result(done)
         if existing is None:
             behavior = "succeed"
-            token_row = None
             if req.token is not None:
                 token_row = await self._token(req.merchant_id, req.token)
                 if token_row is None:
+                    known = await self._by_reference(req.reference)
+                    if known is not None:
+                        return self._result(known)
                     return AttemptResult("failed", failure_code="invalid_token",
                                          failure_message="The sandbox does not know this token.")
                 behavior = token_row["behavior"]
@@ -143,6 +150,7 @@ class SandboxConnector:
                 status, code = "requires_action", None  # waiting for the deposit
             else:
                 status, code = _answer(behavior)
+            # A repeated reference (a retry) finds the first request's charge: the insert is the PG's dedupe.
             existing = await self._record(
                 reference=req.reference, merchant_id=req.merchant_id, payment_id=req.payment_id,
                 kind="charge" if req.capture else "authorization", status=status, amount=req.amount,
@@ -312,7 +320,7 @@ class SandboxConnector:
                "created_at": now, "updated_at": now}
         try:
             async with self.db.tx() as conn:
-                await conn.execute(ch.insert().values(**row))
+                await prepared.execute(conn, prepared.insert_of(ch, row), row)
         except IntegrityError:
             # Two callers raced on one reference: the PG keeps the first.
             found = await self._by_reference(values["reference"])
@@ -322,8 +330,7 @@ class SandboxConnector:
 
     async def _by_reference(self, reference: str) -> dict[str, Any] | None:
         async with self.db.read() as conn:
-            row = (await conn.execute(sa.select(ch).where(ch.c.reference == reference))).mappings().first()
-        return dict(row) if row else None
+            return await prepared.fetch_one(conn, BY_REFERENCE, {"reference": reference})
 
     async def _by_id(self, charge_id: str) -> dict[str, Any] | None:
         async with self.db.read() as conn:

@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.core.clock import iso
+from gyeol.db import prepared
 from gyeol.ids import new_id
 from gyeol.models import outbox_events
+
+INSERT = prepared.insert_of(outbox_events, ("id", "merchant_id", "type", "resource_id", "payload", "created_at"))
 
 
 async def add(
@@ -19,10 +22,6 @@ async def add(
     event_id = new_id("evt")
     payload = {"id": event_id, "type": type, "createdAt": iso(now), "merchantId": merchant_id,
                "data": {"object": obj}}
-    await conn.execute(
-        outbox_events.insert().values(
-            id=event_id, merchant_id=merchant_id, type=type, resource_id=resource_id, payload=payload,
-            created_at=now,
-        )
-    )
+    await prepared.execute(conn, INSERT, {"id": event_id, "merchant_id": merchant_id, "type": type,
+                                          "resource_id": resource_id, "payload": payload, "created_at": now})
     return event_id

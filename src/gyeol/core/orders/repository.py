@@ -9,28 +9,34 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.core.states import ORDER
+from gyeol.db import prepared
+from gyeol.db.prepared import Prepared
 from gyeol.models import orders
 
 Row = dict[str, Any]
 
 
+_BY_ORDER_ID = sa.select(orders).where(orders.c.merchant_id == sa.bindparam("merchant_id"),
+                                       orders.c.order_id == sa.bindparam("order_id"))
+_BY_PK = sa.select(orders).where(orders.c.id == sa.bindparam("id"))
+GET, GET_LOCKED = Prepared(_BY_ORDER_ID), Prepared(_BY_ORDER_ID.with_for_update())
+BY_PK, BY_PK_LOCKED = Prepared(_BY_PK), Prepared(_BY_PK.with_for_update())
+
+
 async def get(conn: AsyncConnection, merchant_id: str, order_id: str, *, lock: bool = False) -> Row | None:
-    q = sa.select(orders).where(orders.c.merchant_id == merchant_id, orders.c.order_id == order_id)
-    if lock:
-        q = q.with_for_update()
-    row = (await conn.execute(q)).mappings().first()
-    return dict(row) if row else None
+    return await prepared.fetch_one(conn, GET_LOCKED if lock else GET, {"merchant_id": merchant_id,
+                                                                        "order_id": order_id})
 
 
 async def get_by_pk(conn: AsyncConnection, pk: str, *, lock: bool = False) -> Row:
-    q = sa.select(orders).where(orders.c.id == pk)
-    if lock:
-        q = q.with_for_update()
-    return dict((await conn.execute(q)).mappings().one())
+    row = await prepared.fetch_one(conn, BY_PK_LOCKED if lock else BY_PK, {"id": pk})
+    if row is None:
+        raise LookupError(f"order {pk} is gone")  # payments reference orders: never happens
+    return row
 
 
 async def insert(conn: AsyncConnection, row: Row) -> Row:
-    await conn.execute(orders.insert().values(**row))
+    await prepared.execute(conn, prepared.insert_of(orders, row), row)
     return row
 
 
@@ -41,9 +47,8 @@ async def mark_paid(conn: AsyncConnection, order: Row, *, amount: int, payment_i
               "updated_at": now}
     if payment_key:
         values["payment_key"] = payment_key
-    await conn.execute(
-        orders.update().where(orders.c.id == order["id"], orders.c.status == order["status"]).values(**values)
-    )
+    await prepared.execute(conn, prepared.update_of(orders, values, ("id", "status")),
+                           {**values, "w_id": order["id"], "w_status": order["status"]})
     return {**order, **values}
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.states import ATTEMPT, PAYMENT, PAYMENT_HOLDING
+from gyeol.db import prepared
+from gyeol.db.prepared import Prepared
 from gyeol.models import payment_attempts as att
 from gyeol.models import payments
 
@@ -28,35 +30,41 @@ def scoped(caller: Caller) -> list[sa.ColumnElement[bool]]:
     return conds
 
 
+_BY_ID = sa.select(payments).where(payments.c.id == sa.bindparam("id"))
+_BY_ID_MERCHANT = _BY_ID.where(payments.c.merchant_id == sa.bindparam("merchant_id"))
+GET_ANY = Prepared(_BY_ID)
+GET_ANY_LOCKED = Prepared(_BY_ID.with_for_update())
+GET = Prepared(_BY_ID_MERCHANT)
+GET_LOCKED = Prepared(_BY_ID_MERCHANT.with_for_update())
+OTHER_HOLDING = Prepared(
+    sa.select(payments.c.id, payments.c.status)
+    .where(payments.c.order_pk == sa.bindparam("order_pk"), payments.c.id != sa.bindparam("id"),
+           sa.or_(*(payments.c.status == s for s in sorted(PAYMENT_HOLDING))))
+    .limit(1)
+)
+
+
 async def get(conn: AsyncConnection, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:
-    q = sa.select(payments).where(payments.c.id == payment_id, *scoped(caller))
-    if lock:
-        q = q.with_for_update()
-    row = (await conn.execute(q)).mappings().first()
-    if row is None:
+    row = await prepared.fetch_one(conn, GET_LOCKED if lock else GET,
+                                   {"id": payment_id, "merchant_id": caller.merchant_id})
+    if row is None or (caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id):
         raise not_found("payment", payment_id)
-    return dict(row)
+    return row
 
 
 async def get_any(conn: AsyncConnection, payment_id: str, *, lock: bool = False) -> Row | None:
-    q = sa.select(payments).where(payments.c.id == payment_id)
-    if lock:
-        q = q.with_for_update()
-    row = (await conn.execute(q)).mappings().first()
-    return dict(row) if row else None
+    return await prepared.fetch_one(conn, GET_ANY_LOCKED if lock else GET_ANY, {"id": payment_id})
 
 
 async def insert(conn: AsyncConnection, row: Row) -> None:
-    await conn.execute(payments.insert().values(**row))
+    await prepared.execute(conn, prepared.insert_of(payments, row), row)
 
 
 async def transition(conn: AsyncConnection, p: Row, event: str, now: datetime, **values: Any) -> Row:
     new_status = PAYMENT.next(p["status"], event)
     values = {**values, "status": new_status, "updated_at": now}
-    res = await conn.execute(
-        payments.update().where(payments.c.id == p["id"], payments.c.status == p["status"]).values(**values)
-    )
-    if res.rowcount != 1:
+    stmt = prepared.update_of(payments, values, ("id", "status"))
+    if await prepared.execute(conn, stmt, {**values, "w_id": p["id"], "w_status": p["status"]}) != 1:
         raise DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; retry.",
                           details={"paymentId": p["id"]})
     return {**p, **values}
@@ -66,32 +74,32 @@ async def update(conn: AsyncConnection, p: Row, now: datetime, **values: Any) ->
     """A change that is not a status move (amounts, the open attempt, method details)."""
     assert "status" not in values
     values["updated_at"] = now
-    await conn.execute(payments.update().where(payments.c.id == p["id"]).values(**values))
+    await prepared.execute(conn, prepared.update_of(payments, values, ("id",)), {**values, "w_id": p["id"]})
     return {**p, **values}
 
 
 async def other_holding_payment(conn: AsyncConnection, order_pk: str, payment_id: str) -> Row | None:
-    q = sa.select(payments.c.id, payments.c.status).where(
-        payments.c.order_pk == order_pk, payments.c.id != payment_id, payments.c.status.in_(PAYMENT_HOLDING)
-    )
-    row = (await conn.execute(q.limit(1))).mappings().first()
-    return dict(row) if row else None
+    return await prepared.fetch_one(conn, OTHER_HOLDING, {"order_pk": order_pk, "id": payment_id})
 
 
 # --- attempts -------------------------------------------------------------------------------------
+GET_ATTEMPT = Prepared(sa.select(att).where(att.c.id == sa.bindparam("id")))
+LAST_ATTEMPT = Prepared(
+    sa.select(att).where(att.c.payment_id == sa.bindparam("payment_id"))
+    .order_by(att.c.created_at.desc(), att.c.id.desc()).limit(1)
+)
+
+
 async def insert_attempt(conn: AsyncConnection, row: Row) -> None:
-    await conn.execute(att.insert().values(**row))
+    await prepared.execute(conn, prepared.insert_of(att, row), row)
 
 
 async def get_attempt(conn: AsyncConnection, attempt_id: str) -> Row | None:
-    row = (await conn.execute(sa.select(att).where(att.c.id == attempt_id))).mappings().first()
-    return dict(row) if row else None
+    return await prepared.fetch_one(conn, GET_ATTEMPT, {"id": attempt_id})
 
 
 async def last_attempt(conn: AsyncConnection, payment_id: str) -> Row | None:
-    q = sa.select(att).where(att.c.payment_id == payment_id).order_by(att.c.created_at.desc(), att.c.id.desc())
-    row = (await conn.execute(q.limit(1))).mappings().first()
-    return dict(row) if row else None
+    return await prepared.fetch_one(conn, LAST_ATTEMPT, {"payment_id": payment_id})
 
 
 async def settle_attempt(conn: AsyncConnection, a: Row, event: str, now: datetime, **values: Any) -> Row:
@@ -101,7 +109,8 @@ async def settle_attempt(conn: AsyncConnection, a: Row, event: str, now: datetim
         values["next_check_at"] = now + timedelta(seconds=5)
     elif new_status != "requires_action":
         values["next_check_at"] = None
-    await conn.execute(att.update().where(att.c.id == a["id"], att.c.status == a["status"]).values(**values))
+    await prepared.execute(conn, prepared.update_of(att, values, ("id", "status")),
+                           {**values, "w_id": a["id"], "w_status": a["status"]})
     return {**a, **values}
 
 

@@ -22,7 +22,9 @@ from gyeol.core.errors import not_found
 from gyeol.core.events import outbox
 from gyeol.core.money import apply_rate
 from gyeol.core.pagination import Page, paginate
+from gyeol.db import prepared
 from gyeol.db.engine import Database
+from gyeol.db.prepared import Prepared
 from gyeol.ids import new_id
 from gyeol.models import merchants, settlements
 
@@ -59,17 +61,20 @@ def settlement_view(s: Mapping[str, Any]) -> Row:
     }
 
 
+BY_SOURCE = Prepared(sa.select(settlements).where(settlements.c.source_id == sa.bindparam("source_id")))
+MERCHANT_SETTINGS = Prepared(sa.select(merchants.c.settings).where(merchants.c.id == sa.bindparam("id")))
+
+
 async def _merchant_settings(conn: AsyncConnection, merchant_id: str) -> dict[str, Any]:
-    found = (await conn.execute(sa.select(merchants.c.settings).where(merchants.c.id == merchant_id))).scalar()
-    return dict(found or {})
+    found = await prepared.fetch_one(conn, MERCHANT_SETTINGS, {"id": merchant_id})
+    return dict((found or {}).get("settings") or {})
 
 
 async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, now: datetime) -> Row:
     """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`; idempotent per source."""
-    existing = (await conn.execute(sa.select(settlements).where(settlements.c.source_id == source_id))
-                ).mappings().first()
+    existing = await prepared.fetch_one(conn, BY_SOURCE, {"source_id": source_id})
     if existing is not None:
-        return dict(existing)
+        return existing
     settings = await _merchant_settings(conn, p["merchant_id"])
     method = p["method_type"] or "card"
     if amount >= 0:
@@ -84,7 +89,7 @@ async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, no
         "status": "scheduled", "payout_date": add_business_days(now.astimezone(KST).date(), days),
         "paid_at": None, "created_at": now,
     }
-    await conn.execute(settlements.insert().values(**row))
+    await prepared.execute(conn, prepared.insert_of(settlements, row), row)
     await outbox.add(conn, merchant_id=p["merchant_id"], type="settlement.created", obj=settlement_view(row),
                      resource_id=row["id"], now=now)
     return row

@@ -1,4 +1,7 @@
-"""Dependencies of the native routes: the services, the caller, rate limits, the sandbox fault header."""
+"""Dependencies of the native routes: the services, the caller, rate limits, the sandbox fault header.
+
+Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a hop that costs more than
+the whole database work of a read."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from gyeol.core.pagination import MAX_PAGE_SIZE
 from gyeol.services import Services
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
 
@@ -39,13 +42,13 @@ async def sensitive(found: Annotated[Caller, Depends(caller)],
     return found
 
 
-def test_mode(found: Annotated[Caller, Depends(merchant_caller)]) -> Caller:
+async def test_mode(found: Annotated[Caller, Depends(merchant_caller)]) -> Caller:
     if found.livemode:
         raise DomainError("permission", "TEST_MODE_ONLY", "The sandbox is for test keys only.", status=403)
     return found
 
 
-def fault(request: Request, found: Annotated[Caller, Depends(caller)]) -> str | None:
+async def fault(request: Request, found: Annotated[Caller, Depends(caller)]) -> str | None:
     value = request.headers.get("gyeol-sandbox-fault")
     if value is None or found.livemode:
         return None
@@ -54,7 +57,7 @@ def fault(request: Request, found: Annotated[Caller, Depends(caller)]) -> str | 
     return value
 
 
-def resumed(request: Request) -> bool:
+async def resumed(request: Request) -> bool:
     return bool(getattr(request.state, "idempotency_resumed", False))
 
 

@@ -1,0 +1,95 @@
+"""SQLite driven on the event loop's own thread, for SQLAlchemy's asyncio API (`sqlite+gyeol://`).
+
+aiosqlite hands every call to a thread and back: on this stack that costs ~0.5 ms of CPU per statement,
+while the statement itself takes ~6 µs. A statement on a local WAL database is shorter than any thread hop,
+so it runs inline. What must never block the loop is waiting for another process's write lock: the busy
+timeout is therefore 0, and a `database is locked` answer is retried with an awaited sleep instead. Within
+one process, `Database.tx` queues writers on an asyncio lock, so they never spin against each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from typing import Any
+
+from sqlalchemy import pool
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.util.concurrency import await_
+
+BUSY_GIVE_UP_S = 30.0
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+async def _done(value: Any) -> Any:
+    return value
+
+
+def _retry(call: Any, *args: Any) -> Any:
+    deadline, delay = time.monotonic() + BUSY_GIVE_UP_S, 0.0005
+    while True:
+        try:
+            # SQLAlchemy's asyncio layer insists that a statement awaits once; a finished coroutine is the cheapest.
+            return await_(_done(call(*args)))
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() > deadline:
+                raise
+        await_(asyncio.sleep(delay))
+        delay = min(delay * 2, 0.02)
+
+
+class _Cursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
+        _retry(super().execute, sql, parameters)
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Any) -> _Cursor:
+        _retry(super().executemany, sql, seq_of_parameters)
+        return self
+
+    async def _async_soft_close(self) -> None:
+        """SQLAlchemy's asyncio results call this; rows stay readable on a plain sqlite3 cursor."""
+
+
+class _Connection(sqlite3.Connection):
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+    def commit(self) -> None:
+        _retry(super().commit)
+
+
+class _DBAPI:
+    """The sqlite3 module, but its connections are ours."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sqlite3, name)
+
+    @staticmethod
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        kwargs["factory"] = _Connection
+        kwargs["timeout"] = 0
+        kwargs["check_same_thread"] = False
+        return sqlite3.connect(*args, **kwargs)
+
+
+class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
+    driver = "gyeol"
+    is_async = True
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> Any:
+        return _DBAPI()
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        return pool.AsyncAdaptedQueuePool
+
+
+dialect = SQLiteDialect_inloop
