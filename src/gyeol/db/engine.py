@@ -2,12 +2,13 @@
 
 Writes run in `db.tx()`: one short transaction. On SQLite it starts with BEGIN IMMEDIATE so
 that two writers never both read-then-write; on PostgreSQL the repositories take row locks
-(SELECT ... FOR UPDATE) or use conditional updates. Reads use `db.read()`.
+(SELECT ... FOR UPDATE) or use conditional updates. Reads use `db.read()`: one snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -62,42 +63,106 @@ class Database:
             kwargs["max_overflow"] = 10
             kwargs["pool_pre_ping"] = False
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
-        # SQLite has one writer at a time; this process's writers queue here instead of retrying the lock.
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _sqlite_hooks(self.engine)
+        # SQLite has one writer at a time: this process's writers queue here, on one connection kept for them,
+        # instead of retrying the file lock. Readers borrow from a free list. Both skip the pool's check-out
+        # and reset, which cost more than a read on a local file.
+        self._write_lock = asyncio.Lock()
+        self._writer: AsyncConnection | None = None
+        self._readers: list[AsyncConnection] = []
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncConnection]:
-        if self._write_lock is None:
+        if not self.is_sqlite:
             async with self.engine.begin() as conn:
                 yield conn
             return
         async with asyncio.timeout(WRITE_LOCK_WAIT_S):
             await self._write_lock.acquire()
         try:
-            async with self.engine.begin() as conn:
-                yield conn
+            if self._writer is None:
+                self._writer = await self.engine.connect()
+            conn = self._writer
+            try:
+                async with _sqlite_tx(conn, "BEGIN IMMEDIATE", commit=True):
+                    yield conn
+            except BaseException:
+                if not _sqlite_healthy(conn):
+                    self._writer = None
+                    await conn.invalidate()
+                raise
         finally:
             self._write_lock.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(gyeol_read=True)
-            try:
+        if not self.is_sqlite:
+            async with self.engine.connect() as conn:
+                try:
+                    yield conn
+                finally:
+                    await conn.rollback()
+            return
+        conn = self._readers.pop() if self._readers else await self.engine.connect()
+        try:
+            async with _sqlite_tx(conn, "BEGIN", commit=False):
                 yield conn
-            finally:
-                await conn.rollback()
+        except BaseException:
+            if not _sqlite_healthy(conn):
+                await conn.invalidate()
+                raise
+            self._readers.append(conn)
+            raise
+        self._readers.append(conn)
 
     async def dispose(self) -> None:
+        held, self._readers = [*self._readers, *([self._writer] if self._writer else [])], []
+        self._writer = None
+        for conn in held:
+            await conn.close()
         await self.engine.dispose()
+
+
+def _driver(conn: AsyncConnection) -> Any:
+    sync = conn.sync_connection
+    assert sync is not None
+    return sync.connection.driver_connection
+
+
+def _sqlite_healthy(conn: AsyncConnection) -> bool:
+    try:
+        return not _driver(conn).in_transaction
+    except Exception:
+        return False
+
+
+@asynccontextmanager
+async def _sqlite_tx(conn: AsyncConnection, begin: str, *, commit: bool) -> AsyncIterator[None]:
+    """A transaction begun and ended on the driver. If SQLAlchemy itself ran a statement in it, it thinks it began
+    one (the begin hook sees the open transaction and does nothing), so it is ended through SQLAlchemy too."""
+    from gyeol.db.prepared import sqlite_call
+
+    driver = _driver(conn)
+    await sqlite_call(None, lambda: sqlite3.Cursor(driver).execute(begin))
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction():
+            await conn.rollback()
+        elif driver.in_transaction:
+            sqlite3.Cursor(driver).execute("ROLLBACK")
+        raise
+    if conn.in_transaction():
+        await (conn.commit() if commit else conn.rollback())
+    elif driver.in_transaction:
+        await sqlite_call(None, lambda: sqlite3.Cursor(driver).execute("COMMIT" if commit else "ROLLBACK"))
 
 
 def _sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, emit BEGIN so that it can be IMMEDIATE.
+        # Transactions are begun explicitly (see _sqlite_tx), so that a writer's can be IMMEDIATE.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -107,7 +172,5 @@ def _sqlite_hooks(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        if conn.get_execution_options().get("gyeol_read"):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if not conn.connection.driver_connection.in_transaction:
+            conn.exec_driver_sql("BEGIN")  # outside Database (migrations, ad hoc tools)

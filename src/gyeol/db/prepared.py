@@ -100,8 +100,6 @@ async def _driver(conn: AsyncConnection) -> tuple[Any, Dialect]:
     """The driver connection under `conn`, with the transaction SQLAlchemy began really open on it."""
     sync = conn.sync_connection
     assert sync is not None
-    if not sync.in_transaction():
-        await conn.begin()  # an autobegin: fires the begin hook (SQLite's BEGIN / BEGIN IMMEDIATE)
     fairy = sync.connection
     dialect = sync.dialect
     if dialect.name == "postgresql":
@@ -112,14 +110,15 @@ async def _driver(conn: AsyncConnection) -> tuple[Any, Dialect]:
     return fairy.driver_connection, dialect
 
 
-async def _sqlite(c: _Compiled, call: Callable[[], Any]) -> Any:
-    # Another process may hold SQLite's write lock; wait for it without blocking the event loop.
+async def sqlite_call(c: _Compiled | None, call: Callable[[], Any]) -> Any:
+    """Run a sqlite3 call in the loop's thread. Another process may hold SQLite's write lock: wait for it with
+    an awaited sleep, never blocking the event loop (the connections' busy timeout is 0)."""
     deadline, delay = time.monotonic() + BUSY_GIVE_UP_S, 0.0005
     while True:
         try:
             return call()
         except sqlite3.IntegrityError as exc:
-            raise IntegrityError(c.sql, None, exc) from exc
+            raise IntegrityError(c.sql if c else "", None, exc) from exc
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
                     or time.monotonic() > deadline:
@@ -141,7 +140,7 @@ async def fetch_all(conn: AsyncConnection, stmt: Prepared, params: Row | None = 
     c = stmt.compiled(dialect)
     args = c.args(params or {})
     if dialect.name == "sqlite":
-        rows = await _sqlite(c, lambda: sqlite3.Cursor(driver).execute(c.sql, args).fetchall())
+        rows = await sqlite_call(c, lambda: sqlite3.Cursor(driver).execute(c.sql, args).fetchall())
     else:
         rows = await _pg(c, driver.fetch(c.sql, *args))
     return [c.row(r) for r in rows]
@@ -158,7 +157,7 @@ async def execute(conn: AsyncConnection, stmt: Prepared, params: Row | None = No
     c = stmt.compiled(dialect)
     args = c.args(params or {})
     if dialect.name == "sqlite":
-        return int(await _sqlite(c, lambda: sqlite3.Cursor(driver).execute(c.sql, args).rowcount))
+        return int(await sqlite_call(c, lambda: sqlite3.Cursor(driver).execute(c.sql, args).rowcount))
     status: str = await _pg(c, driver.execute(c.sql, *args))
     return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
 
@@ -170,6 +169,6 @@ async def execute_many(conn: AsyncConnection, stmt: Prepared, rows: Sequence[Row
     c = stmt.compiled(dialect)
     batch = [c.args(r) for r in rows]
     if dialect.name == "sqlite":
-        await _sqlite(c, lambda: sqlite3.Cursor(driver).executemany(c.sql, batch))
+        await sqlite_call(c, lambda: sqlite3.Cursor(driver).executemany(c.sql, batch))
     else:
         await _pg(c, driver.executemany(c.sql, batch))
