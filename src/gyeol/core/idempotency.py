@@ -49,7 +49,7 @@ class IdempotencyStore:
                "response_body": None, "response_headers": None, "locked_until": now + self.lease,
                "expires_at": now + self.ttl, "created_at": now}
         try:
-            async with self.db.tx() as conn:
+            async with self.db.autocommit() as conn:
                 await prepared.execute(conn, INSERT, row)
             return Claim("acquired")
         except IntegrityError:
@@ -74,7 +74,7 @@ class IdempotencyStore:
 
     async def complete(self, merchant_id: str, caller: str, key: str, status: int, body: bytes,
                        headers: dict[str, Any]) -> None:
-        async with self.db.tx() as conn:
+        async with self.db.autocommit() as conn:
             await prepared.execute(conn, COMPLETE, {
                 "status": "completed", "response_status": status, "response_body": body,
                 "response_headers": headers, "locked_until": None,

@@ -18,6 +18,8 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gyeol.db import prepared
+
 registry.register("sqlite.gyeol", "gyeol.db.sqlite_inloop", "SQLiteDialect_inloop")
 # A writer waiting this long for the one SQLite write lock of its process gives up (a nested tx() would wait forever).
 WRITE_LOCK_WAIT_S = 30.0
@@ -76,7 +78,12 @@ class Database:
     async def tx(self) -> AsyncIterator[AsyncConnection]:
         if not self.is_sqlite:
             async with self.engine.begin() as conn:
-                yield conn
+                try:
+                    yield conn
+                    await prepared.flush(conn)
+                except BaseException:
+                    prepared.discard(conn)
+                    raise
             return
         async with asyncio.timeout(WRITE_LOCK_WAIT_S):
             await self._write_lock.acquire()
@@ -116,6 +123,28 @@ class Database:
             raise
         self._readers.append(conn)
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """For one prepared write that is a transaction by itself (no BEGIN and COMMIT around it)."""
+        if not self.is_sqlite:
+            async with self.engine.connect() as conn:
+                yield conn
+                await prepared.flush(conn)
+                if conn.in_transaction():  # SQLAlchemy ran something itself: keep it
+                    await conn.commit()
+            return
+        async with asyncio.timeout(WRITE_LOCK_WAIT_S):
+            await self._write_lock.acquire()
+        try:
+            if self._writer is None:
+                self._writer = await self.engine.connect()
+            yield self._writer
+            await prepared.flush(self._writer)
+            if self._writer.in_transaction():
+                await self._writer.commit()
+        finally:
+            self._write_lock.release()
+
     async def dispose(self) -> None:
         held, self._readers = [*self._readers, *([self._writer] if self._writer else [])], []
         self._writer = None
@@ -141,13 +170,13 @@ def _sqlite_healthy(conn: AsyncConnection) -> bool:
 async def _sqlite_tx(conn: AsyncConnection, begin: str, *, commit: bool) -> AsyncIterator[None]:
     """A transaction begun and ended on the driver. If SQLAlchemy itself ran a statement in it, it thinks it began
     one (the begin hook sees the open transaction and does nothing), so it is ended through SQLAlchemy too."""
-    from gyeol.db.prepared import sqlite_call
-
     driver = _driver(conn)
-    await sqlite_call(None, lambda: sqlite3.Cursor(driver).execute(begin))
+    await prepared.sqlite_call(None, lambda: sqlite3.Cursor(driver).execute(begin))
     try:
         yield
+        await prepared.flush(conn)
     except BaseException:
+        prepared.discard(conn)
         if conn.in_transaction():
             await conn.rollback()
         elif driver.in_transaction:
@@ -156,7 +185,7 @@ async def _sqlite_tx(conn: AsyncConnection, begin: str, *, commit: bool) -> Asyn
     if conn.in_transaction():
         await (conn.commit() if commit else conn.rollback())
     elif driver.in_transaction:
-        await sqlite_call(None, lambda: sqlite3.Cursor(driver).execute("COMMIT" if commit else "ROLLBACK"))
+        await prepared.sqlite_call(None, lambda: sqlite3.Cursor(driver).execute("COMMIT" if commit else "ROLLBACK"))
 
 
 def _sqlite_hooks(engine: AsyncEngine) -> None:

@@ -102,9 +102,11 @@ async def _driver(conn: AsyncConnection) -> tuple[Any, Dialect]:
     assert sync is not None
     fairy = sync.connection
     dialect = sync.dialect
-    if dialect.name == "postgresql":
+    if dialect.name == "postgresql" and sync.in_transaction():
         adapted = fairy.dbapi_connection
-        # SQLAlchemy's asyncpg adapter opens its transaction lazily, at its own first statement.
+        # SQLAlchemy's asyncpg adapter opens its transaction lazily, at its own first statement. Outside
+        # `Database.tx()` there is none: a read or a single write runs in autocommit, without BEGIN and COMMIT
+        # round trips (under READ COMMITTED a transaction gives reads no common snapshot anyway).
         if adapted._transaction is None:  # type: ignore[union-attr]
             await adapted._start_transaction()  # type: ignore[union-attr]
     return fairy.driver_connection, dialect
@@ -172,3 +174,30 @@ async def execute_many(conn: AsyncConnection, stmt: Prepared, rows: Sequence[Row
         await sqlite_call(c, lambda: sqlite3.Cursor(driver).executemany(c.sql, batch))
     else:
         await _pg(c, driver.executemany(c.sql, batch))
+
+
+# Rows written at the end of the transaction, in one batch: outbox events, which nothing reads back before commit.
+_DEFERRED = "gyeol_deferred"
+
+
+def defer(conn: AsyncConnection, stmt: Prepared, row: Row) -> None:
+    sync = conn.sync_connection
+    assert sync is not None
+    sync.info.setdefault(_DEFERRED, []).append((stmt, row))
+
+
+async def flush(conn: AsyncConnection) -> None:
+    """Write the deferred rows; `Database` calls it before every commit."""
+    sync = conn.sync_connection
+    pending = sync.info.pop(_DEFERRED, None) if sync is not None else None
+    while pending:
+        stmt = pending[0][0]
+        batch = [row for s, row in pending if s is stmt]
+        pending = [(s, row) for s, row in pending if s is not stmt]
+        await execute_many(conn, stmt, batch)
+
+
+def discard(conn: AsyncConnection) -> None:
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed:
+        sync.info.pop(_DEFERRED, None)

@@ -44,6 +44,28 @@ OTHER_HOLDING = Prepared(
 )
 
 
+_later = att.alias("later")
+_LAST_ATTEMPT_ID = (
+    sa.select(_later.c.id).where(_later.c.payment_id == payments.c.id)
+    .order_by(_later.c.created_at.desc(), _later.c.id.desc()).limit(1).correlate(payments).scalar_subquery()
+)
+GET_WITH_LAST_ATTEMPT = Prepared(
+    sa.select(payments, *(c.label("a_" + c.name) for c in att.c))
+    .select_from(payments.outerjoin(att, att.c.id == _LAST_ATTEMPT_ID))
+    .where(payments.c.id == sa.bindparam("id"), payments.c.merchant_id == sa.bindparam("merchant_id"))
+)
+
+
+async def get_with_last_attempt(conn: AsyncConnection, caller: Caller, payment_id: str) -> tuple[Row, Row | None]:
+    """A payment and its latest attempt in one statement (one snapshot, one round trip)."""
+    row = await prepared.fetch_one(conn, GET_WITH_LAST_ATTEMPT, {"id": payment_id, "merchant_id": caller.merchant_id})
+    if row is None or (caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id):
+        raise not_found("payment", payment_id)
+    p = {k: v for k, v in row.items() if not k.startswith("a_")}
+    a = {k[2:]: v for k, v in row.items() if k.startswith("a_")}
+    return p, (a if a["id"] is not None else None)
+
+
 async def get(conn: AsyncConnection, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:
     row = await prepared.fetch_one(conn, GET_LOCKED if lock else GET,
                                    {"id": payment_id, "merchant_id": caller.merchant_id})

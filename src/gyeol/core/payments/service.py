@@ -79,8 +79,7 @@ class PaymentService:
     # --- reads --------------------------------------------------------------------------------
     async def get(self, caller: Caller, payment_id: str) -> Row:
         async with self.db.read() as conn:
-            p = await repo.get(conn, caller, payment_id)
-            a = await repo.last_attempt(conn, payment_id)
+            p, a = await repo.get_with_last_attempt(conn, caller, payment_id)
         return payment_view(p, a)
 
     async def account(self, payment_id: str) -> Row | None:
@@ -139,7 +138,7 @@ class PaymentService:
         for tries in range(2):
             try:
                 async with self.db.tx() as conn:
-                    order = await self._order_for_intent(conn, caller, cmd, currency, now)
+                    order, new_order = await self._order_for_intent(conn, caller, cmd, currency, now)
                     row["order_pk"] = order["id"]
                     if cmd.numbered:
                         row["payment_number"] = await accounts.next_payment_number(conn, caller.merchant_id, now)
@@ -147,7 +146,8 @@ class PaymentService:
                     await outbox.add(conn, merchant_id=caller.merchant_id, type="payment.created",
                                      obj=payment_view(row), resource_id=payment_id, now=now)
                     if method is not None:
-                        row, attempt = await self._start_authorize(conn, row, order, method, now)
+                        row, attempt = await self._start_authorize(conn, row, order, method, now,
+                                                                   new_order=new_order)
                 break
             except IntegrityError:
                 # Another request created the same new order first; read it and decide again.
@@ -161,7 +161,8 @@ class PaymentService:
         return f"{self.base_url}/checkout/{p['id']}?token={p['client_token']}"
 
     async def _order_for_intent(self, conn: AsyncConnection, caller: Caller, cmd: CreateIntent, currency: str,
-                                now: datetime) -> Row:
+                                now: datetime) -> tuple[Row, bool]:
+        """The order to pay, locked, and whether this transaction created it."""
         order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
         if cmd.require_order and (order is None or (caller.is_user and order["user_id"] != caller.user_id)):
             raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
@@ -170,7 +171,7 @@ class PaymentService:
             row = self.orders.new_row(caller, CreateOrder(
                 order_id=cmd.order_id, amount=cmd.amount, currency=currency, customer_id=cmd.customer_id,
                 user_id=cmd.user_id or caller.user_id, order_name=cmd.order_name))
-            return await orders_repo.insert(conn, row)
+            return await orders_repo.insert(conn, row), True
         if caller.user_id and order["user_id"] not in (None, caller.user_id):
             raise DomainError("not_found", "NOT_FOUND", f"No such order: '{cmd.order_id}'.")
         if order["status"] != "created":
@@ -180,7 +181,7 @@ class PaymentService:
             raise DomainError("conflict", "AMOUNT_MISMATCH", "Amount does not match order total.",
                               details={"orderId": cmd.order_id, "orderAmount": order["amount"],
                                        "orderCurrency": order["currency"]})
-        return order
+        return order, False
 
     # --- confirm ------------------------------------------------------------------------------
     async def confirm(self, caller: Caller, payment_id: str, spec: MethodSpec, *, fault: str | None = None,
@@ -203,12 +204,14 @@ class PaymentService:
         return await self._authorize(caller, p, attempt, fault)
 
     async def _start_authorize(self, conn: AsyncConnection, p: Row, order: Row, method: ResolvedMethod,
-                               now: datetime) -> tuple[Row, Row]:
+                               now: datetime, *, new_order: bool = False) -> tuple[Row, Row]:
         PAYMENT.next(p["status"], "confirm")  # refuse early, before any other check
         if p["expires_at"] <= now:
             raise DomainError("conflict", "PAYMENT_EXPIRED", "The payment intent has expired.",
                               details={"paymentId": p["id"], "status": p["status"]})
-        if order["status"] != "created" or await repo.other_holding_payment(conn, order["id"], p["id"]):
+        # An order this transaction created has no other payment to look for.
+        if order["status"] != "created" or (
+                not new_order and await repo.other_holding_payment(conn, order["id"], p["id"])):
             raise DomainError("conflict", "ORDER_ALREADY_PAID",
                               "The order is already paid, or another payment for it is in progress.",
                               details={"orderId": order["order_id"], "orderStatus": order["status"]})
