@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse, Response
 
 from gyeol.core.errors import DomainError
@@ -16,6 +18,23 @@ class FastJSON(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class JSONRoute(APIRoute):
+    """A route whose endpoint returns plain JSON data (dicts of str, int, None...), written straight with orjson.
+
+    FastAPI would first pass the data through `jsonable_encoder`, which walks it in Python: ~60 µs for a payment,
+    more than the SQL that made it."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        status = kwargs.get("status_code") or 200
+
+        @functools.wraps(endpoint)
+        async def direct(*args: Any, **kw: Any) -> Any:
+            result = await endpoint(*args, **kw)
+            return result if isinstance(result, Response) else FastJSON(result, status_code=status)
+
+        super().__init__(path, direct, **kwargs)
 
 
 ErrorRenderer = Callable[[DomainError, str], Response]

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field, StrictStr
 
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.kiosk.views import payment_object
 from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
 from gyeol.faces.native.schemas import Strict
 from gyeol.faces.toss_schemas import Amount, KeyedPaymentIn
 from gyeol.services import Services
 
-router = APIRouter(prefix="/v1/payments", tags=["kiosk (seed 001)"])
+router = APIRouter(route_class=JSONRoute, prefix="/v1/payments", tags=["kiosk (seed 001)"])
 
 
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Sensitive, Svc
 from gyeol.faces.native.schemas import AttachMethodIn
 
-router = APIRouter(tags=["payment methods"])
+router = APIRouter(route_class=JSONRoute, tags=["payment methods"])
 
 
 @router.post("/customers/{customer_id}/payment-methods")

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import Field, StrictBool, StrictStr
 
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
 from gyeol.faces.native.schemas import Strict, Url
 
-router = APIRouter(tags=["events and webhooks"])
+router = APIRouter(route_class=JSONRoute, tags=["events and webhooks"])
 
 
 class EndpointIn(Strict):

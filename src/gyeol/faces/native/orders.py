@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from gyeol.core.orders.service import CreateOrder
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import AnyCaller, MerchantCaller, Paging, Svc
 from gyeol.faces.native.schemas import OrderIn
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(route_class=JSONRoute, tags=["orders"])
 
 
 @router.post("/orders")

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import METHOD_TYPES, CreateIntent, MethodSpec
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Resumed, Sensitive, Svc
 from gyeol.faces.native.schemas import CancelIn, CaptureIn, CompleteIn, ConfirmIn, IntentIn, UserPaymentIn
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(route_class=JSONRoute, tags=["payments"])
 
 
 @router.post("/payments/intent")

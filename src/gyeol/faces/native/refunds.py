@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from gyeol.core.refunds.service import RefundCommand
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Sensitive, Svc
 from gyeol.faces.native.schemas import RefundIn
 
-router = APIRouter(tags=["refunds"])
+router = APIRouter(route_class=JSONRoute, tags=["refunds"])
 
 
 @router.post("/refunds")

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 from gyeol.core.clock import iso
 from gyeol.core.errors import DomainError
 from gyeol.core.payments import repository as payments_repo
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Sensitive, Svc, TestMode
 from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 
-router = APIRouter(prefix="/sandbox", tags=["sandbox"])
+router = APIRouter(route_class=JSONRoute, prefix="/sandbox", tags=["sandbox"])
 
 
 @router.post("/tokens")

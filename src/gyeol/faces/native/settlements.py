@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
 
-router = APIRouter(tags=["settlements"])
+router = APIRouter(route_class=JSONRoute, tags=["settlements"])
 StatusQ = Query(default=None, pattern="^(scheduled|paid)$")
 
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from standardwebhooks.webhooks import Webhook
 
 from gyeol.core.errors import DomainError
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Svc
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=JSONRoute, tags=["webhooks"])
 
 
 @router.post("/webhooks/payments")

@@ -15,13 +15,14 @@ from gyeol.connectors.base import PgPayment
 from gyeol.core.errors import DomainError
 from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT_MONEY_TAKEN
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 from gyeol.models import inbound_events
 from gyeol.services import Services
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/api/payments", tags=["shop (seed 004)"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/payments", tags=["shop (seed 004)"])
 DONE_MESSAGE = "결제 완료 및 정산 생성 완료"
 
 

@@ -20,12 +20,13 @@ from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import METHOD_TYPES, BankInfo, CreateIntent, MethodSpec
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
+from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Fault, Sensitive, Svc
 from gyeol.faces.native.schemas import BankInfoIn, Strict
 from gyeol.faces.toss_schemas import Amount
 from gyeol.services import Services
 
-router = APIRouter(prefix="/api/shopping/payments", tags=["shopping (seed 002)"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/shopping/payments", tags=["shopping (seed 002)"])
 
 CANCEL_WINDOW = timedelta(days=7)
 METHOD_NAMES = {v: k for k, v in METHOD_TYPES.items()}
