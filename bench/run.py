@@ -138,6 +138,14 @@ def main() -> None:
     finally:
         for t in targets:
             t.stop()
+    # Scale-out: the same store served by two processes (uvicorn --workers 2), against the one-process run above.
+    for name, url in (("gyeol-postgres", fresh_pg_database("gyeol_bench_workers")),
+                      ("gyeol-sqlite", f"sqlite:///{tmp / 'workers.db'}")):
+        t = gyeol_target(name + " 2 workers", url, workers=2).start()
+        try:
+            results.append(t.load("gyeol_card", 32, n[32], seconds))
+        finally:
+            t.stop()
     for name, url in (("gyeol-sqlite", f"sqlite:///{tmp / 'growth.db'}"),
                       ("gyeol-postgres", fresh_pg_database("gyeol_bench_growth"))):
         t = gyeol_target(name, url).start()
@@ -154,6 +162,10 @@ def main() -> None:
     print(f"\ncommit {commit}  cpu {cpu_model()}  raw figures: {out.relative_to(ROOT)}")
 
 
+def _mark(ok: bool) -> str:
+    return "met " if ok else "MISSED"
+
+
 def report(results: list[dict[str, Any]]) -> None:
     print(f"{'target':28} {'c':>3} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/op':>10} {'errors':>6}")
     for r in results:
@@ -168,20 +180,34 @@ def report(results: list[dict[str, Any]]) -> None:
         for c in (1, 8, 32):
             g, peer = by.get((store, c)), by.get(("localstripe", c))
             if g and peer and peer["throughput"]:
-                print(f"  G1 {store} c={c}: {g['throughput'] / peer['throughput']:.1f}x localstripe's throughput")
-        g, peer = by.get((store, 32)), by.get(("localstripe", 32))
-        if g and peer:
+                ratio = g["throughput"] / peer["throughput"]
+                print(f"  G1 {_mark(ratio >= (10 if c == 1 else 20))} {store} c={c}: {ratio:.1f}x localstripe's "
+                      f"throughput (goal {10 if c == 1 else 20}x)")
+        g, peer, one = by.get((store, 32)), by.get(("localstripe", 32)), by.get((store, 1))
+        if g and peer and one:
             gp, pp = g["latency_ms"]["create+confirm"]["p99"], peer["latency_ms"]["create+confirm"]["p99"]
-            print(f"  G2 {store}: p99 c=32 {gp} ms ({pp / gp:.0f}x lower than localstripe's {pp} ms); "
-                  f"p99 c=1 {by[(store, 1)]['latency_ms']['create+confirm']['p99']} ms")
+            p1 = one["latency_ms"]["create+confirm"]["p99"]
+            ok = gp <= pp / 20 and gp <= 50 and p1 <= 5
+            print(f"  G2 {_mark(ok)} {store}: p99 c=32 {gp} ms (1/{pp / gp:.0f} of localstripe's {pp} ms; goal "
+                  f"1/20 and <= 50 ms); p99 c=1 {p1} ms (goal <= 5 ms)")
             if g["cpu_ms_per_op"] and peer["cpu_ms_per_op"]:
-                print(f"  G3 {store}: CPU/payment {g['cpu_ms_per_op']} ms, "
-                      f"1/{peer['cpu_ms_per_op'] / g['cpu_ms_per_op']:.0f} of localstripe's")
+                share = peer["cpu_ms_per_op"] / g["cpu_ms_per_op"]
+                print(f"  G3 {_mark(share >= 15)} {store}: CPU/payment {g['cpu_ms_per_op']} ms at c=32, "
+                      f"1/{share:.0f} of localstripe's (goal 1/15)")
+        hello = by.get(("hello", 32))
+        if g and hello and hello["throughput"]:
+            share = g["throughput"] / hello["throughput"] * 100
+            print(f"  G4 {_mark(share >= 10)} {store}: {share:.1f} % of hello-world's requests/s at c=32 (goal 10 %)")
         grow = by.get((store + " growth", 32))
         if grow and grow["windows_per_s"]:
             w = grow["windows_per_s"]
-            print(f"  G5 {store}: last/first window {w[-1] / w[0]:.2f}; RSS "
-                  f"{grow['rss_mib_after'] - grow['rss_mib_before']:+.1f} MiB over {grow['completed']}")
+            rss = grow["rss_mib_after"] - grow["rss_mib_before"]
+            print(f"  G5 {_mark(w[-1] / w[0] >= 0.8 and rss <= 10)} {store}: last/first window {w[-1] / w[0]:.2f} "
+                  f"(goal >= 0.8); RSS {rss:+.1f} MiB over {grow['completed']} (goal <= 10 MiB)")
+        two = by.get((store + " 2 workers", 32))
+        if g and two:
+            print(f"  scale-out {store}: {two['throughput'] / g['throughput']:.2f}x with 2 workers at c=32 "
+                  f"({g['throughput']} -> {two['throughput']} payments/s)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from gyeol.db import prepared
 registry.register("sqlite.gyeol", "gyeol.db.sqlite_inloop", "SQLiteDialect_inloop")
 # A writer waiting this long for the one SQLite write lock of its process gives up (a nested tx() would wait forever).
 WRITE_LOCK_WAIT_S = 30.0
+POOL_WAIT_S = 30.0
 
 
 def async_url(url: str) -> str:
@@ -67,23 +68,55 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         if self.is_sqlite:
             _sqlite_hooks(self.engine)
-        # SQLite has one writer at a time: this process's writers queue here, on one connection kept for them,
-        # instead of retrying the file lock. Readers borrow from a free list. Both skip the pool's check-out
-        # and reset, which cost more than a read on a local file.
+        # Connections stay checked out of SQLAlchemy's pool, on a free list of ours: the pool's check-out and
+        # reset cost more than a read on a local file. SQLite has one writer at a time: this process's writers
+        # queue on the lock, on one connection kept for them, instead of retrying the file lock.
         self._write_lock = asyncio.Lock()
         self._writer: AsyncConnection | None = None
-        self._readers: list[AsyncConnection] = []
+        self._idle: list[AsyncConnection] = []
+        # Borrowers wait here, not in the pool: a connection given back to the free list never reaches the
+        # pool's own queue of waiters. SQLite's writer keeps one of its connections.
+        self._slots = asyncio.Semaphore(pool_size - 1 if self.is_sqlite else pool_size + kwargs["max_overflow"])
+
+    async def _lend(self) -> AsyncConnection:
+        async with asyncio.timeout(POOL_WAIT_S):
+            await self._slots.acquire()
+        try:
+            return self._idle.pop() if self._idle else await self.engine.connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def _take_back(self, conn: AsyncConnection, healthy: bool) -> None:
+        try:
+            if healthy and not conn.invalidated and not conn.closed:
+                self._idle.append(conn)
+            else:
+                await _drop(conn)
+        finally:
+            self._slots.release()
+
+    @asynccontextmanager
+    async def _pg(self, *, begin: bool) -> AsyncIterator[AsyncConnection]:
+        conn = await self._lend()
+        try:
+            if begin:
+                await conn.begin()
+            yield conn
+            await prepared.flush(conn)
+            if conn.in_transaction():
+                await conn.commit()
+        except BaseException:
+            prepared.discard(conn)
+            await self._take_back(conn, await _pg_recovered(conn))
+            raise
+        await self._take_back(conn, True)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncConnection]:
         if not self.is_sqlite:
-            async with self.engine.begin() as conn:
-                try:
-                    yield conn
-                    await prepared.flush(conn)
-                except BaseException:
-                    prepared.discard(conn)
-                    raise
+            async with self._pg(begin=True) as conn:
+                yield conn
             return
         async with asyncio.timeout(WRITE_LOCK_WAIT_S):
             await self._write_lock.acquire()
@@ -97,7 +130,7 @@ class Database:
             except BaseException:
                 if not _sqlite_healthy(conn):
                     self._writer = None
-                    await conn.invalidate()
+                    await _drop(conn)
                 raise
         finally:
             self._write_lock.release()
@@ -105,33 +138,22 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         if not self.is_sqlite:
-            async with self.engine.connect() as conn:
-                try:
-                    yield conn
-                finally:
-                    await conn.rollback()
+            async with self._pg(begin=False) as conn:
+                yield conn
             return
-        conn = self._readers.pop() if self._readers else await self.engine.connect()
+        conn = await self._lend()
         try:
             async with _sqlite_tx(conn, "BEGIN", commit=False):
                 yield conn
-        except BaseException:
-            if not _sqlite_healthy(conn):
-                await conn.invalidate()
-                raise
-            self._readers.append(conn)
-            raise
-        self._readers.append(conn)
+        finally:
+            await self._take_back(conn, _sqlite_healthy(conn))
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
         """For one prepared write that is a transaction by itself (no BEGIN and COMMIT around it)."""
         if not self.is_sqlite:
-            async with self.engine.connect() as conn:
+            async with self._pg(begin=False) as conn:
                 yield conn
-                await prepared.flush(conn)
-                if conn.in_transaction():  # SQLAlchemy ran something itself: keep it
-                    await conn.commit()
             return
         async with asyncio.timeout(WRITE_LOCK_WAIT_S):
             await self._write_lock.acquire()
@@ -146,11 +168,33 @@ class Database:
             self._write_lock.release()
 
     async def dispose(self) -> None:
-        held, self._readers = [*self._readers, *([self._writer] if self._writer else [])], []
+        held, self._idle = [*self._idle, *([self._writer] if self._writer else [])], []
         self._writer = None
         for conn in held:
             await conn.close()
         await self.engine.dispose()
+
+
+async def _drop(conn: AsyncConnection) -> None:
+    """Give a broken connection back to the pool for good (closing it frees its pool slot)."""
+    try:
+        if not conn.invalidated and not conn.closed:
+            await conn.invalidate()
+    finally:
+        await conn.close()
+
+
+async def _pg_recovered(conn: AsyncConnection) -> bool:
+    """After an error inside `Database`: is the connection fit to lend again? A failed statement or a domain
+    error leaves it fine once any transaction is rolled back; a lost connection does not."""
+    if conn.invalidated or conn.closed or _driver(conn).is_closed():
+        return False
+    try:
+        if conn.in_transaction():
+            await conn.rollback()
+    except Exception:
+        return False
+    return True
 
 
 def _driver(conn: AsyncConnection) -> Any:
