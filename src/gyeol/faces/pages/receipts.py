@@ -24,34 +24,16 @@ TEXT = {
            "missing": "영수증을 찾을 수 없습니다.", "print": "인쇄하려면 브라우저의 인쇄 기능을 사용하세요.",
            "CARD": "카드", "TRANSFER": "계좌이체", "VIRTUAL_ACCOUNT": "가상계좌",
            "APPROVED": "승인", "CANCELED": "취소", "PARTIAL_CANCELED": "부분 취소", "INITIATED": "결제 대기",
-           "IN_PROGRESS": "처리 중", "AUTHORIZED": "승인(매입 전)", "ABORTED": "실패"},
+           "IN_PROGRESS": "처리 중", "AUTHORIZED": "승인(매입 전)", "ABORTED": "실패",
+           "WAITING_FOR_DEPOSIT": "입금 대기", "deposited": "입금 일시"},
     "en": {"title": "Receipt", "merchant": "Merchant", "order": "Order", "amount": "Amount", "method": "Method",
            "approved": "Approved at", "status": "Status", "cancels": "Cancellations", "balance": "Balance",
            "missing": "No such receipt.", "print": "Use your browser's print command to print it.",
            "CARD": "Card", "TRANSFER": "Bank transfer", "VIRTUAL_ACCOUNT": "Virtual account",
            "APPROVED": "Approved", "CANCELED": "Canceled", "PARTIAL_CANCELED": "Partly canceled",
            "INITIATED": "Awaiting payment", "IN_PROGRESS": "In progress", "AUTHORIZED": "Authorized",
-           "ABORTED": "Failed"},
+           "ABORTED": "Failed", "WAITING_FOR_DEPOSIT": "Awaiting deposit", "deposited": "Deposited at"},
 }
-
-CSS = """
-:root { color-scheme: light; font-family: system-ui, -apple-system, "Apple SD Gothic Neo", sans-serif; }
-body { margin: 0; background: #f4f5f7; color: #191f28; }
-main { max-width: 28rem; margin: 2rem auto; background: #fff; padding: 1.5rem; border-radius: 12px; }
-h1 { font-size: 1.4rem; margin: 0 0 1rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .5rem 1rem; margin: 0; }
-dt { color: #4e5968; } dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
-.total { font-size: 1.6rem; font-weight: 700; text-align: right; margin: 1rem 0; }
-table { width: 100%; border-collapse: collapse; margin-top: .5rem; }
-td, th { padding: .25rem 0; text-align: left; } td.num { text-align: right; }
-.note { color: #6b7684; font-size: .85rem; margin-top: 1.5rem; }
-a:focus, button:focus { outline: 3px solid #3182f6; outline-offset: 2px; }
-@media (max-width: 400px) { main { margin: 0; border-radius: 0; } }
-@media print {
-  body { background: #fff; } main { margin: 0; box-shadow: none; max-width: none; } .note { display: none; }
-}
-"""
-
 
 def _page(lang: str, title: str, body: str, status: int = 200) -> Response:
     html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
@@ -59,11 +41,6 @@ def _page(lang: str, title: str, body: str, status: int = 200) -> Response:
             f'<title>{escape(title)}</title><link rel="stylesheet" href="/assets/receipt.css"></head>'
             f"<body><main>{body}</main></body></html>")
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
-
-
-@router.get("/assets/receipt.css")
-async def stylesheet() -> Response:
-    return Response(CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/receipts/{receipt_id}")
@@ -92,13 +69,17 @@ def _when(value: Any) -> str:
 def _body(p: dict[str, Any], cancels: list[Any], t: dict[str, str]) -> str:
     cur = p["currency"]
     status = kiosk_status(p)
+    if p["method_type"] == "virtual_account" and p["status"] == "pending":
+        status = "WAITING_FOR_DEPOSIT"  # an issued account: the deposit is what is awaited
     method = METHOD.get(p["method_type"] or "card", "CARD")
     rows = [(t["merchant"], p["merchant_name"]), (t["order"], p["order_name"] or p["order_id"]),
             (t["method"], t.get(method, method) + (f" ({p['card_brand']} ****{p['card_last4']})"
                                                    if p["card_last4"] else "")),
             (t["approved"], _when(p["captured_at"] or p["authorized_at"])), (t["status"], t.get(status, status)),
             (t["balance"], format_amount(p["captured_amount"] - p["refunded_amount"], cur))]
-    dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
+    status_id = ' id="receipt-status"'
+    dl = "".join(f"<dt>{escape(k)}</dt><dd{status_id if k == t['status'] else ''}>{escape(str(v))}</dd>"
+                 for k, v in rows)
     cancel_rows = "".join(
         f"<tr><td>{escape(_when(c['updated_at']))}</td><td>{escape(c['reason'] or '')}</td>"
         f"<td class=\"num\">-{escape(format_amount(c['amount'], cur))}</td></tr>" for c in cancels)

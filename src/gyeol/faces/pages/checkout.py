@@ -1,0 +1,204 @@
+"""Gyeol's hosted checkout: GET /checkout/{paymentId}?token=<clientToken>, its form posts, and the sandbox's
+3-D Secure challenge. Plain forms and 303 redirects, so it works without JavaScript; checkout.js adds validation
+as the buyer types. Card data lives only in the POST being handled: it is tokenized at the PG and dropped, and
+no response, log line or error ever repeats it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from gyeol.connectors.base import CardData
+from gyeol.core.errors import DomainError
+from gyeol.core.payments.checkout import CheckoutService, CheckoutState
+from gyeol.faces.pages import checkout_views as views
+from gyeol.faces.pages import look
+from gyeol.faces.pages.endings import success_url
+from gyeol.faces.pages.security import PAGE_HEADERS, Csrf, page_headers
+from gyeol.faces.pages.texts import BANKS, TEXT, decline_text, lang_of
+from gyeol.services import Services
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+MAX_FORM_BYTES = 8 * 1024
+
+
+def _services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def _csrf(svc: Services) -> Csrf:
+    return Csrf(svc.page_secret)
+
+
+def _purpose(state: CheckoutState) -> str:
+    return f"checkout:{state.payment_id}:{state.payment['client_token']}"
+
+
+def _html(svc: Services, request: Request, state: CheckoutState | None, lang: str, title: str, body: str, *,
+          status: int = 200, nonce: tuple[str, bool] | None = None) -> Response:
+    headers = PAGE_HEADERS if state is None else page_headers(
+        state.payment.get("return_url"), state.payment.get("cancel_url"))
+    response = HTMLResponse(look.document(lang, title, body), status_code=status, headers=headers)
+    if nonce is not None and nonce[1]:
+        Csrf.set_cookie(response, nonce[0], secure=svc.settings.base_url().startswith("https://"))
+    return response
+
+
+def _see_other(url: str) -> Response:
+    return RedirectResponse(url, status_code=303, headers=PAGE_HEADERS)
+
+
+def _not_found(svc: Services, request: Request, lang: str) -> Response:
+    t = TEXT[lang]
+    return _html(svc, request, None, lang, t["not_found_title"], look.notice(t["not_found"]), status=404)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form, small and flat; anything else reads as empty (and so fails the CSRF check)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = request.headers.get("content-length", "0")
+    if ctype != "application/x-www-form-urlencoded" or not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+        return {}
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def render(svc: Services, request: Request, state: CheckoutState, lang: str, *, error: str | None = None,
+           chosen: str | None = None, status: int = 200) -> Response:
+    """The page for the payment's state: the form (with the last decline, if any), the virtual account, or a
+    plain notice."""
+    t = TEXT[lang]
+    if state.stage == "pay":
+        nonce = Csrf.nonce(request)
+        csrf = _csrf(svc).token(_purpose(state), nonce[0])
+        if error is None and state.failure is not None:
+            error = decline_text(state.failure[0], lang)
+        body = views.pay_form(state, lang, csrf, error=error, chosen=chosen)
+        return _html(svc, request, state, lang, t["title"], body, status=status, nonce=nonce)
+    if state.stage == "challenge":
+        return _see_other(views.page_url(state, lang, "/3ds"))
+    if state.stage == "deposit":
+        return _html(svc, request, state, lang, t["va_title"], views.virtual_account(state, lang), status=status)
+    return _html(svc, request, state, lang, t["title"], views.notice_page(state, lang), status=status)
+
+
+@router.get("/checkout/{payment_id}")
+async def checkout_page(payment_id: str, request: Request, token: str = Query(default="", max_length=120),
+                        lang: str = Query(default="ko")) -> Response:
+    svc, lang = _services(request), lang_of(lang)
+    try:
+        state = await svc.checkout.open(payment_id, token)
+    except DomainError:
+        return _not_found(svc, request, lang)
+    return render(svc, request, state, lang)
+
+
+@router.post("/checkout/{payment_id}")
+async def pay(payment_id: str, request: Request) -> Response:
+    svc, form = _services(request), await _form(request)
+    lang = lang_of(form.get("lang"))
+    checkout: CheckoutService = svc.checkout
+    try:
+        state = await checkout.open(payment_id, form.get("token", ""))
+    except DomainError:
+        return _not_found(svc, request, lang)
+    method = form.get("method", "")
+    if not _csrf(svc).valid(request, _purpose(state), form.get("csrf")):
+        return render(svc, request, state, lang, error=TEXT[lang]["csrf"], chosen=method, status=403)
+    if state.stage != "pay":
+        return _see_other(views.page_url(state, lang))
+    card, problem = None, None
+    if method == "card":
+        card, problem = _card(form)
+    elif method == "transfer":
+        problem = None if form.get("bankCode", "") in BANKS else "bank_required"
+    elif method != "virtual_account":
+        problem = "method_required"
+    if problem is not None:
+        return render(svc, request, state, lang, error=TEXT[lang][problem], chosen=method, status=400)
+    state, err = await checkout.pay(payment_id, state.payment["client_token"], method, card=card,
+                                    bank_code=form.get("bankCode"))
+    return _after(svc, request, state, err, lang, method)
+
+
+@router.get("/checkout/{payment_id}/3ds")
+async def challenge_page(payment_id: str, request: Request, token: str = Query(default="", max_length=120),
+                         lang: str = Query(default="ko")) -> Response:
+    svc, lang = _services(request), lang_of(lang)
+    try:
+        state = await svc.checkout.open(payment_id, token)
+    except DomainError:
+        return _not_found(svc, request, lang)
+    if state.stage != "challenge":
+        return _see_other(views.page_url(state, lang))
+    nonce = Csrf.nonce(request)
+    csrf = _csrf(svc).token(_purpose(state), nonce[0])
+    return _html(svc, request, state, lang, TEXT[lang]["3ds_title"], views.challenge(state, lang, csrf),
+                 nonce=nonce)
+
+
+@router.post("/checkout/{payment_id}/3ds")
+async def answer_challenge(payment_id: str, request: Request) -> Response:
+    svc, form = _services(request), await _form(request)
+    lang = lang_of(form.get("lang"))
+    try:
+        state = await svc.checkout.open(payment_id, form.get("token", ""))
+    except DomainError:
+        return _not_found(svc, request, lang)
+    result = form.get("result")
+    if not _csrf(svc).valid(request, _purpose(state), form.get("csrf")) or result not in ("approve", "fail"):
+        t = TEXT[lang]
+        body = look.error_box(t["csrf"]) + look.link_button("retry-link", views.page_url(state, lang, "/3ds"),
+                                                             t["3ds_title"])
+        return _html(svc, request, state, lang, t["3ds_title"], body, status=403)
+    state = await svc.checkout.answer_challenge(payment_id, state.payment["client_token"], result == "approve")
+    return _after(svc, request, state, None, lang, "card")
+
+
+def _after(svc: Services, request: Request, state: CheckoutState, err: DomainError | None, lang: str,
+           method: str) -> Response:
+    """Where a form post ends: the merchant on success, the challenge, or this page again (a decline, a
+    virtual account, a notice)."""
+    if state.stage == "paid":
+        target = success_url(state.payment)
+        if target:
+            return _see_other(target)
+    if state.stage == "challenge":
+        return _see_other(views.page_url(state, lang, "/3ds"))
+    if err is not None and state.stage == "pay":
+        key = "pg_timeout" if err.kind == "gateway" else "not_payable" if err.kind == "conflict" else "generic"
+        return render(svc, request, state, lang, error=TEXT[lang][key], chosen=method, status=err.status)
+    return _see_other(views.page_url(state, lang))
+
+
+def _card(form: dict[str, str]) -> tuple[CardData | None, str | None]:
+    """The server's own check of what the script checks as the buyer types. A failed Luhn check is not an
+    error: the sandbox approves well-formed numbers that fail it."""
+    number = "".join(ch for ch in form.get("cardNumber", "") if ch not in " -")
+    if not number.isdigit() or not 13 <= len(number) <= 19:
+        return None, "invalid_number"
+    expiry = form.get("expiry", "").replace(" ", "")
+    month_text, slash, year_text = expiry.partition("/")
+    if not slash:  # MMYY or MMYYYY, typed without the slash
+        month_text, year_text = expiry[:2], expiry[2:]
+    if not (month_text.isdigit() and year_text.isdigit() and len(year_text) in (2, 4)
+            and 1 <= int(month_text) <= 12):
+        return None, "invalid_expiry"
+    year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+    now = datetime.now(UTC)
+    if (year, int(month_text)) < (now.year, now.month):
+        return None, "past_expiry"
+    cvc = form.get("cvc", "")
+    if not cvc.isdigit() or not 3 <= len(cvc) <= 4:
+        return None, "invalid_cvc"
+    return CardData(number, int(month_text), year, cvc), None
