@@ -23,7 +23,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy examples/shop/shop.py examples/shop/demo.py
+	$(VENV)/bin/mypy examples/shop
 
 # The browser tests (tests/browser/) drive Debian's Chromium; Playwright's own browser download cannot work here.
 # Without root the tests skip with one loud line (and fail under CI=true).

@@ -31,17 +31,19 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str, timeout: floa
     sys.exit(f"{what} did not answer {url} within {timeout:.0f}s")
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     gyeol_port = int(os.environ.get("GYEOL_PORT", "9090"))
     shop_port = int(os.environ.get("SHOP_PORT", "9080"))
     gyeol_url = f"http://127.0.0.1:{gyeol_port}"
     shop_url = f"http://127.0.0.1:{shop_port}"
-    gyeol_env = {**os.environ, "GYEOL_TEST_SECRET_KEY": "test_sk_dummy", "GYEOL_ENV": "development",
-                 "GYEOL_TOSS_SIM": "true", "GYEOL_HOST": "127.0.0.1", "GYEOL_PORT": str(gyeol_port),
-                 "GYEOL_PUBLIC_URL": gyeol_url}
-    # Gyeol confirms Toss-window payments at its own simulator, as it would at Toss.
-    gyeol_env.setdefault("GYEOL_TOSS_SECRET_KEY", "test_sk_dummy")
-    gyeol_env.setdefault("GYEOL_TOSS_BASE_URL", f"{gyeol_url}/sandbox/toss")
+    signal.signal(signal.SIGTERM, _stop)
+    gyeol_env = {"GYEOL_LOG_LEVEL": "WARNING", **os.environ, "GYEOL_TEST_SECRET_KEY": "test_sk_dummy",
+                 "GYEOL_ENV": "development", "GYEOL_TOSS_SIM": "true", "GYEOL_HOST": "127.0.0.1",
+                 "GYEOL_PORT": str(gyeol_port), "GYEOL_PUBLIC_URL": gyeol_url}
     shop_env = {**os.environ, "SHOP_GYEOL_URL": gyeol_url, "SHOP_SECRET_KEY": "test_sk_dummy",
                 "SHOP_PUBLIC_URL": shop_url}
     gyeol = subprocess.Popen([str(BIN / "gyeol"), "serve", "--host", "127.0.0.1", "--port", str(gyeol_port)],
