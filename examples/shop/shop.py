@@ -1,16 +1,20 @@
 """결 상점 (Gyeol Shop): a small merchant web shop in front of Gyeol, the kind seed 004 describes.
 
-Products, an order, then the buyer is sent to a payment window:
+Products, then an order, which the shop's server registers in Gyeol (`POST /api/v1/orders`) before any payment.
+Then the buyer goes to a payment window, which comes back the way Toss's does: to `successUrl` with
+`?paymentKey=&orderId=&amount=`, or to `failUrl` with `?code=&message=&orderId=` (a cancel is code
+PAY_PROCESS_CANCELED). Two windows:
 
-- Gyeol's hosted checkout (the default): the shop's server registers the order (`POST /api/v1/orders`) and
-  creates a payment intent (`POST /api/v1/payments/intent`) with its secret key; the intent's `redirectUrl` is
-  the checkout page. Gyeol sends the buyer back to `/success?paymentId=…`, or to `/cancel`.
-- The Toss payment window, played by Gyeol's simulator (`/sandbox/toss/payments` answers a `checkoutUrl`); it
-  sends the buyer back to `/success?paymentKey=&orderId=&amount=` or to `/fail?code=&message=&orderId=`.
+- Gyeol's hosted checkout (the default): the shop's server creates the payment with its secret key and a paymentKey
+  of its own (`POST /v1/payments {paymentKey, orderId, amount, successUrl, failUrl}`) and sends the buyer to its
+  `checkout.url`. The checkout takes the card (or issues a virtual account) and charges it.
+- Toss's payment window, played by Gyeol's simulator (`POST /sandbox/toss/payments` → `checkoutUrl`). It only
+  authenticates; the confirm below is what approves.
 
-Either way the success page never trusts its query: the shop's server checks the amount against its own order,
-then calls Gyeol's confirm (`POST /api/payments/confirm`, seed 004) with its secret key, and shows the receipt
-link. The secret key never reaches the browser. No JavaScript, no CDN: one stylesheet served by the shop.
+The success page trusts nothing in its query: the shop's server checks the amount against its own order and that
+the paymentKey is one it opened for this order, then calls Gyeol's confirm (`POST /api/payments/confirm`, seed
+004) with its secret key, and links the receipt. The secret key never reaches the browser. No JavaScript, no
+CDN: one stylesheet served by the shop.
 
 Run: `python examples/shop/shop.py --port 9080` (settings in SHOP_* variables, below), or `make demo`.
 """
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -51,7 +55,7 @@ PRODUCTS = [
     Product("beans", "핸드드립 원두 200g", 15_000),
     Product("bag", "리넨 에코백", 9_000),
 ]
-BY_SKU = {p.sku: p for p in PRODUCTS}
+CANCELED = "PAY_PROCESS_CANCELED"  # Toss's failUrl code for a buyer's cancel
 
 
 @dataclass
@@ -61,11 +65,10 @@ class Order:
     amount: int
     name: str
     status: str = "created"  # created → paid (or waiting for a deposit)
-    payment_ids: list[str] = field(default_factory=list)
+    windows: dict[str, str] = field(default_factory=dict)  # paymentKey → the window it was opened in
     payment_key: str | None = None
     settlement_id: str | None = None
     receipt_url: str | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -165,7 +168,6 @@ class Shop:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.orders: dict[str, Order] = {}
-        self.by_payment: dict[str, str] = {}  # Gyeol paymentId → orderId
         self.gyeol = Gyeol(cfg)
 
     # 1. the product list
@@ -213,11 +215,6 @@ class Shop:
             await self._refresh(order)  # a virtual account may have been paid meanwhile
         if order.status == "paid":
             return self._paid_page(order)
-        if order.status == "waiting":
-            body = (f"<h1>주문 확인</h1>{order_table(order)}<p id=\"order-status\">입금을 기다리고 있습니다. "
-                    f"안내받은 가상계좌로 입금하면 결제가 완료됩니다.</p>"
-                    f'<p><a href="/orders/{order.order_id}">새로 고침</a></p>')
-            return page(self.cfg, "입금 대기", body)
         body = (f'<h1>주문 확인</h1>{order_table(order)}<p id="order-status">결제 전</p>'
                 f'<form method="post" action="/orders/{order.order_id}/pay" class="pay">'
                 f'<fieldset><legend>결제창</legend>'
@@ -227,7 +224,7 @@ class Shop:
                 f'</fieldset><button type="submit" id="pay-now">{won(order.amount)} 결제하기</button></form>')
         return page(self.cfg, "주문 확인", body)
 
-    # 3. the redirect to the payment window
+    # 3. the redirect to the payment window; it comes back to successUrl or failUrl, as Toss's window does
     async def pay(self, request: Request) -> Response:
         order = self.orders.get(request.path_params["order_id"])
         if order is None:
@@ -235,33 +232,38 @@ class Shop:
         if order.status == "paid":
             return RedirectResponse(f"/orders/{order.order_id}", status_code=303)
         form = await form_of(request)
+        window = "toss" if form.get("window") == "toss" else "gyeol"
         base = self.cfg.public_url
         try:
-            if form.get("window") == "toss":
-                window = await self.gyeol.call("POST", "/sandbox/toss/payments", {
+            if window == "toss":
+                opened = await self.gyeol.call("POST", "/sandbox/toss/payments", {
                     "orderId": order.order_id, "orderName": order.name, "amount": order.amount, "method": "CARD",
                     "successUrl": f"{base}/success", "failUrl": f"{base}/fail"})
-                return RedirectResponse(window["checkoutUrl"], status_code=303)
-            intent = await self.gyeol.call("POST", "/api/v1/payments/intent", {
-                "orderId": order.order_id, "amount": order.amount, "currency": "KRW", "orderName": order.name,
-                "returnUrl": f"{base}/success", "cancelUrl": f"{base}/cancel?{urlencode({'orderId': order.order_id})}",
-            }, headers={"Idempotency-Key": secrets.token_hex(16)})
+                key, url = str(opened["paymentKey"]), str(opened["checkoutUrl"])
+            else:
+                # A payment with a paymentKey of the shop's own: Gyeol's checkout takes the card and, like Toss's
+                # window, returns with paymentKey, orderId and amount.
+                key = f"{order.order_id}-{secrets.token_hex(6)}"
+                created = await self.gyeol.call("POST", "/v1/payments", {
+                    "paymentKey": key, "orderId": order.order_id, "amount": order.amount,
+                    "successUrl": f"{base}/success", "failUrl": f"{base}/fail"})
+                url = str((created.get("checkout") or {}).get("url") or "")
+                if not url:
+                    raise GyeolError(502, {"message": "결 서버가 결제창 주소를 주지 않았습니다."})
         except GyeolError as err:
             return self._problem(order, "결제창을 열지 못했습니다", err.message, 502)
-        self.by_payment[intent["paymentId"]] = order.order_id
-        order.payment_ids.append(intent["paymentId"])
-        return RedirectResponse(intent["redirectUrl"], status_code=303)
+        order.windows[key] = window
+        return RedirectResponse(url, status_code=303)
 
-    # 4. back from the window: the shop's server confirms with Gyeol
+    # 4. back from the window with ?paymentKey=&orderId=&amount=: the shop's server confirms with Gyeol
     async def success(self, request: Request) -> Response:
         q = request.query_params
-        key = q.get("paymentKey") or q.get("paymentId") or ""
-        order_id = q.get("orderId") or self.by_payment.get(key, "")
-        order = self.orders.get(order_id)
+        order = self.orders.get(q.get("orderId", ""))
+        key = q.get("paymentKey", "")
         if order is None or not key:
-            return page(self.cfg, "결제 확인", '<h1>결제 확인</h1><p role="alert" id="shop-error">'
+            return page(self.cfg, "결제 확인", '<h1 id="shop-result">결제 확인</h1><p role="alert" id="shop-error">'
                                              "주문을 찾을 수 없습니다.</p>", status=404)
-        if "amount" in q and q.get("amount") != str(order.amount):  # never trust the redirect's amount
+        if q.get("amount") != str(order.amount):  # never trust the redirect's amount
             return self._problem(order, "결제 금액이 주문과 다릅니다", f"주문 금액은 {won(order.amount)}입니다.", 400)
         return await self._confirm(order, key)
 
@@ -276,20 +278,18 @@ class Shop:
     async def _confirm(self, order: Order, key: str) -> Response:
         if order.status == "paid":
             return self._paid_page(order)
-        if key.startswith("pay_"):
-            # Gyeol's own checkout already charged the card; make sure it did before booking anything.
+        window = order.windows.get(key)
+        if window is None:
+            return self._problem(order, "결제를 확인하지 못했습니다", "이 주문에서 연 결제가 아닙니다.", 400)
+        if window == "gyeol":
+            # Gyeol's checkout charges the card itself: make sure it did before confirming anything.
             try:
-                p = await self.gyeol.call("GET", f"/api/v1/payments/{key}")
+                p = await self.gyeol.call("GET", f"/v1/payments/{key}")
             except GyeolError as err:
                 return self._problem(order, "결제를 확인하지 못했습니다", err.message, 502, retry_key=key)
-            if p.get("orderId") != order.order_id:
-                return self._problem(order, "결제를 확인하지 못했습니다", "다른 주문의 결제입니다.", 400)
-            if p.get("status") == "pending" and p.get("paymentMethodType") == "virtual_account":
-                order.status = "waiting"
-                return RedirectResponse(f"/orders/{order.order_id}", status_code=303)
-            if p.get("status") not in ("succeeded", "captured", "authorized"):
-                reason = p.get("failureMessage") or "결제가 완료되지 않았습니다."
-                return self._problem(order, "결제가 완료되지 않았습니다", str(reason), 402)
+            if p.get("status") != "APPROVED":
+                return self._problem(order, "결제가 완료되지 않았습니다", "결제창에서 결제를 마치지 않았습니다.", 402)
+        # Toss's window only authenticates: this confirm is what approves the payment there.
         try:
             done = await self.gyeol.call("POST", "/api/payments/confirm",
                                          {"paymentKey": key, "orderId": order.order_id, "amount": order.amount})
@@ -297,32 +297,27 @@ class Shop:
             return self._problem(order, "결제 승인에 실패했습니다", err.message, err.status, retry_key=key)
         order.status, order.payment_key = "paid", key
         order.settlement_id = done.get("settlementId")
-        order.receipt_url = await self._receipt_url(key, done)
+        order.receipt_url = await self._receipt_url(key)
         return self._paid_page(order)
 
-    async def _receipt_url(self, key: str, confirmed: dict[str, Any]) -> str | None:
-        receipt = confirmed.get("receipt")
-        if isinstance(receipt, dict) and receipt.get("url"):
-            return str(receipt["url"])
-        if confirmed.get("receiptUrl"):
-            return str(confirmed["receiptUrl"])
+    async def _receipt_url(self, key: str) -> str | None:
         try:  # the Toss-style payment object carries receipt.url
-            p = await self.gyeol.call("GET", f"/v1/payments/{confirmed.get('paymentId') or key}")
+            p = await self.gyeol.call("GET", f"/v1/payments/{key}")
         except GyeolError:
             return None
         receipt = p.get("receipt")
         return str(receipt["url"]) if isinstance(receipt, dict) and receipt.get("url") else None
 
     async def _refresh(self, order: Order) -> None:
-        """Ask Gyeol about an unpaid order: a virtual account's deposit lands without the buyer coming back."""
-        if not order.payment_ids:
+        """Ask Gyeol about an unpaid order: a virtual account's deposit lands while the buyer is away."""
+        if not order.windows:
             return
         try:
-            o = await self.gyeol.call("GET", f"/api/v1/orders/{order.order_id}")
+            p = await self.gyeol.call("GET", f"/v1/payments/orders/{order.order_id}")
         except GyeolError:
             return
-        if o.get("status") in ("paid", "partially_refunded", "refunded") and o.get("paymentId"):
-            await self._confirm(order, str(o["paymentId"]))
+        if p.get("status") == "APPROVED" and p.get("paymentKey") in order.windows:
+            await self._confirm(order, str(p["paymentKey"]))
 
     def _paid_page(self, order: Order) -> Response:
         receipt = (f'<p><a id="receipt-link" href="{escape(order.receipt_url)}">영수증 보기</a></p>'
@@ -333,7 +328,6 @@ class Shop:
 
     def _problem(self, order: Order, title: str, message: str, status: int, retry_key: str | None = None
                  ) -> Response:
-        order.error = message
         retry = (f'<form method="post" action="/success/retry"><input type="hidden" name="orderId" '
                  f'value="{escape(order.order_id)}"><input type="hidden" name="paymentKey" value="{escape(retry_key)}">'
                  f'<button type="submit" id="retry-confirm">승인 다시 시도</button></form>') if retry_key else ""
@@ -342,25 +336,21 @@ class Shop:
                 f"주문으로 돌아가 다시 결제하기</a></p>")
         return page(self.cfg, title, body, status=status if 400 <= status < 600 else 502)
 
-    # 5. the other endings
+    # 5. the other endings: failUrl gets ?code=&message=&orderId=; a buyer's cancel is one of its codes
     async def fail(self, request: Request) -> Response:
         q = request.query_params
         order = self.orders.get(q.get("orderId", ""))
-        message = q.get("message") or "결제에 실패했습니다."
-        code = q.get("code") or ""
         back = (f'<p><a id="back-to-order" href="/orders/{order.order_id}">주문으로 돌아가 다시 결제하기</a></p>'
-                if order else '<p><a href="/">상품 목록으로</a></p>')
-        body = (f'<h1 id="shop-result">결제에 실패했습니다</h1><p role="alert" id="shop-error">{escape(message)}'
-                f'{f" ({escape(code)})" if code else ""}</p>{back}')
-        return page(self.cfg, "결제 실패", body)
-
-    async def cancel(self, request: Request) -> Response:
-        order = self.orders.get(request.query_params.get("orderId", ""))
-        back = (f'<p><a id="back-to-order" href="/orders/{order.order_id}">주문으로 돌아가기</a></p>'
                 if order else "")
-        body = (f'<h1 id="shop-result">결제를 취소했습니다</h1><p id="shop-error">결제하지 않았습니다. 주문은 그대로 '
-                f'남아 있습니다.</p>{back}<p><a href="/">상품 목록으로</a></p>')
-        return page(self.cfg, "결제 취소", body)
+        code = q.get("code", "")
+        if code == CANCELED:
+            body = (f'<h1 id="shop-result">결제를 취소했습니다</h1><p id="shop-error">결제하지 않았습니다. 주문은 '
+                    f'그대로 남아 있습니다.</p>{back}<p><a href="/">상품 목록으로</a></p>')
+            return page(self.cfg, "결제 취소", body)
+        message = q.get("message") or "결제에 실패했습니다."
+        body = (f'<h1 id="shop-result">결제에 실패했습니다</h1><p role="alert" id="shop-error">{escape(message)}'
+                f'{f" ({escape(code)})" if code else ""}</p>{back}<p><a href="/">상품 목록으로</a></p>')
+        return page(self.cfg, "결제 실패", body)
 
     async def healthz(self, request: Request) -> Response:
         return Response("ok", media_type="text/plain")
@@ -382,7 +372,6 @@ def create_app(cfg: Config) -> Starlette:
         Route("/success", shop.success),
         Route("/success/retry", shop.retry_confirm, methods=["POST"]),
         Route("/fail", shop.fail),
-        Route("/cancel", shop.cancel),
         Route("/healthz", shop.healthz),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ], lifespan=lifespan)

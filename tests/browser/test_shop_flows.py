@@ -1,0 +1,178 @@
+"""The buyer's flows end to end in Chromium: the example shop, Gyeol's hosted checkout (or the Toss simulator's
+window), the shop's success page and its server-side confirm, and the receipt.
+
+Page ids are the checkout's (docs/checkout.md): #card-number, #card-expiry, #card-cvc, #pay-button,
+#cancel-button, #error, #approve-3ds, #fail-3ds, #va-*, #receipt-status. The shop's are #order-button, #pay-now,
+#shop-result, #shop-error, #receipt-link (examples/shop/shop.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from .conftest import Proc, assert_accessible, gyeol_order
+
+pytestmark = pytest.mark.usefixtures("shop")
+
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+THREE_DS_CARD = "4000000000003220"
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+def order(page: Any, shop: Proc, window: str = "gyeol") -> str:
+    """From the product list to the payment window: one mug (12,000원). Returns the shop's orderId."""
+    page.goto(shop.url + "/")
+    page.click("#order-button")
+    page.wait_for_url(re.compile(r"/orders/shop-[0-9a-f]+$"))
+    order_id: str = page.inner_text("#order-id").strip()
+    page.check(f'input[name="window"][value="{window}"]')
+    page.click("#pay-now")
+    return order_id
+
+
+def at_checkout(page: Any, gyeol: Proc) -> str:
+    """Wait for Gyeol's checkout page; returns the paymentId in its address."""
+    page.wait_for_url(re.compile(re.escape(gyeol.url) + r"/checkout/pay_[A-Za-z0-9]+\?"))
+    return urlsplit(page.url).path.rsplit("/", 1)[1]
+
+
+def pay_by_card(page: Any, number: str, expiry: str = "12/34", cvc: str = "123") -> None:
+    page.check('input[name="method"][value="card"]')
+    page.fill("#card-number", number)
+    page.fill("#card-expiry", expiry)
+    page.fill("#card-cvc", cvc)
+    page.click("#pay-button")
+
+
+def shop_says(page: Any, shop: Proc, path: str) -> str:
+    page.wait_for_url(re.compile(re.escape(shop.url + path)))
+    text: str = page.inner_text("#shop-result")
+    return text
+
+
+def receipt_status(page: Any) -> str:
+    page.click("#receipt-link")
+    page.wait_for_url(re.compile(r"/receipts/rcpt_"))
+    status: str = page.inner_text("#receipt-status")
+    return status
+
+
+# --- flows ------------------------------------------------------------------------------------------------
+def test_card_success(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    order_id = order(page, shop)
+    at_checkout(page, gyeol)
+    assert page.get_attribute("html", "lang") == "ko"
+    assert "12,000" in page.inner_text("#amount")
+    assert "결 머그컵" in page.inner_text("#order-name")
+    assert page.inner_text("#merchant-name").strip()
+    assert_accessible(page, "checkout")
+    pay_by_card(page, GOOD_CARD)
+    assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
+    assert page.inner_text("#order-id") == order_id
+    assert_accessible(page, "shop's success")
+    paid = gyeol_order(api, order_id)
+    assert paid["status"] == "paid" and paid["paidAmount"] == 12_000
+    assert "승인" in receipt_status(page)
+    assert_accessible(page, "receipt")
+
+
+def test_decline_then_retry_with_a_good_card(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    order_id = order(page, shop)
+    payment_id = at_checkout(page, gyeol)
+    pay_by_card(page, DECLINED_CARD)
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert error.get_attribute("role") == "alert"
+    assert error.inner_text().strip()
+    assert f"/checkout/{payment_id}" in page.url  # still Gyeol's page, on the same payment
+    assert gyeol_order(api, order_id)["status"] == "created"
+    pay_by_card(page, GOOD_CARD)
+    assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
+    assert gyeol_order(api, order_id)["status"] == "paid"
+    assert "승인" in receipt_status(page)
+
+
+def test_3ds_approve(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    order_id = order(page, shop)
+    at_checkout(page, gyeol)
+    pay_by_card(page, THREE_DS_CARD)
+    page.locator("#approve-3ds").wait_for()
+    assert_accessible(page, "3-D Secure")
+    page.click("#approve-3ds")
+    assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
+    assert gyeol_order(api, order_id)["status"] == "paid"
+    assert "승인" in receipt_status(page)
+
+
+def test_3ds_fail(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    order_id = order(page, shop)
+    payment_id = at_checkout(page, gyeol)
+    pay_by_card(page, THREE_DS_CARD)
+    page.click("#fail-3ds")
+    page.locator("#error").wait_for(state="visible")  # back on the checkout, with the failure, free to retry
+    assert f"/checkout/{payment_id}" in page.url
+    assert page.locator("#pay-button").is_visible()
+    assert gyeol_order(api, order_id)["status"] == "created"
+    assert api.get(f"/api/v1/payments/{payment_id}").json()["status"] == "failed"
+
+
+def test_buyer_cancels(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    order_id = order(page, shop)
+    payment_id = at_checkout(page, gyeol)
+    page.click("#cancel-button")
+    assert "결제를 취소했습니다" in shop_says(page, shop, "/fail?")
+    query = parse_qs(urlsplit(page.url).query)  # Toss's failUrl convention
+    assert query["orderId"] == [order_id] and query["code"] == ["PAY_PROCESS_CANCELED"]
+    assert gyeol_order(api, order_id)["status"] == "created"
+    assert api.get(f"/api/v1/payments/{payment_id}").json()["status"] in ("created", "canceled")
+    page.click("#back-to-order")  # the order is still there to pay
+    page.locator("#pay-now").wait_for()
+
+
+def test_virtual_account_then_deposit(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    order_id = order(page, shop)
+    payment_id = at_checkout(page, gyeol)
+    page.check('input[name="method"][value="virtual_account"]')
+    page.click("#pay-button")
+    page.locator("#va-account").wait_for()
+    assert page.inner_text("#va-bank").strip()
+    assert re.search(r"\d{6,}", page.inner_text("#va-account"))
+    assert "12,000" in page.inner_text("#va-amount")
+    assert re.search(r"\d{4}-\d{2}-\d{2}", page.inner_text("#va-due"))
+    assert page.locator("#va-copy").count() == 1
+    assert gyeol_order(api, order_id)["status"] == "created"
+    # The buyer deposits; the sandbox PG tells Gyeol.
+    r = api.post(f"/api/v1/sandbox/virtual-accounts/{payment_id}/deposit")
+    assert r.status_code == 200, r.text
+    assert gyeol_order(api, order_id)["status"] == "paid"
+    # Back at the shop, its server finds the order paid, confirms it with Gyeol and links the receipt.
+    page.goto(f"{shop.url}/orders/{order_id}")
+    assert "결제가 완료되었습니다" in page.inner_text("#shop-result")
+    assert "승인" in receipt_status(page)
+    assert_accessible(page, "receipt (virtual account)")
+
+
+def test_toss_window_and_success_url_confirm(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    """Seed 004 as written: the Toss payment window (Gyeol's simulator plays it), successUrl with paymentKey,
+    orderId and amount, the shop's server confirms with Gyeol, which confirms at "Toss" (the simulator)."""
+    order_id = order(page, shop, window="toss")
+    page.wait_for_url(re.compile(re.escape(gyeol.url) + r"/sandbox/toss/checkout/"))
+    payment_key = urlsplit(page.url).path.rsplit("/", 1)[1]
+    if page.locator("#card-number").count():
+        pay_by_card(page, GOOD_CARD)
+    else:
+        page.click("#pay-button" if page.locator("#pay-button").count() else "button[type=submit] >> nth=0")
+    assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["paymentKey"] == [payment_key] and query["orderId"] == [order_id] and query["amount"] == ["12000"]
+    paid = gyeol_order(api, order_id)
+    assert paid["status"] == "paid" and paid["paymentKey"] == payment_key
+    at_toss = api.get(f"/sandbox/toss/v1/payments/{payment_key}")
+    assert at_toss.status_code == 200 and at_toss.json()["status"] == "DONE", at_toss.text
+    assert "승인" in receipt_status(page)
