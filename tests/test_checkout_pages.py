@@ -5,6 +5,7 @@ its dump and the logs as well."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import Env, make_env
+from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.models import payments
 from sensitive import CARD_NUMBERS, LEAK_CVCS, leaks, spellings
 from test_card_leak import _dump, _stored_values
@@ -369,3 +371,67 @@ async def test_card_data_never_reaches_the_database_or_logs(env: Env, db_url: st
     logged = capsys.readouterr()
     assert "request" in logged.out + logged.err
     assert not leaks(logged.out + logged.err)
+
+
+@pytest.fixture
+async def toss_window() -> Any:
+    sim = TossSimulator(public_url="http://sim")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://sim",
+                               event_hooks={"response": [_no_card_data]})
+    try:
+        yield sim, client
+    finally:
+        await client.aclose()
+        await sim.aclose()
+
+
+async def _no_card_data(response: httpx.Response) -> None:
+    assert not leaks((await response.aread()).decode("utf-8", "replace"))
+
+
+async def test_the_toss_simulators_window_looks_like_the_checkout(toss_window: Any) -> None:
+    sim, client = toss_window
+    auth = {"Authorization": "Basic " + base64.b64encode(b"test_sk_window:").decode()}
+    opened = await client.post("/payments", headers=auth, json={
+        "orderId": "order-window-1", "orderName": "커피 2잔", "amount": 15000,
+        "successUrl": "https://shop.example/success", "failUrl": "https://shop.example/fail"})
+    key, url = opened.json()["paymentKey"], opened.json()["checkoutUrl"]
+    assert url == f"http://sim/checkout/{key}"
+    page = await client.get(url)
+    assert page.status_code == 200 and '<html lang="ko">' in page.text
+    assert _id_text(page.text, "amount") == "₩15,000" and _id_text(page.text, "order-name") == "커피 2잔"
+    for id_ in ("merchant-name", "card-number", "card-expiry", "card-cvc", "pay-button", "cancel-button", "error"):
+        assert f'id="{id_}"' in page.text
+    assert 'href="http://sim/assets/checkout.css"' in page.text
+    assert (await client.get("/assets/checkout.js")).status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "form-action 'self' https://shop.example;" in csp and page.headers["cache-control"] == "no-store"
+    cancel = re.search(r'id="cancel-button" class="[^"]*" href="([^"]+)"', page.text)
+    assert cancel is not None
+    query = parse_qs(urlsplit(cancel.group(1).replace("&amp;", "&")).query)
+    assert query["code"] == ["PAY_PROCESS_CANCELED"] and query["orderId"] == ["order-window-1"]
+
+    card = {"cardNumber": GOOD, "expiry": "12/34", "cvc": "123", "lang": "ko"}
+    refused = await client.post(f"/checkout/{key}/approve", data={**card, "csrf": "forged"})
+    assert refused.status_code == 403 and 'id="error"' in refused.text
+    csrf = _csrf(page.text)
+    declined = await client.post(f"/checkout/{key}/approve", data={**card, "cardNumber": DECLINE, "csrf": csrf})
+    assert declined.status_code == 303
+    failed = urlsplit(declined.headers["location"])
+    assert failed.path == "/fail" and parse_qs(failed.query)["code"] == ["REJECT_CARD_COMPANY"]
+    assert parse_qs(failed.query)["orderId"] == ["order-window-1"] and parse_qs(failed.query)["message"]
+    bad = await client.post(f"/checkout/{key}/approve", data={**card, "cvc": "1", "csrf": csrf})
+    assert bad.status_code == 400 and "보안 코드" in _id_text(bad.text, "error")
+
+    ok = await client.post(f"/checkout/{key}/approve", data={**card, "csrf": csrf})
+    assert ok.status_code == 303
+    target = urlsplit(ok.headers["location"])
+    assert (target.netloc, target.path) == ("shop.example", "/success")
+    assert parse_qs(target.query) == {"paymentType": ["NORMAL"], "orderId": ["order-window-1"],
+                                      "paymentKey": [key], "amount": ["15000"]}
+    at_toss = (await client.get(f"/v1/payments/{key}", headers=auth)).json()
+    assert at_toss["status"] == "IN_PROGRESS"  # the window authenticates; the merchant's confirm approves
+    done = await client.post("/v1/payments/confirm", headers=auth,
+                             json={"paymentKey": key, "orderId": "order-window-1", "amount": 15000})
+    assert done.json()["status"] == "DONE"
+    assert (await client.get("/checkout/tgen_nosuch")).status_code == 404

@@ -5,24 +5,20 @@ no response, log line or error ever repeats it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from urllib.parse import parse_qs
-
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from gyeol.connectors.base import CardData
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.checkout import CheckoutService, CheckoutState
 from gyeol.faces.pages import checkout_views as views
 from gyeol.faces.pages import look
+from gyeol.faces.pages.cardform import read_card, read_form
 from gyeol.faces.pages.endings import success_url
 from gyeol.faces.pages.security import PAGE_HEADERS, Csrf, page_headers
 from gyeol.faces.pages.texts import BANKS, TEXT, decline_text, lang_of
 from gyeol.services import Services
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-MAX_FORM_BYTES = 8 * 1024
 
 
 def _services(request: Request) -> Services:
@@ -57,22 +53,6 @@ def _not_found(svc: Services, request: Request, lang: str) -> Response:
     return _html(svc, request, None, lang, t["not_found_title"], look.notice(t["not_found"]), status=404)
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form, small and flat; anything else reads as empty (and so fails the CSRF check)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    declared = request.headers.get("content-length", "0")
-    if ctype != "application/x-www-form-urlencoded" or not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
-        return {}
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return {}
-    try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return {k: v[0] for k, v in parsed.items()}
-
-
 def render(svc: Services, request: Request, state: CheckoutState, lang: str, *, error: str | None = None,
            chosen: str | None = None, status: int = 200) -> Response:
     """The page for the payment's state: the form (with the last decline, if any), the virtual account, or a
@@ -105,7 +85,7 @@ async def checkout_page(payment_id: str, request: Request, token: str = Query(de
 
 @router.post("/checkout/{payment_id}")
 async def pay(payment_id: str, request: Request) -> Response:
-    svc, form = _services(request), await _form(request)
+    svc, form = _services(request), await read_form(request)
     lang = lang_of(form.get("lang"))
     checkout: CheckoutService = svc.checkout
     try:
@@ -119,7 +99,7 @@ async def pay(payment_id: str, request: Request) -> Response:
         return _see_other(views.page_url(state, lang))
     card, problem = None, None
     if method == "card":
-        card, problem = _card(form)
+        card, problem = read_card(form)
     elif method == "transfer":
         problem = None if form.get("bankCode", "") in BANKS else "bank_required"
     elif method != "virtual_account":
@@ -149,7 +129,7 @@ async def challenge_page(payment_id: str, request: Request, token: str = Query(d
 
 @router.post("/checkout/{payment_id}/3ds")
 async def answer_challenge(payment_id: str, request: Request) -> Response:
-    svc, form = _services(request), await _form(request)
+    svc, form = _services(request), await read_form(request)
     lang = lang_of(form.get("lang"))
     try:
         state = await svc.checkout.open(payment_id, form.get("token", ""))
@@ -179,26 +159,3 @@ def _after(svc: Services, request: Request, state: CheckoutState, err: DomainErr
         key = "pg_timeout" if err.kind == "gateway" else "not_payable" if err.kind == "conflict" else "generic"
         return render(svc, request, state, lang, error=TEXT[lang][key], chosen=method, status=err.status)
     return _see_other(views.page_url(state, lang))
-
-
-def _card(form: dict[str, str]) -> tuple[CardData | None, str | None]:
-    """The server's own check of what the script checks as the buyer types. A failed Luhn check is not an
-    error: the sandbox approves well-formed numbers that fail it."""
-    number = "".join(ch for ch in form.get("cardNumber", "") if ch not in " -")
-    if not number.isdigit() or not 13 <= len(number) <= 19:
-        return None, "invalid_number"
-    expiry = form.get("expiry", "").replace(" ", "")
-    month_text, slash, year_text = expiry.partition("/")
-    if not slash:  # MMYY or MMYYYY, typed without the slash
-        month_text, year_text = expiry[:2], expiry[2:]
-    if not (month_text.isdigit() and year_text.isdigit() and len(year_text) in (2, 4)
-            and 1 <= int(month_text) <= 12):
-        return None, "invalid_expiry"
-    year = int(year_text) + (2000 if len(year_text) == 2 else 0)
-    now = datetime.now(UTC)
-    if (year, int(month_text)) < (now.year, now.month):
-        return None, "past_expiry"
-    cvc = form.get("cvc", "")
-    if not cvc.isdigit() or not 3 <= len(cvc) <= 4:
-        return None, "invalid_cvc"
-    return CardData(number, int(month_text), year, cvc), None
