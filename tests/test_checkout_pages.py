@@ -308,6 +308,17 @@ async def test_bank_transfer_pays_at_once(env: Env) -> None:
     assert (got["status"], got["paymentMethodType"]) == ("succeeded", "bank")
 
 
+async def test_the_merchant_chooses_the_methods(env: Env) -> None:
+    await env.svc.merchants.update_settings(env.merchant_id, {"checkoutMethods": ["card", "transfer"]})
+    buyer = await _buyer(env)
+    page = await buyer.page()
+    assert 'value="card"' in page.text and 'value="transfer"' in page.text
+    assert 'value="virtual_account"' not in page.text
+    r = await buyer.post({"method": "virtual_account"})
+    assert r.status_code == 409 and _id_text(r.text, "error")
+    assert await buyer.status() == "created" and await env.charges(buyer.payment_id) == []
+
+
 @pytest.fixture
 async def kiosk(db_url: str, tmp_path: Path) -> Any:
     env = await make_env(db_url, tmp_path)

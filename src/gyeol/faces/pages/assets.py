@@ -35,3 +35,8 @@ def asset_response(name: str) -> Response:
 @router.get("/assets/{name}")
 async def static_file(name: str) -> Response:
     return asset_response(name)
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})

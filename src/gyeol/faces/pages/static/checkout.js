@@ -109,7 +109,10 @@
       }
       if (firstBad) { event.preventDefault(); firstBad.focus(); return; }
       var button = $("pay-button");
-      if (button) { button.setAttribute("aria-busy", "true"); }
+      if (button) {
+        button.setAttribute("aria-busy", "true");
+        setTimeout(function () { button.disabled = true; }, 0);  // one charge attempt per click
+      }
     });
   }
 
