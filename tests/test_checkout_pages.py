@@ -128,6 +128,7 @@ async def test_a_wrong_token_finds_nothing_and_says_nothing(env: Env) -> None:
     answers = [
         await anon.get(f"/checkout/{buyer.payment_id}", params={"token": "wrong"}),
         await anon.get(f"/checkout/{buyer.payment_id}"),
+        await anon.get(f"/checkout/{buyer.payment_id}", params={"token": buyer.token + "x" * 500}),
         await anon.get(f"/checkout/{buyer.payment_id}", params={"token": other.token}),  # another payment's
         await anon.get("/checkout/pay_nosuchpayment", params={"token": buyer.token}),
         await anon.get(f"/checkout/{buyer.payment_id}/3ds", params={"token": other.token}),

@@ -34,7 +34,7 @@ def _purpose(state: CheckoutState) -> str:
     return f"checkout:{state.payment_id}:{state.payment['client_token']}"
 
 
-def _html(svc: Services, request: Request, state: CheckoutState | None, lang: str, title: str, body: str, *,
+def _html(svc: Services, state: CheckoutState | None, lang: str, title: str, body: str, *,
           status: int = 200, nonce: tuple[str, bool] | None = None) -> Response:
     headers = PAGE_HEADERS if state is None else page_headers(
         state.payment.get("return_url"), state.payment.get("cancel_url"))
@@ -44,13 +44,23 @@ def _html(svc: Services, request: Request, state: CheckoutState | None, lang: st
     return response
 
 
+async def _open(svc: Services, payment_id: str, token: str) -> CheckoutState | None:
+    """The payment of a checkout address, or None for a wrong token or an unknown payment alike."""
+    if not token or len(token) > 120:
+        return None
+    try:
+        return await svc.checkout.open(payment_id, token)
+    except DomainError:
+        return None
+
+
 def _see_other(url: str) -> Response:
     return RedirectResponse(url, status_code=303, headers=PAGE_HEADERS)
 
 
-def _not_found(svc: Services, request: Request, lang: str) -> Response:
+def _not_found(svc: Services, lang: str) -> Response:
     t = TEXT[lang]
-    return _html(svc, request, None, lang, t["not_found_title"], look.notice(t["not_found"]), status=404)
+    return _html(svc, None, lang, t["not_found_title"], look.notice(t["not_found"]), status=404)
 
 
 def render(svc: Services, request: Request, state: CheckoutState, lang: str, *, error: str | None = None,
@@ -64,22 +74,21 @@ def render(svc: Services, request: Request, state: CheckoutState, lang: str, *, 
         if error is None and state.failure is not None:
             error = decline_text(state.failure[0], lang)
         body = views.pay_form(state, lang, csrf, error=error, chosen=chosen)
-        return _html(svc, request, state, lang, t["title"], body, status=status, nonce=nonce)
+        return _html(svc, state, lang, t["title"], body, status=status, nonce=nonce)
     if state.stage == "challenge":
         return _see_other(views.page_url(state, lang, "/3ds"))
     if state.stage == "deposit":
-        return _html(svc, request, state, lang, t["va_title"], views.virtual_account(state, lang), status=status)
-    return _html(svc, request, state, lang, t["title"], views.notice_page(state, lang), status=status)
+        return _html(svc, state, lang, t["va_title"], views.virtual_account(state, lang), status=status)
+    return _html(svc, state, lang, t["title"], views.notice_page(state, lang), status=status)
 
 
 @router.get("/checkout/{payment_id}")
-async def checkout_page(payment_id: str, request: Request, token: str = Query(default="", max_length=120),
+async def checkout_page(payment_id: str, request: Request, token: str = Query(default=""),
                         lang: str = Query(default="ko")) -> Response:
     svc, lang = _services(request), lang_of(lang)
-    try:
-        state = await svc.checkout.open(payment_id, token)
-    except DomainError:
-        return _not_found(svc, request, lang)
+    state = await _open(svc, payment_id, token)
+    if state is None:
+        return _not_found(svc, lang)
     return render(svc, request, state, lang)
 
 
@@ -88,10 +97,9 @@ async def pay(payment_id: str, request: Request) -> Response:
     svc, form = _services(request), await read_form(request)
     lang = lang_of(form.get("lang"))
     checkout: CheckoutService = svc.checkout
-    try:
-        state = await checkout.open(payment_id, form.get("token", ""))
-    except DomainError:
-        return _not_found(svc, request, lang)
+    state = await _open(svc, payment_id, form.get("token", ""))
+    if state is None:
+        return _not_found(svc, lang)
     method = form.get("method", "")
     if not _csrf(svc).valid(request, _purpose(state), form.get("csrf")):
         return render(svc, request, state, lang, error=TEXT[lang]["csrf"], chosen=method, status=403)
@@ -112,18 +120,17 @@ async def pay(payment_id: str, request: Request) -> Response:
 
 
 @router.get("/checkout/{payment_id}/3ds")
-async def challenge_page(payment_id: str, request: Request, token: str = Query(default="", max_length=120),
+async def challenge_page(payment_id: str, request: Request, token: str = Query(default=""),
                          lang: str = Query(default="ko")) -> Response:
     svc, lang = _services(request), lang_of(lang)
-    try:
-        state = await svc.checkout.open(payment_id, token)
-    except DomainError:
-        return _not_found(svc, request, lang)
+    state = await _open(svc, payment_id, token)
+    if state is None:
+        return _not_found(svc, lang)
     if state.stage != "challenge":
         return _see_other(views.page_url(state, lang))
     nonce = Csrf.nonce(request)
     csrf = _csrf(svc).token(_purpose(state), nonce[0])
-    return _html(svc, request, state, lang, TEXT[lang]["3ds_title"], views.challenge(state, lang, csrf),
+    return _html(svc, state, lang, TEXT[lang]["3ds_title"], views.challenge(state, lang, csrf),
                  nonce=nonce)
 
 
@@ -131,16 +138,15 @@ async def challenge_page(payment_id: str, request: Request, token: str = Query(d
 async def answer_challenge(payment_id: str, request: Request) -> Response:
     svc, form = _services(request), await read_form(request)
     lang = lang_of(form.get("lang"))
-    try:
-        state = await svc.checkout.open(payment_id, form.get("token", ""))
-    except DomainError:
-        return _not_found(svc, request, lang)
+    state = await _open(svc, payment_id, form.get("token", ""))
+    if state is None:
+        return _not_found(svc, lang)
     result = form.get("result")
     if not _csrf(svc).valid(request, _purpose(state), form.get("csrf")) or result not in ("approve", "fail"):
         t = TEXT[lang]
         body = look.error_box(t["csrf"]) + look.link_button("retry-link", views.page_url(state, lang, "/3ds"),
                                                              t["3ds_title"])
-        return _html(svc, request, state, lang, t["3ds_title"], body, status=403)
+        return _html(svc, state, lang, t["3ds_title"], body, status=403)
     state = await svc.checkout.answer_challenge(payment_id, state.payment["client_token"], result == "approve")
     return _after(svc, request, state, None, lang, "card")
 
