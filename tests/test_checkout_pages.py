@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,14 +15,14 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from conftest import Env, make_env
+from conftest import Env
 from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.models import payments
 from sensitive import CARD_NUMBERS, LEAK_CVCS, leaks, spellings
 from test_card_leak import _dump, _stored_values
+from test_kiosk import kiosk  # noqa: F401  (the fixture)
 
 GOOD, DECLINE, THREE_DS = "4242424242424242", "4000000000000002", "4000000000003220"
-SEED_AUTH = {"Authorization": "Basic dGVzdF9za19kdW1teTo="}
 
 
 def _path(url: str) -> str:
@@ -180,6 +179,16 @@ async def test_card_success_returns_with_the_payment_id(env: Env) -> None:
     assert len(await env.charges(buyer.payment_id)) == 1
 
 
+async def test_without_a_return_address_the_buyer_stays_on_the_paid_notice(env: Env) -> None:
+    intent = await env.intent(returnUrl=None, cancelUrl=None)
+    buyer = Buyer(env, intent["redirectUrl"])
+    r = await buyer.pay_card(GOOD)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/checkout/{buyer.payment_id}?")
+    page = await buyer.client.get(r.headers["location"])
+    assert "결제가 완료" in _id_text(page.text, "notice") and 'id="return-link"' not in page.text
+    assert "form-action 'self';" in page.headers["content-security-policy"]
+
+
 async def test_a_well_formed_number_failing_luhn_is_not_blocked(env: Env) -> None:
     buyer = await _buyer(env)
     r = await buyer.pay_card("4242424242424241")
@@ -320,20 +329,7 @@ async def test_the_merchant_chooses_the_methods(env: Env) -> None:
     assert await buyer.status() == "created" and await env.charges(buyer.payment_id) == []
 
 
-@pytest.fixture
-async def kiosk(db_url: str, tmp_path: Path) -> Any:
-    env = await make_env(db_url, tmp_path)
-    await env.svc.merchants.ensure_default("test_sk_dummy")
-    c = env.client_for(**SEED_AUTH)
-    try:
-        yield env, c
-    finally:
-        for x in env._clients:
-            await x.aclose()
-        await env.svc.close()
-
-
-async def test_kiosk_payments_return_the_toss_way(kiosk: tuple[Env, httpx.AsyncClient]) -> None:
+async def test_kiosk_payments_return_the_toss_way(kiosk: tuple[Env, httpx.AsyncClient]) -> None:  # noqa: F811
     env, c = kiosk
     body = {"paymentKey": "pay_k1", "orderId": "order_k1", "amount": 10000,
             "successUrl": "https://kiosk.example/success", "failUrl": "https://kiosk.example/fail?from=gyeol"}
