@@ -147,6 +147,7 @@ def test_virtual_account_then_deposit(page: Any, shop: Proc, gyeol: Proc, api: h
     assert re.search(r"\d{4}-\d{2}-\d{2}", page.inner_text("#va-due"))
     assert page.locator("#va-copy").count() == 1
     assert gyeol_order(api, order_id)["status"] == "created"
+    assert "입금 대기" in receipt_status(page)  # the receipt exists already, awaiting the deposit
     # The buyer deposits; the sandbox PG tells Gyeol.
     r = api.post(f"/api/v1/sandbox/virtual-accounts/{payment_id}/deposit")
     assert r.status_code == 200, r.text
@@ -158,16 +159,20 @@ def test_virtual_account_then_deposit(page: Any, shop: Proc, gyeol: Proc, api: h
     assert_accessible(page, "receipt (virtual account)")
 
 
-def test_toss_window_and_success_url_confirm(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
-    """Seed 004 as written: the Toss payment window (Gyeol's simulator plays it), successUrl with paymentKey,
-    orderId and amount, the shop's server confirms with Gyeol, which confirms at "Toss" (the simulator)."""
+def toss_window(page: Any, shop: Proc, gyeol: Proc) -> tuple[str, str]:
+    """Order, and open Toss's payment window (Gyeol's simulator plays it); returns (orderId, paymentKey)."""
     order_id = order(page, shop, window="toss")
-    page.wait_for_url(re.compile(re.escape(gyeol.url) + r"/sandbox/toss/checkout/"))
-    payment_key = urlsplit(page.url).path.rsplit("/", 1)[1]
-    if page.locator("#card-number").count():
-        pay_by_card(page, GOOD_CARD)
-    else:
-        page.click("#pay-button" if page.locator("#pay-button").count() else "button[type=submit] >> nth=0")
+    page.wait_for_url(re.compile(re.escape(gyeol.url) + r"/sandbox/toss/checkout/tgen_"))
+    assert "12,000" in page.inner_text("#amount")
+    return order_id, urlsplit(page.url).path.rsplit("/", 1)[1]
+
+
+def test_toss_window_and_success_url_confirm(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    """Seed 004 as written: Toss's payment window, successUrl with paymentKey, orderId and amount, the shop's
+    server confirms with Gyeol, and Gyeol confirms at "Toss" (the simulator holds the default merchant's key)."""
+    order_id, payment_key = toss_window(page, shop, gyeol)
+    assert_accessible(page, "Toss window")
+    pay_by_card(page, GOOD_CARD)
     assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
     query = parse_qs(urlsplit(page.url).query)
     assert query["paymentKey"] == [payment_key] and query["orderId"] == [order_id] and query["amount"] == ["12000"]
@@ -176,3 +181,20 @@ def test_toss_window_and_success_url_confirm(page: Any, shop: Proc, gyeol: Proc,
     at_toss = api.get(f"/sandbox/toss/v1/payments/{payment_key}")
     assert at_toss.status_code == 200 and at_toss.json()["status"] == "DONE", at_toss.text
     assert "승인" in receipt_status(page)
+
+
+def test_toss_window_decline_and_cancel_go_to_fail_url(page: Any, shop: Proc, gyeol: Proc,
+                                                      api: httpx.Client) -> None:
+    order_id, payment_key = toss_window(page, shop, gyeol)
+    pay_by_card(page, DECLINED_CARD)
+    assert "결제에 실패했습니다" in shop_says(page, shop, "/fail?")
+    assert "REJECT_CARD_COMPANY" in page.inner_text("#shop-error")
+    page.click("#back-to-order")
+    page.check('input[name="window"][value="toss"]')
+    page.click("#pay-now")
+    page.wait_for_url(re.compile(re.escape(gyeol.url) + r"/sandbox/toss/checkout/tgen_"))
+    page.click("#cancel-button")
+    assert "결제를 취소했습니다" in shop_says(page, shop, "/fail?")
+    assert parse_qs(urlsplit(page.url).query)["code"] == ["PAY_PROCESS_CANCELED"]
+    assert gyeol_order(api, order_id)["status"] == "created"
+    assert api.get(f"/sandbox/toss/v1/payments/{payment_key}").json()["status"] == "IN_PROGRESS"
