@@ -238,6 +238,26 @@ async def test_3ds_approve(env: Env) -> None:
     assert [c["status"] for c in await env.charges(buyer.payment_id)] == ["succeeded"]
 
 
+async def test_3ds_for_a_payment_confirmed_through_the_api(env: Env) -> None:
+    created = await env.intent(confirm=True, methodOptions={"card": {"number": THREE_DS, "expMonth": 12,
+                                                                     "expYear": 2034, "cvc": "123"}})
+    assert created["status"] == "pending"
+    redirect = created["nextAction"]["redirectUrl"]
+    assert redirect == f"http://testserver/sandbox/3ds/{created['paymentId']}"
+    browser = env.client_for()
+    r = await browser.get(_path(redirect))
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/checkout/{created['paymentId']}/3ds?")
+    challenge = await browser.get(r.headers["location"])
+    token = parse_qs(urlsplit(r.headers["location"]).query)["token"][0]
+    done = await browser.post(f"/checkout/{created['paymentId']}/3ds", data={
+        "token": token, "csrf": _csrf(challenge.text), "lang": "ko", "result": "approve"})
+    assert done.headers["location"] == f"https://shop.example/return?paymentId={created['paymentId']}"
+    assert (await browser.get(_path(redirect))).status_code == 404  # nothing waits any more
+    assert (await browser.get("/sandbox/3ds/pay_nosuch")).status_code == 404
+    plain = await env.intent()
+    assert (await browser.get(f"/sandbox/3ds/{plain['paymentId']}")).status_code == 404
+
+
 async def test_3ds_fail_then_retry(env: Env) -> None:
     buyer = await _buyer(env)
     await buyer.pay_card(THREE_DS)

@@ -102,6 +102,18 @@ class CheckoutService:
                              methods=allowed_methods(p, row["merchant_settings"] or {}), account=view,
                              failure=failure)
 
+    async def challenge_token(self, payment_id: str) -> str | None:
+        """The client token of a test-mode payment waiting on the sandbox's 3-D Secure challenge, for the address
+        the sandbox gives API callers (`nextAction.redirectUrl`): like a bank's challenge page, it is reached by
+        the transaction alone. None for anything else."""
+        async with self.db.read() as conn:
+            p = await repo.get_any(conn, payment_id)
+            attempt = await repo.get_attempt(conn, p["open_attempt_id"]) if p and p["open_attempt_id"] else None
+        if p is None or p["livemode"] or p["connector"] != self.core.connectors.sandbox.name \
+                or self._stage(p, attempt) != "challenge":
+            return None
+        return str(p["client_token"])
+
     def _stage(self, p: Row, attempt: Row | None) -> Stage:
         status = p["status"]
         if status in ("authorized", "succeeded", "captured"):

@@ -134,6 +134,17 @@ async def challenge_page(payment_id: str, request: Request, token: str = Query(d
                  nonce=nonce)
 
 
+@router.get("/sandbox/3ds/{payment_id}")
+async def sandbox_challenge(payment_id: str, request: Request, lang: str = Query(default="ko")) -> Response:
+    """Where the sandbox sends a buyer whose payment an API caller confirmed with a 3-D Secure card."""
+    svc, lang = _services(request), lang_of(lang)
+    token = await svc.checkout.challenge_token(payment_id)
+    state = await _open(svc, payment_id, token) if token else None
+    if state is None:
+        return _not_found(svc, lang)
+    return _see_other(views.page_url(state, lang, "/3ds"))
+
+
 @router.post("/checkout/{payment_id}/3ds")
 async def answer_challenge(payment_id: str, request: Request) -> Response:
     svc, form = _services(request), await read_form(request)
