@@ -198,3 +198,30 @@ def test_toss_window_decline_and_cancel_go_to_fail_url(page: Any, shop: Proc, gy
     assert parse_qs(urlsplit(page.url).query)["code"] == ["PAY_PROCESS_CANCELED"]
     assert gyeol_order(api, order_id)["status"] == "created"
     assert api.get(f"/sandbox/toss/v1/payments/{payment_key}").json()["status"] == "IN_PROGRESS"
+
+
+def test_keyboard_only_card_payment(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    """The checkout by keyboard alone: Tab reaches the card fields in order, each focus is visible, Enter pays."""
+    order_id = order(page, shop)
+    at_checkout(page, gyeol)
+    seen: list[str] = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
+            return {id: e.id, outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0,
+                    shadow: s.boxShadow !== 'none'}; }""")
+        assert focused["outline"] or focused["shadow"], f"no visible focus on #{focused['id']}"
+        seen.append(focused["id"])
+        if focused["id"] == "card-number":
+            break
+    assert seen[-1] == "card-number", seen
+    page.keyboard.type(GOOD_CARD)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "card-expiry"
+    page.keyboard.type("1234")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "card-cvc"
+    page.keyboard.type("123")
+    page.keyboard.press("Enter")
+    assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
+    assert gyeol_order(api, order_id)["status"] == "paid"
