@@ -324,6 +324,7 @@ async def test_virtual_account_shows_the_account_then_the_receipt_shows_paid(env
     assert "결제가 완료" in _id_text((await buyer.page()).text, "notice")
     done = await anon.get(receipt.group(1))
     assert _id_text(done.text, "receipt-status") == "승인"
+    assert "가상계좌 (신한은행)" in done.text and "입금 일시" in done.text and account not in done.text
     assert "Approved" in _id_text((await anon.get(receipt.group(1).replace("lang=ko", "lang=en"))).text,
                                   "receipt-status")
 

@@ -13,7 +13,8 @@ from gyeol.core.clock import KST
 from gyeol.core.money import format_amount
 from gyeol.faces.kiosk.views import METHOD, kiosk_status
 from gyeol.faces.pages.security import PAGE_HEADERS
-from gyeol.models import merchants, orders, payments, refunds
+from gyeol.faces.pages.texts import bank_name, lang_of
+from gyeol.models import merchants, orders, payment_accounts, payments, refunds
 from gyeol.services import Services
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -44,13 +45,17 @@ def _page(lang: str, title: str, body: str, status: int = 200) -> Response:
 
 
 @router.get("/receipts/{receipt_id}")
-async def receipt(receipt_id: str, request: Request, lang: str = Query(default="ko", pattern="^(ko|en)$")
-                  ) -> Response:
+async def receipt(receipt_id: str, request: Request, lang: str = Query(default="ko")) -> Response:
     svc: Services = request.app.state.services
+    lang = lang_of(lang)
     t = TEXT[lang]
-    q = (sa.select(payments, merchants.c.name.label("merchant_name"), orders.c.order_name)
+    # Only the account's bank and its deposit time are read: the number stays encrypted and off the receipt.
+    q = (sa.select(payments, merchants.c.name.label("merchant_name"), orders.c.order_name,
+                   payment_accounts.c.bank_code.label("account_bank"),
+                   payment_accounts.c.deposited_at.label("deposited_at"))
          .join(merchants, merchants.c.id == payments.c.merchant_id)
          .join(orders, orders.c.id == payments.c.order_pk)
+         .outerjoin(payment_accounts, payment_accounts.c.payment_id == payments.c.id)
          .where(payments.c.receipt_id == receipt_id))
     async with svc.db.read() as conn:
         p = (await conn.execute(q)).mappings().first()
@@ -59,24 +64,27 @@ async def receipt(receipt_id: str, request: Request, lang: str = Query(default="
             .order_by(refunds.c.created_at))).mappings())
     if p is None:
         return _page(lang, t["title"], f"<h1>{t['title']}</h1><p>{t['missing']}</p>", status=404)
-    return _page(lang, t["title"], _body(dict(p), cancels, t))
+    return _page(lang, t["title"], _body(dict(p), cancels, t, lang))
 
 
 def _when(value: Any) -> str:
     return value.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST") if value else "-"
 
 
-def _body(p: dict[str, Any], cancels: list[Any], t: dict[str, str]) -> str:
+def _body(p: dict[str, Any], cancels: list[Any], t: dict[str, str], lang: str) -> str:
     cur = p["currency"]
     status = kiosk_status(p)
     if p["method_type"] == "virtual_account" and p["status"] == "pending":
         status = "WAITING_FOR_DEPOSIT"  # an issued account: the deposit is what is awaited
     method = METHOD.get(p["method_type"] or "card", "CARD")
+    detail = f" ({p['card_brand']} ****{p['card_last4']})" if p["card_last4"] else \
+        f" ({bank_name(p['account_bank'], lang)})" if p["account_bank"] else ""
     rows = [(t["merchant"], p["merchant_name"]), (t["order"], p["order_name"] or p["order_id"]),
-            (t["method"], t.get(method, method) + (f" ({p['card_brand']} ****{p['card_last4']})"
-                                                   if p["card_last4"] else "")),
+            (t["method"], t.get(method, method) + detail),
             (t["approved"], _when(p["captured_at"] or p["authorized_at"])), (t["status"], t.get(status, status)),
             (t["balance"], format_amount(p["captured_amount"] - p["refunded_amount"], cur))]
+    if p["deposited_at"]:
+        rows.insert(4, (t["deposited"], _when(p["deposited_at"])))
     status_id = ' id="receipt-status"'
     dl = "".join(f"<dt>{escape(k)}</dt><dd{status_id if k == t['status'] else ''}>{escape(str(v))}</dd>"
                  for k, v in rows)
