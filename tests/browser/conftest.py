@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ SHOP = ROOT / "examples" / "shop" / "shop.py"
 KEY = "test_sk_dummy"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SERIOUS = ("serious", "critical")
+WATCHDOG_SECONDS = 120
 _skip_reason: list[str] = []
 
 
@@ -140,10 +142,18 @@ def browser(chromium: str) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh context at a phone's width (375 px) and Korean locale; its last page is saved as a PNG."""
-    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="ko-KR")
+    """A fresh context at a phone's width (375 px) and Korean locale (`@pytest.mark.context(...)` adds options);
+    its last page is saved as a PNG. A script error or a Content-Security-Policy violation on any page fails it."""
+    marker = request.node.get_closest_marker("context")
+    options: dict[str, Any] = {"viewport": {"width": 375, "height": 812}, "locale": "ko-KR",
+                               **(marker.kwargs if marker else {})}
+    context = browser.new_context(**options)
     pg = context.new_page()
     pg.set_default_timeout(15_000)
+    problems: list[str] = []
+    pg.on("pageerror", lambda err: problems.append(f"script error at {pg.url}: {err}"))
+    pg.on("console", lambda msg: problems.append(f"{pg.url}: {msg.text}")
+          if msg.type == "error" and "Content Security Policy" in msg.text else None)
     try:
         yield pg
     finally:
@@ -153,6 +163,23 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         except Exception as exc:  # a crashed page must not hide the test's own failure
             print(f"screenshot of {name} failed: {exc}")
         context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def watchdog() -> Iterator[None]:
+    """A browser test that hangs (a call Playwright waits on forever) fails after two minutes instead of eating
+    CI's budget."""
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"browser test still running after {WATCHDOG_SECONDS} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(WATCHDOG_SECONDS)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture
@@ -175,6 +202,10 @@ def gyeol_order(api: httpx.Client, order_id: str) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "context(**options): options for the test's browser context")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -225,3 +225,20 @@ def test_keyboard_only_card_payment(page: Any, shop: Proc, gyeol: Proc, api: htt
     page.keyboard.press("Enter")
     assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
     assert gyeol_order(api, order_id)["status"] == "paid"
+
+
+@pytest.mark.context(java_script_enabled=False)
+def test_without_javascript_in_english(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    """Plain form posts carry the whole flow, decline included; ?lang=en switches the checkout to English."""
+    order_id = order(page, shop)
+    at_checkout(page, gyeol)
+    page.click('a[hreflang="en"]')
+    page.wait_for_url(re.compile(r"lang=en"))
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.inner_text("#amount").strip().endswith("₩12,000")
+    pay_by_card(page, DECLINED_CARD)
+    page.locator("#error").wait_for(state="visible")
+    assert page.get_attribute("html", "lang") == "en"
+    pay_by_card(page, GOOD_CARD)
+    assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
+    assert gyeol_order(api, order_id)["status"] == "paid"
