@@ -64,16 +64,16 @@ class Order:
     lines: list[tuple[Product, int]]
     amount: int
     name: str
-    status: str = "created"  # created → paid (or waiting for a deposit)
+    status: str = "created"  # → "paid" once Gyeol's confirm answered
     windows: dict[str, str] = field(default_factory=dict)  # paymentKey → the window it was opened in
     payment_key: str | None = None
-    settlement_id: str | None = None
+    settlement_id: str | None = None  # from the confirm's answer: what a real shop books for its accounts
     receipt_url: str | None = None
 
 
 @dataclass
 class Config:
-    gyeol_url: str  # how the shop's server reaches Gyeol
+    gyeol_url: str  # how the shop's server reaches Gyeol (and the origin its pages' forms may redirect to)
     secret_key: str  # the shop's Gyeol secret key: server side only
     public_url: str  # how buyers reach the shop (returnUrl, successUrl, …)
     name: str = "결 상점"
