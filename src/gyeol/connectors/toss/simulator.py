@@ -29,7 +29,6 @@ from gyeol.connectors.toss.codes import ERROR_STATUS, METHOD_KO, message
 from gyeol.core.clock import KST
 from gyeol.faces.pages.assets import asset_response
 from gyeol.faces.pages.cardform import read_card, read_form
-from gyeol.faces.pages.endings import with_query
 from gyeol.faces.pages.security import Csrf
 from gyeol.faces.pages.texts import lang_of
 
@@ -322,22 +321,19 @@ class TossSimulator:
     async def asset(self, request: Request) -> Response:
         return asset_response(request.path_params["name"])
 
+    def _window(self, request: Request, p: SimPayment, lang: str, *, error: str | None = None, status: int = 200,
+                refused: bool = False) -> Response:
+        nonce = None if refused else Csrf.nonce(request)
+        csrf = None if nonce is None else self.csrf.token(f"toss:{p.payment_key}", nonce[0])
+        return window.page(self._base(request), p.payment_key, p.order_name, p.amount, p.method, lang, csrf=csrf,
+                           nonce=nonce, success_url=p.success_url,
+                           fail_url=window.fail_target(p.fail_url, p.order_id), error=error, status=status)
+
     async def checkout_page(self, request: Request) -> Response:
         """Toss's payment window, in the look of Gyeol's own checkout (faces/pages)."""
         p = self.payments.get(request.path_params["payment_key"])
         lang = lang_of(request.query_params.get("lang"))
-        if p is None:
-            return window.not_found(self._base(request), lang)
-        nonce = Csrf.nonce(request)
-        return window.page(self._base(request), p.payment_key, p.order_name, p.amount, p.method, lang,
-                           csrf=self.csrf.token(f"toss:{p.payment_key}", nonce[0]), nonce=nonce,
-                           success_url=p.success_url, fail_url=self._fail_url(p))
-
-    def _fail_url(self, p: SimPayment, code: str = "PAY_PROCESS_CANCELED", text: str | None = None) -> str | None:
-        if not p.fail_url:
-            return None
-        return with_query(p.fail_url, {"code": code, "message": text or window.FAIL_MESSAGES.get(code, message(code)),
-                                       "orderId": p.order_id})
+        return window.not_found(self._base(request), lang) if p is None else self._window(request, p, lang)
 
     async def checkout_answer(self, request: Request) -> Response:
         """The buyer paid in the window: on to successUrl with paymentKey, orderId and amount (the payment waits
@@ -348,27 +344,17 @@ class TossSimulator:
         if p is None:
             return window.not_found(self._base(request), lang)
         if not self.csrf.valid(request, f"toss:{p.payment_key}", form.get("csrf")):
-            return window.page(self._base(request), p.payment_key, p.order_name, p.amount, p.method, lang,
-                               csrf=None, nonce=None, success_url=p.success_url, fail_url=self._fail_url(p),
-                               error="csrf", status=403)
+            return self._window(request, p, lang, error="csrf", status=403, refused=True)
         if request.path_params["answer"] == "cancel":
-            target = self._fail_url(p)
-        else:
-            if p.method == "CARD":
-                card, problem = read_card(form, self.now())
-                if card is None:
-                    nonce = Csrf.nonce(request)
-                    return window.page(self._base(request), p.payment_key, p.order_name, p.amount, p.method, lang,
-                                       csrf=self.csrf.token(f"toss:{p.payment_key}", nonce[0]), nonce=nonce,
-                                       success_url=p.success_url, fail_url=self._fail_url(p), error=problem,
-                                       status=400)
-                behavior = behavior_of(card.number)
-                if behavior.startswith("decline:"):
-                    target = self._fail_url(p, "REJECT_CARD_COMPANY")
-                    return window.done(self._base(request), lang, target)
-            target = with_query(p.success_url, {"paymentType": "NORMAL", "orderId": p.order_id,
-                                                "paymentKey": p.payment_key, "amount": p.amount}) \
-                if p.success_url else None
+            return window.done(self._base(request), lang, window.fail_target(p.fail_url, p.order_id))
+        if p.method == "CARD":
+            card, problem = read_card(form, self.now())
+            if card is None:
+                return self._window(request, p, lang, error=problem, status=400)
+            if behavior_of(card.number).startswith("decline:"):
+                target = window.fail_target(p.fail_url, p.order_id, "REJECT_CARD_COMPANY")
+                return window.done(self._base(request), lang, target)
+        target = window.success_target(p.success_url, p.payment_key, p.order_id, p.amount)
         return window.done(self._base(request), lang, target)
 
     async def deposit(self, request: Request) -> Response:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from gyeol.connectors.toss.codes import message
 from gyeol.core.money import format_amount
 from gyeol.faces.pages import look
+from gyeol.faces.pages.endings import with_query
 from gyeol.faces.pages.security import PAGE_HEADERS, Csrf, page_headers
 from gyeol.faces.pages.texts import TEXT
 
@@ -15,6 +17,22 @@ FAIL_MESSAGES = {
     "PAY_PROCESS_CANCELED": "사용자에 의해 결제가 취소되었습니다.",
     "REJECT_CARD_COMPANY": "카드사에서 결제를 거절했습니다. 다른 카드로 다시 시도해 주세요.",
 }
+
+
+def fail_target(fail_url: str | None, order_id: str, code: str = "PAY_PROCESS_CANCELED") -> str | None:
+    """failUrl with Toss's code, message and orderId."""
+    if not fail_url:
+        return None
+    return with_query(fail_url, {"code": code, "message": FAIL_MESSAGES.get(code, message(code)),
+                                 "orderId": order_id})
+
+
+def success_target(success_url: str | None, payment_key: str, order_id: str, amount: int) -> str | None:
+    """successUrl with what the merchant's confirm needs, as Toss's window sends it."""
+    if not success_url:
+        return None
+    return with_query(success_url, {"paymentType": "NORMAL", "orderId": order_id, "paymentKey": payment_key,
+                                    "amount": amount})
 
 
 def page(base: str, key: str, order_name: str, amount: int, method: str, lang: str, *, csrf: str | None,
