@@ -67,6 +67,7 @@ def receipt_status(page: Any) -> str:
 def test_card_success(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
     order_id = order(page, shop)
     at_checkout(page, gyeol)
+    checkout_url = page.url
     assert page.get_attribute("html", "lang") == "ko"
     assert "12,000" in page.inner_text("#amount")
     assert "결 머그컵" in page.inner_text("#order-name")
@@ -80,6 +81,11 @@ def test_card_success(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> 
     assert paid["status"] == "paid" and paid["paidAmount"] == 12_000
     assert "승인" in receipt_status(page)
     assert_accessible(page, "receipt")
+    page.goto(checkout_url)  # the paid checkout is a plain notice now, not a form
+    page.locator("#notice").wait_for()
+    assert page.locator("#pay-button").count() == 0
+    assert page.locator("#receipt-link").count() == 1
+    assert_accessible(page, "checkout's paid notice")
 
 
 def test_decline_then_retry_with_a_good_card(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
