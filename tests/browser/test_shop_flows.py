@@ -141,6 +141,20 @@ def test_buyer_cancels(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) ->
     page.locator("#pay-now").wait_for()
 
 
+def test_bank_transfer(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    order_id = order(page, shop)
+    at_checkout(page, gyeol)
+    page.check('input[name="method"][value="transfer"]')
+    page.click("#pay-button")  # no bank chosen: the page says so
+    page.locator("#error").wait_for(state="visible")
+    page.check('input[name="method"][value="transfer"]')
+    page.select_option("#transfer-bank", "088")
+    page.click("#pay-button")
+    assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
+    assert gyeol_order(api, order_id)["status"] == "paid"
+    assert "승인" in receipt_status(page)
+
+
 def test_virtual_account_then_deposit(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
     order_id = order(page, shop)
     payment_id = at_checkout(page, gyeol)
