@@ -262,3 +262,30 @@ def test_without_javascript_in_english(page: Any, shop: Proc, gyeol: Proc, api: 
     pay_by_card(page, GOOD_CARD)
     assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
     assert gyeol_order(api, order_id)["status"] == "paid"
+
+
+def test_card_form_checks_as_you_type(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+    """The script blocks what the server would refuse (a short number, a past expiry) and only warns on a failed
+    Luhn check: the sandbox approves such a number, so the form lets it through."""
+    order_id = order(page, shop)
+    payment_id = at_checkout(page, gyeol)
+    page.check('input[name="method"][value="card"]')
+    page.fill("#card-number", "4242")
+    page.fill("#card-expiry", "01/20")
+    page.fill("#card-cvc", "1")
+    page.click("#pay-button")
+    assert page.evaluate("document.activeElement.id") == "card-number"  # the first field to fix
+    for field in ("card-number", "card-expiry", "card-cvc"):
+        assert page.get_attribute(f"#{field}", "aria-invalid") == "true", field
+        assert page.inner_text(f"#{field}-msg").strip(), field
+    assert f"/checkout/{payment_id}" in page.url
+    assert api.get("/api/v1/sandbox/charges", params={"paymentId": payment_id}).json()["items"] == []
+    page.fill("#card-number", "4242424242424241")  # fails Luhn
+    assert page.input_value("#card-number") == "4242 4242 4242 4241"
+    assert page.inner_text("#card-number-msg").strip()  # a warning, shown as you type
+    page.fill("#card-expiry", "1234")
+    assert page.input_value("#card-expiry") == "12/34"
+    page.fill("#card-cvc", "123")
+    page.click("#pay-button")
+    assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
+    assert gyeol_order(api, order_id)["status"] == "paid"
