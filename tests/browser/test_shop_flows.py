@@ -155,6 +155,7 @@ def test_bank_transfer(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) ->
     assert "승인" in receipt_status(page)
 
 
+@pytest.mark.context(permissions=["clipboard-read", "clipboard-write"])
 def test_virtual_account_then_deposit(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
     order_id = order(page, shop)
     payment_id = at_checkout(page, gyeol)
@@ -165,7 +166,9 @@ def test_virtual_account_then_deposit(page: Any, shop: Proc, gyeol: Proc, api: h
     assert re.search(r"\d{6,}", page.inner_text("#va-account"))
     assert "12,000" in page.inner_text("#va-amount")
     assert re.search(r"\d{4}-\d{2}-\d{2}", page.inner_text("#va-due"))
-    assert page.locator("#va-copy").count() == 1
+    page.click("#va-copy")  # the account number goes to the clipboard, and the page says so
+    assert page.evaluate("navigator.clipboard.readText()") == page.inner_text("#va-account").strip()
+    assert page.inner_text("#va-copy-msg").strip()
     assert gyeol_order(api, order_id)["status"] == "created"
     assert "입금 대기" in receipt_status(page)  # the receipt exists already, awaiting the deposit
     # The buyer deposits; the sandbox PG tells Gyeol.
