@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test lint typecheck pytest bench bench-quick clean
+.PHONY: run demo test lint typecheck pytest chromium bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -14,13 +14,28 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	GYEOL_TEST_SECRET_KEY=test_sk_dummy GYEOL_ENV=development GYEOL_TOSS_SIM=true $(VENV)/bin/gyeol serve
 
+# Gyeol as `make run` starts it, and the example shop (examples/shop/) next to it; prints the shop's URL.
+demo: $(STAMP)
+	$(PY) examples/shop/demo.py
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests examples
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy examples/shop
 
-pytest: $(STAMP)
+# The browser tests (tests/browser/) drive Debian's Chromium; Playwright's own browser download cannot work here.
+# Without root the tests skip with one loud line (and fail under CI=true).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for tests/browser/"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+	  echo "apt-get install chromium failed"; \
+	fi
+
+pytest: $(STAMP) chromium
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest

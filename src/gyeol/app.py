@@ -32,6 +32,8 @@ from gyeol.faces.native import refunds as native_refunds
 from gyeol.faces.native import sandbox as native_sandbox
 from gyeol.faces.native import settlements as native_settlements
 from gyeol.faces.native import webhooks as native_webhooks
+from gyeol.faces.pages import assets as page_assets
+from gyeol.faces.pages import checkout as checkout_pages
 from gyeol.faces.pages import receipts as receipt_pages
 from gyeol.faces.shop import errors as shop_errors
 from gyeol.faces.shop import routes as shop_routes
@@ -92,7 +94,8 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
                    native_webhooks, native_settlements, native_events):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(kiosk_routes.router)
-    app.include_router(receipt_pages.router)
+    for pages in (page_assets, checkout_pages, receipt_pages):
+        app.include_router(pages.router)
     app.include_router(shop_routes.router)
     app.include_router(shopping_routes.router)
 

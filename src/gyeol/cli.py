@@ -186,9 +186,12 @@ def merchants_set_pg(merchant: str, toss_secret_key: str) -> None:
 @click.option("--payout-days", type=int, default=None, help="Business days from approval to payout.")
 @click.option("--fee", "fees", multiple=True, metavar="METHOD=BPS[+FIXED]",
               help="A method's fee in basis points plus a fixed amount, e.g. card=250 or virtual_account=0+300.")
+@click.option("--checkout-methods", default=None, metavar="M[,M…]",
+              help="What the hosted checkout offers: card, transfer, virtual_account (all by default).")
 def merchants_configure(merchant: str, allow_partial_cancel: bool | None, payout_days: int | None,
-                        fees: tuple[str, ...]) -> None:
+                        fees: tuple[str, ...], checkout_methods: str | None) -> None:
     from gyeol.core.errors import DomainError
+    from gyeol.core.payments.checkout import METHODS
 
     async def go(svc: Any) -> Any:
         m = await svc.merchants.get_by_name(merchant)
@@ -197,6 +200,11 @@ def merchants_configure(merchant: str, allow_partial_cancel: bool | None, payout
             changes["allowPartialCancel"] = allow_partial_cancel
         if payout_days is not None:
             changes["payoutDays"] = payout_days
+        if checkout_methods is not None:
+            chosen = [m.strip() for m in checkout_methods.split(",") if m.strip()]
+            if not chosen or any(m not in METHODS for m in chosen):
+                raise ValueError(f"--checkout-methods takes some of {', '.join(METHODS)}")
+            changes["checkoutMethods"] = chosen
         if fees:
             table = dict((m.get("settings") or {}).get("fees") or {})
             for item in fees:

@@ -24,6 +24,7 @@ from gyeol.core.events.relay import OutboxRelay
 from gyeol.core.idempotency import IdempotencyStore
 from gyeol.core.merchants.service import KeyHasher, MerchantService
 from gyeol.core.orders.service import OrderService
+from gyeol.core.payments.checkout import CheckoutService
 from gyeol.core.payments.keyed import KeyedPayments
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
@@ -60,6 +61,8 @@ class Services:
     dispatcher: WebhookDispatcher
     relay: OutboxRelay
     broker: Broker | None
+    checkout: CheckoutService
+    page_secret: bytes  # the buyer's pages' CSRF key
 
     async def resolve_caller(self, scope: Scope) -> Caller | None:
         state = scope.setdefault("state", {})
@@ -112,6 +115,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     webhook_secret = settings.sandbox_webhook_secret or var_secret(settings.var_dir, "sandbox_webhook_secret",
                                                                     make="whsec")
     broker = broker_from_url(settings.event_broker_url)
+    keyed = KeyedPayments(db, payments, settings.base_url())
     return Services(
         settings=settings, db=db, clock=clock, connectors=connectors, sandbox=sandbox, merchants=merchants,
         keys=KeyAuthenticator(merchants),
@@ -124,11 +128,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments"),
         cipher=cipher,
         settlements=SettlementService(db, clock),
-        keyed=KeyedPayments(db, payments, settings.base_url()),
+        keyed=keyed,
         webhooks=WebhookEndpoints(db, clock, cipher),
         dispatcher=WebhookDispatcher(db, clock, cipher, retry_scale=settings.webhook_retry_scale,
                                      lease=timedelta(seconds=settings.webhook_lease_seconds),
                                      timeout=settings.webhook_timeout_seconds),
         relay=OutboxRelay(db, clock, broker),
         broker=broker,
+        checkout=CheckoutService(payments, keyed),
+        page_secret=hashlib.sha256(b"pages:" + key_secret.encode()).digest(),
     )

@@ -13,20 +13,24 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html import escape
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import orjson
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from gyeol.connectors.sandbox.cards import behavior_of
+from gyeol.connectors.toss import window
 from gyeol.connectors.toss.codes import ERROR_STATUS, METHOD_KO, message
 from gyeol.core.clock import KST
+from gyeol.faces.pages.assets import asset_response
+from gyeol.faces.pages.cardform import read_card, read_form
+from gyeol.faces.pages.security import Csrf
+from gyeol.faces.pages.texts import lang_of
 
 log = structlog.get_logger(__name__)
 CONFIRM_WINDOW = timedelta(minutes=10)
@@ -105,6 +109,7 @@ class TossSimulator:
         self.idempotency: dict[tuple[str, str, str, str], tuple[int, bytes] | None] = {}
         self.deliveries: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.csrf = Csrf(secrets.token_bytes(32))  # the window's forms; in memory, like everything here
         self.app = Starlette(routes=[
             Route("/v1/payments/confirm", self.confirm, methods=["POST"]),
             Route("/v1/payments/orders/{order_id}", self.by_order, methods=["GET"]),
@@ -113,7 +118,8 @@ class TossSimulator:
             Route("/v1/virtual-accounts/{payment_key}/deposit", self.deposit, methods=["POST"]),
             Route("/payments", self.open_window, methods=["POST"]),
             Route("/checkout/{payment_key}", self.checkout_page, methods=["GET"]),
-            Route("/checkout/{payment_key}/{answer}", self.checkout_answer, methods=["POST"]),
+            Route("/checkout/{payment_key}/{answer:str}", self.checkout_answer, methods=["POST"]),
+            Route("/assets/{name}", self.asset, methods=["GET"]),
         ])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -312,32 +318,44 @@ class TossSimulator:
                             media_type="application/json")
         return await self._api(request, run, post=True)
 
+    async def asset(self, request: Request) -> Response:
+        return asset_response(request.path_params["name"])
+
+    def _window(self, request: Request, p: SimPayment, lang: str, *, error: str | None = None, status: int = 200,
+                refused: bool = False) -> Response:
+        nonce = None if refused else Csrf.nonce(request)
+        csrf = None if nonce is None else self.csrf.token(f"toss:{p.payment_key}", nonce[0])
+        return window.page(self._base(request), p.payment_key, p.order_name, p.amount, p.method, lang, csrf=csrf,
+                           nonce=nonce, success_url=p.success_url,
+                           fail_url=window.fail_target(p.fail_url, p.order_id), error=error, status=status)
+
     async def checkout_page(self, request: Request) -> Response:
+        """Toss's payment window, in the look of Gyeol's own checkout (faces/pages)."""
         p = self.payments.get(request.path_params["payment_key"])
-        if p is None:
-            return HTMLResponse("<p>No such payment.</p>", status_code=404)
-        base = self._base(request)
-        html = (f'<!doctype html><html lang="ko"><head><meta charset="utf-8"><title>Toss (simulated)</title></head>'
-                f"<body><main><h1>{escape(p.order_name)}</h1><p>{p.amount:,}원</p>"
-                f'<form method="post" action="{base}/checkout/{p.payment_key}/approve">'
-                f'<button type="submit">결제하기</button></form>'
-                f'<form method="post" action="{base}/checkout/{p.payment_key}/cancel">'
-                f'<button type="submit">취소</button></form></main></body></html>')
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        lang = lang_of(request.query_params.get("lang"))
+        return window.not_found(self._base(request), lang) if p is None else self._window(request, p, lang)
 
     async def checkout_answer(self, request: Request) -> Response:
+        """The buyer paid in the window: on to successUrl with paymentKey, orderId and amount (the payment waits
+        for the merchant's confirm), or to failUrl with code, message and orderId."""
         p = self.payments.get(request.path_params["payment_key"])
+        form = await read_form(request)
+        lang = lang_of(form.get("lang"))
         if p is None:
-            return HTMLResponse("<p>No such payment.</p>", status_code=404)
-        if request.path_params["answer"] == "approve" and p.success_url:
-            query = urlencode({"paymentType": "NORMAL", "orderId": p.order_id, "paymentKey": p.payment_key,
-                               "amount": p.amount})
-            return RedirectResponse(f"{p.success_url}{'&' if '?' in p.success_url else '?'}{query}", 303)
-        if p.fail_url:
-            query = urlencode({"code": "PAY_PROCESS_CANCELED", "message": "사용자에 의해 결제가 취소되었습니다.",
-                               "orderId": p.order_id})
-            return RedirectResponse(f"{p.fail_url}{'&' if '?' in p.fail_url else '?'}{query}", 303)
-        return HTMLResponse("<p>Done.</p>")
+            return window.not_found(self._base(request), lang)
+        if not self.csrf.valid(request, f"toss:{p.payment_key}", form.get("csrf")):
+            return self._window(request, p, lang, error="csrf", status=403, refused=True)
+        if request.path_params["answer"] == "cancel":
+            return window.done(self._base(request), lang, window.fail_target(p.fail_url, p.order_id))
+        if p.method == "CARD":
+            card, problem = read_card(form, self.now())
+            if card is None:
+                return self._window(request, p, lang, error=problem, status=400)
+            if behavior_of(card.number).startswith("decline:"):
+                target = window.fail_target(p.fail_url, p.order_id, "REJECT_CARD_COMPANY")
+                return window.done(self._base(request), lang, target)
+        target = window.success_target(p.success_url, p.payment_key, p.order_id, p.amount)
+        return window.done(self._base(request), lang, target)
 
     async def deposit(self, request: Request) -> Response:
         async def run(owner: str) -> Response:

@@ -79,8 +79,11 @@ class KeyedPayments:
             raise DomainError("not_found", "NOT_FOUND", f"No payment for orderId '{order_id}'.")
         return dict(row)
 
-    async def create(self, caller: Caller, key: str, order_id: str, amount: int, *, face: str) -> Row:
-        """Create the payment for a paymentKey, or return the one that exists with the same order and amount."""
+    async def create(self, caller: Caller, key: str, order_id: str, amount: int, *, face: str,
+                     return_url: str | None = None, cancel_url: str | None = None) -> Row:
+        """Create the payment for a paymentKey, or return the one that exists with the same order and amount.
+        The return and cancel addresses are where Gyeol's hosted checkout sends the buyer (Toss's successUrl and
+        failUrl)."""
         for _ in range(2):
             try:
                 existing = await self.find(caller, key)
@@ -92,7 +95,8 @@ class KeyedPayments:
                 return existing
             try:
                 await self.core.create_intent(caller, CreateIntent(order_id=order_id, amount=amount, currency="KRW",
-                                                                   face=face, payment_key=key))
+                                                                   face=face, payment_key=key, return_url=return_url,
+                                                                   cancel_url=cancel_url))
             except IntegrityError:
                 continue  # a concurrent create of the same key won; read it
             except DomainError as err:

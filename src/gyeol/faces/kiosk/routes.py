@@ -10,12 +10,19 @@ from pydantic import Field, StrictStr
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.kiosk.views import payment_object
 from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
-from gyeol.faces.native.schemas import Strict
+from gyeol.faces.native.schemas import Strict, Url
 from gyeol.faces.toss_schemas import Amount, KeyedPaymentIn
 from gyeol.services import Services
 
 router = APIRouter(route_class=JSONRoute, prefix="/v1/payments", tags=["kiosk (seed 001)"])
 
+
+
+class CreateIn(KeyedPaymentIn):
+    """The seed's create, plus where Gyeol's hosted checkout (`checkout.url`) sends the buyer, as Toss's window."""
+
+    success_url: Url | None = Field(default=None, alias="successUrl")
+    fail_url: Url | None = Field(default=None, alias="failUrl")
 
 
 class CancelIn(Strict):
@@ -25,12 +32,14 @@ class CancelIn(Strict):
 
 async def _object(svc: Services, p: dict[str, Any]) -> dict[str, Any]:
     cancels = await svc.keyed.cancels(p["id"]) if p["refunded_amount"] else None
-    return payment_object(p, svc.keyed.receipt_url(p), cancels)
+    checkout = svc.payments.checkout_url(p) if p["status"] in ("created", "failed", "pending") else None
+    return payment_object(p, svc.keyed.receipt_url(p), cancels, checkout_url=checkout)
 
 
 @router.post("")
-async def create(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
-    p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, face="kiosk")
+async def create(body: CreateIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
+    p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, face="kiosk",
+                               return_url=body.success_url, cancel_url=body.fail_url)
     return await _object(svc, p)
 
 

@@ -27,8 +27,8 @@ def kiosk_status(p: dict[str, Any]) -> str:
     return STATUS[p["status"]]
 
 
-def payment_object(p: dict[str, Any], receipt_url: str | None, cancels: list[dict[str, Any]] | None = None
-                   ) -> dict[str, Any]:
+def payment_object(p: dict[str, Any], receipt_url: str | None, cancels: list[dict[str, Any]] | None = None, *,
+                   checkout_url: str | None = None) -> dict[str, Any]:
     balance = p["captured_amount"] - p["refunded_amount"]
     last_cancel = cancels[-1]["updated_at"] if cancels else None
     return {
@@ -43,6 +43,7 @@ def payment_object(p: dict[str, Any], receipt_url: str | None, cancels: list[dic
         "approvedAt": iso(p["captured_at"] or p["authorized_at"]),
         "canceledAt": iso(p["canceled_at"] or last_cancel),
         "receipt": {"url": receipt_url} if receipt_url else None,
+        "checkout": {"url": checkout_url} if checkout_url else None,
         "cancels": [{"cancelAmount": c["amount"], "cancelReason": c["reason"], "canceledAt": iso(c["updated_at"])}
                     for c in cancels] if cancels else None,
     }

@@ -13,7 +13,8 @@ from gyeol.core.clock import KST
 from gyeol.core.money import format_amount
 from gyeol.faces.kiosk.views import METHOD, kiosk_status
 from gyeol.faces.pages.security import PAGE_HEADERS
-from gyeol.models import merchants, orders, payments, refunds
+from gyeol.faces.pages.texts import bank_name, lang_of
+from gyeol.models import merchants, orders, payment_accounts, payments, refunds
 from gyeol.services import Services
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -24,34 +25,16 @@ TEXT = {
            "missing": "영수증을 찾을 수 없습니다.", "print": "인쇄하려면 브라우저의 인쇄 기능을 사용하세요.",
            "CARD": "카드", "TRANSFER": "계좌이체", "VIRTUAL_ACCOUNT": "가상계좌",
            "APPROVED": "승인", "CANCELED": "취소", "PARTIAL_CANCELED": "부분 취소", "INITIATED": "결제 대기",
-           "IN_PROGRESS": "처리 중", "AUTHORIZED": "승인(매입 전)", "ABORTED": "실패"},
+           "IN_PROGRESS": "처리 중", "AUTHORIZED": "승인(매입 전)", "ABORTED": "실패",
+           "WAITING_FOR_DEPOSIT": "입금 대기", "deposited": "입금 일시"},
     "en": {"title": "Receipt", "merchant": "Merchant", "order": "Order", "amount": "Amount", "method": "Method",
            "approved": "Approved at", "status": "Status", "cancels": "Cancellations", "balance": "Balance",
            "missing": "No such receipt.", "print": "Use your browser's print command to print it.",
            "CARD": "Card", "TRANSFER": "Bank transfer", "VIRTUAL_ACCOUNT": "Virtual account",
            "APPROVED": "Approved", "CANCELED": "Canceled", "PARTIAL_CANCELED": "Partly canceled",
            "INITIATED": "Awaiting payment", "IN_PROGRESS": "In progress", "AUTHORIZED": "Authorized",
-           "ABORTED": "Failed"},
+           "ABORTED": "Failed", "WAITING_FOR_DEPOSIT": "Awaiting deposit", "deposited": "Deposited at"},
 }
-
-CSS = """
-:root { color-scheme: light; font-family: system-ui, -apple-system, "Apple SD Gothic Neo", sans-serif; }
-body { margin: 0; background: #f4f5f7; color: #191f28; }
-main { max-width: 28rem; margin: 2rem auto; background: #fff; padding: 1.5rem; border-radius: 12px; }
-h1 { font-size: 1.4rem; margin: 0 0 1rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .5rem 1rem; margin: 0; }
-dt { color: #4e5968; } dd { margin: 0; text-align: right; font-variant-numeric: tabular-nums; }
-.total { font-size: 1.6rem; font-weight: 700; text-align: right; margin: 1rem 0; }
-table { width: 100%; border-collapse: collapse; margin-top: .5rem; }
-td, th { padding: .25rem 0; text-align: left; } td.num { text-align: right; }
-.note { color: #6b7684; font-size: .85rem; margin-top: 1.5rem; }
-a:focus, button:focus { outline: 3px solid #3182f6; outline-offset: 2px; }
-@media (max-width: 400px) { main { margin: 0; border-radius: 0; } }
-@media print {
-  body { background: #fff; } main { margin: 0; box-shadow: none; max-width: none; } .note { display: none; }
-}
-"""
-
 
 def _page(lang: str, title: str, body: str, status: int = 200) -> Response:
     html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
@@ -61,19 +44,18 @@ def _page(lang: str, title: str, body: str, status: int = 200) -> Response:
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
-@router.get("/assets/receipt.css")
-async def stylesheet() -> Response:
-    return Response(CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
-
-
 @router.get("/receipts/{receipt_id}")
-async def receipt(receipt_id: str, request: Request, lang: str = Query(default="ko", pattern="^(ko|en)$")
-                  ) -> Response:
+async def receipt(receipt_id: str, request: Request, lang: str = Query(default="ko")) -> Response:
     svc: Services = request.app.state.services
+    lang = lang_of(lang)
     t = TEXT[lang]
-    q = (sa.select(payments, merchants.c.name.label("merchant_name"), orders.c.order_name)
+    # Only the account's bank and its deposit time are read: the number stays encrypted and off the receipt.
+    q = (sa.select(payments, merchants.c.name.label("merchant_name"), orders.c.order_name,
+                   payment_accounts.c.bank_code.label("account_bank"),
+                   payment_accounts.c.deposited_at.label("deposited_at"))
          .join(merchants, merchants.c.id == payments.c.merchant_id)
          .join(orders, orders.c.id == payments.c.order_pk)
+         .outerjoin(payment_accounts, payment_accounts.c.payment_id == payments.c.id)
          .where(payments.c.receipt_id == receipt_id))
     async with svc.db.read() as conn:
         p = (await conn.execute(q)).mappings().first()
@@ -82,23 +64,30 @@ async def receipt(receipt_id: str, request: Request, lang: str = Query(default="
             .order_by(refunds.c.created_at))).mappings())
     if p is None:
         return _page(lang, t["title"], f"<h1>{t['title']}</h1><p>{t['missing']}</p>", status=404)
-    return _page(lang, t["title"], _body(dict(p), cancels, t))
+    return _page(lang, t["title"], _body(dict(p), cancels, t, lang))
 
 
 def _when(value: Any) -> str:
     return value.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST") if value else "-"
 
 
-def _body(p: dict[str, Any], cancels: list[Any], t: dict[str, str]) -> str:
+def _body(p: dict[str, Any], cancels: list[Any], t: dict[str, str], lang: str) -> str:
     cur = p["currency"]
     status = kiosk_status(p)
+    if p["method_type"] == "virtual_account" and p["status"] == "pending":
+        status = "WAITING_FOR_DEPOSIT"  # an issued account: the deposit is what is awaited
     method = METHOD.get(p["method_type"] or "card", "CARD")
+    detail = f" ({p['card_brand']} ****{p['card_last4']})" if p["card_last4"] else \
+        f" ({bank_name(p['account_bank'], lang)})" if p["account_bank"] else ""
     rows = [(t["merchant"], p["merchant_name"]), (t["order"], p["order_name"] or p["order_id"]),
-            (t["method"], t.get(method, method) + (f" ({p['card_brand']} ****{p['card_last4']})"
-                                                   if p["card_last4"] else "")),
+            (t["method"], t.get(method, method) + detail),
             (t["approved"], _when(p["captured_at"] or p["authorized_at"])), (t["status"], t.get(status, status)),
             (t["balance"], format_amount(p["captured_amount"] - p["refunded_amount"], cur))]
-    dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in rows)
+    if p["deposited_at"]:
+        rows.insert(4, (t["deposited"], _when(p["deposited_at"])))
+    status_id = ' id="receipt-status"'
+    dl = "".join(f"<dt>{escape(k)}</dt><dd{status_id if k == t['status'] else ''}>{escape(str(v))}</dd>"
+                 for k, v in rows)
     cancel_rows = "".join(
         f"<tr><td>{escape(_when(c['updated_at']))}</td><td>{escape(c['reason'] or '')}</td>"
         f"<td class=\"num\">-{escape(format_amount(c['amount'], cur))}</td></tr>" for c in cancels)
