@@ -8,7 +8,6 @@ that two writers never both read-then-write; on PostgreSQL the repositories take
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,7 +27,7 @@ POOL_WAIT_S = 30.0
 
 def async_url(url: str) -> str:
     u = make_url(url)
-    if u.drivername in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"):
+    if u.drivername in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"):  # aiosqlite URLs from older configs
         u = u.set(drivername="sqlite+gyeol")
     elif u.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
         u = u.set(drivername="postgresql+asyncpg")
@@ -79,8 +78,7 @@ class Database:
         self._slots = asyncio.Semaphore(pool_size - 1 if self.is_sqlite else pool_size + kwargs["max_overflow"])
 
     async def _lend(self) -> AsyncConnection:
-        async with asyncio.timeout(POOL_WAIT_S):
-            await self._slots.acquire()
+        await _acquire(self._slots, POOL_WAIT_S)
         try:
             return self._idle.pop() if self._idle else await self.engine.connect()
         except BaseException:
@@ -118,15 +116,19 @@ class Database:
             async with self._pg(begin=True) as conn:
                 yield conn
             return
-        async with asyncio.timeout(WRITE_LOCK_WAIT_S):
-            await self._write_lock.acquire()
+        async with self._sqlite_writer() as conn, _sqlite_tx(conn, "BEGIN IMMEDIATE", commit=True):
+            yield conn
+
+    @asynccontextmanager
+    async def _sqlite_writer(self) -> AsyncIterator[AsyncConnection]:
+        """This process's one SQLite writer connection, held under the write lock."""
+        await _acquire(self._write_lock, WRITE_LOCK_WAIT_S)
         try:
             if self._writer is None:
                 self._writer = await self.engine.connect()
             conn = self._writer
             try:
-                async with _sqlite_tx(conn, "BEGIN IMMEDIATE", commit=True):
-                    yield conn
+                yield conn
             except BaseException:
                 if not _sqlite_healthy(conn):
                     self._writer = None
@@ -155,17 +157,17 @@ class Database:
             async with self._pg(begin=False) as conn:
                 yield conn
             return
-        async with asyncio.timeout(WRITE_LOCK_WAIT_S):
-            await self._write_lock.acquire()
-        try:
-            if self._writer is None:
-                self._writer = await self.engine.connect()
-            yield self._writer
-            await prepared.flush(self._writer)
-            if self._writer.in_transaction():
-                await self._writer.commit()
-        finally:
-            self._write_lock.release()
+        async with self._sqlite_writer() as conn:
+            try:
+                yield conn
+                await prepared.flush(conn)
+            except BaseException:
+                prepared.discard(conn)
+                if conn.in_transaction():
+                    await conn.rollback()
+                raise
+            if conn.in_transaction():  # SQLAlchemy ran a statement of its own: it began a transaction
+                await conn.commit()
 
     async def dispose(self) -> None:
         held, self._idle = [*self._idle, *([self._writer] if self._writer else [])], []
@@ -173,6 +175,16 @@ class Database:
         for conn in held:
             await conn.close()
         await self.engine.dispose()
+
+
+async def _acquire(lock: asyncio.Lock | asyncio.Semaphore, seconds: float) -> None:
+    # A timer only when there is a wait: each one lingers in the loop's heap for its whole span once cancelled,
+    # holding its context, and there are several per payment.
+    if not lock.locked():
+        await lock.acquire()
+        return
+    async with asyncio.timeout(seconds):
+        await lock.acquire()
 
 
 async def _drop(conn: AsyncConnection) -> None:
@@ -215,7 +227,7 @@ async def _sqlite_tx(conn: AsyncConnection, begin: str, *, commit: bool) -> Asyn
     """A transaction begun and ended on the driver. If SQLAlchemy itself ran a statement in it, it thinks it began
     one (the begin hook sees the open transaction and does nothing), so it is ended through SQLAlchemy too."""
     driver = _driver(conn)
-    await prepared.sqlite_call(None, lambda: sqlite3.Cursor(driver).execute(begin))
+    await prepared.sqlite_call(None, lambda: prepared.sqlite_cursor(driver).execute(begin))
     try:
         yield
         await prepared.flush(conn)
@@ -224,12 +236,13 @@ async def _sqlite_tx(conn: AsyncConnection, begin: str, *, commit: bool) -> Asyn
         if conn.in_transaction():
             await conn.rollback()
         elif driver.in_transaction:
-            sqlite3.Cursor(driver).execute("ROLLBACK")
+            prepared.sqlite_cursor(driver).execute("ROLLBACK")
         raise
     if conn.in_transaction():
         await (conn.commit() if commit else conn.rollback())
     elif driver.in_transaction:
-        await prepared.sqlite_call(None, lambda: sqlite3.Cursor(driver).execute("COMMIT" if commit else "ROLLBACK"))
+        end = "COMMIT" if commit else "ROLLBACK"
+        await prepared.sqlite_call(None, lambda: prepared.sqlite_cursor(driver).execute(end))
 
 
 def _sqlite_hooks(engine: AsyncEngine) -> None:

@@ -112,6 +112,13 @@ async def _driver(conn: AsyncConnection) -> tuple[Any, Dialect]:
     return fairy.driver_connection, dialect
 
 
+def sqlite_cursor(driver: sqlite3.Connection) -> sqlite3.Cursor:
+    # The base class's cursor(), not `sqlite3.Cursor(driver)`: only cursor() prunes the connection's list of
+    # weak references to its cursors, which otherwise grows by one per statement. Not driver.cursor() either:
+    # the in-loop driver's own cursors retry through SQLAlchemy's greenlet, which is not running here.
+    return sqlite3.Connection.cursor(driver)
+
+
 async def sqlite_call(c: _Compiled | None, call: Callable[[], Any]) -> Any:
     """Run a sqlite3 call in the loop's thread. Another process may hold SQLite's write lock: wait for it with
     an awaited sleep, never blocking the event loop (the connections' busy timeout is 0)."""
@@ -142,7 +149,7 @@ async def fetch_all(conn: AsyncConnection, stmt: Prepared, params: Row | None = 
     c = stmt.compiled(dialect)
     args = c.args(params or {})
     if dialect.name == "sqlite":
-        rows = await sqlite_call(c, lambda: sqlite3.Cursor(driver).execute(c.sql, args).fetchall())
+        rows = await sqlite_call(c, lambda: sqlite_cursor(driver).execute(c.sql, args).fetchall())
     else:
         rows = await _pg(c, driver.fetch(c.sql, *args))
     return [c.row(r) for r in rows]
@@ -159,7 +166,7 @@ async def execute(conn: AsyncConnection, stmt: Prepared, params: Row | None = No
     c = stmt.compiled(dialect)
     args = c.args(params or {})
     if dialect.name == "sqlite":
-        return int(await sqlite_call(c, lambda: sqlite3.Cursor(driver).execute(c.sql, args).rowcount))
+        return int(await sqlite_call(c, lambda: sqlite_cursor(driver).execute(c.sql, args).rowcount))
     status: str = await _pg(c, driver.execute(c.sql, *args))
     return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
 
@@ -171,7 +178,7 @@ async def execute_many(conn: AsyncConnection, stmt: Prepared, rows: Sequence[Row
     c = stmt.compiled(dialect)
     batch = [c.args(r) for r in rows]
     if dialect.name == "sqlite":
-        await sqlite_call(c, lambda: sqlite3.Cursor(driver).executemany(c.sql, batch))
+        await sqlite_call(c, lambda: sqlite_cursor(driver).executemany(c.sql, batch))
     else:
         await _pg(c, driver.executemany(c.sql, batch))
 
