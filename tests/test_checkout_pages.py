@@ -376,6 +376,25 @@ async def test_kiosk_payments_return_the_toss_way(kiosk: tuple[Env, httpx.AsyncC
     assert len([x for x in await env.charges(buyer.payment_id) if x["kind"] == "charge"]) == 1
 
 
+async def test_the_shops_confirm_of_a_waiting_virtual_account_says_so(
+        kiosk: tuple[Env, httpx.AsyncClient]) -> None:  # noqa: F811
+    env, c = kiosk
+    body = {"paymentKey": "pay_va1", "orderId": "order_va1", "amount": 30000}
+    created = (await c.post("/v1/payments", json={**body, "successUrl": "https://shop.example/ok",
+                                                  "failUrl": "https://shop.example/fail"})).json()
+    buyer = Buyer(env, created["checkout"]["url"])
+    assert (await buyer.post({"method": "virtual_account"})).status_code == 303
+    r = await c.post("/api/payments/confirm", json=body)
+    assert r.status_code == 409 and "입금 대기" in r.json()["error"], r.text
+    assert await buyer.status() == "pending"
+    rows = (await env.client.get("/api/v1/settlements")).json()
+    assert rows["total"] == 0
+
+    assert (await env.client.post(f"/api/v1/sandbox/virtual-accounts/{buyer.payment_id}/deposit")).status_code == 200
+    r = await c.post("/api/payments/confirm", json=body, headers={"Idempotency-Key": "after-deposit"})
+    assert r.status_code == 200 and r.json()["success"] is True and r.json()["settlementId"], r.text
+
+
 async def test_card_data_never_reaches_the_database_or_logs(env: Env, db_url: str,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     for i, number in enumerate(CARD_NUMBERS):

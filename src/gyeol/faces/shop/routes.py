@@ -49,6 +49,11 @@ async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sen
     p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, face="shop")
     if p["status"] not in PAYMENT_MONEY_TAKEN:  # else the webhook (or an earlier confirm) already did it all
         p = await svc.keyed.confirm(caller, body.payment_key, body.order_id, body.amount, fault=fault)
+    if p["status"] not in PAYMENT_MONEY_TAKEN:
+        # A virtual account waiting for its deposit: the settlement is booked when the money arrives.
+        raise DomainError("conflict", "WAITING_FOR_DEPOSIT",
+                          "입금 대기 중인 결제입니다. 입금이 확인되면 정산이 생성됩니다.",
+                          details={"paymentId": p["id"], "status": p["status"]})
     return _done(p, await _settlement(svc, p["id"]))
 
 
