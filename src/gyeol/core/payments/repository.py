@@ -56,14 +56,37 @@ GET_WITH_LAST_ATTEMPT = Prepared(
 )
 
 
+ATTEMPT_AND_PAYMENT_LOCKED = Prepared(
+    sa.select(payments, *(c.label("a_" + c.name) for c in att.c))
+    .select_from(att.join(payments, payments.c.id == att.c.payment_id))
+    .where(att.c.id == sa.bindparam("id"))
+    .with_for_update(of=payments)
+)
+
+
+def _split(row: Row) -> tuple[Row, Row | None]:
+    p = {k: v for k, v in row.items() if not k.startswith("a_")}
+    a = {k[2:]: v for k, v in row.items() if k.startswith("a_")}
+    return p, (a if a["id"] is not None else None)
+
+
 async def get_with_last_attempt(conn: AsyncConnection, caller: Caller, payment_id: str) -> tuple[Row, Row | None]:
     """A payment and its latest attempt in one statement (one snapshot, one round trip)."""
     row = await prepared.fetch_one(conn, GET_WITH_LAST_ATTEMPT, {"id": payment_id, "merchant_id": caller.merchant_id})
     if row is None or (caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id):
         raise not_found("payment", payment_id)
-    p = {k: v for k, v in row.items() if not k.startswith("a_")}
-    a = {k[2:]: v for k, v in row.items() if k.startswith("a_")}
-    return p, (a if a["id"] is not None else None)
+    return _split(row)
+
+
+async def attempt_with_payment_locked(conn: AsyncConnection, attempt_id: str) -> tuple[Row, Row]:
+    """An attempt and its payment, the payment locked (only it: every writer of an attempt holds its payment's
+    lock first, so taking the attempt's too could only deadlock), in one round trip."""
+    row = await prepared.fetch_one(conn, ATTEMPT_AND_PAYMENT_LOCKED, {"id": attempt_id})
+    if row is None:
+        raise LookupError(f"attempt {attempt_id} is gone")  # attempts are never deleted
+    p, a = _split(row)
+    assert a is not None
+    return p, a
 
 
 async def get(conn: AsyncConnection, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:

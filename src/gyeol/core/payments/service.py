@@ -272,10 +272,7 @@ class PaymentService:
     async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Row:
         now = self.clock.now()
         async with self.db.tx() as conn:
-            a = await repo.get_attempt(conn, attempt_id)
-            assert a is not None
-            p = await repo.get_any(conn, a["payment_id"], lock=True)
-            assert p is not None
+            p, a = await repo.attempt_with_payment_locked(conn, attempt_id)
             p, a = await self._apply(conn, p, a, result, now)
         return payment_view(p, a)
 
@@ -370,13 +367,13 @@ class PaymentService:
         return p
 
     async def _money_taken(self, conn: AsyncConnection, p: Row, now: datetime) -> None:
-        order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
+        order, terms = await orders_repo.get_with_merchant_settings(conn, p["order_pk"])
         order = await orders_repo.mark_paid(conn, order, amount=p["captured_amount"], payment_id=p["id"],
                                             payment_key=p["payment_key"], now=now)
         await self._emit(conn, p, "payment.completed", now)
         await outbox.add(conn, merchant_id=p["merchant_id"], type="order.paid", obj=order_view(order),
                          resource_id=order["order_id"], now=now)
-        await settlements.book(conn, p, source_id=p["id"], amount=p["captured_amount"], now=now)
+        await settlements.book(conn, p, source_id=p["id"], amount=p["captured_amount"], now=now, settings=terms)
 
     async def process_payment_after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, *,
                                              connector: str, face: str = "shop") -> tuple[Row, Row]:

@@ -70,12 +70,15 @@ async def _merchant_settings(conn: AsyncConnection, merchant_id: str) -> dict[st
     return dict((found or {}).get("settings") or {})
 
 
-async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, now: datetime) -> Row:
-    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`; idempotent per source."""
+async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, now: datetime,
+               settings: dict[str, Any] | None = None) -> Row:
+    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`; idempotent per source.
+    `settings` are the merchant's, when the caller already read them."""
     existing = await prepared.fetch_one(conn, BY_SOURCE, {"source_id": source_id})
     if existing is not None:
         return existing
-    settings = await _merchant_settings(conn, p["merchant_id"])
+    if settings is None:
+        settings = await _merchant_settings(conn, p["merchant_id"])
     method = p["method_type"] or "card"
     if amount >= 0:
         fee = fee_for(settings, method, amount)
