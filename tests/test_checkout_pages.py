@@ -387,12 +387,14 @@ async def test_the_shops_confirm_of_a_waiting_virtual_account_says_so(
     r = await c.post("/api/payments/confirm", json=body)
     assert r.status_code == 409 and "입금 대기" in r.json()["error"], r.text
     assert await buyer.status() == "pending"
+    assert (await c.get("/v1/payments/pay_va1")).json()["status"] == "WAITING_FOR_DEPOSIT"
     rows = (await env.client.get("/api/v1/settlements")).json()
     assert rows["total"] == 0
 
     assert (await env.client.post(f"/api/v1/sandbox/virtual-accounts/{buyer.payment_id}/deposit")).status_code == 200
     r = await c.post("/api/payments/confirm", json=body, headers={"Idempotency-Key": "after-deposit"})
     assert r.status_code == 200 and r.json()["success"] is True and r.json()["settlementId"], r.text
+    assert (await c.get("/v1/payments/pay_va1")).json()["status"] == "APPROVED"
 
 
 async def test_card_data_never_reaches_the_database_or_logs(env: Env, db_url: str,

@@ -24,6 +24,8 @@ METHOD = {"card": "CARD", "bank": "TRANSFER", "virtual_account": "VIRTUAL_ACCOUN
 def kiosk_status(p: dict[str, Any]) -> str:
     if p["status"] in ("succeeded", "captured") and p["refunded_amount"] > 0:
         return "PARTIAL_CANCELED"
+    if p["status"] == "pending" and p["method_type"] == "virtual_account" and p["pg_transaction_id"]:
+        return "WAITING_FOR_DEPOSIT"  # the PG issued the account (Toss's own status for it)
     return STATUS[p["status"]]
 
 
