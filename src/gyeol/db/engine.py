@@ -56,15 +56,9 @@ class Database:
         ensure_sqlite_dir(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {}
-        if self.is_sqlite:
-            kwargs["pool_size"] = pool_size
-            kwargs["max_overflow"] = 0
-        else:
-            kwargs["pool_size"] = pool_size
-            kwargs["max_overflow"] = 10
-            kwargs["pool_pre_ping"] = False
-        self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
+        overflow = 0 if self.is_sqlite else 10
+        self.engine: AsyncEngine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=overflow,
+                                                       pool_pre_ping=False)
         if self.is_sqlite:
             _sqlite_hooks(self.engine)
         # Connections stay checked out of SQLAlchemy's pool, on a free list of ours: the pool's check-out and
@@ -75,7 +69,7 @@ class Database:
         self._idle: list[AsyncConnection] = []
         # Borrowers wait here, not in the pool: a connection given back to the free list never reaches the
         # pool's own queue of waiters. SQLite's writer keeps one of its connections.
-        self._slots = asyncio.Semaphore(pool_size - 1 if self.is_sqlite else pool_size + kwargs["max_overflow"])
+        self._slots = asyncio.Semaphore(pool_size - 1 if self.is_sqlite else pool_size + overflow)
 
     async def _lend(self) -> AsyncConnection:
         await _acquire(self._slots, POOL_WAIT_S)
@@ -157,17 +151,8 @@ class Database:
             async with self._pg(begin=False) as conn:
                 yield conn
             return
-        async with self._sqlite_writer() as conn:
-            try:
-                yield conn
-                await prepared.flush(conn)
-            except BaseException:
-                prepared.discard(conn)
-                if conn.in_transaction():
-                    await conn.rollback()
-                raise
-            if conn.in_transaction():  # SQLAlchemy ran a statement of its own: it began a transaction
-                await conn.commit()
+        async with self._sqlite_writer() as conn, _sqlite_tx(conn, None, commit=True):
+            yield conn
 
     async def dispose(self) -> None:
         held, self._idle = [*self._idle, *([self._writer] if self._writer else [])], []
@@ -223,11 +208,13 @@ def _sqlite_healthy(conn: AsyncConnection) -> bool:
 
 
 @asynccontextmanager
-async def _sqlite_tx(conn: AsyncConnection, begin: str, *, commit: bool) -> AsyncIterator[None]:
-    """A transaction begun and ended on the driver. If SQLAlchemy itself ran a statement in it, it thinks it began
-    one (the begin hook sees the open transaction and does nothing), so it is ended through SQLAlchemy too."""
+async def _sqlite_tx(conn: AsyncConnection, begin: str | None, *, commit: bool) -> AsyncIterator[None]:
+    """A transaction begun and ended on the driver (`begin=None`: statements that commit by themselves). If
+    SQLAlchemy itself ran a statement in it, it thinks it began one (the begin hook sees the open transaction and
+    does nothing), so it is ended through SQLAlchemy too."""
     driver = _driver(conn)
-    await prepared.sqlite_call(None, lambda: prepared.sqlite_cursor(driver).execute(begin))
+    if begin is not None:
+        await prepared.sqlite_call(None, lambda: prepared.sqlite_cursor(driver).execute(begin))
     try:
         yield
         await prepared.flush(conn)

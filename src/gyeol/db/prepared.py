@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -24,9 +23,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gyeol.db.sqlite_inloop import backoff, busy
+
 Row = dict[str, Any]
 Processor = Callable[[Any], Any] | None
-BUSY_GIVE_UP_S = 30.0
 
 
 class _Compiled:
@@ -125,18 +125,17 @@ def sqlite_cursor(driver: sqlite3.Connection) -> sqlite3.Cursor:
 async def sqlite_call(c: _Compiled | None, call: Callable[[], Any]) -> Any:
     """Run a sqlite3 call in the loop's thread. Another process may hold SQLite's write lock: wait for it with
     an awaited sleep, never blocking the event loop (the connections' busy timeout is 0)."""
-    deadline, delay = time.monotonic() + BUSY_GIVE_UP_S, 0.0005
+    waits = backoff()
     while True:
         try:
             return call()
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(c.sql if c else "", None, exc) from exc
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
-                    or time.monotonic() > deadline:
+            delay = next(waits, None) if busy(exc) else None
+            if delay is None:
                 raise
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.02)
 
 
 async def _pg(c: _Compiled, call: Awaitable[Any]) -> Any:

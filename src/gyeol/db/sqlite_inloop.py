@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import pool
@@ -22,8 +23,16 @@ from sqlalchemy.util.concurrency import await_
 BUSY_GIVE_UP_S = 30.0
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
+def busy(exc: sqlite3.OperationalError) -> bool:
     return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def backoff() -> Iterator[float]:
+    """The waits between tries at a busy SQLite lock: 0.5 ms, doubling to 20 ms, for BUSY_GIVE_UP_S in all."""
+    deadline, delay = time.monotonic() + BUSY_GIVE_UP_S, 0.0005
+    while time.monotonic() <= deadline:
+        yield delay
+        delay = min(delay * 2, 0.02)
 
 
 async def _done(value: Any) -> Any:
@@ -31,16 +40,16 @@ async def _done(value: Any) -> Any:
 
 
 def _retry(call: Any, *args: Any) -> Any:
-    deadline, delay = time.monotonic() + BUSY_GIVE_UP_S, 0.0005
+    waits = backoff()
     while True:
         try:
             # SQLAlchemy's asyncio layer insists that a statement awaits once; a finished coroutine is the cheapest.
             return await_(_done(call(*args)))
         except sqlite3.OperationalError as exc:
-            if not _busy(exc) or time.monotonic() > deadline:
+            delay = next(waits, None) if busy(exc) else None
+            if delay is None:
                 raise
         await_(asyncio.sleep(delay))
-        delay = min(delay * 2, 0.02)
 
 
 class _Cursor(sqlite3.Cursor):

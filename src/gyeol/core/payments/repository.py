@@ -23,6 +23,11 @@ from gyeol.models import payments
 Row = dict[str, Any]
 
 
+def _visible(caller: Caller, row: Row) -> bool:
+    """`scoped` for a row already fetched by id and merchant: a user sees only their own payments."""
+    return not (caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id)
+
+
 def scoped(caller: Caller) -> list[sa.ColumnElement[bool]]:
     conds = [payments.c.merchant_id == caller.merchant_id]
     if caller.user_id and not caller.is_admin:
@@ -73,7 +78,7 @@ def _split(row: Row) -> tuple[Row, Row | None]:
 async def get_with_last_attempt(conn: AsyncConnection, caller: Caller, payment_id: str) -> tuple[Row, Row | None]:
     """A payment and its latest attempt in one statement (one snapshot, one round trip)."""
     row = await prepared.fetch_one(conn, GET_WITH_LAST_ATTEMPT, {"id": payment_id, "merchant_id": caller.merchant_id})
-    if row is None or (caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id):
+    if row is None or not _visible(caller, row):
         raise not_found("payment", payment_id)
     return _split(row)
 
@@ -92,7 +97,7 @@ async def attempt_with_payment_locked(conn: AsyncConnection, attempt_id: str) ->
 async def get(conn: AsyncConnection, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:
     row = await prepared.fetch_one(conn, GET_LOCKED if lock else GET,
                                    {"id": payment_id, "merchant_id": caller.merchant_id})
-    if row is None or (caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id):
+    if row is None or not _visible(caller, row):
         raise not_found("payment", payment_id)
     return row
 
@@ -129,10 +134,6 @@ async def other_holding_payment(conn: AsyncConnection, order_pk: str, payment_id
 
 # --- attempts -------------------------------------------------------------------------------------
 GET_ATTEMPT = Prepared(sa.select(att).where(att.c.id == sa.bindparam("id")))
-LAST_ATTEMPT = Prepared(
-    sa.select(att).where(att.c.payment_id == sa.bindparam("payment_id"))
-    .order_by(att.c.created_at.desc(), att.c.id.desc()).limit(1)
-)
 
 
 async def insert_attempt(conn: AsyncConnection, row: Row) -> None:
@@ -141,10 +142,6 @@ async def insert_attempt(conn: AsyncConnection, row: Row) -> None:
 
 async def get_attempt(conn: AsyncConnection, attempt_id: str) -> Row | None:
     return await prepared.fetch_one(conn, GET_ATTEMPT, {"id": attempt_id})
-
-
-async def last_attempt(conn: AsyncConnection, payment_id: str) -> Row | None:
-    return await prepared.fetch_one(conn, LAST_ATTEMPT, {"payment_id": payment_id})
 
 
 async def settle_attempt(conn: AsyncConnection, a: Row, event: str, now: datetime, **values: Any) -> Row:

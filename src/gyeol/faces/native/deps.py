@@ -20,7 +20,9 @@ async def services(request: Request) -> Services:
     return svc
 
 
-async def _caller(request: Request) -> Caller:
+# Each dependency below is a leaf that reads the request: FastAPI walks a nested tree on every request, and a
+# tree of them cost more than the payment's SQL.
+async def caller(request: Request) -> Caller:
     found = await request.app.state.services.resolve_caller(request.scope)  # kept in the scope: resolved once
     if found is None:
         raise DomainError("authentication", "UNAUTHORIZED",
@@ -28,33 +30,23 @@ async def _caller(request: Request) -> Caller:
     return found
 
 
-async def _merchant_caller(request: Request) -> Caller:
-    found = await _caller(request)
+async def merchant_caller(request: Request) -> Caller:
+    """Routes for the merchant's own server only (not for a user's token)."""
+    found = await caller(request)
     if found.user_id is not None:
         raise DomainError("permission", "FORBIDDEN", "This endpoint needs the merchant's secret key.")
     return found
 
 
-# Each dependency below is a leaf that reads the request: FastAPI walks a nested tree on every request, and a
-# tree of them cost more than the payment's SQL.
-async def caller(request: Request) -> Caller:
-    return await _caller(request)
-
-
-async def merchant_caller(request: Request) -> Caller:
-    """Routes for the merchant's own server only (not for a user's token)."""
-    return await _merchant_caller(request)
-
-
 async def sensitive(request: Request) -> Caller:
     """Routes that move money or mint keys and tokens: rate-limited per key."""
-    found = await _caller(request)
+    found = await caller(request)
     request.app.state.services.rate_limiter.check(found.key_id or found.scope)
     return found
 
 
 async def test_mode(request: Request) -> Caller:
-    found = await _merchant_caller(request)
+    found = await merchant_caller(request)
     if found.livemode:
         raise DomainError("permission", "TEST_MODE_ONLY", "The sandbox is for test keys only.", status=403)
     return found
@@ -62,7 +54,7 @@ async def test_mode(request: Request) -> Caller:
 
 async def fault(request: Request) -> str | None:
     value = request.headers.get("gyeol-sandbox-fault")
-    if value is None or (await _caller(request)).livemode:
+    if value is None or (await caller(request)).livemode:
         return None
     if value not in ("timeout", "error", "slow"):
         raise DomainError("validation", "INVALID_FAULT", "Gyeol-Sandbox-Fault is one of timeout, error, slow.")
