@@ -35,6 +35,8 @@ async def test_replay_and_reuse(env: Env) -> None:
                                           "code": "IDEMPOTENCY_KEY_REUSED"}
     other_path = await env.client.post("/api/v1/orders", json={"orderId": "x", "amount": 5}, headers=h)
     assert other_path.status_code == 422
+    # The key is claimed in the route's own transaction: the order that request began is rolled back with it.
+    assert (await env.client.get("/api/v1/orders/x")).status_code == 404
     assert len(await env.charges(first.json()["paymentId"])) == 1
 
 

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.core.errors import DomainError
 from gyeol.db import prepared
-from gyeol.db.engine import Database
+from gyeol.db.engine import Database, FirstWrite
 from gyeol.models import idempotency_keys as ik
 
 NOW = datetime(2026, 12, 3, 8, 0, 0, 123456, tzinfo=UTC)
@@ -109,5 +110,49 @@ async def test_more_borrowers_than_connections_all_get_one(db_url: str) -> None:
         async with asyncio.timeout(20):
             await asyncio.gather(*(borrow(i) for i in range(40)))
         assert sorted(done) == list(range(40))
+    finally:
+        await db.dispose()
+
+
+class _Marker(FirstWrite):
+    """Writes one idempotency row: the way core.idempotency claims a key with the request's first write."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.writes = 0
+
+    async def write(self, conn: AsyncConnection) -> None:
+        self.writes += 1
+        await prepared.execute(conn, INSERT, _row(self.key))
+
+
+async def _keys(db: Database) -> list[str]:
+    async with db.read() as conn:
+        return [r["key"] for r in await prepared.fetch_all(conn, prepared.Prepared(sa.select(ik)))]
+
+
+async def test_a_first_write_commits_with_the_first_transaction_that_commits_and_only_once(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        await _merchant(db)
+        marker = _Marker("fw")
+        with marker.bound():
+            with pytest.raises(DomainError):
+                async with db.tx():
+                    raise DomainError("conflict", "NO", "rolled back, and the marker with it")
+            assert not marker.committed and await _keys(db) == []
+
+            async def elsewhere() -> None:  # a task started meanwhile inherits the context, not the duty
+                async with db.tx() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+
+            await asyncio.create_task(elsewhere())
+            assert marker.writes == 1 and await _keys(db) == []
+            async with db.autocommit() as conn:  # a single write becomes a transaction that carries the marker
+                await prepared.execute(conn, INSERT, _row("other"))
+            assert marker.committed and sorted(await _keys(db)) == ["fw", "other"]
+            async with db.tx() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        assert marker.writes == 2
     finally:
         await db.dispose()

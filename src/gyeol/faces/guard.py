@@ -1,7 +1,8 @@
 """The API request guard: body size, content type, and idempotency keys, for every face.
 
-It sits in front of the routes so that a replayed response never runs a handler again, and it
-renders its refusals in the format of the face that owns the path.
+It sits in front of the routes and holds their responses back until the key's record is settled: a request
+whose key another one holds changes nothing (its first write finds the key taken and is rolled back) and gets
+that request's response instead. Refusals are rendered in the format of the face that owns the path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
-from gyeol.core.idempotency import IdempotencyStore
+from gyeol.core.idempotency import Claim, IdempotencyStore, KeyTaken, Request
 from gyeol.faces.http import FaceErrors
 
 CallerResolver = Callable[[Scope], Awaitable[Caller | None]]
@@ -27,6 +28,27 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if k == name:
             return v.decode("latin-1")
     return None
+
+
+class _Response:
+    """A route's response, held back."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.status = 500
+        self.headers = {"content-type": "application/json"}
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body")
+
+    async def capture(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            for k, v in message.get("headers", []):
+                if k == b"content-type":
+                    self.headers["content-type"] = v.decode()
+        self.messages.append(message)
 
 
 class ApiGuardMiddleware:
@@ -69,53 +91,63 @@ class ApiGuardMiddleware:
                           body: bytes) -> None:
         path = scope["path"]
         digest = hashlib.sha256(scope["method"].encode() + b"\n" + path.encode() + b"\n" + body).hexdigest()
-        claim = await self.store.claim(caller.merchant_id, caller.scope, key, scope["method"], path, digest)
+        req = Request(caller.merchant_id, caller.scope, key, scope["method"], path, digest)
+        pending = self.store.pending(req)
+        claimed = False
+        try:
+            try:
+                with pending.bound():
+                    response = await self._run(scope, receive)
+                claimed = pending.committed
+            except KeyTaken:
+                claim = await self.store.claim(req)
+                if await self._answer(scope, receive, send, claim):
+                    return
+                claimed = True
+                scope.setdefault("state", {})["idempotency_resumed"] = claim.kind == "resumed"
+                response = await self._run(scope, receive)
+        except BaseException:
+            if claimed or pending.committed:
+                await self.store.release(req)
+            raise
+        keep = response.status not in NOT_STORED and response.status < 500 \
+            and not scope.get("state", {}).get("no_idempotency_store")
+        if not keep:
+            if claimed:
+                await self.store.release(req)
+        elif not await self.store.complete(req, response.status, response.body, response.headers, claimed=claimed):
+            # The request wrote nothing, so it claimed nothing, and another one claimed the key meanwhile.
+            claim = await self.store.claim(req)
+            if await self._answer(scope, receive, send, claim):
+                return
+            await self.store.complete(req, response.status, response.body, response.headers, claimed=True)
+        for message in response.messages:
+            await send(message)
+
+    async def _run(self, scope: Scope, receive: Receive) -> _Response:
+        """Run the route, holding its response back until the key's record says it may go."""
+        response = _Response()
+        await self.app(scope, receive, response.capture)
+        return response
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, claim: Claim) -> bool:
+        """Answer from a key another request holds; False when the key is this request's to run."""
         if claim.kind == "replay":
             headers = [(b"content-type", (claim.headers or {}).get("content-type", "application/json").encode()),
                        (b"idempotent-replayed", b"true")]
             await send({"type": "http.response.start", "status": claim.status or 200, "headers": headers})
             await send({"type": "http.response.body", "body": claim.body or b""})
-            return
-        if claim.kind == "mismatch":
+        elif claim.kind == "mismatch":
             await self._refuse(scope, receive, send, DomainError(
                 "idempotency", "IDEMPOTENCY_KEY_REUSED",
                 "This Idempotency-Key was used with a different request.", status=422))
-            return
-        if claim.kind == "in_progress":
+        elif claim.kind == "in_progress":
             await self._refuse(scope, receive, send, DomainError(
                 "idempotency", "IDEMPOTENCY_REQUEST_IN_PROGRESS",
                 "A request with this Idempotency-Key is still in progress; retry later.", status=409))
-            return
-        state = scope.setdefault("state", {})
-        state["idempotency_resumed"] = claim.kind == "resumed"
-        captured: dict[str, object] = {"status": 500, "body": [], "ctype": "application/json"}
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                for k, v in message.get("headers", []):
-                    if k == b"content-type":
-                        captured["ctype"] = v.decode()
-            elif message["type"] == "http.response.body":
-                chunks = captured["body"]
-                assert isinstance(chunks, list)
-                chunks.append(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        except BaseException:
-            await self.store.release(caller.merchant_id, caller.scope, key)
-            raise
-        status = captured["status"]
-        assert isinstance(status, int)
-        if status in NOT_STORED or status >= 500 or state.get("no_idempotency_store"):
-            await self.store.release(caller.merchant_id, caller.scope, key)
         else:
-            chunks = captured["body"]
-            assert isinstance(chunks, list)
-            await self.store.complete(caller.merchant_id, caller.scope, key, status, b"".join(chunks),
-                                      {"content-type": str(captured["ctype"])})
+            return False
+        return True
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _header(scope, b"content-length")
