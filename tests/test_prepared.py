@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -39,12 +39,19 @@ async def test_values_round_trip_as_sqlalchemy_writes_and_reads_them(db_url: str
     db = Database(db_url)
     try:
         await _merchant(db)
+        # A whole second in another zone: SQLite's text must still be SQLAlchemy's, microseconds and all.
+        whole = datetime(2026, 12, 3, 17, 0, 0, tzinfo=timezone(timedelta(hours=9)))
         async with db.tx() as conn:
-            await prepared.execute(conn, INSERT, _row("k1", locked_until=NOW + timedelta(seconds=30)))
-            await conn.execute(ik.insert().values(**_row("k2")))  # the ORM-free Core way, for comparison
+            await prepared.execute(conn, INSERT, _row("k1", locked_until=NOW + timedelta(seconds=30),
+                                                      created_at=whole))
+            await conn.execute(ik.insert().values(**_row("k2", created_at=whole)))  # the Core way, for comparison
         async with db.read() as conn:
             mine = await prepared.fetch_one(conn, GET, {"key": "k2"})
             theirs = dict((await conn.execute(sa.select(ik).where(ik.c.key == "k1"))).mappings().one())
+            stored = (await conn.execute(sa.text("SELECT key, CAST(created_at AS TEXT) FROM idempotency_keys"
+                                                 " ORDER BY key"))).all()
+        assert stored[0][1] == stored[1][1], stored
+        assert mine["created_at"] == theirs["created_at"] == whole and mine["created_at"].tzinfo is not None
         assert mine is not None
         assert theirs["locked_until"] == NOW + timedelta(seconds=30) and theirs["locked_until"].tzinfo is not None
         assert mine["expires_at"] == NOW + timedelta(hours=24) and mine["expires_at"].tzinfo is not None

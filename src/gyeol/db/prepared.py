@@ -3,8 +3,9 @@ driver's own connection inside the transaction that `Database.tx()` / `Database.
 
 SQLAlchemy's `execute` spends 40-90 µs of Python on every statement (cache key, execution context, result
 wrapping) around a statement that takes sqlite3 about 5 µs; a payment runs two dozen of them. The hot path's
-statements are fixed, so they are compiled once, and their SQL, parameter order and type conversions (UTC
-datetimes, JSON, booleans) are SQLAlchemy's own. Everything else keeps using `conn.execute`.
+statements are fixed, so they are compiled once, and their SQL, parameter order and type conversions (JSON,
+booleans) are SQLAlchemy's own; UTC datetimes on SQLite take `UTCDateTime`'s faster path to the same text.
+Everything else keeps using `conn.execute`.
 
 It reads a compiled statement's bind and result processors and opens the asyncpg adapter's lazy transaction:
 SQLAlchemy internals, which is why SQLAlchemy is pinned to one release; tests/test_prepared.py checks them.
@@ -24,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.db.sqlite_inloop import backoff, busy
+from gyeol.db.types import UTCDateTime
 
 Row = dict[str, Any]
 Processor = Callable[[Any], Any] | None
@@ -41,10 +43,15 @@ class _Compiled:
         # Constants written into the statement (`status == "unknown"`) are bind parameters with a value.
         self.defaults = {name: bp.effective_value for name, bp in c.binds.items() if not bp.required}
         processors = c._bind_processors
-        self.binds: tuple[Processor, ...] = tuple(processors.get(n) for n in self.names)
+        sqlite = dialect.name == "sqlite"
+        self.binds: tuple[Processor, ...] = tuple(
+            UTCDateTime.sqlite_bind if sqlite and isinstance(c.binds[n].type, UTCDateTime) else processors.get(n)
+            for n in self.names)
         entries = c._result_columns
         self.columns: tuple[str, ...] = tuple(e.keyname for e in entries)
-        self.results: tuple[Processor, ...] = tuple(e.type._cached_result_processor(dialect, None) for e in entries)
+        self.results: tuple[Processor, ...] = tuple(
+            UTCDateTime.sqlite_result if sqlite and isinstance(e.type, UTCDateTime)
+            else e.type._cached_result_processor(dialect, None) for e in entries)
 
     def args(self, params: Row) -> list[Any]:
         defaults = self.defaults
