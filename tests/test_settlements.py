@@ -93,3 +93,25 @@ async def test_cancel_of_a_taken_payment_books_a_full_adjustment(env: Env) -> No
     items = (await env.client.get("/api/v1/settlements")).json()["items"]
     assert sum(i["grossAmount"] for i in items) == 0
     assert sum(i["netAmount"] for i in items) == 0  # 2.5 % of 3,000 = 75, returned in full: no fixed part
+
+
+async def test_booking_a_source_again_returns_its_settlement_and_writes_nothing(env: Env) -> None:
+    from sqlalchemy import func, select
+
+    from gyeol.core.payments import repository as payments_repo
+    from gyeol.core.settlements import service as settlements
+    from gyeol.models import outbox_events
+    from gyeol.models import settlements as table
+
+    pay = await env.paid(7_000)
+    counts = select(select(func.count()).select_from(table).scalar_subquery(),
+                    select(func.count()).select_from(outbox_events).scalar_subquery())
+    async with env.svc.db.read() as conn:
+        before = (await conn.execute(counts)).one()
+    async with env.svc.db.tx() as conn:
+        p = await payments_repo.get_any(conn, pay["paymentId"])
+        assert p is not None
+        again = await settlements.book(conn, p, source_id=p["id"], amount=1, now=datetime.now(UTC))
+    async with env.svc.db.read() as conn:
+        assert (await conn.execute(counts)).one() == before
+    assert (again["source_id"], again["gross_amount"]) == (p["id"], 7_000)

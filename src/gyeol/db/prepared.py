@@ -20,6 +20,8 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -67,18 +69,23 @@ class _Compiled:
 
 
 class Prepared:
-    """One statement; bind parameters are named with `sa.bindparam(name)` and given as a dict."""
+    """One statement; bind parameters are named with `sa.bindparam(name)` and given as a dict. `build` makes it
+    per dialect, for constructs only one dialect compiles (ON CONFLICT)."""
 
-    __slots__ = ("stmt", "_by_dialect")
+    __slots__ = ("stmt", "_build", "_by_dialect")
 
-    def __init__(self, stmt: sa.Executable) -> None:
+    def __init__(self, stmt: sa.Executable | None = None, *,
+                 build: Callable[[str], sa.Executable] | None = None) -> None:
+        assert (stmt is None) != (build is None)
         self.stmt = stmt
+        self._build = build
         self._by_dialect: dict[str, _Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            found = self._by_dialect[dialect.name] = _Compiled(self.stmt, dialect)
+            stmt = self.stmt if self._build is None else self._build(dialect.name)
+            found = self._by_dialect[dialect.name] = _Compiled(stmt, dialect)
         return found
 
 
@@ -92,6 +99,21 @@ def insert_of(table: sa.Table, keys: Iterable[str]) -> Prepared:
     found = _inserts.get((table.name, cols))
     if found is None:
         found = _inserts[(table.name, cols)] = Prepared(table.insert().values({k: sa.bindparam(k) for k in cols}))
+    return found
+
+
+def insert_ignoring(table: sa.Table, keys: Iterable[str], conflict: tuple[str, ...]) -> Prepared:
+    """INSERT of these columns that does nothing where a row with the same `conflict` columns exists (a unique
+    key): `execute` returns 0 then. One statement where a look-up and an insert were two."""
+    cols = tuple(keys)
+    found = _inserts.get((table.name + ":" + ",".join(conflict), cols))
+    if found is None:
+        def build(dialect: str) -> sa.Executable:
+            insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}[dialect]
+            return insert(table).values({k: sa.bindparam(k) for k in cols}).on_conflict_do_nothing(
+                index_elements=[table.c[c] for c in conflict])
+
+        found = _inserts[(table.name + ":" + ",".join(conflict), cols)] = Prepared(build=build)
     return found
 
 

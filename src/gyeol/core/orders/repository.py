@@ -57,6 +57,11 @@ async def insert(conn: AsyncConnection, row: Row) -> Row:
     return row
 
 
+async def insert_new(conn: AsyncConnection, row: Row) -> bool:
+    """Insert the order unless the merchant already has one with its order_id; whether it did."""
+    return await prepared.execute(conn, prepared.insert_ignoring(orders, row, ("merchant_id", "order_id")), row) == 1
+
+
 async def mark_paid(conn: AsyncConnection, order: Row, *, amount: int, payment_id: str,
                     payment_key: str | None, now: datetime) -> Row:
     new_status = ORDER.next(order["status"], "pay")

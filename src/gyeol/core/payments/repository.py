@@ -1,7 +1,8 @@
 """SQL for payments and their attempts.
 
-`transition` is the only code that writes a payment's status. It asks the transition table for
-the next status and writes it with `WHERE status = :current`, so a lost race changes nothing.
+`transition` is the only code that changes a payment's status. It asks the transition table for
+the next status and writes it with `WHERE status = :current`, so a lost race changes nothing. A payment
+created and moved in one transaction is inserted already `moved`, by the same table.
 """
 
 from __future__ import annotations
@@ -118,6 +119,11 @@ async def transition(conn: AsyncConnection, p: Row, event: str, now: datetime, *
         raise DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; retry.",
                           details={"paymentId": p["id"]})
     return {**p, **values}
+
+
+def moved(p: Row, event: str, now: datetime, **values: Any) -> Row:
+    """A payment not yet inserted, after `event`."""
+    return {**p, **values, "status": PAYMENT.next(p["status"], event), "updated_at": now}
 
 
 async def update(conn: AsyncConnection, p: Row, now: datetime, **values: Any) -> Row:

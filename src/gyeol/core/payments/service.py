@@ -135,24 +135,18 @@ class PaymentService:
             "updated_at": now,
         }
         attempt: Row | None = None
-        for tries in range(2):
-            try:
-                async with self.db.tx() as conn:
-                    order, new_order = await self._order_for_intent(conn, caller, cmd, currency, now)
-                    row["order_pk"] = order["id"]
-                    if cmd.numbered:
-                        row["payment_number"] = await accounts.next_payment_number(conn, caller.merchant_id, now)
-                    await repo.insert(conn, row)
-                    await outbox.add(conn, merchant_id=caller.merchant_id, type="payment.created",
-                                     obj=payment_view(row), resource_id=payment_id, now=now)
-                    if method is not None:
-                        row, attempt = await self._start_authorize(conn, row, order, method, now,
-                                                                   new_order=new_order)
-                break
-            except IntegrityError:
-                # Another request created the same new order first; read it and decide again.
-                if tries:
-                    raise
+        async with self.db.tx() as conn:
+            order, new_order = await self._order_for_intent(conn, caller, cmd, currency)
+            row["order_pk"] = order["id"]
+            if cmd.numbered:
+                row["payment_number"] = await accounts.next_payment_number(conn, caller.merchant_id, now)
+            await outbox.add(conn, merchant_id=caller.merchant_id, type="payment.created",
+                             obj=payment_view(row), resource_id=payment_id, now=now)
+            if method is None:
+                await repo.insert(conn, row)
+            else:
+                row, attempt = await self._start_authorize(conn, row, order, method, now, new_order=new_order,
+                                                           unsaved=True)
         view = await self._authorize(caller, row, attempt, fault) if attempt is not None else payment_view(row)
         redirect = view.get("redirectUrl") or self.checkout_url(row)
         return {**view, "clientToken": client_token, "redirectUrl": redirect}
@@ -160,18 +154,20 @@ class PaymentService:
     def checkout_url(self, p: Row) -> str:
         return f"{self.base_url}/checkout/{p['id']}?token={p['client_token']}"
 
-    async def _order_for_intent(self, conn: AsyncConnection, caller: Caller, cmd: CreateIntent, currency: str,
-                                now: datetime) -> tuple[Row, bool]:
+    async def _order_for_intent(self, conn: AsyncConnection, caller: Caller, cmd: CreateIntent,
+                                currency: str) -> tuple[Row, bool]:
         """The order to pay, locked, and whether this transaction created it."""
-        order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
-        if cmd.require_order and (order is None or (caller.is_user and order["user_id"] != caller.user_id)):
-            raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
-                              details={"orderId": cmd.order_id})
-        if order is None:
-            row = self.orders.new_row(caller, CreateOrder(
+        if not cmd.require_order:
+            fresh = self.orders.new_row(caller, CreateOrder(
                 order_id=cmd.order_id, amount=cmd.amount, currency=currency, customer_id=cmd.customer_id,
                 user_id=cmd.user_id or caller.user_id, order_name=cmd.order_name))
-            return await orders_repo.insert(conn, row), True
+            # A new order, the common case, in one statement; a known one is read, locked, and checked below.
+            if await orders_repo.insert_new(conn, fresh):
+                return fresh, True
+        order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
+        if order is None or (cmd.require_order and caller.is_user and order["user_id"] != caller.user_id):
+            raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
+                              details={"orderId": cmd.order_id})
         if caller.user_id and order["user_id"] not in (None, caller.user_id):
             raise DomainError("not_found", "NOT_FOUND", f"No such order: '{cmd.order_id}'.")
         if order["status"] != "created":
@@ -204,7 +200,8 @@ class PaymentService:
         return await self._authorize(caller, p, attempt, fault)
 
     async def _start_authorize(self, conn: AsyncConnection, p: Row, order: Row, method: ResolvedMethod,
-                               now: datetime, *, new_order: bool = False) -> tuple[Row, Row]:
+                               now: datetime, *, new_order: bool = False, unsaved: bool = False) -> tuple[Row, Row]:
+        """Open an authorize attempt on `p` and move it to pending; `unsaved`: `p` is new, and inserted moved."""
         PAYMENT.next(p["status"], "confirm")  # refuse early, before any other check
         if p["expires_at"] <= now:
             raise DomainError("conflict", "PAYMENT_EXPIRED", "The payment intent has expired.",
@@ -225,13 +222,19 @@ class PaymentService:
             "pg_token": method.token, "pg_transaction_id": None, "error_code": None, "error_message": None,
             "next_check_at": None, "checks": 0, "created_at": now, "updated_at": now,
         }
-        await repo.insert_attempt(conn, attempt)
-        p = await repo.transition(
-            conn, p, "confirm", now, open_attempt_id=attempt["id"], connector=connector, method_type=method.type,
+        changes = dict(
+            open_attempt_id=attempt["id"], connector=connector, method_type=method.type,
             payment_method_id=method.payment_method_id, card_brand=method.brand, card_last4=method.last4,
             failure_reason=None, failure_message=None, next_action_url=None,
             payment_key=p["payment_key"] or method.payment_key,
         )
+        if unsaved:
+            p = repo.moved(p, "confirm", now, **changes)
+            await repo.insert(conn, p)
+            await repo.insert_attempt(conn, attempt)
+        else:
+            await repo.insert_attempt(conn, attempt)
+            p = await repo.transition(conn, p, "confirm", now, **changes)
         if method.bank is not None and await accounts.get(conn, p["id"]) is None:
             await accounts.record(conn, self.cipher, p, kind="bank", bank_code=method.bank.bank_code,
                                   account_number=method.bank.account_number, holder_name=method.bank.holder_name,

@@ -74,9 +74,6 @@ async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, no
                settings: dict[str, Any] | None = None) -> Row:
     """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`; idempotent per source.
     `settings` are the merchant's, when the caller already read them."""
-    existing = await prepared.fetch_one(conn, BY_SOURCE, {"source_id": source_id})
-    if existing is not None:
-        return existing
     if settings is None:
         settings = await _merchant_settings(conn, p["merchant_id"])
     method = p["method_type"] or "card"
@@ -92,7 +89,10 @@ async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, no
         "status": "scheduled", "payout_date": add_business_days(now.astimezone(KST).date(), days),
         "paid_at": None, "created_at": now,
     }
-    await prepared.execute(conn, prepared.insert_of(settlements, row), row)
+    if not await prepared.execute(conn, prepared.insert_ignoring(settlements, row, ("source_id",)), row):
+        booked = await prepared.fetch_one(conn, BY_SOURCE, {"source_id": source_id})
+        assert booked is not None
+        return booked
     await outbox.add(conn, merchant_id=p["merchant_id"], type="settlement.created", obj=settlement_view(row),
                      resource_id=row["id"], now=now)
     return row
