@@ -84,7 +84,8 @@ class Prepared:
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            stmt = self.stmt if self._build is None else self._build(dialect.name)
+            stmt = self._build(dialect.name) if self._build is not None else self.stmt
+            assert stmt is not None
             found = self._by_dialect[dialect.name] = _Compiled(stmt, dialect)
         return found
 
@@ -109,9 +110,10 @@ def insert_ignoring(table: sa.Table, keys: Iterable[str], conflict: tuple[str, .
     found = _inserts.get((table.name + ":" + ",".join(conflict), cols))
     if found is None:
         def build(dialect: str) -> sa.Executable:
-            insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}[dialect]
-            return insert(table).values({k: sa.bindparam(k) for k in cols}).on_conflict_do_nothing(
-                index_elements=[table.c[c] for c in conflict])
+            values, where = {k: sa.bindparam(k) for k in cols}, [table.c[c] for c in conflict]
+            if dialect == "postgresql":
+                return pg_insert(table).values(values).on_conflict_do_nothing(index_elements=where)
+            return sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=where)
 
         found = _inserts[(table.name + ":" + ",".join(conflict), cols)] = Prepared(build=build)
     return found
