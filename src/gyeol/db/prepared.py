@@ -110,7 +110,8 @@ def insert_ignoring(table: sa.Table, keys: Iterable[str], conflict: tuple[str, .
     found = _inserts.get((table.name + ":" + ",".join(conflict), cols))
     if found is None:
         def build(dialect: str) -> sa.Executable:
-            values, where = {k: sa.bindparam(k) for k in cols}, [table.c[c] for c in conflict]
+            values: dict[str, Any] = {k: sa.bindparam(k) for k in cols}
+            where = [table.c[c] for c in conflict]
             if dialect == "postgresql":
                 return pg_insert(table).values(values).on_conflict_do_nothing(index_elements=where)
             return sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=where)
