@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gyeol.core.errors import DomainError
 from gyeol.db import prepared
 from gyeol.db.engine import Database, FirstWrite
+from gyeol.db.sqlite_inloop import Checkpointer
 from gyeol.models import idempotency_keys as ik
 
 NOW = datetime(2026, 12, 3, 8, 0, 0, 123456, tzinfo=UTC)
@@ -163,3 +166,40 @@ async def test_a_first_write_commits_with_the_first_transaction_that_commits_and
         assert marker.writes == 2
     finally:
         await db.dispose()
+
+
+async def test_sqlite_wal_is_copied_back_off_the_event_loop(tmp_path: Path) -> None:
+    """The writer's own automatic checkpoint is far away; the checkpointer thread copies the WAL into the database
+    file as it grows, and stops with the Database."""
+    path = tmp_path / "ck.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        async with db.tx() as conn:
+            await conn.run_sync(lambda sync: ik.metadata.create_all(sync, tables=[ik.metadata.tables["merchants"],
+                                                                                ik]))
+        await _merchant(db)
+        for i in range(40):
+            async with db.tx() as conn:
+                await prepared.execute(conn, INSERT, _row(f"w{i}"))
+        async with db.read() as conn:
+            raw = _driver_of(conn)
+            assert raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # readers keep SQLite's
+        writer = _driver_of(db._writer)
+        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == Checkpointer.WRITER_PAGES
+        await asyncio.sleep(Checkpointer.EVERY_S * 5)
+        # The database file alone, without its WAL, already holds every committed row.
+        alone = tmp_path / "alone.db"
+        alone.write_bytes(path.read_bytes())
+        with sqlite3.connect(alone) as check:
+            assert check.execute("SELECT count(*) FROM idempotency_keys").fetchone()[0] == 40
+        thread = db._checkpointer._thread
+        assert thread.is_alive()
+    finally:
+        await db.dispose()
+    assert not thread.is_alive()
+
+
+def _driver_of(conn: AsyncConnection | None) -> sqlite3.Connection:
+    assert conn is not None and conn.sync_connection is not None
+    driver: sqlite3.Connection = conn.sync_connection.connection.driver_connection
+    return driver

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gyeol.db import prepared
+from gyeol.db.sqlite_inloop import Checkpointer
 
 registry.register("sqlite.gyeol", "gyeol.db.sqlite_inloop", "SQLiteDialect_inloop")
 # A writer waiting this long for the one SQLite write lock of its process gives up (a nested tx() would wait forever).
@@ -102,6 +103,7 @@ class Database:
         # queue on the lock, on one connection kept for them, instead of retrying the file lock.
         self._write_lock = asyncio.Lock()
         self._writer: AsyncConnection | None = None
+        self._checkpointer: Checkpointer | None = None
         self._idle: list[AsyncConnection] = []
         # Borrowers wait here, not in the pool: a connection given back to the free list never reaches the
         # pool's own queue of waiters. SQLite's writer keeps one of its connections.
@@ -171,7 +173,7 @@ class Database:
         await _acquire(self._write_lock, WRITE_LOCK_WAIT_S)
         try:
             if self._writer is None:
-                self._writer = await self.engine.connect()
+                self._writer = await self._sqlite_writer_connection()
             conn = self._writer
             try:
                 yield conn
@@ -182,6 +184,15 @@ class Database:
                 raise
         finally:
             self._write_lock.release()
+
+    async def _sqlite_writer_connection(self) -> AsyncConnection:
+        conn = await self.engine.connect()
+        path = make_url(self.url).database
+        if path and path != ":memory:":
+            if self._checkpointer is None:
+                self._checkpointer = Checkpointer(path)
+            self._checkpointer.relieve(prepared.sqlite_cursor(_driver(conn)))
+        return conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -215,6 +226,9 @@ class Database:
         self._writer = None
         for conn in held:
             await conn.close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         await self.engine.dispose()
 
 

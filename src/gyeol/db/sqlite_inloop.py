@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -102,3 +103,42 @@ class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
 
 
 dialect = SQLiteDialect_inloop
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file from a thread of its own, so that no commit on the event loop
+    does it. SQLite's own automatic checkpoint runs inside the commit that crosses its threshold: that commit
+    then copies a thousand pages and fsyncs twice, a few milliseconds in which the loop serves nobody. Here it is
+    PASSIVE (it never waits for, nor blocks, readers and writers) and off the loop (sqlite3 releases the GIL
+    while it works). The writer keeps a far higher automatic threshold, in case this thread falls behind."""
+
+    EVERY_S = 0.1
+    WRITER_PAGES = 20_000  # the writer's own checkpoint threshold: ~80 MB of WAL
+    WAL_KEEP_BYTES = 64 << 20  # a WAL file that grew past this in a burst is cut back to it when it restarts
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gyeol-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def relieve(self, writer: sqlite3.Cursor) -> None:
+        """Leave checkpoints to this thread, on the writer's connection."""
+        writer.execute(f"PRAGMA wal_autocheckpoint={self.WRITER_PAGES}")
+        writer.execute(f"PRAGMA journal_size_limit={self.WAL_KEEP_BYTES}")
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, timeout=0, isolation_level=None)
+        try:
+            while not self._stop.wait(self.EVERY_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.OperationalError as exc:
+                    if not busy(exc):  # another process's checkpoint is running: next time
+                        raise
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
