@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta, timezone
 
 KST = timezone(timedelta(hours=9), "KST")  # Korean days: payout dates, payment numbers
@@ -21,4 +22,10 @@ class Clock:
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
+    return _iso(dt)
+
+
+# A payment's views and events show the same few instants (its `now`) some forty times.
+@functools.lru_cache(maxsize=256)
+def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -30,11 +30,11 @@ from gyeol.db.sqlite_inloop import backoff, busy
 from gyeol.db.types import UTCDateTime
 
 Row = dict[str, Any]
-Processor = Callable[[Any], Any] | None
+Processor = Callable[[Any], Any]
 
 
 class _Compiled:
-    __slots__ = ("sql", "names", "defaults", "binds", "columns", "results")
+    __slots__ = ("sql", "names", "defaults", "columns", "_bind_at", "_result_at")
 
     def __init__(self, stmt: sa.Executable, dialect: Dialect) -> None:
         c = stmt.compile(dialect=dialect)  # type: ignore[attr-defined]
@@ -46,26 +46,32 @@ class _Compiled:
         self.defaults = {name: bp.effective_value for name, bp in c.binds.items() if not bp.required}
         processors = c._bind_processors
         sqlite = dialect.name == "sqlite"
-        self.binds: tuple[Processor, ...] = tuple(
-            UTCDateTime.sqlite_bind if sqlite and isinstance(c.binds[n].type, UTCDateTime) else processors.get(n)
-            for n in self.names)
+        binds = (UTCDateTime.sqlite_bind if sqlite and isinstance(c.binds[n].type, UTCDateTime) else processors.get(n)
+                 for n in self.names)
+        # Most values need no conversion (text, integers): only the positions that do are visited.
+        self._bind_at: tuple[tuple[int, Processor], ...] = tuple((i, p) for i, p in enumerate(binds) if p is not None)
         entries = c._result_columns
         self.columns: tuple[str, ...] = tuple(e.keyname for e in entries)
-        self.results: tuple[Processor, ...] = tuple(
-            UTCDateTime.sqlite_result if sqlite and isinstance(e.type, UTCDateTime)
-            else e.type._cached_result_processor(dialect, None) for e in entries)
+        results = (UTCDateTime.sqlite_result if sqlite and isinstance(e.type, UTCDateTime)
+                   else e.type._cached_result_processor(dialect, None) for e in entries)
+        self._result_at: tuple[tuple[str, Processor], ...] = tuple(
+            (k, p) for k, p in zip(self.columns, results, strict=True) if p is not None)
 
     def args(self, params: Row) -> list[Any]:
-        defaults = self.defaults
-        out = []
-        for name, proc in zip(self.names, self.binds, strict=True):
-            value = params[name] if name in params else defaults[name]
-            out.append(value if proc is None or value is None else proc(value))
+        if self.defaults:
+            params = {**self.defaults, **params}
+        out = [params[name] for name in self.names]
+        for i, proc in self._bind_at:
+            if out[i] is not None:
+                out[i] = proc(out[i])
         return out
 
     def row(self, values: Sequence[Any]) -> Row:
-        return {k: (v if p is None or v is None else p(v)) for k, p, v in zip(self.columns, self.results, values,
-                                                                               strict=True)}
+        row = dict(zip(self.columns, values, strict=True))
+        for key, proc in self._result_at:
+            if row[key] is not None:
+                row[key] = proc(row[key])
+        return row
 
 
 class Prepared:

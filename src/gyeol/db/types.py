@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     # decorator, then SQLAlchemy's DATETIME formatting by a %-template, or its regex on the way back) costs ~5 µs
     # a value; a payment binds ~40. db.prepared uses these two instead: the same text, through C.
     @staticmethod
+    @functools.lru_cache(maxsize=256)  # a transaction binds its one `now` a dozen times
     def sqlite_bind(value: datetime) -> str:
         if value.tzinfo is None:
             raise ValueError("naive datetime")

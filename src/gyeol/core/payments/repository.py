@@ -70,9 +70,15 @@ ATTEMPT_AND_PAYMENT_LOCKED = Prepared(
 )
 
 
+_PAYMENT_COLUMNS = len(payments.c)
+_ATTEMPT_KEYS = tuple(c.name for c in att.c)
+
+
 def _split(row: Row) -> tuple[Row, Row | None]:
-    p = {k: v for k, v in row.items() if not k.startswith("a_")}
-    a = {k[2:]: v for k, v in row.items() if k.startswith("a_")}
+    """A row of `payments, a_<attempt columns>`, in that order, as the two rows it joins."""
+    values = list(row.values())
+    p = dict(zip(row, values[:_PAYMENT_COLUMNS], strict=False))
+    a = dict(zip(_ATTEMPT_KEYS, values[_PAYMENT_COLUMNS:], strict=True))
     return p, (a if a["id"] is not None else None)
 
 
