@@ -113,7 +113,8 @@ def insert_ignoring(table: sa.Table, keys: Iterable[str], conflict: tuple[str, .
     """INSERT of these columns that does nothing where a row with the same `conflict` columns exists (a unique
     key): `execute` returns 0 then. One statement where a look-up and an insert were two."""
     cols = tuple(keys)
-    found = _inserts.get((table.name + ":" + ",".join(conflict), cols))
+    key = (f"{table.name} on conflict {','.join(conflict)}", cols)
+    found = _inserts.get(key)
     if found is None:
         def build(dialect: str) -> sa.Executable:
             values: dict[str, Any] = {k: sa.bindparam(k) for k in cols}
@@ -122,7 +123,7 @@ def insert_ignoring(table: sa.Table, keys: Iterable[str], conflict: tuple[str, .
                 return pg_insert(table).values(values).on_conflict_do_nothing(index_elements=where)
             return sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=where)
 
-        found = _inserts[(table.name + ":" + ",".join(conflict), cols)] = Prepared(build=build)
+        found = _inserts[key] = Prepared(build=build)
     return found
 
 
