@@ -145,6 +145,9 @@ async def test_sandbox_pay_needs_a_real_client_token(users: Env) -> None:
     assert r.status_code == 401
     alice = user(users, "alice")
     p = await created(users, alice)
+    for forged in (p["paymentId"] + "_secret_guess", p["paymentId"] + "_secret_\uc8fc", p["paymentId"]):
+        r = await anon.post("/api/v1/sandbox/pay", json={"clientToken": forged, "card": CARD})
+        assert r.status_code == 401, (forged, r.text)
     paid = await buyer_pays(users, p["clientToken"])
     await alice.post("/api/v1/payments/complete", json={
         "paymentId": p["paymentId"], "pgTransactionId": paid["pgTransactionId"], "amount": 15_000})

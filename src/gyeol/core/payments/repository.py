@@ -7,6 +7,7 @@ created and moved in one transaction is inserted already `moved`, by the same ta
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -209,6 +210,10 @@ async def get_by_number(conn: AsyncConnection, caller: Caller, payment_number: s
 
 
 async def get_by_client_token(conn: AsyncConnection, client_token: str) -> Row | None:
-    q = sa.select(payments).where(payments.c.client_token == client_token)
-    row = (await conn.execute(q)).mappings().first()
-    return dict(row) if row else None
+    """The payment a client token was minted for. The token starts with the payment's id (`<id>_secret_<random>`),
+    so this is a primary-key read, not a scan of `payments`; then the whole token must match."""
+    payment_id, secret, _ = client_token.partition("_secret_")
+    row = await get_any(conn, payment_id) if secret else None
+    if row is None or not hmac.compare_digest(row["client_token"].encode(), client_token.encode()):
+        return None
+    return row
