@@ -79,12 +79,20 @@ def sync_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def ensure_sqlite_dir(url: str) -> None:
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
     u = make_url(url)
     if u.drivername.startswith("sqlite") and u.database and u.database != ":memory:":
+        return u.database
+    return None
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    path = sqlite_file(url)
+    if path is not None:
         from pathlib import Path
 
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 class Database:
@@ -187,8 +195,8 @@ class Database:
 
     async def _sqlite_writer_connection(self) -> AsyncConnection:
         conn = await self.engine.connect()
-        path = make_url(self.url).database
-        if path and path != ":memory:":
+        path = sqlite_file(self.url)
+        if path is not None:
             if self._checkpointer is None:
                 self._checkpointer = Checkpointer(path)
             self._checkpointer.relieve(prepared.sqlite_cursor(_driver(conn)))
