@@ -47,6 +47,7 @@ async def main() -> None:
     ap.add_argument("-n", type=int, default=300)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--count-sql", action="store_true")
+    ap.add_argument("-c", type=int, default=1, help="payments in flight at once")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp()
     os.environ.update({"GYEOL_DATABASE_URL": a.db or f"sqlite:///{tmp}/p.db", "GYEOL_VAR_DIR": tmp,
@@ -97,8 +98,15 @@ async def main() -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         if prof:
             prof.enable()
-        for _ in range(a.n):
-            await one()
+        left = a.n
+
+        async def flow() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                await one()
+
+        await asyncio.gather(*(flow() for _ in range(a.c)))
         if prof:
             prof.disable()
         t1, c1 = time.perf_counter(), time.process_time()

@@ -10,7 +10,7 @@ from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Sensitive, Svc
 from gyeol.faces.native.schemas import AttachMethodIn
 
-router = APIRouter(route_class=JSONRoute, tags=["payment methods"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["payment methods"])
 
 
 @router.post("/customers/{customer_id}/payment-methods")

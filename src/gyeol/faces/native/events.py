@@ -11,7 +11,7 @@ from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
 from gyeol.faces.native.schemas import Strict, Url
 
-router = APIRouter(route_class=JSONRoute, tags=["events and webhooks"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["events and webhooks"])
 
 
 class EndpointIn(Strict):

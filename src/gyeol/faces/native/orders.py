@@ -11,7 +11,7 @@ from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import AnyCaller, MerchantCaller, Paging, Svc
 from gyeol.faces.native.schemas import OrderIn
 
-router = APIRouter(route_class=JSONRoute, tags=["orders"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["orders"])
 
 
 @router.post("/orders")

@@ -12,7 +12,7 @@ from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Resumed, Sensitive, Svc
 from gyeol.faces.native.schemas import CancelIn, CaptureIn, CompleteIn, ConfirmIn, IntentIn, UserPaymentIn
 
-router = APIRouter(route_class=JSONRoute, tags=["payments"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["payments"])
 
 
 @router.post("/payments/intent")

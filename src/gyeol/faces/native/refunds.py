@@ -11,7 +11,7 @@ from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Sensitive, Svc
 from gyeol.faces.native.schemas import RefundIn
 
-router = APIRouter(route_class=JSONRoute, tags=["refunds"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["refunds"])
 
 
 @router.post("/refunds")

@@ -14,7 +14,7 @@ from gyeol.faces.native.deps import Sensitive, Svc, TestMode
 from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 
-router = APIRouter(route_class=JSONRoute, prefix="/sandbox", tags=["sandbox"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1/sandbox", tags=["sandbox"])
 
 
 @router.post("/tokens")

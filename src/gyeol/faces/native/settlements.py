@@ -11,7 +11,7 @@ from starlette.responses import Response
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
 
-router = APIRouter(route_class=JSONRoute, tags=["settlements"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["settlements"])
 StatusQ = Query(default=None, pattern="^(scheduled|paid)$")
 
 

@@ -12,7 +12,7 @@ from gyeol.core.errors import DomainError
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Svc
 
-router = APIRouter(route_class=JSONRoute, tags=["webhooks"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["webhooks"])
 
 
 @router.post("/webhooks/payments")
