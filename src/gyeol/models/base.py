@@ -23,3 +23,10 @@ def created_at() -> sa.Column[object]:
 
 def updated_at() -> sa.Column[object]:
     return sa.Column("updated_at", UTCDateTime(), nullable=False)
+
+
+def partial_index(table: sa.Table, name: str, *columns: str, unique: bool = False, present: str | None = None) -> None:
+    """An index of the rows where `present` (by default the last column) is not NULL, on SQLite and PostgreSQL.
+    A query that compares that column to a value uses it: both planners know `column = value` excludes NULL."""
+    where = table.c[present or columns[-1]].isnot(None)
+    sa.Index(name, *(table.c[c] for c in columns), unique=unique, sqlite_where=where, postgresql_where=where)

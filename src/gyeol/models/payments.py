@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gyeol.db.types import UTCDateTime
-from gyeol.models.base import Money, created_at, metadata, updated_at
+from gyeol.models.base import Money, created_at, metadata, partial_index, updated_at
 
 payments = sa.Table(
     "payments",
@@ -48,13 +48,10 @@ payments = sa.Table(
     sa.Column("captured_at", UTCDateTime(), nullable=True),
     sa.Column("canceled_at", UTCDateTime(), nullable=True),
     # Random and unguessable (a paymentKey is the merchant's choice): the public receipt page's address.
-    sa.Column("receipt_id", sa.String(40), nullable=True, unique=True),
+    sa.Column("receipt_id", sa.String(40), nullable=True),
     created_at(),
     updated_at(),
-    sa.UniqueConstraint("merchant_id", "payment_key"),
-    sa.UniqueConstraint("merchant_id", "payment_number"),
     sa.Index("ix_payments_merchant_created", "merchant_id", "created_at"),
-    sa.Index("ix_payments_user", "merchant_id", "user_id", "created_at"),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint(
         "refunded_amount >= 0 AND refunding_amount >= 0"
@@ -63,6 +60,13 @@ payments = sa.Table(
         name="money_order",
     ),
 )
+
+# What a payment may lack (a paymentKey, a number, a receipt, a user) is indexed only where it is present: each
+# payment would otherwise write an entry for its NULLs into every one of these indexes, a page each per commit.
+partial_index(payments, "uq_payments_merchant_id_payment_key", "merchant_id", "payment_key", unique=True)
+partial_index(payments, "uq_payments_merchant_id_payment_number", "merchant_id", "payment_number", unique=True)
+partial_index(payments, "uq_payments_receipt_id", "receipt_id", unique=True)
+partial_index(payments, "ix_payments_user", "merchant_id", "user_id", "created_at", present="user_id")
 
 payment_attempts = sa.Table(
     "payment_attempts",

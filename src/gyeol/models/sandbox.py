@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from gyeol.models.base import Money, created_at, metadata, updated_at
+from gyeol.models.base import Money, created_at, metadata, partial_index, updated_at
 
 sandbox_tokens = sa.Table(
     "sandbox_tokens",
@@ -44,5 +44,5 @@ sandbox_charges = sa.Table(
     sa.Column("failure_code", sa.String(64), nullable=True),
     created_at(),
     updated_at(),
-    sa.Index("ix_sandbox_charges_key", "merchant_id", "payment_key"),
 )
+partial_index(sandbox_charges, "ix_sandbox_charges_key", "merchant_id", "payment_key")

@@ -1,0 +1,101 @@
+"""Migrations run over data: a database made and filled by an earlier revision, upgraded, downgraded and
+upgraded again, on SQLite and PostgreSQL. The app reads what the earlier revision wrote, and the schema's rules
+still hold."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+from conftest import PG_URL, _admin_engine, client, make_env, make_settings
+from gyeol.app import create_app
+from gyeol.db.engine import sync_url
+from gyeol.db.migrate import alembic_config, upgrade
+from gyeol.ids import new_id
+from gyeol.models import payments
+from gyeol.services import build_services
+
+BEFORE_PARTIAL_KEYS = "0005_events"
+KIOSK_AUTH = {"Authorization": "Basic dGVzdF9za19kdW1teTo="}  # base64("test_sk_dummy:")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path, pg_url: str | None) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrated.db'}"
+        return
+    if pg_url is None:
+        pytest.skip("PostgreSQL is unreachable")
+    name = f"gyeol_mig_{secrets.token_hex(4)}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+async def _fill(url: str, tmp_path: Path) -> tuple[str, list[str]]:
+    """A keyed (kiosk) payment and two paid native ones without a key, through HTTP."""
+    env = await make_env(url, tmp_path)
+    try:
+        await env.svc.merchants.ensure_default("test_sk_dummy")
+        kiosk = env.client_for(**KIOSK_AUTH)
+        r = await kiosk.post("/v1/payments", json={"paymentKey": "pk_migrated", "orderId": "o-keyed", "amount": 5000})
+        assert r.status_code == 200, r.text
+        plain = [(await env.paid(orderId=f"o-plain-{i}"))["paymentId"] for i in range(2)]
+        return r.json()["paymentId"], plain
+    finally:
+        for c in env._clients:
+            await c.aclose()
+        await env.svc.close()
+
+
+def _copy(engine: sa.Engine, payment_id: str) -> None:
+    """Insert a copy of a payment under a new id: its keys, and their NULLs, as they are."""
+    with engine.begin() as conn:
+        row = dict(conn.execute(sa.select(payments).where(payments.c.id == payment_id)).mappings().one())
+        conn.execute(payments.insert().values({**row, "id": new_id("pay"), "receipt_id": None}))
+
+
+async def test_partial_key_indexes_keep_the_rows_and_the_uniqueness(empty_url: str, tmp_path: Path) -> None:
+    cfg = alembic_config(empty_url)
+    command.upgrade(cfg, BEFORE_PARTIAL_KEYS)
+    keyed, plain = await _fill(empty_url, tmp_path)
+    upgrade(empty_url)
+    command.downgrade(cfg, BEFORE_PARTIAL_KEYS)
+    upgrade(empty_url)
+
+    engine = sa.create_engine(sync_url(empty_url))
+    try:
+        # A paymentKey is still one payment's per merchant; payments without one never collide.
+        with pytest.raises(IntegrityError):
+            _copy(engine, keyed)
+        _copy(engine, plain[0])
+        _copy(engine, plain[0])
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(payments)).scalar() == 5
+    finally:
+        engine.dispose()
+
+    svc = build_services(make_settings(empty_url, tmp_path))
+    try:
+        async with client(httpx.ASGITransport(app=create_app(svc.settings, svc)), KIOSK_AUTH) as kiosk:
+            found = await kiosk.get("/v1/payments/pk_migrated")
+            assert found.status_code == 200 and found.json()["paymentId"] == keyed, found.text
+            again = await kiosk.post("/v1/payments", json={"paymentKey": "pk_migrated", "orderId": "o-keyed",
+                                                           "amount": 5000})
+            assert again.status_code == 200 and again.json()["paymentId"] == keyed, again.text
+    finally:
+        await svc.close()
