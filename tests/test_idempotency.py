@@ -152,3 +152,18 @@ async def test_rate_limit_per_key(db_url: str, tmp_path: Path) -> None:
         for c in env._clients:
             await c.aclose()
         await env.svc.close()
+
+
+async def test_a_key_is_1_to_255_printable_ascii_characters(env: Env) -> None:
+    body = {"orderId": "idem-format", "amount": 1000}
+    for bad in (b"", b"k" * 256, b"tab\there", b"bell\x07", b"caf\xe9", b"del\x7f"):
+        r = await env.client.post("/api/v1/payments/intent", json=body, headers=[(b"Idempotency-Key", bad)])
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["error"]["code"] == "INVALID_IDEMPOTENCY_KEY"
+    assert (await env.client.get("/api/v1/orders/idem-format")).status_code == 404
+    assert await key_rows(env) == []
+    for good in ("key with ~ spaces!", "k" * 255):
+        r = await env.client.post("/api/v1/payments/intent", json={**body, "orderId": f"idem-{len(good)}"},
+                                  headers={"Idempotency-Key": good})
+        assert r.status_code == 200, (good, r.text)
+    assert sorted(row["key"] for row in await key_rows(env)) == sorted(["key with ~ spaces!", "k" * 255])

@@ -181,7 +181,7 @@ class ApiGuardMiddleware:
 
     @staticmethod
     def _check_key(key: str) -> None:
-        if not key or len(key) > 255 or not all(0x20 <= ord(c) <= 0x7E for c in key):
+        if not key or len(key) > 255 or not (key.isascii() and key.isprintable()):  # 0x20-0x7E, in C
             raise DomainError("validation", "INVALID_IDEMPOTENCY_KEY",
                               "Idempotency-Key must be 1-255 printable ASCII characters.")
 
