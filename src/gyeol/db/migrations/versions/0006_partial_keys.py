@@ -18,41 +18,35 @@ down_revision = "0005_events"
 branch_labels = None
 depends_on = None
 
-# name, table, columns, unique; each indexes the rows where its last column is present, but ix_payments_user,
-# whose present column is user_id.
+# name, table, columns, the column whose presence puts a row in the index, unique
 INDEXES = (
-    ("uq_payments_merchant_id_payment_key", "payments", ("merchant_id", "payment_key"), True),
-    ("uq_payments_merchant_id_payment_number", "payments", ("merchant_id", "payment_number"), True),
-    ("uq_payments_receipt_id", "payments", ("receipt_id",), True),
-    ("ix_payments_user", "payments", ("merchant_id", "user_id", "created_at"), False),
-    ("ix_sandbox_charges_key", "sandbox_charges", ("merchant_id", "payment_key"), False),
+    ("uq_payments_merchant_id_payment_key", "payments", ("merchant_id", "payment_key"), "payment_key", True),
+    ("uq_payments_merchant_id_payment_number", "payments", ("merchant_id", "payment_number"), "payment_number", True),
+    ("uq_payments_receipt_id", "payments", ("receipt_id",), "receipt_id", True),
+    ("ix_payments_user", "payments", ("merchant_id", "user_id", "created_at"), "user_id", False),
+    ("ix_sandbox_charges_key", "sandbox_charges", ("merchant_id", "payment_key"), "payment_key", False),
 )
-
-
-def _where(name: str, columns: tuple[str, ...]) -> sa.TextClause:
-    present = "user_id" if name == "ix_payments_user" else columns[-1]
-    return sa.text(f"{present} IS NOT NULL")
 
 
 def upgrade() -> None:
     # SQLite keeps a table's unique constraints in its CREATE TABLE: batch mode rebuilds the table without them.
     with op.batch_alter_table("payments") as batch:
-        for name, table, _columns, unique in INDEXES:
+        for name, table, _columns, _present, unique in INDEXES:
             if table == "payments" and unique:
                 batch.drop_constraint(name, type_="unique")
     op.drop_index("ix_payments_user", table_name="payments")
     op.drop_index("ix_sandbox_charges_key", table_name="sandbox_charges")
-    for name, table, columns, unique in INDEXES:
-        where = _where(name, columns)
+    for name, table, columns, present, unique in INDEXES:
+        where = sa.text(f"{present} IS NOT NULL")
         op.create_index(name, table, list(columns), unique=unique, sqlite_where=where, postgresql_where=where)
 
 
 def downgrade() -> None:
-    for name, table, _columns, _unique in INDEXES:
+    for name, table, *_ in INDEXES:
         op.drop_index(name, table_name=table)
     op.create_index("ix_payments_user", "payments", ["merchant_id", "user_id", "created_at"])
     op.create_index("ix_sandbox_charges_key", "sandbox_charges", ["merchant_id", "payment_key"])
     with op.batch_alter_table("payments") as batch:
-        for name, table, columns, unique in INDEXES:
+        for name, table, columns, _present, unique in INDEXES:
             if table == "payments" and unique:
                 batch.create_unique_constraint(name, list(columns))
