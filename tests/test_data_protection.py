@@ -106,3 +106,26 @@ def test_cipher_refuses_plaintext_and_unknown_keys() -> None:
         b.decrypt(sealed)
     with pytest.raises(ValueError):
         a.decrypt("110-234-567890")
+
+
+def test_a_generated_key_is_never_read_half_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two servers starting at once on one var directory both generate the development key. The second must read
+    the first's whole key, never the file the first has created but not yet written (it once started with '')."""
+    from gyeol import secrets_store
+
+    seen: list[str] = []
+    started: list[bool] = []
+    real_write = secrets_store.os.write
+
+    def write_while_another_starts(fd: int, data: bytes) -> int:
+        if not started:  # the other server starts in the middle of this one's write
+            started.append(True)
+            seen.append(secrets_store.var_secret(tmp_path, "encryption_key", make="fernet"))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(secrets_store.os, "write", write_while_another_starts)
+    first = secrets_store.var_secret(tmp_path, "encryption_key", make="fernet")
+    assert seen == [first] and DataCipher([first]).decrypt(DataCipher([first]).encrypt("x")) == "x"
+    assert (tmp_path / "encryption_key").read_text() == first
+    assert [p.name for p in tmp_path.iterdir()] == ["encryption_key"]  # no temporary file left behind
+    assert (tmp_path / "encryption_key").stat().st_mode & 0o777 == 0o600

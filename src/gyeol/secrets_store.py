@@ -21,16 +21,20 @@ def var_secret(var_dir: Path, name: str, *, make: str = "hex", warn: bool = Fals
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)
     value = _generate(make)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race; its value is the one
-        return path.read_text().strip()
+    # Written whole under a name of its own, then linked into place: a process starting beside this one finds no
+    # file or a whole one, never the empty file that creating it in place would show for a moment.
+    tmp = var_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, value.encode())
-    except BaseException:
+    finally:
         os.close(fd)
-        raise
-    os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:  # another process won the race; its value is the one
+        return path.read_text().strip()
+    finally:
+        tmp.unlink(missing_ok=True)
     if warn:
         log.warning("generated_development_secret", name=name, path=str(path))
     return value
