@@ -117,11 +117,9 @@ def insert_ignoring(table: sa.Table, keys: Iterable[str], conflict: tuple[str, .
     found = _inserts.get(key)
     if found is None:
         def build(dialect: str) -> sa.Executable:
-            values: dict[str, Any] = {k: sa.bindparam(k) for k in cols}
-            where = [table.c[c] for c in conflict]
-            if dialect == "postgresql":
-                return pg_insert(table).values(values).on_conflict_do_nothing(index_elements=where)
-            return sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=where)
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            return insert(table).values({k: sa.bindparam(k) for k in cols}) \
+                .on_conflict_do_nothing(index_elements=[table.c[c] for c in conflict])
 
         found = _inserts[key] = Prepared(build=build)
     return found

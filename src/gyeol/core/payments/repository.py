@@ -26,14 +26,9 @@ Row = dict[str, Any]
 
 
 def _visible(caller: Caller, row: Row) -> bool:
-    """`scoped` for a row fetched by its id alone: the caller's merchant's, and a user's own.
-
-    The id alone, because with `merchant_id` in the WHERE too PostgreSQL could pick the merchant's index over the
-    primary key: a generic plan made while the table was small, kept by the connection's prepared statement, read
-    every payment of the merchant for each GET (this machine's PostgreSQL never analyzes; throughput halved over
-    10,000 payments). By the primary key there is no other plan to pick."""
-    return row["merchant_id"] == caller.merchant_id and not (
-        caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id)
+    """`scoped` for a row fetched by its id alone (`Caller.owns` says why): the caller's merchant's, and a user's
+    own."""
+    return caller.owns(row) and not (caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id)
 
 
 def scoped(caller: Caller) -> list[sa.ColumnElement[bool]]:

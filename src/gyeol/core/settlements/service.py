@@ -133,11 +133,9 @@ class SettlementService:
 
     async def get(self, caller: Caller, settlement_id: str) -> Row:
         async with self.db.read() as conn:
-            # By the primary key alone, the owner checked on the row (as for payments: `merchant_id` in the WHERE
-            # lets PostgreSQL's cached generic plan pick the merchant's index instead).
             q = sa.select(settlements).where(settlements.c.id == settlement_id)
             row = (await conn.execute(q)).mappings().first()
-        if row is None or row["merchant_id"] != caller.merchant_id:
+        if row is None or not caller.owns(row):
             raise not_found("settlement", settlement_id)
         return settlement_view(dict(row))
 

@@ -184,9 +184,8 @@ class WebhookEndpoints:
 
     # --- events -------------------------------------------------------------------------------
     async def _event(self, conn: AsyncConnection, caller: Caller, event_id: str) -> Row:
-        # By the unique id alone, the owner checked on the row (see payments' `repository._visible`).
         row = (await conn.execute(sa.select(outbox_events).where(outbox_events.c.id == event_id))).mappings().first()
-        if row is None or row["merchant_id"] != caller.merchant_id:
+        if row is None or not caller.owns(row):
             raise not_found("event", event_id)
         return dict(row)
 
