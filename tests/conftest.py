@@ -119,6 +119,11 @@ class Env:
         self._clients.append(c)
         return c
 
+    async def close(self) -> None:
+        for c in self._clients:
+            await c.aclose()
+        await self.svc.close()
+
     async def new_merchant(self, name: str) -> tuple[httpx.AsyncClient, str, str]:
         merchant, key = await self.svc.merchants.create(name)
         return self.client_for(key), key, merchant["id"]
@@ -171,9 +176,7 @@ async def env(db_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     try:
         yield e
     finally:
-        for c in e._clients:
-            await c.aclose()
-        await e.svc.close()
+        await e.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -92,9 +92,7 @@ async def test_rotate_data_moves_everything_to_the_new_key(db_url: str, tmp_path
         with pytest.raises(ValueError):
             DataCipher([old]).decrypt(after[0])
     finally:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 def test_cipher_refuses_plaintext_and_unknown_keys() -> None:

@@ -126,9 +126,7 @@ async def test_keys_are_purged_after_the_ttl(db_url: str, tmp_path: Path) -> Non
         assert (await worker.run_once(env.svc))["purge_idempotency"] == {"purged": 1}
         assert await key_rows(env) == []
     finally:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 async def test_rate_limit_per_key(db_url: str, tmp_path: Path) -> None:
@@ -149,9 +147,7 @@ async def test_rate_limit_per_key(db_url: str, tmp_path: Path) -> None:
         assert (await other.post("/api/v1/payments/intent", json={"orderId": "calm1", "amount": 100})
                 ).status_code == 200
     finally:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 async def test_a_key_is_1_to_255_printable_ascii_characters(env: Env) -> None:

@@ -149,9 +149,7 @@ async def test_default_merchant_from_environment(db_url: str, tmp_path: Path) ->
         # the env secret does not open other merchants
         assert await status(env, token(env, "u1", secret="env-secret-for-the-default-merchant-0001")) == 401
     finally:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 def test_cli_token_verifies(tmp_path: Path) -> None:

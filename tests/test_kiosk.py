@@ -23,9 +23,7 @@ async def kiosk(db_url: str, tmp_path: Path) -> Any:
     try:
         yield env, c
     finally:
-        for x in env._clients:
-            await x.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 async def test_the_seed_flow_as_written(kiosk: tuple[Env, httpx.AsyncClient]) -> None:

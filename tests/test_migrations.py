@@ -57,9 +57,7 @@ async def _fill(url: str, tmp_path: Path) -> tuple[str, list[str]]:
         plain = [(await env.paid(orderId=f"o-plain-{i}"))["paymentId"] for i in range(2)]
         return r.json()["paymentId"], plain
     finally:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 def _copy(engine: sa.Engine, payment_id: str) -> None:

@@ -128,9 +128,7 @@ async def test_confirm_errors(db_url: str, tmp_path: Path) -> None:
         assert ok.status_code == 200, ok.text
         assert await books(env) == (1, 1, 1, 1)
     finally:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 async def test_details_are_hidden_outside_development(env: Env) -> None:
@@ -163,6 +161,4 @@ async def test_default_merchant_callback_path(db_url: str, tmp_path: Path) -> No
         r = await env.client_for().post("/api/payments/callback", json={"eventType": "X", "data": {}})
         assert r.status_code == 404
     finally:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()

@@ -107,9 +107,7 @@ def run_machine(db_url: str, tmp_path: Path) -> None:
     PaymentMachine.TestCase.settings = settings(max_examples=12, stateful_step_count=12, deadline=None,
                                                 suppress_health_check=list(HealthCheck))
     async def close() -> None:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
     try:
         PaymentMachine.TestCase().runTest()

@@ -89,9 +89,7 @@ async def toss(db_url: str, tmp_path: Path) -> AsyncIterator[TossEnv]:
         await sim.drain()
         await sim.aclose()
         await sim_client.aclose()
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 # --- the simulator, as a Toss client sees it ---------------------------------------------------------
@@ -312,9 +310,7 @@ async def test_connector_over_real_http(sim_server: str, tmp_path: Path, db_url:
         native = (await env.client.get(f"/api/v1/payments/{r.json()['paymentId']}")).json()
         assert native["lastAttempt"]["connector"] == "toss"
     finally:
-        for c in env._clients:
-            await c.aclose()
-        await env.svc.close()
+        await env.close()
 
 
 async def test_a_cancel_made_at_toss_is_recorded_from_its_webhook(toss: TossEnv) -> None:
