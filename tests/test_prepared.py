@@ -16,6 +16,7 @@ from gyeol.core.errors import DomainError
 from gyeol.db import prepared
 from gyeol.db.engine import Database, FirstWrite
 from gyeol.db.sqlite_inloop import Checkpointer
+from gyeol.models import api_keys, merchants
 from gyeol.models import idempotency_keys as ik
 
 NOW = datetime(2026, 12, 3, 8, 0, 0, 123456, tzinfo=UTC)
@@ -33,7 +34,6 @@ def _row(key: str, **over: object) -> dict[str, object]:
 
 
 async def _merchant(db: Database) -> None:
-    from gyeol.models import merchants
     async with db.tx() as conn:
         await conn.execute(merchants.insert().values(id="mch_p", name="p", created_at=NOW, settings={}))
 
@@ -84,23 +84,140 @@ async def test_a_unique_key_is_sqlalchemys_integrity_error_and_the_connection_li
         await db.dispose()
 
 
-async def test_deferred_rows_are_written_at_commit_and_dropped_on_rollback(db_url: str) -> None:
+async def test_held_writes_are_written_at_commit_and_dropped_on_rollback(db_url: str) -> None:
     db = Database(db_url)
     try:
         await _merchant(db)
         async with db.tx() as conn:
-            prepared.defer(conn, INSERT, _row("d1"))
+            await prepared.write(conn, INSERT, _row("d1"))
             async with db.read() as other:  # not yet written: another connection cannot see it
                 assert await prepared.fetch_one(other, GET, {"key": "d1"}) is None
         with pytest.raises(DomainError):
             async with db.tx() as conn:
-                prepared.defer(conn, INSERT, _row("d2"))
+                await prepared.write(conn, INSERT, _row("d2"))
                 raise DomainError("conflict", "NO", "rolled back")
-        async with db.tx() as conn:  # the same connection again: nothing of d2 is left over to flush
+        async with db.tx() as conn:  # the same connection again: nothing of d2 is left over to send
             pass
         async with db.read() as conn:
             assert await prepared.fetch_one(conn, GET, {"key": "d1"}) is not None
             assert await prepared.fetch_one(conn, GET, {"key": "d2"}) is None
+    finally:
+        await db.dispose()
+
+
+SET_STATUS = prepared.update_of(ik, ("status",), ("key", "status"))
+
+
+class _Lost(Exception):
+    pass
+
+
+class _Taken(Exception):
+    pass
+
+
+async def test_held_writes_keep_their_order_and_answer_as_statements_would(db_url: str) -> None:
+    """What a statement sent at once would have done, held writes do: a later write sees an earlier one on its
+    table, SQLAlchemy's own statements see them, a conditional update that touches nothing fails the transaction,
+    and so does a unique key, with the error each write names."""
+    db = Database(db_url)
+    try:
+        await _merchant(db)
+        async with db.tx() as conn:
+            await prepared.write(conn, INSERT, _row("o1", status="in_progress"))
+            await prepared.write(conn, INSERT, _row("o2", status="in_progress"))
+            # On its table after two INSERTs: sent after them, or it would not see the rows (one snapshot).
+            await prepared.write(conn, SET_STATUS, {"status": "completed", "w_key": "o1", "w_status": "in_progress"},
+                                 conflict=_Lost)
+            seen = (await conn.execute(sa.select(ik.c.key, ik.c.status).order_by(ik.c.key))).all()
+        assert [tuple(r) for r in seen] == [("o1", "completed"), ("o2", "in_progress")]
+
+        for mixed in (False, True):  # alone, and with other writes in one statement
+            with pytest.raises(_Lost):
+                async with db.tx() as conn:
+                    await prepared.write(conn, INSERT, _row(f"lost{mixed}"))
+                    if mixed:
+                        await prepared.write(conn, INSERT, _row(f"lost{mixed}b"))
+                    await prepared.write(conn, SET_STATUS, {"status": "completed", "w_key": "o2",
+                                                            "w_status": "expired"}, conflict=_Lost)
+            with pytest.raises(_Taken):
+                async with db.tx() as conn:
+                    await prepared.write(conn, INSERT, _row(f"taken{mixed}"))
+                    if mixed:
+                        await prepared.write(conn, SET_STATUS, {"status": "expired", "w_key": "o2",
+                                                                "w_status": "in_progress"})
+                    await prepared.write(conn, INSERT, _row("o1"), taken=_Taken)
+            # Taken along by a statement that needs its count, and found taken there.
+            with pytest.raises(_Taken):
+                async with db.tx() as conn:
+                    await prepared.write(conn, INSERT, _row("o1"), taken=_Taken)
+                    await prepared.execute(conn, prepared.insert_of(merchants, MERCHANT),
+                                           {**MERCHANT, "id": f"mch_{mixed}"})
+        assert sorted(await _keys(db)) == ["o1", "o2"]  # every failed transaction left nothing
+        async with db.read() as conn:
+            assert (await prepared.fetch_one(conn, GET, {"key": "o2"}) or {})["status"] == "in_progress"
+    finally:
+        await db.dispose()
+
+
+MERCHANT = {"id": "mch_q", "name": "q", "created_at": NOW, "settings": {}}
+
+
+def _api_key(key_id: str, merchant_id: str) -> dict[str, object]:
+    return {"id": key_id, "merchant_id": merchant_id, "mode": "test", "key_hash": key_id, "prefix": "sk_test_",
+            "revoked_at": None, "created_at": NOW}
+
+
+async def test_a_row_and_one_that_references_it_may_be_held_together(db_url: str) -> None:
+    """Foreign keys are checked at the end of a statement: a merchant and a key naming it go in one."""
+    db = Database(db_url)
+    insert_key = prepared.insert_of(api_keys, _api_key("k", "m"))
+    try:
+        async with db.tx() as conn:
+            await prepared.write(conn, prepared.insert_of(merchants, MERCHANT), MERCHANT)
+            await prepared.write(conn, insert_key, _api_key("key_q", "mch_q"))
+        async with db.read() as conn:
+            found = (await conn.execute(sa.select(api_keys.c.merchant_id))).scalars().all()
+        assert found == ["mch_q"]
+        with pytest.raises(IntegrityError):  # and a missing one is still refused
+            async with db.tx() as conn:
+                await prepared.write(conn, insert_key, _api_key("key_x", "mch_none"))
+                await prepared.write(conn, insert_key, _api_key("key_y", "mch_q"))
+    finally:
+        await db.dispose()
+
+
+async def test_held_writes_cost_one_statement_on_postgresql(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no round trips to save")
+    import asyncpg
+
+    sent: list[str] = []
+    for name in ("execute", "fetch", "fetchrow"):
+        original = getattr(asyncpg.Connection, name)
+
+        async def counted(self: asyncpg.Connection, query: str, *args: object, _o: object = original) -> object:
+            sent.append(query)
+            return await _o(self, query, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(asyncpg.Connection, name, counted)
+    db = Database(db_url)
+    try:
+        await _merchant(db)
+        sent.clear()
+        async with db.tx() as conn:
+            await prepared.write(conn, INSERT, _row("c1"))
+            await prepared.write(conn, INSERT, _row("c2"))
+            await prepared.execute(conn, prepared.insert_of(merchants, MERCHANT), MERCHANT)  # takes them along
+            await prepared.write(conn, SET_STATUS, {"status": "expired", "w_key": "c1", "w_status": "completed"},
+                                 conflict=_Lost)
+            await prepared.write(conn, prepared.insert_of(api_keys, _api_key("k", "m")), _api_key("key_c", "mch_q"))
+        statements = [q for q in sent if q not in ("BEGIN;", "COMMIT;")]
+        assert len(statements) == 2, sent
+        async with db.read() as conn:
+            assert (await prepared.fetch_one(conn, GET, {"key": "c1"}) or {})["status"] == "expired"
+            assert (await conn.execute(sa.select(api_keys.c.merchant_id))).scalars().all() == ["mch_q"]
+        assert sorted(await _keys(db)) == ["c1", "c2"]
     finally:
         await db.dispose()
 

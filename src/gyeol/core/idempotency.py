@@ -65,10 +65,7 @@ class PendingClaim(FirstWrite):
         self.row = row
 
     async def write(self, conn: AsyncConnection) -> None:
-        try:
-            await prepared.execute(conn, INSERT, self.row)
-        except IntegrityError:
-            raise KeyTaken() from None
+        await prepared.write(conn, INSERT, self.row, taken=KeyTaken)
 
 
 class IdempotencyStore:

@@ -1,4 +1,4 @@
-"""Outbox rows: added in the same transaction as the change they describe, written in one batch at its commit."""
+"""Outbox rows: added in the same transaction as the change they describe, sent with its other held writes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,6 @@ async def add(
     event_id = new_id("evt")
     payload = {"id": event_id, "type": type, "createdAt": iso(now), "merchantId": merchant_id,
                "data": {"object": obj}}
-    prepared.defer(conn, INSERT, {"id": event_id, "merchant_id": merchant_id, "type": type,
-                                          "resource_id": resource_id, "payload": payload, "created_at": now})
+    await prepared.write(conn, INSERT, {"id": event_id, "merchant_id": merchant_id, "type": type,
+                                        "resource_id": resource_id, "payload": payload, "created_at": now})
     return event_id

@@ -69,8 +69,8 @@ async def mark_paid(conn: AsyncConnection, order: Row, *, amount: int, payment_i
               "updated_at": now}
     if payment_key:
         values["payment_key"] = payment_key
-    await prepared.execute(conn, prepared.update_of(orders, values, ("id", "status")),
-                           {**values, "w_id": order["id"], "w_status": order["status"]})
+    await prepared.write(conn, prepared.update_of(orders, values, ("id", "status")),
+                         {**values, "w_id": order["id"], "w_status": order["status"]})
     return {**order, **values}
 
 

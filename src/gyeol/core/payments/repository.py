@@ -112,16 +112,17 @@ async def get_any(conn: AsyncConnection, payment_id: str, *, lock: bool = False)
 
 
 async def insert(conn: AsyncConnection, row: Row) -> None:
-    await prepared.execute(conn, prepared.insert_of(payments, row), row)
+    await prepared.write(conn, prepared.insert_of(payments, row), row)
 
 
 async def transition(conn: AsyncConnection, p: Row, event: str, now: datetime, **values: Any) -> Row:
     new_status = PAYMENT.next(p["status"], event)
     values = {**values, "status": new_status, "updated_at": now}
     stmt = prepared.update_of(payments, values, ("id", "status"))
-    if await prepared.execute(conn, stmt, {**values, "w_id": p["id"], "w_status": p["status"]}) != 1:
-        raise DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; retry.",
-                          details={"paymentId": p["id"]})
+    await prepared.write(conn, stmt, {**values, "w_id": p["id"], "w_status": p["status"]},
+                         conflict=lambda: DomainError("conflict", "CONCURRENT_UPDATE",
+                                                      "The payment changed under this request; retry.",
+                                                      details={"paymentId": p["id"]}))
     return {**p, **values}
 
 
@@ -134,7 +135,7 @@ async def update(conn: AsyncConnection, p: Row, now: datetime, **values: Any) ->
     """A change that is not a status move (amounts, the open attempt, method details)."""
     assert "status" not in values
     values["updated_at"] = now
-    await prepared.execute(conn, prepared.update_of(payments, values, ("id",)), {**values, "w_id": p["id"]})
+    await prepared.write(conn, prepared.update_of(payments, values, ("id",)), {**values, "w_id": p["id"]})
     return {**p, **values}
 
 
@@ -147,7 +148,7 @@ GET_ATTEMPT = Prepared(sa.select(att).where(att.c.id == sa.bindparam("id")))
 
 
 async def insert_attempt(conn: AsyncConnection, row: Row) -> None:
-    await prepared.execute(conn, prepared.insert_of(att, row), row)
+    await prepared.write(conn, prepared.insert_of(att, row), row)
 
 
 async def get_attempt(conn: AsyncConnection, attempt_id: str) -> Row | None:
@@ -161,8 +162,8 @@ async def settle_attempt(conn: AsyncConnection, a: Row, event: str, now: datetim
         values["next_check_at"] = now + timedelta(seconds=5)
     elif new_status != "requires_action":
         values["next_check_at"] = None
-    await prepared.execute(conn, prepared.update_of(att, values, ("id", "status")),
-                           {**values, "w_id": a["id"], "w_status": a["status"]})
+    await prepared.write(conn, prepared.update_of(att, values, ("id", "status")),
+                         {**values, "w_id": a["id"], "w_status": a["status"]})
     return {**a, **values}
 
 
