@@ -40,6 +40,23 @@ async def test_replay_and_reuse(env: Env) -> None:
     assert len(await env.charges(first.json()["paymentId"])) == 1
 
 
+async def test_a_known_order_is_paid_on_the_second_try_and_the_key_claimed_once(env: Env) -> None:
+    """A new order goes in the payment's own statement; when the merchant has it already, that statement fails
+    whole, claim included, and the payment is made again with the order read and locked. One payment, one key."""
+    assert (await env.client.post("/api/v1/orders", json={"orderId": "idem-known", "amount": 1500})).status_code == 200
+    body = {"orderId": "idem-known", "amount": 1500, "confirm": True, "methodOptions": {"token": "tok_visa"}}
+    h = {"Idempotency-Key": "key-known"}
+    first = await env.client.post("/api/v1/payments/intent", json=body, headers=h)
+    assert first.status_code == 200 and first.json()["status"] == "succeeded", first.text
+    again = await env.client.post("/api/v1/payments/intent", json=body, headers=h)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    assert [(r["key"], r["status"]) for r in await key_rows(env)] == [("key-known", "completed")]
+    order = (await env.client.get("/api/v1/orders/idem-known")).json()
+    assert order["status"] == "paid" and order["paymentId"] == first.json()["paymentId"], order
+    listed = (await env.client.get("/api/v1/payments")).json()
+    assert [p["paymentId"] for p in listed["items"]] == [first.json()["paymentId"]]
+
+
 async def test_errors_are_replayed_too_but_not_401_or_validation(env: Env) -> None:
     h = {"Idempotency-Key": "key-2"}
     bad = await env.client.post("/api/v1/payments/intent", json={"orderId": "v", "amount": "1"}, headers=h)

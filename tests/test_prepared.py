@@ -187,7 +187,7 @@ async def test_a_row_and_one_that_references_it_may_be_held_together(db_url: str
         await db.dispose()
 
 
-async def test_held_writes_cost_one_statement_on_postgresql(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_held_writes_cost_one_round_trip_on_postgresql(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has no round trips to save")
     import asyncpg
@@ -218,6 +218,23 @@ async def test_held_writes_cost_one_statement_on_postgresql(db_url: str, monkeyp
             assert (await prepared.fetch_one(conn, GET, {"key": "c1"}) or {})["status"] == "expired"
             assert (await conn.execute(sa.select(api_keys.c.merchant_id))).scalars().all() == ["mch_q"]
         assert sorted(await _keys(db)) == ["c1", "c2"]
+        sent.clear()
+        insert_key = prepared.insert_of(api_keys, _api_key("k", "m"))
+        async with db.tx() as conn:  # nothing but held writes: one statement, atomic by itself, no BEGIN or COMMIT
+            await prepared.write(conn, insert_key, _api_key("key_d", "mch_q"))
+            await prepared.write(conn, SET_STATUS, {"status": "expired", "w_key": "c2", "w_status": "completed"})
+        assert len(sent) == 1 and sent[0].startswith("WITH "), sent
+        sent.clear()
+        # A count to check needs the transaction: the statement must not have committed when the count says no.
+        with pytest.raises(_Lost):
+            async with db.tx() as conn:
+                await prepared.write(conn, insert_key, _api_key("key_e", "mch_q"))
+                await prepared.write(conn, SET_STATUS, {"status": "expired", "w_key": "c2", "w_status": "completed"},
+                                     conflict=_Lost)
+        assert sent[0] == "BEGIN;" and sent[-1] == "ROLLBACK;" and len(sent) == 3, sent
+        async with db.read() as conn:
+            assert (await prepared.fetch_one(conn, GET, {"key": "c2"}) or {})["status"] == "expired"
+            assert sorted((await conn.execute(sa.select(api_keys.c.id))).scalars()) == ["key_c", "key_d"]
     finally:
         await db.dispose()
 

@@ -146,11 +146,11 @@ def update_of(table: sa.Table, keys: Iterable[str], where: tuple[str, ...]) -> P
     return found
 
 
-async def _driver(sync: Connection) -> tuple[Any, Dialect]:
-    """The driver connection under `sync`, with the transaction SQLAlchemy began really open on it."""
+async def _driver(sync: Connection, *, begin: bool = True) -> tuple[Any, Dialect]:
+    """The driver connection under `sync`, with the transaction SQLAlchemy began really open on it (`begin`)."""
     fairy = sync.connection
     dialect = sync.dialect
-    if dialect.name == "postgresql" and sync.in_transaction():
+    if begin and dialect.name == "postgresql" and sync.in_transaction():
         adapted = fairy.dbapi_connection
         # SQLAlchemy's asyncpg adapter opens its transaction lazily, at its own first statement. Outside
         # `Database.tx()` there is none: a read or a single write runs in autocommit, without BEGIN and COMMIT
@@ -301,10 +301,13 @@ async def write(conn: AsyncConnection, stmt: Prepared, params: Row, *, conflict:
 
 
 async def flush(conn: AsyncConnection) -> None:
-    """Send the held writes; `Database` calls it before every commit."""
+    """Send the held writes; `Database` calls it before every commit. On PostgreSQL, a transaction that sent
+    nothing else is then that one statement, atomic by itself, without BEGIN and COMMIT round trips, unless a count
+    is to be checked: a statement that already committed could no longer fail on it."""
     sync = conn.sync_connection
-    if sync is not None and sync.info.get(_PENDING):
-        await _send(sync)
+    pending: _Pending | None = sync.info.get(_PENDING) if sync is not None else None
+    if sync is not None and pending:
+        await _send(sync, alone=all(h.conflict is None for h in pending))
 
 
 def flush_before_sqlalchemy(sync: Connection) -> None:
@@ -330,9 +333,9 @@ def _leading(sync: Connection, c: _Compiled) -> list[_Held] | None:
     return sync.info.pop(_PENDING)  # type: ignore[no-any-return]
 
 
-async def _send(sync: Connection) -> None:
+async def _send(sync: Connection, *, alone: bool = False) -> None:
     pending: list[_Held] = sync.info.pop(_PENDING)
-    driver, dialect = await _driver(sync)
+    driver, dialect = await _driver(sync, begin=not alone)
     if dialect.name == "sqlite":
         await _send_sqlite(driver, pending)
         return

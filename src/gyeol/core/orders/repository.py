@@ -57,9 +57,14 @@ async def insert(conn: AsyncConnection, row: Row) -> Row:
     return row
 
 
-async def insert_new(conn: AsyncConnection, row: Row) -> bool:
-    """Insert the order unless the merchant already has one with its order_id; whether it did."""
-    return await prepared.execute(conn, prepared.insert_ignoring(orders, row, ("merchant_id", "order_id")), row) == 1
+class OrderExists(Exception):
+    """The merchant has an order with this order_id already."""
+
+
+async def insert_new(conn: AsyncConnection, row: Row) -> None:
+    """Insert the order with the transaction's other writes, in the same statement where they can be; the
+    transaction fails with OrderExists if the merchant has one with its order_id."""
+    await prepared.write(conn, prepared.insert_of(orders, row), row, taken=OrderExists)
 
 
 async def mark_paid(conn: AsyncConnection, order: Row, *, amount: int, payment_id: str,

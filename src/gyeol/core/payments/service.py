@@ -134,36 +134,45 @@ class PaymentService:
             "authorized_at": None, "captured_at": None, "canceled_at": None, "created_at": now,
             "updated_at": now,
         }
-        attempt: Row | None = None
-        async with self.db.tx() as conn:
-            order, new_order = await self._order_for_intent(conn, caller, cmd, currency)
-            row["order_pk"] = order["id"]
-            if cmd.numbered:
-                row["payment_number"] = await accounts.next_payment_number(conn, caller.merchant_id, now)
-            await outbox.add(conn, merchant_id=caller.merchant_id, type="payment.created",
-                             obj=payment_view(row), resource_id=payment_id, now=now)
-            if method is None:
-                await repo.insert(conn, row)
-            else:
-                row, attempt = await self._start_authorize(conn, row, order, method, now, new_order=new_order,
-                                                           unsaved=True)
+        try:
+            row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now,
+                                                     new_order=not cmd.require_order)
+        except orders_repo.OrderExists:
+            # The merchant knows this order: again, with the order read, locked and checked.
+            row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now, new_order=False)
         view = await self._authorize(caller, row, attempt, fault) if attempt is not None else payment_view(row)
         redirect = view.get("redirectUrl") or self.checkout_url(row)
         return {**view, "clientToken": client_token, "redirectUrl": redirect}
 
+    async def _insert_intent(self, caller: Caller, cmd: CreateIntent, currency: str, row: Row,
+                             method: ResolvedMethod | None, now: datetime, *,
+                             new_order: bool) -> tuple[Row, Row | None]:
+        """The payment's transaction: its order (a new one, when `new_order`, in the same statement as the rest on
+        PostgreSQL), the payment, and its attempt when it is confirmed at once."""
+        row = dict(row)
+        async with self.db.tx() as conn:
+            if new_order:
+                order = self.orders.new_row(caller, CreateOrder(
+                    order_id=cmd.order_id, amount=cmd.amount, currency=currency, customer_id=cmd.customer_id,
+                    user_id=cmd.user_id or caller.user_id, order_name=cmd.order_name))
+                await orders_repo.insert_new(conn, order)
+            else:
+                order = await self._known_order(conn, caller, cmd, currency)
+            row["order_pk"] = order["id"]
+            if cmd.numbered:
+                row["payment_number"] = await accounts.next_payment_number(conn, caller.merchant_id, now)
+            await outbox.add(conn, merchant_id=caller.merchant_id, type="payment.created",
+                             obj=payment_view(row), resource_id=row["id"], now=now)
+            if method is None:
+                await repo.insert(conn, row)
+                return row, None
+            return await self._start_authorize(conn, row, order, method, now, new_order=new_order, unsaved=True)
+
     def checkout_url(self, p: Row) -> str:
         return f"{self.base_url}/checkout/{p['id']}?token={p['client_token']}"
 
-    async def _order_for_intent(self, conn: AsyncConnection, caller: Caller, cmd: CreateIntent,
-                                currency: str) -> tuple[Row, bool]:
-        """The order to pay, locked, and whether this transaction created it."""
-        if not cmd.require_order:
-            fresh = self.orders.new_row(caller, CreateOrder(
-                order_id=cmd.order_id, amount=cmd.amount, currency=currency, customer_id=cmd.customer_id,
-                user_id=cmd.user_id or caller.user_id, order_name=cmd.order_name))
-            # A new order, the common case, in one statement; a known one is read, locked, and checked below.
-            if await orders_repo.insert_new(conn, fresh):
-                return fresh, True
+    async def _known_order(self, conn: AsyncConnection, caller: Caller, cmd: CreateIntent, currency: str) -> Row:
+        """The order to pay, which the merchant has already: locked, and checked against the intent."""
         order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
         if order is None or (cmd.require_order and caller.is_user and order["user_id"] != caller.user_id):
             raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
@@ -177,7 +186,7 @@ class PaymentService:
             raise DomainError("conflict", "AMOUNT_MISMATCH", "Amount does not match order total.",
                               details={"orderId": cmd.order_id, "orderAmount": order["amount"],
                                        "orderCurrency": order["currency"]})
-        return order, False
+        return order
 
     # --- confirm ------------------------------------------------------------------------------
     async def confirm(self, caller: Caller, payment_id: str, spec: MethodSpec, *, fault: str | None = None,
