@@ -106,9 +106,9 @@ class Database:
                                                        json_deserializer=orjson.loads)
         if self.is_sqlite:
             _sqlite_hooks(self.engine)
-        # Writes held by `prepared.write` go before any statement of SQLAlchemy's in the same transaction.
-        event.listen(self.engine.sync_engine, "before_cursor_execute",
-                     lambda conn, *_: prepared.flush_before_sqlalchemy(conn))
+        else:  # writes held by `prepared.write` go before any statement of SQLAlchemy's in the same transaction
+            event.listen(self.engine.sync_engine, "before_cursor_execute",
+                         lambda conn, *_: prepared.flush_before_sqlalchemy(conn))
         # Connections stay checked out of SQLAlchemy's pool, on a free list of ours: the pool's check-out and
         # reset cost more than a read on a local file. SQLite has one writer at a time: this process's writers
         # queue on the lock, on one connection kept for them, instead of retrying the file lock.

@@ -17,7 +17,6 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -239,18 +238,6 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
 
 
-async def execute_many(conn: AsyncConnection, stmt: Prepared, rows: Sequence[Row]) -> None:
-    if not rows:
-        return
-    driver, dialect = await _ready(conn)
-    c = stmt.compiled(dialect)
-    batch = [c.args(r) for r in rows]
-    if dialect.name == "sqlite":
-        await sqlite_call(c, lambda: sqlite_cursor(driver).executemany(c.sql, batch))
-    else:
-        await _pg(c, driver.executemany(c.sql, batch))
-
-
 # --- writes held until an answer is needed -------------------------------------------------------------------
 # Most of a transaction's writes are an INSERT or an UPDATE by key whose result nothing reads before COMMIT: the
 # payment's moves, its attempt, the order, the outbox events, the idempotency key. On PostgreSQL each statement is
@@ -260,8 +247,8 @@ async def execute_many(conn: AsyncConnection, stmt: Prepared, rows: Sequence[Row
 # A CTE does not see its siblings' changes (one snapshot for the statement), so a write to a table that already has
 # a held write, other than two plain INSERTs, sends the held ones first, and a statement that needs an answer takes
 # them along only if none touches its table. Foreign keys are checked at the end of the statement, so a payment and
-# its attempt may share one. On SQLite, where a statement is a function call, the held writes run one by one at the
-# same points, a run of one INSERT as one executemany.
+# its attempt may share one. On SQLite, where a statement is a function call, nothing is held: a write runs at once,
+# and fails as it would held.
 _PENDING = "gyeol_pending_writes"
 _MAX_ARGS = 32767  # PostgreSQL's protocol counts a statement's parameters in 16 bits
 Error = Callable[[], Exception]
@@ -289,6 +276,9 @@ async def write(conn: AsyncConnection, stmt: Prepared, params: Row, *, conflict:
     assert sync is not None
     c = stmt.compiled(sync.dialect)
     args = c.args(params)
+    if sync.dialect.name == "sqlite":
+        await _write_sqlite(sync.connection.driver_connection, c, args, conflict, taken)
+        return
     pending: _Pending | None = sync.info.get(_PENDING)
     if pending is not None and (pending.args + len(args) > _MAX_ARGS
                                 or any(h.c.table == c.table and not (h.c is c and c.appends) for h in pending)):
@@ -335,10 +325,7 @@ def _leading(sync: Connection, c: _Compiled) -> list[_Held] | None:
 
 async def _send(sync: Connection, *, alone: bool = False) -> None:
     pending: list[_Held] = sync.info.pop(_PENDING)
-    driver, dialect = await _driver(sync, begin=not alone)
-    if dialect.name == "sqlite":
-        await _send_sqlite(driver, pending)
-        return
+    driver, _ = await _driver(sync, begin=not alone)
     if len(pending) == 1:
         h = pending[0]
         touched = _count(await _pg_held(pending, driver.execute(h.c.sql, *h.args)))
@@ -364,28 +351,16 @@ async def _pg_held(pending: list[_Held], call: Awaitable[Any]) -> Any:
         raise
 
 
-async def _send_sqlite(driver: sqlite3.Connection, pending: list[_Held]) -> None:
-    i = 0
-    while i < len(pending):
-        h = pending[i]
-        j = i + 1
-        while h.conflict is None and h.taken is None and j < len(pending) and pending[j].c is h.c \
-                and pending[j].conflict is None and pending[j].taken is None:
-            j += 1
-        c = h.c
-        if j - i > 1:
-            batch = [held.args for held in pending[i:j]]
-            await sqlite_call(c, partial(sqlite_cursor(driver).executemany, c.sql, batch))
-        else:
-            try:
-                touched = (await sqlite_call(c, partial(sqlite_cursor(driver).execute, c.sql, h.args))).rowcount
-            except IntegrityError:
-                if h.taken is None:
-                    raise
-                raise h.taken() from None
-            if touched != 1 and h.conflict is not None:
-                raise h.conflict()
-        i = j
+async def _write_sqlite(driver: Any, c: _Compiled, args: list[Any], conflict: Error | None,
+                        taken: Error | None) -> None:
+    try:
+        touched = await sqlite_call(c, lambda: sqlite_cursor(driver).execute(c.sql, args).rowcount)
+    except IntegrityError:
+        if taken is None:
+            raise
+        raise taken() from None
+    if touched != 1 and conflict is not None:
+        raise conflict()
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
