@@ -271,7 +271,8 @@ async def write(conn: AsyncConnection, stmt: Prepared, params: Row, *, conflict:
                 taken: Error | None = None) -> None:
     """An INSERT, or an UPDATE, sent at the latest when the transaction commits, in `Database`; the transaction
     fails with `conflict()` if it touched no row (a conditional update that lost a race), with `taken()` if it hit
-    a unique key of its table, and otherwise as the statement would have."""
+    a unique key of its table, and otherwise as the statement would have. Held, it fails from the call that sends
+    it: a later statement of the transaction, or its commit."""
     sync = conn.sync_connection
     assert sync is not None
     c = stmt.compiled(sync.dialect)
