@@ -35,6 +35,10 @@ from gyeol.models import sandbox_charges as ch
 from gyeol.models import sandbox_tokens as tk
 
 BY_REFERENCE = prepared.Prepared(sa.select(ch).where(ch.c.reference == sa.bindparam("reference")))
+APPROVED_KEY = prepared.Prepared(
+    sa.select(ch).where(ch.c.merchant_id == sa.bindparam("merchant_id"), ch.c.payment_key == sa.bindparam("key"),
+                        sa.or_(ch.c.kind == "charge", ch.c.kind == "authorization"), ch.c.status == "succeeded")
+    .order_by(ch.c.created_at).limit(1))
 
 
 @dataclass(frozen=True)
@@ -237,11 +241,8 @@ class SandboxConnector:
 
     # --- paymentKey flows: the PG's own view, and a payment confirmed at the PG by someone else ------
     async def _approved_key(self, merchant_id: str, payment_key: str) -> dict[str, Any] | None:
-        q = sa.select(ch).where(ch.c.merchant_id == merchant_id, ch.c.payment_key == payment_key,
-                                ch.c.kind.in_(("charge", "authorization")), ch.c.status == "succeeded")
         async with self.db.read() as conn:
-            row = (await conn.execute(q.order_by(ch.c.created_at).limit(1))).mappings().first()
-        return dict(row) if row else None
+            return await prepared.fetch_one(conn, APPROVED_KEY, {"merchant_id": merchant_id, "key": payment_key})
 
     async def approve_key(self, merchant_id: str, payment_key: str, order_id: str, amount: int,
                           currency: str = "KRW") -> dict[str, Any]:

@@ -27,8 +27,12 @@ from gyeol.connectors.base import (
 )
 from gyeol.connectors.toss.codes import METHOD_CODE, NEUTRAL_STATUS
 from gyeol.crypto import DataCipher
+from gyeol.db import prepared
 from gyeol.db.engine import Database
 from gyeol.models import merchants
+
+# Read by every paymentKey flow: `Connectors.keyed_for` asks whether the merchant has Toss credentials.
+SETTINGS = prepared.Prepared(sa.select(merchants.c.settings).where(merchants.c.id == sa.bindparam("id")))
 
 
 def toss_credentials(settings: dict[str, Any] | None) -> str | None:
@@ -62,9 +66,8 @@ class TossConnector:
 
     async def secret_key(self, merchant_id: str) -> str | None:
         async with self.db.read() as conn:
-            settings = (await conn.execute(sa.select(merchants.c.settings).where(merchants.c.id == merchant_id))
-                        ).scalar()
-        return self.cipher.decrypt(toss_credentials(settings))
+            found = await prepared.fetch_one(conn, SETTINGS, {"id": merchant_id})
+        return self.cipher.decrypt(toss_credentials(found["settings"] if found else None))
 
     async def configured(self, merchant_id: str) -> bool:
         return await self.secret_key(merchant_id) is not None

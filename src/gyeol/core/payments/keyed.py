@@ -20,10 +20,20 @@ from gyeol.core.payments.commands import CreateIntent, MethodSpec
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
+from gyeol.db import prepared
 from gyeol.db.engine import Database
+from gyeol.db.prepared import Prepared
 from gyeol.models import payments, refunds
 
 Row = dict[str, Any]
+
+# A kiosk request looks its payment up twice; these are its hot path (see db/prepared.py).
+BY_KEY = Prepared(sa.select(payments).where(
+    payments.c.merchant_id == sa.bindparam("merchant_id"),
+    sa.or_(payments.c.payment_key == sa.bindparam("key"), payments.c.id == sa.bindparam("key"))))
+SET_RECEIPT = Prepared(payments.update().where(payments.c.id == sa.bindparam("id"), payments.c.receipt_id.is_(None))
+                       .values(receipt_id=sa.bindparam("receipt_id")))
+RECEIPT = Prepared(sa.select(payments.c.receipt_id).where(payments.c.id == sa.bindparam("id")))
 
 
 def _not_found(key: str) -> DomainError:
@@ -42,14 +52,12 @@ class KeyedPayments:
         self.base_url = base_url
 
     async def find(self, caller: Caller, key: str) -> Row:
-        q = sa.select(payments).where(payments.c.merchant_id == caller.merchant_id,
-                                      sa.or_(payments.c.payment_key == key, payments.c.id == key))
         async with self.db.read() as conn:
-            rows = (await conn.execute(q)).mappings().all()
+            rows = await prepared.fetch_all(conn, BY_KEY, {"merchant_id": caller.merchant_id, "key": key})
         if not rows:
             raise _not_found(key)
         # A merchant's paymentKey wins over a coincidental paymentId.
-        return dict(next((r for r in rows if r["payment_key"] == key), rows[0]))
+        return next((r for r in rows if r["payment_key"] == key), rows[0])
 
     async def _approved_soon(self, caller: Caller, key: str) -> bool:
         """Whether a confirm already at the PG for this key ends in approval within a moment (no lock is held)."""
@@ -158,10 +166,9 @@ class KeyedPayments:
             return p
         receipt_id = "rcpt_" + secrets.token_urlsafe(18)
         async with self.db.tx() as conn:
-            await conn.execute(payments.update().where(payments.c.id == p["id"], payments.c.receipt_id.is_(None))
-                               .values(receipt_id=receipt_id))
-            found = (await conn.execute(sa.select(payments.c.receipt_id).where(payments.c.id == p["id"]))).scalar()
-        return {**p, "receipt_id": found}
+            await prepared.execute(conn, SET_RECEIPT, {"id": p["id"], "receipt_id": receipt_id})
+            found = await prepared.fetch_one(conn, RECEIPT, {"id": p["id"]})
+        return {**p, "receipt_id": found["receipt_id"] if found else None}
 
     def receipt_url(self, p: Row) -> str | None:
         return f"{self.base_url}/receipts/{p['receipt_id']}" if p.get("receipt_id") else None
