@@ -35,6 +35,7 @@ from gyeol.models import sandbox_charges as ch
 from gyeol.models import sandbox_tokens as tk
 
 BY_REFERENCE = prepared.Prepared(sa.select(ch).where(ch.c.reference == sa.bindparam("reference")))
+BY_ID = prepared.Prepared(sa.select(ch).where(ch.c.id == sa.bindparam("id")))
 APPROVED_KEY = prepared.Prepared(
     sa.select(ch).where(ch.c.merchant_id == sa.bindparam("merchant_id"), ch.c.payment_key == sa.bindparam("key"),
                         sa.or_(ch.c.kind == "charge", ch.c.kind == "authorization"), ch.c.status == "succeeded")
@@ -335,8 +336,7 @@ class SandboxConnector:
 
     async def _by_id(self, charge_id: str) -> dict[str, Any] | None:
         async with self.db.read() as conn:
-            row = (await conn.execute(sa.select(ch).where(ch.c.id == charge_id))).mappings().first()
-        return dict(row) if row else None
+            return await prepared.fetch_one(conn, BY_ID, {"id": charge_id})
 
     async def _set_status(self, charge_id: str, status: str) -> None:
         async with self.db.tx() as conn:

@@ -84,5 +84,5 @@ async def add_refund(conn: AsyncConnection, order: Row, amount: int, now: dateti
     values: Row = {"refunded_amount": refunded, "updated_at": now}
     if refunded == order["paid_amount"]:
         values["status"] = ORDER.next(order["status"], "refund_full")
-    await conn.execute(orders.update().where(orders.c.id == order["id"]).values(**values))
+    await prepared.write(conn, prepared.update_of(orders, values, ("id",)), {**values, "w_id": order["id"]})
     return {**order, **values}

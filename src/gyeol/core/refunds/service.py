@@ -22,11 +22,24 @@ from gyeol.core.payments import repository as payments_repo
 from gyeol.core.payments.views import payment_view, refund_view
 from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN, REFUND
+from gyeol.db import prepared
 from gyeol.db.engine import Database
+from gyeol.db.prepared import Prepared
 from gyeol.ids import new_id
 from gyeol.models import payments, refunds
 
 Row = dict[str, Any]
+
+RESERVE = Prepared(
+    payments.update()
+    .where(payments.c.id == sa.bindparam("id"),
+           payments.c.refunded_amount + payments.c.refunding_amount + sa.bindparam("amount")
+           <= payments.c.captured_amount)
+    .values(refunding_amount=payments.c.refunding_amount + sa.bindparam("amount"),
+            updated_at=sa.bindparam("updated_at")))
+BY_ID = Prepared(sa.select(refunds).where(refunds.c.id == sa.bindparam("id")))
+A_CANCEL = Prepared(sa.select(refunds.c.id).where(refunds.c.payment_id == sa.bindparam("payment_id"),
+                                                  refunds.c.is_cancel.is_(True)).limit(1))
 
 
 @dataclass(frozen=True)
@@ -63,14 +76,7 @@ class RefundService:
                                   "The refund exceeds the amount that can still be refunded.",
                                   details={"paymentId": p["id"], "refundable": refundable, "requested": amount})
             # Conditional, so that even without a row lock two refunds cannot both reserve the rest.
-            res = await conn.execute(
-                payments.update()
-                .where(payments.c.id == p["id"],
-                       payments.c.refunded_amount + payments.c.refunding_amount + amount
-                       <= payments.c.captured_amount)
-                .values(refunding_amount=payments.c.refunding_amount + amount, updated_at=now)
-            )
-            if res.rowcount != 1:
+            if await prepared.execute(conn, RESERVE, {"id": p["id"], "amount": amount, "updated_at": now}) != 1:
                 raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
                                   "The refund exceeds the amount that can still be refunded.",
                                   details={"paymentId": p["id"]})
@@ -80,7 +86,7 @@ class RefundService:
                 "metadata": cmd.metadata or {}, "pg_transaction_id": None, "failure_reason": None,
                 "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
             }
-            await conn.execute(refunds.insert().values(**r))
+            await prepared.write(conn, prepared.insert_of(refunds, r), r)
         connector = self.connectors.by_name(r["connector"])
         req = FollowUpRequest(reference=r["id"], merchant_id=p["merchant_id"], payment_id=p["id"],
                               pg_transaction_id=p["pg_transaction_id"] or "", amount=amount,
@@ -103,7 +109,9 @@ class RefundService:
     async def apply(self, refund_id: str, result: AttemptResult | None) -> Row:
         now = self.clock.now()
         async with self.db.tx() as conn:
-            r = dict((await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id))).mappings().one())
+            found = await prepared.fetch_one(conn, BY_ID, {"id": refund_id})
+            assert found is not None  # refunds are never deleted
+            r = found
             if r["status"] != "pending" or result is None or result.outcome == "requires_action":
                 return refund_view(r)
             p = await payments_repo.get_any(conn, r["payment_id"], lock=True)
@@ -158,19 +166,18 @@ class RefundService:
                 "metadata": {}, "pg_transaction_id": None, "failure_reason": None,
                 "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
             }
-            await conn.execute(refunds.insert().values(**r))
+            await prepared.write(conn, prepared.insert_of(refunds, r), r)
             r = await self._succeed(conn, r, p, AttemptResult("succeeded", pg_transaction_id=pg_transaction_id), now)
         return refund_view(r)
 
     async def _any_cancel(self, conn: AsyncConnection, payment_id: str) -> bool:
-        q = sa.select(refunds.c.id).where(refunds.c.payment_id == payment_id, refunds.c.is_cancel.is_(True))
-        return (await conn.execute(q.limit(1))).first() is not None
+        return await prepared.fetch_one(conn, A_CANCEL, {"payment_id": payment_id}) is not None
 
     async def _set(self, conn: AsyncConnection, r: Row, event: str, now: datetime, **values: Any) -> Row:
         new_status = REFUND.next(r["status"], event)
         values = {**values, "status": new_status, "updated_at": now}
-        await conn.execute(refunds.update().where(refunds.c.id == r["id"], refunds.c.status == r["status"])
-                           .values(**values))
+        await prepared.write(conn, prepared.update_of(refunds, values, ("id", "status")),
+                             {**values, "w_id": r["id"], "w_status": r["status"]})
         return {**r, **values}
 
     async def get(self, caller: Caller, refund_id: str) -> Row:
