@@ -191,12 +191,14 @@ async def attempts_to_check(conn: AsyncConnection, now: datetime, stale_before: 
     return [dict(r) for r in (await conn.execute(q)).mappings().all()]
 
 
+_BY_KEY = sa.select(payments).where(payments.c.merchant_id == sa.bindparam("merchant_id"),
+                                    payments.c.payment_key == sa.bindparam("payment_key"))
+BY_KEY, BY_KEY_LOCKED = Prepared(_BY_KEY), Prepared(_BY_KEY.with_for_update())
+
+
 async def get_by_key(conn: AsyncConnection, merchant_id: str, payment_key: str, *, lock: bool = False) -> Row | None:
-    q = sa.select(payments).where(payments.c.merchant_id == merchant_id, payments.c.payment_key == payment_key)
-    if lock:
-        q = q.with_for_update()
-    row = (await conn.execute(q)).mappings().first()
-    return dict(row) if row else None
+    return await prepared.fetch_one(conn, BY_KEY_LOCKED if lock else BY_KEY,
+                                    {"merchant_id": merchant_id, "payment_key": payment_key})
 
 
 async def get_by_number(conn: AsyncConnection, caller: Caller, payment_number: str) -> Row:

@@ -110,7 +110,8 @@ class RefundService:
         now = self.clock.now()
         async with self.db.tx() as conn:
             found = await prepared.fetch_one(conn, BY_ID, {"id": refund_id})
-            assert found is not None  # refunds are never deleted
+            if found is None:
+                raise LookupError(f"refund {refund_id} is gone")  # refunds are never deleted
             r = found
             if r["status"] != "pending" or result is None or result.outcome == "requires_action":
                 return refund_view(r)

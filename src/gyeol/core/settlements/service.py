@@ -62,6 +62,8 @@ def settlement_view(s: Mapping[str, Any]) -> Row:
 
 
 BY_SOURCE = Prepared(sa.select(settlements).where(settlements.c.source_id == sa.bindparam("source_id")))
+APPROVAL = Prepared(sa.select(settlements).where(settlements.c.payment_id == sa.bindparam("payment_id"),
+                                                 settlements.c.kind == "payment"))
 MERCHANT_SETTINGS = Prepared(sa.select(merchants.c.settings).where(merchants.c.id == sa.bindparam("id")))
 
 
@@ -100,8 +102,10 @@ async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, no
 
 async def for_payment(conn: AsyncConnection, payment_id: str) -> Row:
     """The approval's settlement row of a payment whose money was taken."""
-    q = sa.select(settlements).where(settlements.c.payment_id == payment_id, settlements.c.kind == "payment")
-    return dict((await conn.execute(q)).mappings().one())
+    found = await prepared.fetch_one(conn, APPROVAL, {"payment_id": payment_id})
+    if found is None:
+        raise LookupError(f"payment {payment_id} has no settlement")  # booked with the money: never happens
+    return found
 
 
 def _rate_only(settings: dict[str, Any], method: str) -> dict[str, int]:
