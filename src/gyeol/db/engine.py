@@ -302,10 +302,8 @@ async def _sqlite_tx(conn: AsyncConnection, begin: str | None, *, commit: bool) 
     if begin is not None:
         await prepared.sqlite_call(None, lambda: prepared.sqlite_cursor(driver).execute(begin))
     try:
-        yield
-        await prepared.flush(conn)
+        yield  # nothing is held on SQLite (prepared.write runs at once): nothing to flush
     except BaseException:
-        prepared.discard(conn)
         if conn.in_transaction():
             await conn.rollback()
         elif driver.in_transaction:

@@ -292,7 +292,7 @@ async def write(conn: AsyncConnection, stmt: Prepared, params: Row, *, conflict:
 
 
 async def flush(conn: AsyncConnection) -> None:
-    """Send the held writes; `Database` calls it before every commit. On PostgreSQL, a transaction that sent
+    """Send the held writes; `Database` calls it before every commit on PostgreSQL. A transaction that sent
     nothing else is then that one statement, atomic by itself, without BEGIN and COMMIT round trips, unless a count
     is to be checked: a statement that already committed could no longer fail on it."""
     sync = conn.sync_connection
@@ -381,8 +381,7 @@ def _statements(held: list[_Held]) -> tuple[Shape, list[Any]]:
             if rows is not None:
                 rows.append(h)
                 continue
-            rows = rows_of[h.c] = []
-            rows.append(h)
+            rows_of[h.c] = rows = [h]
             statements.append(rows)
         else:
             statements.append([h])

@@ -166,7 +166,7 @@ class KeyedPayments:
             return p
         receipt_id = "rcpt_" + secrets.token_urlsafe(18)
         async with self.db.tx() as conn:
-            await prepared.execute(conn, SET_RECEIPT, {"id": p["id"], "receipt_id": receipt_id})
+            await prepared.write(conn, SET_RECEIPT, {"id": p["id"], "receipt_id": receipt_id})
             found = await prepared.fetch_one(conn, RECEIPT, {"id": p["id"]})
         return {**p, "receipt_id": found["receipt_id"] if found else None}
 
