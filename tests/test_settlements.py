@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -95,7 +96,7 @@ async def test_cancel_of_a_taken_payment_books_a_full_adjustment(env: Env) -> No
     assert sum(i["netAmount"] for i in items) == 0  # 2.5 % of 3,000 = 75, returned in full: no fixed part
 
 
-async def test_booking_a_source_again_returns_its_settlement_and_writes_nothing(env: Env) -> None:
+async def test_booking_a_source_again_fails_its_transaction_and_writes_nothing(env: Env) -> None:
     from sqlalchemy import func, select
 
     from gyeol.core.payments import repository as payments_repo
@@ -108,10 +109,15 @@ async def test_booking_a_source_again_returns_its_settlement_and_writes_nothing(
                     select(func.count()).select_from(outbox_events).scalar_subquery())
     async with env.svc.db.read() as conn:
         before = (await conn.execute(counts)).one()
-    async with env.svc.db.tx() as conn:
-        p = await payments_repo.get_any(conn, pay["paymentId"])
-        assert p is not None
-        again = await settlements.book(conn, p, source_id=p["id"], amount=1, now=datetime.now(UTC))
+    with pytest.raises(settlements.AlreadyBooked):
+        async with env.svc.db.tx() as conn:
+            p = await payments_repo.get_any(conn, pay["paymentId"])
+            assert p is not None
+            await payments_repo.update(conn, p, datetime.now(UTC), description="booked twice")
+            await settlements.book(conn, p, source_id=p["id"], amount=1, now=datetime.now(UTC))
     async with env.svc.db.read() as conn:
         assert (await conn.execute(counts)).one() == before
-    assert (again["source_id"], again["gross_amount"]) == (p["id"], 7_000)
+    got = (await env.client.get(f"/api/v1/payments/{pay['paymentId']}")).json()
+    assert got["description"] != "booked twice"
+    items = (await env.client.get("/api/v1/settlements")).json()["items"]
+    assert [i["grossAmount"] for i in items] == [7_000]

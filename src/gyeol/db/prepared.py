@@ -21,8 +21,6 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -81,24 +79,18 @@ class _Compiled:
 
 
 class Prepared:
-    """One statement; bind parameters are named with `sa.bindparam(name)` and given as a dict. `build` makes it
-    per dialect, for constructs only one dialect compiles (ON CONFLICT)."""
+    """One statement; bind parameters are named with `sa.bindparam(name)` and given as a dict."""
 
-    __slots__ = ("stmt", "_build", "_by_dialect")
+    __slots__ = ("stmt", "_by_dialect")
 
-    def __init__(self, stmt: sa.Executable | None = None, *,
-                 build: Callable[[str], sa.Executable] | None = None) -> None:
-        assert (stmt is None) != (build is None)
+    def __init__(self, stmt: sa.Executable) -> None:
         self.stmt = stmt
-        self._build = build
         self._by_dialect: dict[str, _Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            stmt = self._build(dialect.name) if self._build is not None else self.stmt
-            assert stmt is not None
-            found = self._by_dialect[dialect.name] = _Compiled(stmt, dialect)
+            found = self._by_dialect[dialect.name] = _Compiled(self.stmt, dialect)
         return found
 
 
@@ -115,22 +107,6 @@ def insert_of(table: sa.Table, keys: Iterable[str]) -> Prepared:
     if found is None:
         stmt = table.insert().values({k: sa.bindparam(k) for k in cols}).inline()
         found = _inserts[(table.name, cols)] = Prepared(stmt)
-    return found
-
-
-def insert_ignoring(table: sa.Table, keys: Iterable[str], conflict: tuple[str, ...]) -> Prepared:
-    """INSERT of these columns that does nothing where a row with the same `conflict` columns exists (a unique
-    key): `execute` returns 0 then. One statement where a look-up and an insert were two."""
-    cols = tuple(keys)
-    key = (f"{table.name} on conflict {','.join(conflict)}", cols)
-    found = _inserts.get(key)
-    if found is None:
-        def build(dialect: str) -> sa.Executable:
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            return insert(table).values({k: sa.bindparam(k) for k in cols}).inline() \
-                .on_conflict_do_nothing(index_elements=[table.c[c] for c in conflict])
-
-        found = _inserts[key] = Prepared(build=build)
     return found
 
 

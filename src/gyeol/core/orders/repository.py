@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gyeol.core.states import ORDER
 from gyeol.db import prepared
 from gyeol.db.prepared import Prepared
-from gyeol.models import merchants, orders
+from gyeol.models import orders
 
 Row = dict[str, Any]
 
@@ -21,23 +21,6 @@ _BY_ORDER_ID = sa.select(orders).where(orders.c.merchant_id == sa.bindparam("mer
 _BY_PK = sa.select(orders).where(orders.c.id == sa.bindparam("id"))
 GET, GET_LOCKED = Prepared(_BY_ORDER_ID), Prepared(_BY_ORDER_ID.with_for_update())
 BY_PK, BY_PK_LOCKED = Prepared(_BY_PK), Prepared(_BY_PK.with_for_update())
-
-
-WITH_MERCHANT_SETTINGS_LOCKED = Prepared(
-    sa.select(orders, merchants.c.settings.label("merchant_settings"))
-    .select_from(orders.join(merchants, merchants.c.id == orders.c.merchant_id))
-    .where(orders.c.id == sa.bindparam("id"))
-    .with_for_update(of=orders)
-)
-
-
-async def get_with_merchant_settings(conn: AsyncConnection, pk: str) -> tuple[Row, dict[str, Any]]:
-    """The order, locked, and its merchant's settings (the settlement's fees) in one round trip."""
-    row = await prepared.fetch_one(conn, WITH_MERCHANT_SETTINGS_LOCKED, {"id": pk})
-    if row is None:
-        raise LookupError(f"order {pk} is gone")  # payments reference orders: never happens
-    terms = row.pop("merchant_settings")
-    return row, dict(terms or {})
 
 
 async def get(conn: AsyncConnection, merchant_id: str, order_id: str, *, lock: bool = False) -> Row | None:

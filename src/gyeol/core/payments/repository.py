@@ -8,6 +8,7 @@ created and moved in one transaction is inserted already `moved`, by the same ta
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,8 @@ from gyeol.core.errors import DomainError, not_found
 from gyeol.core.states import ATTEMPT, PAYMENT, PAYMENT_HOLDING
 from gyeol.db import prepared
 from gyeol.db.prepared import Prepared
+from gyeol.models import merchants, orders, payments
 from gyeol.models import payment_attempts as att
-from gyeol.models import payments
 
 Row = dict[str, Any]
 
@@ -61,23 +62,30 @@ GET_WITH_LAST_ATTEMPT = Prepared(
 )
 
 
-ATTEMPT_AND_PAYMENT_LOCKED = Prepared(
-    sa.select(payments, *(c.label("a_" + c.name) for c in att.c))
-    .select_from(att.join(payments, payments.c.id == att.c.payment_id))
+# The core's lock order, payment then order, is the order of `FOR UPDATE OF`: PostgreSQL locks each row of a
+# result in that order. The attempt is not locked: every writer of an attempt holds its payment's lock first, so
+# taking the attempt's too could only deadlock.
+ANSWER_LOCKED = Prepared(
+    sa.select(payments, *(c.label("a_" + c.name) for c in att.c), *(c.label("o_" + c.name) for c in orders.c),
+              merchants.c.settings.label("merchant_settings"))
+    .select_from(att.join(payments, payments.c.id == att.c.payment_id)
+                 .join(orders, orders.c.id == payments.c.order_pk)
+                 .join(merchants, merchants.c.id == payments.c.merchant_id))
     .where(att.c.id == sa.bindparam("id"))
-    .with_for_update(of=payments)
+    .with_for_update(of=[payments, orders])
 )
 
 
 _PAYMENT_COLUMNS = len(payments.c)
 _ATTEMPT_KEYS = tuple(c.name for c in att.c)
+_ORDER_KEYS = tuple(c.name for c in orders.c)
 
 
 def _split(row: Row) -> tuple[Row, Row | None]:
     """A row of `payments, a_<attempt columns>`, in that order, as the two rows it joins."""
     values = list(row.values())
     p = dict(zip(row, values[:_PAYMENT_COLUMNS], strict=False))
-    a = dict(zip(_ATTEMPT_KEYS, values[_PAYMENT_COLUMNS:], strict=True))
+    a = dict(zip(_ATTEMPT_KEYS, values[_PAYMENT_COLUMNS:_PAYMENT_COLUMNS + len(_ATTEMPT_KEYS)], strict=True))
     return p, (a if a["id"] is not None else None)
 
 
@@ -89,15 +97,26 @@ async def get_with_last_attempt(conn: AsyncConnection, caller: Caller, payment_i
     return _split(row)
 
 
-async def attempt_with_payment_locked(conn: AsyncConnection, attempt_id: str) -> tuple[Row, Row]:
-    """An attempt and its payment, the payment locked (only it: every writer of an attempt holds its payment's
-    lock first, so taking the attempt's too could only deadlock), in one round trip."""
-    row = await prepared.fetch_one(conn, ATTEMPT_AND_PAYMENT_LOCKED, {"id": attempt_id})
+@dataclass(frozen=True)
+class Answering:
+    """What applying a PG's answer to an attempt decides on, read and locked in one round trip: the attempt, its
+    payment and its order (locked), and the merchant's settings (the settlement's fees)."""
+
+    payment: Row
+    attempt: Row
+    order: Row
+    terms: dict[str, Any]
+
+
+async def lock_for_answer(conn: AsyncConnection, attempt_id: str) -> Answering:
+    row = await prepared.fetch_one(conn, ANSWER_LOCKED, {"id": attempt_id})
     if row is None:
         raise LookupError(f"attempt {attempt_id} is gone")  # attempts are never deleted
     p, a = _split(row)
     assert a is not None
-    return p, a
+    values = list(row.values())[_PAYMENT_COLUMNS + len(_ATTEMPT_KEYS):]
+    order = dict(zip(_ORDER_KEYS, values[:-1], strict=True))
+    return Answering(p, a, order, dict(values[-1] or {}))
 
 
 async def get(conn: AsyncConnection, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:

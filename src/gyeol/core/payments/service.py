@@ -284,12 +284,12 @@ class PaymentService:
     async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Row:
         now = self.clock.now()
         async with self.db.tx() as conn:
-            p, a = await repo.attempt_with_payment_locked(conn, attempt_id)
-            p, a = await self._apply(conn, p, a, result, now)
+            p, a = await self._apply(conn, await repo.lock_for_answer(conn, attempt_id), result, now)
         return payment_view(p, a)
 
-    async def _apply(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult | None,
+    async def _apply(self, conn: AsyncConnection, locked: repo.Answering, result: AttemptResult | None,
                      now: datetime) -> tuple[Row, Row]:
+        p, a = locked.payment, locked.attempt
         if a["status"] not in ("started", "unknown", "requires_action"):
             return p, a  # already settled: a late or duplicate answer changes nothing
         if result is None:
@@ -326,11 +326,11 @@ class PaymentService:
         if p["open_attempt_id"] != a["id"]:
             return p, a
         handler = {"authorize": self._apply_authorize, "capture": self._apply_capture, "void": self._apply_void}
-        p = await handler[a["kind"]](conn, p, a, result, ok, now)
+        p = await handler[a["kind"]](conn, locked, p, a, result, ok, now)
         return p, a
 
-    async def _apply_authorize(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
-                               now: datetime) -> Row:
+    async def _apply_authorize(self, conn: AsyncConnection, locked: repo.Answering, p: Row, a: Row,
+                               result: AttemptResult, ok: bool, now: datetime) -> Row:
         if p["status"] != "pending":
             return await repo.update(conn, p, now, open_attempt_id=None)
         common = {"open_attempt_id": None, "next_action_url": None}
@@ -353,21 +353,21 @@ class PaymentService:
             await accounts.set_status(conn, p["id"], "deposited", now, deposited_at=now)
             await self._emit(conn, p, "virtual_account.deposited", now)
         await self._emit(conn, p, "payment.succeeded", now)
-        await self._money_taken(conn, p, now)
+        await self._money_taken(conn, p, now, locked.order, locked.terms)
         return p
 
-    async def _apply_capture(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
-                             now: datetime) -> Row:
+    async def _apply_capture(self, conn: AsyncConnection, locked: repo.Answering, p: Row, a: Row,
+                             result: AttemptResult, ok: bool, now: datetime) -> Row:
         if not ok or p["status"] != "authorized":
             return await repo.update(conn, p, now, open_attempt_id=None)
         p = await repo.transition(conn, p, "capture", now, captured_amount=a["amount"], captured_at=now,
                                   open_attempt_id=None)
         await self._emit(conn, p, "payment.captured", now)
-        await self._money_taken(conn, p, now)
+        await self._money_taken(conn, p, now, locked.order, locked.terms)
         return p
 
-    async def _apply_void(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
-                          now: datetime) -> Row:
+    async def _apply_void(self, conn: AsyncConnection, locked: repo.Answering, p: Row, a: Row,
+                          result: AttemptResult, ok: bool, now: datetime) -> Row:
         if not ok:
             return await repo.update(conn, p, now, open_attempt_id=None)
         event = "void" if p["status"] == "authorized" else "cancel"
@@ -378,8 +378,10 @@ class PaymentService:
         await self._emit(conn, p, "payment.voided" if event == "void" else "payment.canceled", now)
         return p
 
-    async def _money_taken(self, conn: AsyncConnection, p: Row, now: datetime) -> None:
-        order, terms = await orders_repo.get_with_merchant_settings(conn, p["order_pk"])
+    async def _money_taken(self, conn: AsyncConnection, p: Row, now: datetime, order: Row,
+                           terms: dict[str, Any] | None) -> None:
+        """The order (locked by the caller) paid, the events, the settlement (`terms`: the merchant's settings,
+        when the caller read them with the order)."""
         order = await orders_repo.mark_paid(conn, order, amount=p["captured_amount"], payment_id=p["id"],
                                             payment_key=p["payment_key"], now=now)
         await self._emit(conn, p, "payment.completed", now)
@@ -439,7 +441,7 @@ class PaymentService:
                                       open_attempt_id=None, next_action_url=None, failure_reason=None,
                                       failure_message=None)
             await self._emit(conn, p, "payment.succeeded", now)
-            await self._money_taken(conn, p, now)
+            await self._money_taken(conn, p, now, order, None)
             return p, await settlements.for_payment(conn, p["id"])
 
     def _keyed_row(self, merchant_id: str, livemode: bool, order: Row, pg: PgPayment, face: str,
@@ -600,9 +602,8 @@ class PaymentService:
             p = await repo.get_any(conn, str(data.get("paymentId")), lock=True)
             if p is None or not p["open_attempt_id"]:
                 return True
-            a = await repo.get_attempt(conn, p["open_attempt_id"])
-            if a is None:
-                return True
+            locked = await repo.lock_for_answer(conn, p["open_attempt_id"])  # the payment's lock is held already
+            a = locked.attempt
             if type == "payment.succeeded":
                 outcome: Outcome = "authorized" if p["capture_method"] == "manual" else "succeeded"
                 result = AttemptResult(outcome, pg_transaction_id=data.get("pgTransactionId"))
@@ -615,7 +616,7 @@ class PaymentService:
             if data.get("amount") is not None and data.get("amount") != a["amount"]:
                 return True  # not the attempt this event speaks of
             try:
-                await self._apply(conn, p, a, result, now)
+                await self._apply(conn, locked, result, now)
             except IllegalTransition:
                 pass  # a late event after a final state is ignored
         return True

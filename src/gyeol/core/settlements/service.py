@@ -1,8 +1,9 @@
 """Settlements: what the merchant is paid for each approval, less the fee, and when.
 
 Rows are booked inside the transaction that takes or returns the money, so a payment can never be approved
-without its settlement, nor booked twice (`source_id` is unique: the payment for an approval, the refund for a
-negative adjustment).
+without its settlement. Each source is booked once: by the transaction whose checked status move took or returned
+the money (the payment's to succeeded or captured, the refund's to succeeded), and `source_id` is unique besides
+(the payment for an approval, the refund for a negative adjustment): a second booking fails its transaction.
 """
 
 from __future__ import annotations
@@ -61,10 +62,14 @@ def settlement_view(s: Mapping[str, Any]) -> Row:
     }
 
 
-BY_SOURCE = Prepared(sa.select(settlements).where(settlements.c.source_id == sa.bindparam("source_id")))
 APPROVAL = Prepared(sa.select(settlements).where(settlements.c.payment_id == sa.bindparam("payment_id"),
                                                  settlements.c.kind == "payment"))
 MERCHANT_SETTINGS = Prepared(sa.select(merchants.c.settings).where(merchants.c.id == sa.bindparam("id")))
+
+
+class AlreadyBooked(Exception):
+    """A settlement for this source exists: a second booking, which the source's status move should have
+    refused."""
 
 
 async def _merchant_settings(conn: AsyncConnection, merchant_id: str) -> dict[str, Any]:
@@ -74,8 +79,9 @@ async def _merchant_settings(conn: AsyncConnection, merchant_id: str) -> dict[st
 
 async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, now: datetime,
                settings: dict[str, Any] | None = None) -> Row:
-    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`; idempotent per source.
-    `settings` are the merchant's, when the caller already read them."""
+    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`, with its event; the
+    transaction fails with AlreadyBooked if `source_id` has a settlement. `settings` are the merchant's, when the
+    caller already read them."""
     if settings is None:
         settings = await _merchant_settings(conn, p["merchant_id"])
     method = p["method_type"] or "card"
@@ -91,10 +97,8 @@ async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, no
         "status": "scheduled", "payout_date": add_business_days(now.astimezone(KST).date(), days),
         "paid_at": None, "created_at": now,
     }
-    if not await prepared.execute(conn, prepared.insert_ignoring(settlements, row, ("source_id",)), row):
-        booked = await prepared.fetch_one(conn, BY_SOURCE, {"source_id": source_id})
-        assert booked is not None
-        return booked
+    # Held with the transaction's other writes (nothing reads its count): one statement with them on PostgreSQL.
+    await prepared.write(conn, prepared.insert_of(settlements, row), row, taken=AlreadyBooked)
     await outbox.add(conn, merchant_id=p["merchant_id"], type="settlement.created", obj=settlement_view(row),
                      resource_id=row["id"], now=now)
     return row
