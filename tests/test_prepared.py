@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from conftest import Env
 from gyeol.core.errors import DomainError
 from gyeol.db import prepared
 from gyeol.db.engine import Database, FirstWrite
@@ -337,3 +338,45 @@ def _driver_of(conn: AsyncConnection | None) -> sqlite3.Connection:
     assert conn is not None and conn.sync_connection is not None
     driver: sqlite3.Connection = conn.sync_connection.connection.driver_connection
     return driver
+
+
+async def test_a_card_payment_costs_eight_round_trips_on_postgresql(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through HTTP: the first transaction is one statement; the PG's answer is applied in BEGIN, one locked read,
+    one statement of every write, COMMIT. A statement more on this path is a regression, and this test says where."""
+    if not env.svc.db.url.startswith("postgresql"):
+        pytest.skip("SQLite has no round trips to save")
+    import asyncpg
+
+    mine = asyncio.current_task()  # the app runs in the test's task; background jobs in their own
+    sent: list[str] = []
+    for name in ("execute", "fetch", "fetchrow", "fetchval", "prepare"):
+        original = getattr(asyncpg.Connection, name)
+
+        async def counted(self: asyncpg.Connection, query: str, *args: object, _o: object = original,
+                          **kw: object) -> object:
+            if asyncio.current_task() is mine:
+                sent.append(query)
+            return await _o(self, query, *args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(asyncpg.Connection, name, counted)
+    for n in range(2):  # the first payment compiles and prepares; the second is counted
+        sent.clear()
+        r = await env.client.post("/api/v1/payments/intent", headers={"Idempotency-Key": f"rt-{n}"}, json={
+            "orderId": f"rt-{n}", "amount": 1000, "confirm": True, "methodOptions": {"token": "tok_visa"}})
+        assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+        got = await env.client.get(f"/api/v1/payments/{r.json()['paymentId']}")
+        assert got.json()["status"] == "succeeded"
+    expected = [
+        "WITH w0 AS (INSERT INTO idempotency_keys",  # with the order, payment, attempt, event; no BEGIN, COMMIT
+        "INSERT INTO sandbox_charges",  # the sandbox PG's own books
+        "BEGIN;",
+        "SELECT payments.id",  # the attempt, its payment and order, locked
+        "WITH w0 AS (UPDATE payment_attempts",  # and the payment, order, settlement, events
+        "COMMIT;",
+        "UPDATE idempotency_keys",  # the response kept
+        "SELECT payments.id",  # the GET
+    ]
+    assert len(sent) == len(expected) and all(q.startswith(e) for q, e in zip(sent, expected, strict=True)), sent
+    assert "FOR UPDATE OF payments, orders" in sent[3]
+    for table in ("UPDATE payments", "UPDATE orders", "INSERT INTO settlements", "INSERT INTO outbox_events"):
+        assert table in sent[4]
