@@ -188,20 +188,30 @@ async def test_a_row_and_one_that_references_it_may_be_held_together(db_url: str
         await db.dispose()
 
 
+def _sent_to_postgresql(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements asyncpg sends from here on, each a round trip, from the calling task only (background jobs
+    run in their own)."""
+    import asyncpg
+
+    mine = asyncio.current_task()
+    sent: list[str] = []
+    for name in ("execute", "fetch", "fetchrow", "fetchval", "prepare"):
+        original = getattr(asyncpg.Connection, name)
+
+        async def counted(self: asyncpg.Connection, query: str, *args: object, _o: object = original,
+                          **kw: object) -> object:
+            if asyncio.current_task() is mine:
+                sent.append(query)
+            return await _o(self, query, *args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(asyncpg.Connection, name, counted)
+    return sent
+
+
 async def test_held_writes_cost_one_round_trip_on_postgresql(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has no round trips to save")
-    import asyncpg
-
-    sent: list[str] = []
-    for name in ("execute", "fetch", "fetchrow"):
-        original = getattr(asyncpg.Connection, name)
-
-        async def counted(self: asyncpg.Connection, query: str, *args: object, _o: object = original) -> object:
-            sent.append(query)
-            return await _o(self, query, *args)  # type: ignore[operator]
-
-        monkeypatch.setattr(asyncpg.Connection, name, counted)
+    sent = _sent_to_postgresql(monkeypatch)
     db = Database(db_url)
     try:
         await _merchant(db)
@@ -345,20 +355,8 @@ async def test_a_card_payment_costs_eight_round_trips_on_postgresql(env: Env, mo
     one statement of every write, COMMIT. A statement more on this path is a regression, and this test says where."""
     if not env.svc.db.url.startswith("postgresql"):
         pytest.skip("SQLite has no round trips to save")
-    import asyncpg
 
-    mine = asyncio.current_task()  # the app runs in the test's task; background jobs in their own
-    sent: list[str] = []
-    for name in ("execute", "fetch", "fetchrow", "fetchval", "prepare"):
-        original = getattr(asyncpg.Connection, name)
-
-        async def counted(self: asyncpg.Connection, query: str, *args: object, _o: object = original,
-                          **kw: object) -> object:
-            if asyncio.current_task() is mine:
-                sent.append(query)
-            return await _o(self, query, *args, **kw)  # type: ignore[operator]
-
-        monkeypatch.setattr(asyncpg.Connection, name, counted)
+    sent = _sent_to_postgresql(monkeypatch)  # the app runs in the test's task
     for n in range(2):  # the first payment compiles and prepares; the second is counted
         sent.clear()
         r = await env.client.post("/api/v1/payments/intent", headers={"Idempotency-Key": f"rt-{n}"}, json={

@@ -11,7 +11,6 @@ import base64
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 from gyeol.connectors.base import (
     AttemptResult,
@@ -26,13 +25,9 @@ from gyeol.connectors.base import (
     TokenInfo,
 )
 from gyeol.connectors.toss.codes import METHOD_CODE, NEUTRAL_STATUS
+from gyeol.core.merchants import repository as merchants_repo
 from gyeol.crypto import DataCipher
-from gyeol.db import prepared
 from gyeol.db.engine import Database
-from gyeol.models import merchants
-
-# Read by every paymentKey flow: `Connectors.keyed_for` asks whether the merchant has Toss credentials.
-SETTINGS = prepared.Prepared(sa.select(merchants.c.settings).where(merchants.c.id == sa.bindparam("id")))
 
 
 def toss_credentials(settings: dict[str, Any] | None) -> str | None:
@@ -66,8 +61,10 @@ class TossConnector:
 
     async def secret_key(self, merchant_id: str) -> str | None:
         async with self.db.read() as conn:
-            found = await prepared.fetch_one(conn, SETTINGS, {"id": merchant_id})
-        return self.cipher.decrypt(toss_credentials(found["settings"] if found else None))
+            # A prepared read: every paymentKey flow asks whether the merchant has Toss credentials
+            # (`Connectors.keyed_for`).
+            settings = await merchants_repo.settings(conn, merchant_id)
+        return self.cipher.decrypt(toss_credentials(settings))
 
     async def configured(self, merchant_id: str) -> bool:
         return await self.secret_key(merchant_id) is not None

@@ -326,11 +326,11 @@ class PaymentService:
         if p["open_attempt_id"] != a["id"]:
             return p, a
         handler = {"authorize": self._apply_authorize, "capture": self._apply_capture, "void": self._apply_void}
-        p = await handler[a["kind"]](conn, locked, p, a, result, ok, now)
+        p = await handler[a["kind"]](conn, p, a, result, ok, now, locked.order, locked.terms)
         return p, a
 
-    async def _apply_authorize(self, conn: AsyncConnection, locked: repo.Answering, p: Row, a: Row,
-                               result: AttemptResult, ok: bool, now: datetime) -> Row:
+    async def _apply_authorize(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+                               now: datetime, order: Row, terms: dict[str, Any]) -> Row:
         if p["status"] != "pending":
             return await repo.update(conn, p, now, open_attempt_id=None)
         common = {"open_attempt_id": None, "next_action_url": None}
@@ -353,21 +353,21 @@ class PaymentService:
             await accounts.set_status(conn, p["id"], "deposited", now, deposited_at=now)
             await self._emit(conn, p, "virtual_account.deposited", now)
         await self._emit(conn, p, "payment.succeeded", now)
-        await self._money_taken(conn, p, now, locked.order, locked.terms)
+        await self._money_taken(conn, p, now, order, terms)
         return p
 
-    async def _apply_capture(self, conn: AsyncConnection, locked: repo.Answering, p: Row, a: Row,
-                             result: AttemptResult, ok: bool, now: datetime) -> Row:
+    async def _apply_capture(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+                             now: datetime, order: Row, terms: dict[str, Any]) -> Row:
         if not ok or p["status"] != "authorized":
             return await repo.update(conn, p, now, open_attempt_id=None)
         p = await repo.transition(conn, p, "capture", now, captured_amount=a["amount"], captured_at=now,
                                   open_attempt_id=None)
         await self._emit(conn, p, "payment.captured", now)
-        await self._money_taken(conn, p, now, locked.order, locked.terms)
+        await self._money_taken(conn, p, now, order, terms)
         return p
 
-    async def _apply_void(self, conn: AsyncConnection, locked: repo.Answering, p: Row, a: Row,
-                          result: AttemptResult, ok: bool, now: datetime) -> Row:
+    async def _apply_void(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+                          now: datetime, order: Row, terms: dict[str, Any]) -> Row:
         if not ok:
             return await repo.update(conn, p, now, open_attempt_id=None)
         event = "void" if p["status"] == "authorized" else "cancel"

@@ -21,13 +21,14 @@ from gyeol.core.clock import KST, Clock, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import not_found
 from gyeol.core.events import outbox
+from gyeol.core.merchants import repository as merchants_repo
 from gyeol.core.money import apply_rate
 from gyeol.core.pagination import Page, paginate
 from gyeol.db import prepared
 from gyeol.db.engine import Database
 from gyeol.db.prepared import Prepared
 from gyeol.ids import new_id
-from gyeol.models import merchants, settlements
+from gyeol.models import settlements
 
 Row = dict[str, Any]
 # (basis points, fixed minor units) per method, unless the merchant's settings say otherwise.
@@ -64,17 +65,11 @@ def settlement_view(s: Mapping[str, Any]) -> Row:
 
 APPROVAL = Prepared(sa.select(settlements).where(settlements.c.payment_id == sa.bindparam("payment_id"),
                                                  settlements.c.kind == "payment"))
-MERCHANT_SETTINGS = Prepared(sa.select(merchants.c.settings).where(merchants.c.id == sa.bindparam("id")))
 
 
 class AlreadyBooked(Exception):
     """A settlement for this source exists: a second booking, which the source's status move should have
     refused."""
-
-
-async def _merchant_settings(conn: AsyncConnection, merchant_id: str) -> dict[str, Any]:
-    found = await prepared.fetch_one(conn, MERCHANT_SETTINGS, {"id": merchant_id})
-    return dict((found or {}).get("settings") or {})
 
 
 async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, now: datetime,
@@ -83,7 +78,7 @@ async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, no
     transaction fails with AlreadyBooked if `source_id` has a settlement. `settings` are the merchant's, when the
     caller already read them."""
     if settings is None:
-        settings = await _merchant_settings(conn, p["merchant_id"])
+        settings = await merchants_repo.settings(conn, p["merchant_id"])
     method = p["method_type"] or "card"
     if amount >= 0:
         fee = fee_for(settings, method, amount)
