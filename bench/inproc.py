@@ -41,6 +41,40 @@ async def call(app, method: str, path: str, body: bytes = b"", headers: list[tup
     return out
 
 
+def count_statements(stmts: dict[str, int]) -> None:
+    """Count what reaches the database: Gyeol's prepared statements bypass SQLAlchemy's cursor events. On SQLite
+    every connection's trace callback sees each statement; on PostgreSQL each asyncpg call is a round trip."""
+    import asyncpg
+
+    from gyeol.db import prepared
+
+    def tally(sql: str) -> None:
+        head = sql.lstrip()[:8].upper()
+        if head.startswith("BEGIN"):
+            stmts["begin"] += 1
+        elif not head.startswith(("COMMIT", "ROLLBACK", "PRAGMA")):
+            stmts["n"] += 1
+
+    traced: set[int] = set()
+    original_cursor = prepared.sqlite_cursor
+
+    def sqlite_cursor(driver):
+        if id(driver) not in traced:
+            traced.add(id(driver))
+            driver.set_trace_callback(tally)
+        return original_cursor(driver)
+
+    prepared.sqlite_cursor = sqlite_cursor
+    for name in ("execute", "fetch", "fetchrow", "fetchval", "prepare"):
+        original = getattr(asyncpg.Connection, name)
+
+        async def counted(self, sql, *args, _o=original, **kw):
+            tally(sql)
+            return await _o(self, sql, *args, **kw)
+
+        setattr(asyncpg.Connection, name, counted)
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", default="")
@@ -66,18 +100,7 @@ async def main() -> None:
     stmts = {"n": 0, "begin": 0}
     async with app.router.lifespan_context(app):
         if a.count_sql:
-            from sqlalchemy import event
-
-            from gyeol.services import Services  # noqa: F401
-            eng = app.state.services.db.engine.sync_engine if hasattr(app.state, "services") else None
-            if eng is not None:
-                @event.listens_for(eng, "before_cursor_execute")
-                def _c(*_a):
-                    stmts["n"] += 1
-
-                @event.listens_for(eng, "begin")
-                def _b(*_a):
-                    stmts["begin"] += 1
+            count_statements(stmts)
 
         async def one() -> None:
             oid = uuid.uuid4().hex

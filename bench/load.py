@@ -42,6 +42,27 @@ def proc_usage(pid: int) -> dict[str, float]:
     return {"cpu_s": cpu, "rss_mib": rss}
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds of every PostgreSQL process on the machine: its backends and its writers are a payment's cost
+    too, on the same two cores."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        if name.startswith("postgres"):
+            total += (int(rest[11]) + int(rest[12])) / TICKS
+    return total
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(idle, all) clock ticks of the whole machine since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
 class Scenario:
     def __init__(self, session: aiohttp.ClientSession, base: str, key: str) -> None:
         self.s = session
@@ -124,6 +145,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         remaining = args.count
         deadline = time.perf_counter() + args.seconds
         before = proc_usage(args.pid) if args.pid else {}
+        db_before, ticks_before, client_before = postgres_cpu_s(), machine_ticks(), time.process_time()
         started = time.perf_counter()
 
         async def worker() -> None:
@@ -142,6 +164,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = time.perf_counter() - started
         after = proc_usage(args.pid) if args.pid else {}
+        db_cpu, client_cpu = postgres_cpu_s() - db_before, time.process_time() - client_before
+        idle, ticks = (b - a for a, b in zip(ticks_before, machine_ticks(), strict=True))
     windows = []
     if args.window:
         for i in range(0, len(done), args.window):
@@ -155,6 +179,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": {k: {"p50": round(pct(v, .5), 2), "p90": round(pct(v, .9), 2), "p99": round(pct(v, .99), 2),
                            "max": round(max(v) * 1000, 2), "n": len(v)} for k, v in sc.lat.items()},
         "server_cpu_s": round(cpu, 3), "cpu_ms_per_op": round(cpu * 1000 / len(done), 3) if done else None,
+        "db_cpu_ms_per_op": round(db_cpu * 1000 / len(done), 3) if done else None,
+        "client_cpu_ms_per_op": round(client_cpu * 1000 / len(done), 3) if done else None,
+        "machine_busy_pct": round(100 * (1 - idle / ticks), 1) if ticks else None,
         "rss_mib_before": round(before.get("rss_mib", 0.0), 1), "rss_mib_after": round(after.get("rss_mib", 0.0), 1),
         "windows_per_s": windows,
     }

@@ -172,13 +172,17 @@ def _mark(ok: bool) -> str:
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    print(f"{'target':28} {'c':>3} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/op':>10} {'errors':>6}")
+    # cpu: the server's processes; db: PostgreSQL's (any target: ~0 where it is idle); client: the load generator;
+    # busy: the whole machine, both cores, while the run lasted.
+    print(f"{'target':28} {'c':>3} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/op':>10} {'db ms/op':>9} "
+          f"{'client ms':>9} {'busy %':>6} {'errors':>6}")
     for r in results:
         kinds = r["latency_ms"]
         main_kind = "create+confirm" if "create+confirm" in kinds else next(iter(kinds), "")
         lat = kinds.get(main_kind, {"p50": 0, "p99": 0})
         print(f"{r['target']:28} {r['concurrency']:>3} {r['throughput']:>9} {lat['p50']:>8} {lat['p99']:>8} "
-              f"{str(r['cpu_ms_per_op']):>10} {r['errors']:>6}")
+              f"{str(r['cpu_ms_per_op']):>10} {str(r.get('db_cpu_ms_per_op')):>9} "
+              f"{str(r.get('client_cpu_ms_per_op')):>9} {str(r.get('machine_busy_pct')):>6} {r['errors']:>6}")
     by = {(r["target"], r["concurrency"]): r for r in results}
     print("\ngoals (ratios from this run):")
     for store in ("gyeol-sqlite", "gyeol-postgres"):
