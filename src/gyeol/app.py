@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from gyeol.config import Settings
 from gyeol.connectors.toss.simulator import TossSimulator
+from gyeol.core import processes, recovery
 from gyeol.core.errors import DomainError
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
@@ -61,12 +62,15 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
             if settings.toss_secret_key:
                 await set_toss_key(svc, default["id"], settings.toss_secret_key)
         stop, jobs = asyncio.Event(), None
+        beats = asyncio.create_task(processes.heartbeat(
+            svc.db, svc.clock, stop, lambda: recovery.carry_on_orphans(svc.idempotency, svc.payments, svc.refunds)))
         if bootstrap and settings.worker == "embedded":
             # The single-machine mode: this process also runs the background jobs (relay, webhooks, reconciler,
             # expiries). Leases and SKIP LOCKED make that safe with any number of processes.
             jobs = asyncio.create_task(run_forever(svc, settings.worker_interval, stop))
         yield
         stop.set()
+        await beats
         if jobs is not None:
             await jobs
         if simulator is not None:

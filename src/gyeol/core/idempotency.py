@@ -1,44 +1,34 @@
-"""Idempotency keys, Stripe's way: the first completed response is kept and replayed.
+"""Idempotency keys, Stripe's and brandur's way: the first completed response is kept and replayed, and a retry
+of work that was cut short resumes it instead of repeating it.
 
-A key is claimed in the request's first write transaction, with the payment it creates, not in one of its
-own; a request that finds it taken there is rolled back and answered from the key's record. Only a hash of the
-request body is stored: bodies may carry card data.
+A request's key is bound to it by the API guard (`bind`). The service claims it explicitly, with `claim(conn, ...)`,
+inside its first transaction that writes, together with what that transaction creates (the recovery point: a
+payment, a refund). A request that finds the key taken there is rolled back and answered from the key's record.
+A key whose holder process is gone, or whose request ended without an answer to keep, is resumed by the next retry:
+the service finds its recovery point with `resumed(...)`, settles what the first try left open, and answers with it.
+Only a hash of the request body is stored: bodies may carry card data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gyeol.core import processes
 from gyeol.core.clock import Clock
-from gyeol.db import prepared
-from gyeol.db.engine import Database, FirstWrite
+from gyeol.db import sql
+from gyeol.db.engine import Conn, Database
 from gyeol.models import idempotency_keys as ik
 
-INSERT = prepared.insert_of(ik, ("merchant_id", "caller", "key", "method", "path", "request_hash", "status",
-                                 "response_status", "response_body", "response_headers", "locked_until",
-                                 "expires_at", "created_at"))
-COMPLETE = prepared.update_of(ik, ("status", "response_status", "response_body", "response_headers", "locked_until"),
-                              ("merchant_id", "caller", "key"))
-
 ClaimKind = Literal["acquired", "resumed", "replay", "mismatch", "in_progress"]
-
-
-@dataclass(frozen=True)
-class Claim:
-    kind: ClaimKind
-    status: int | None = None
-    body: bytes | None = None
-    headers: dict[str, str] | None = None
-
-
-class KeyTaken(Exception):
-    """Another request claimed the key first; its record says what to answer."""
+Resource = Literal["payment", "refund"]
 
 
 @dataclass(frozen=True)
@@ -53,19 +43,69 @@ class Request:
     def where(self) -> tuple[Any, ...]:
         return ik.c.merchant_id == self.merchant_id, ik.c.caller == self.caller, ik.c.key == self.key
 
-    def params(self) -> dict[str, str]:
-        return {"w_merchant_id": self.merchant_id, "w_caller": self.caller, "w_key": self.key}
+
+@dataclass(frozen=True)
+class Claim:
+    kind: ClaimKind
+    status: int | None = None
+    body: bytes | None = None
+    headers: dict[str, str] | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
 
 
-class PendingClaim(FirstWrite):
-    """The key, claimed in the request's first write transaction (Stripe's and Brandur's atomic phase): a key
-    claimed by nobody costs no commit of its own, and a request that writes nothing claims nothing."""
+class KeyTaken(Exception):
+    """Another request holds the key; its record says what to answer."""
 
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.row = row
 
-    async def write(self, conn: AsyncConnection) -> None:
-        await prepared.write(conn, INSERT, self.row, taken=KeyTaken)
+@dataclass
+class RequestKey:
+    """The key of the request being served. `holder` names this request and its process (core.processes)."""
+
+    req: Request
+    store: IdempotencyStore
+    holder: str = field(default_factory=lambda: f"{processes.PROCESS_ID}/{secrets.token_hex(6)}")
+    resumed: Claim | None = None
+
+
+_current: ContextVar[RequestKey | None] = ContextVar("gyeol_request_key", default=None)
+
+
+@contextmanager
+def bind(key: RequestKey) -> Iterator[None]:
+    token = _current.set(key)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+async def claim(conn: Conn, resource: Resource | None = None, resource_id: str | None = None) -> None:
+    """Claim the request's key in this transaction, with what the transaction creates. A request without a key
+    claims nothing; a key this request already holds only records the resource. Raises KeyTaken when another
+    request holds it: the transaction is then rolled back."""
+    key = _current.get()
+    if key is None:
+        return
+    req, now = key.req, key.store.clock.now()
+    row = {**key.store.fresh(req, key.holder), "resource_type": resource, "resource_id": resource_id}
+    if await sql.insert_new(conn, ik, row):
+        return
+    found = await sql.one(conn, sa.select(ik.c.holder, ik.c.status).where(*req.where()).with_for_update())
+    if found is None or found["holder"] != key.holder or found["status"] != "in_progress":
+        raise KeyTaken()
+    values: dict[str, Any] = {"locked_until": now + key.store.lease}
+    if resource is not None:
+        values |= {"resource_type": resource, "resource_id": resource_id}
+    await conn.execute(ik.update().where(*req.where()).values(values))
+
+
+def resumed(resource: Resource) -> str | None:
+    """The id of the `resource` that this request's key created on an earlier try, when this is a retry."""
+    key = _current.get()
+    if key is None or key.resumed is None or key.resumed.resource_type != resource:
+        return None
+    return key.resumed.resource_id
 
 
 class IdempotencyStore:
@@ -75,57 +115,70 @@ class IdempotencyStore:
         self.ttl = ttl
         self.lease = lease
 
-    def _row(self, req: Request) -> dict[str, Any]:
+    def fresh(self, req: Request, holder: str | None) -> dict[str, Any]:
         now = self.clock.now()
         return {"merchant_id": req.merchant_id, "caller": req.caller, "key": req.key, "method": req.method,
                 "path": req.path, "request_hash": req.request_hash, "status": "in_progress", "response_status": None,
-                "response_body": None, "response_headers": None, "locked_until": now + self.lease,
-                "expires_at": now + self.ttl, "created_at": now}
+                "response_body": None, "response_headers": None, "locked_until": now + self.lease, "holder": holder,
+                "resource_type": None, "resource_id": None, "expires_at": now + self.ttl, "created_at": now}
 
-    def pending(self, req: Request) -> PendingClaim:
-        """A claim to write with the request's first write (bind it with `bound()`); `claim` is the way on
-        when that write finds the key taken."""
-        return PendingClaim(self._row(req))
-
-    async def claim(self, req: Request) -> Claim:
-        """The key as another request left it, or this request's own when it is free again."""
-        now = self.clock.now()
+    async def take(self, key: RequestKey) -> Claim:
+        """The key as another request left it; or this request's, when it is free or its holder is gone."""
+        req, now = key.req, self.clock.now()
         async with self.db.tx() as conn:
-            found = (await conn.execute(sa.select(ik).where(*req.where()).with_for_update())).mappings().first()
+            found = await sql.one(conn, sa.select(ik).where(*req.where()).with_for_update())
             if found is None or found["expires_at"] <= now:
                 # Purged or expired meanwhile: the key is new again.
                 await conn.execute(ik.delete().where(*req.where()))
-                await prepared.execute(conn, INSERT, self._row(req))
+                await sql.insert(conn, ik, self.fresh(req, key.holder))
                 return Claim("acquired")
             if (found["method"], found["path"], found["request_hash"]) != (req.method, req.path, req.request_hash):
                 return Claim("mismatch")
             if found["status"] == "completed":
                 return Claim("replay", found["response_status"], found["response_body"], found["response_headers"])
-            if found["locked_until"] is not None and found["locked_until"] > now:
+            holder = found["holder"]
+            if holder is not None and found["locked_until"] > now and \
+                    await processes.alive(conn, holder.partition("/")[0], now):
                 return Claim("in_progress")
-            # The first request's process died: take the key over.
-            await conn.execute(ik.update().where(*req.where()).values(locked_until=now + self.lease))
-            return Claim("resumed")
+            # The first try ended without an answer to keep, or its process died: resume its work.
+            await conn.execute(ik.update().where(*req.where()).values(holder=key.holder,
+                                                                      locked_until=now + self.lease))
+            return Claim("resumed", resource_type=found["resource_type"], resource_id=found["resource_id"])
 
-    async def complete(self, req: Request, status: int, body: bytes, headers: dict[str, Any], *,
-                       claimed: bool) -> bool:
-        """Keep the response. A key not yet claimed (the request wrote nothing) is claimed and completed in one
+    async def complete(self, key: RequestKey, status: int, body: bytes, headers: dict[str, Any]) -> bool:
+        """Keep the response. A key the request never claimed (it wrote nothing) is claimed and completed in one
         write; False if another request holds it by then."""
         completed = {"status": "completed", "response_status": status, "response_body": body,
-                     "response_headers": headers, "locked_until": None}
-        async with self.db.autocommit() as conn:
-            if claimed:
-                await prepared.execute(conn, COMPLETE, {**completed, **req.params()})
-                return True
-            try:
-                await prepared.execute(conn, INSERT, {**self._row(req), **completed})
-            except IntegrityError:
-                return False
-        return True
-
-    async def release(self, req: Request) -> None:
+                     "response_headers": headers, "locked_until": None, "holder": None}
         async with self.db.tx() as conn:
-            await conn.execute(ik.delete().where(*req.where(), ik.c.status == "in_progress"))
+            ours = ik.update().where(*key.req.where(), ik.c.holder == key.holder).values(completed)
+            if (await conn.execute(ours)).rowcount == 1:
+                return True
+            return await sql.insert_new(conn, ik, {**self.fresh(key.req, None), **completed})
+
+    async def release(self, key: RequestKey) -> None:
+        """The request ended without an answer to keep (an error, a PG timeout). A key whose work created
+        something stays, free for the next retry to resume at once; one whose work created nothing is forgotten."""
+        mine = (*key.req.where(), ik.c.holder == key.holder, ik.c.status == "in_progress")
+        async with self.db.tx() as conn:
+            await conn.execute(ik.delete().where(*mine, ik.c.resource_id.is_(None)))
+            await conn.execute(ik.update().where(*mine).values(holder=None))
+
+    async def orphans(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Keys whose work created something and whose holder process is gone: that work is to be settled."""
+        now = self.clock.now()
+        q = sa.select(ik).where(ik.c.status == "in_progress", ik.c.resource_id.is_not(None),
+                                ik.c.holder.is_not(None)).limit(limit)
+        async with self.db.read() as conn:
+            rows = await sql.rows(conn, q)
+            return [r for r in rows if not await processes.alive(conn, r["holder"].partition("/")[0], now)]
+
+    async def free(self, row: dict[str, Any]) -> bool:
+        """Free an orphaned key for its client's retry; False if someone took it over meanwhile."""
+        async with self.db.tx() as conn:
+            q = ik.update().where(ik.c.merchant_id == row["merchant_id"], ik.c.caller == row["caller"],
+                                  ik.c.key == row["key"], ik.c.holder == row["holder"]).values(holder=None)
+            return bool((await conn.execute(q)).rowcount == 1)
 
     async def purge(self) -> int:
         async with self.db.tx() as conn:

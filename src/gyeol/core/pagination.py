@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gyeol.db.engine import Conn
 
 MAX_PAGE_SIZE = 100
 
@@ -19,7 +20,7 @@ class Page(TypedDict):
 
 
 async def paginate(
-    conn: AsyncConnection,
+    conn: Conn,
     query: sa.Select[Any],
     order_by: Any,
     page: int,
@@ -28,4 +29,4 @@ async def paginate(
 ) -> Page:
     total = (await conn.execute(sa.select(sa.func.count()).select_from(query.subquery()))).scalar_one()
     rows = (await conn.execute(query.order_by(order_by).limit(size).offset((page - 1) * size))).mappings().all()
-    return {"items": [view(r) for r in rows], "total": int(total), "page": page, "size": size}
+    return {"items": [view(dict(r)) for r in rows], "total": int(total), "page": page, "size": size}

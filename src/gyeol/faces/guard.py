@@ -1,8 +1,9 @@
 """The API request guard: body size, content type, and idempotency keys, for every face.
 
 It sits in front of the routes and holds their responses back until the key's record is settled: a request
-whose key another one holds changes nothing (its first write finds the key taken and is rolled back) and gets
-that request's response instead. Refusals are rendered in the format of the face that owns the path.
+whose key another one holds changes nothing (its service's claim finds the key taken and its transaction is rolled
+back) and gets that request's response instead, or resumes its work when that request is gone. Refusals are
+rendered in the format of the face that owns the path.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gyeol.core import idempotency
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
-from gyeol.core.idempotency import Claim, IdempotencyStore, KeyTaken, Request
+from gyeol.core.idempotency import Claim, IdempotencyStore, KeyTaken, Request, RequestKey
+from gyeol.db import commits
 from gyeol.faces.http import FaceErrors
 
 CallerResolver = Callable[[Scope], Awaitable[Caller | None]]
@@ -91,36 +94,30 @@ class ApiGuardMiddleware:
                           body: bytes) -> None:
         path = scope["path"]
         digest = hashlib.sha256(scope["method"].encode() + b"\n" + path.encode() + b"\n" + body).hexdigest()
-        req = Request(caller.merchant_id, caller.scope, key, scope["method"], path, digest)
-        pending = self.store.pending(req)
-        claimed = False
-        try:
+        held = RequestKey(Request(caller.merchant_id, caller.scope, key, scope["method"], path, digest), self.store)
+        # The route's service claims the key in its first transaction (core.idempotency.claim).
+        with idempotency.bind(held), commits.counted():
             try:
-                with pending.bound():
+                try:
                     response = await self._run(scope, receive)
-                claimed = pending.committed
-            except KeyTaken:
-                claim = await self.store.claim(req)
-                if await self._answer(scope, receive, send, claim):
+                except KeyTaken:
+                    claim = await self.store.take(held)
+                    if await self._answer(scope, receive, send, claim):
+                        return
+                    held.resumed = claim
+                    response = await self._run(scope, receive)
+            except BaseException:
+                await self.store.release(held)
+                raise
+            keep = response.status not in NOT_STORED and response.status < 500 \
+                and not scope.get("state", {}).get("no_idempotency_store")
+            if not keep:
+                await self.store.release(held)
+            elif not await self.store.complete(held, response.status, response.body, response.headers):
+                # The request wrote nothing, so it claimed nothing, and another one claimed the key meanwhile.
+                if await self._answer(scope, receive, send, await self.store.take(held)):
                     return
-                claimed = True
-                scope.setdefault("state", {})["idempotency_resumed"] = claim.kind == "resumed"
-                response = await self._run(scope, receive)
-        except BaseException:
-            if claimed or pending.committed:
-                await self.store.release(req)
-            raise
-        keep = response.status not in NOT_STORED and response.status < 500 \
-            and not scope.get("state", {}).get("no_idempotency_store")
-        if not keep:
-            if claimed:
-                await self.store.release(req)
-        elif not await self.store.complete(req, response.status, response.body, response.headers, claimed=claimed):
-            # The request wrote nothing, so it claimed nothing, and another one claimed the key meanwhile.
-            claim = await self.store.claim(req)
-            if await self._answer(scope, receive, send, claim):
-                return
-            await self.store.complete(req, response.status, response.body, response.headers, claimed=True)
+                await self.store.complete(held, response.status, response.body, response.headers)
         for message in response.messages:
             await send(message)
 

@@ -28,15 +28,15 @@ from gyeol.connectors.base import (
 )
 from gyeol.connectors.sandbox.cards import DECLINE_MESSAGES, MAGIC_TOKENS, behavior_of, brand_of
 from gyeol.core.clock import Clock, iso
-from gyeol.db import prepared
+from gyeol.db import sql
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import sandbox_charges as ch
 from gyeol.models import sandbox_tokens as tk
 
-BY_REFERENCE = prepared.Prepared(sa.select(ch).where(ch.c.reference == sa.bindparam("reference")))
-BY_ID = prepared.Prepared(sa.select(ch).where(ch.c.id == sa.bindparam("id")))
-APPROVED_KEY = prepared.Prepared(
+BY_REFERENCE = sa.select(ch).where(ch.c.reference == sa.bindparam("reference"))
+BY_ID = sa.select(ch).where(ch.c.id == sa.bindparam("id"))
+APPROVED_KEY = (
     sa.select(ch).where(ch.c.merchant_id == sa.bindparam("merchant_id"), ch.c.payment_key == sa.bindparam("key"),
                         sa.or_(ch.c.kind == "charge", ch.c.kind == "authorization"), ch.c.status == "succeeded")
     .order_by(ch.c.created_at).limit(1))
@@ -243,7 +243,7 @@ class SandboxConnector:
     # --- paymentKey flows: the PG's own view, and a payment confirmed at the PG by someone else ------
     async def _approved_key(self, merchant_id: str, payment_key: str) -> dict[str, Any] | None:
         async with self.db.read() as conn:
-            return await prepared.fetch_one(conn, APPROVED_KEY, {"merchant_id": merchant_id, "key": payment_key})
+            return await sql.one(conn, APPROVED_KEY, {"merchant_id": merchant_id, "key": payment_key})
 
     async def approve_key(self, merchant_id: str, payment_key: str, order_id: str, amount: int,
                           currency: str = "KRW") -> dict[str, Any]:
@@ -321,8 +321,8 @@ class SandboxConnector:
         row = {"id": new_id("ch"), "parent_id": None, "token": None, "failure_code": None, **values,
                "created_at": now, "updated_at": now}
         try:
-            async with self.db.autocommit() as conn:
-                await prepared.execute(conn, prepared.insert_of(ch, row), row)
+            async with self.db.tx() as conn:
+                await sql.insert(conn, ch, row)
         except IntegrityError:
             # Two callers raced on one reference: the PG keeps the first.
             found = await self._by_reference(values["reference"])
@@ -332,11 +332,11 @@ class SandboxConnector:
 
     async def _by_reference(self, reference: str) -> dict[str, Any] | None:
         async with self.db.read() as conn:
-            return await prepared.fetch_one(conn, BY_REFERENCE, {"reference": reference})
+            return await sql.one(conn, BY_REFERENCE, {"reference": reference})
 
     async def _by_id(self, charge_id: str) -> dict[str, Any] | None:
         async with self.db.read() as conn:
-            return await prepared.fetch_one(conn, BY_ID, {"id": charge_id})
+            return await sql.one(conn, BY_ID, {"id": charge_id})
 
     async def _set_status(self, charge_id: str, status: str) -> None:
         async with self.db.tx() as conn:

@@ -7,15 +7,15 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.connectors.registry import Connectors
+from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.orders.service import ORDER_ID
 from gyeol.crypto import DataCipher
-from gyeol.db.engine import Database
+from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 from gyeol.models import customers, payment_methods
 
@@ -72,6 +72,7 @@ class CustomerService:
         for tries in range(2):
             try:
                 async with self.db.tx() as conn:
+                    await idempotency.claim(conn)
                     cus = await self._customer(conn, caller.merchant_id, customer_id, create=True)
                     assert cus is not None
                     has_default = (await conn.execute(
@@ -107,6 +108,7 @@ class CustomerService:
 
     async def set_default(self, caller: Caller, customer_id: str, method_id: str) -> dict[str, Any]:
         async with self.db.tx() as conn:
+            await idempotency.claim(conn)
             cus = await self._customer(conn, caller.merchant_id, customer_id, create=False)
             m = await self._method(conn, caller, method_id, lock=True)
             if cus is None or m["customer_pk"] != cus["id"]:
@@ -119,6 +121,7 @@ class CustomerService:
 
     async def detach(self, caller: Caller, method_id: str) -> dict[str, Any]:
         async with self.db.tx() as conn:
+            await idempotency.claim(conn)
             m = await self._method(conn, caller, method_id, lock=True)
             await conn.execute(payment_methods.update().where(payment_methods.c.id == method_id)
                                .values(deleted_at=self.clock.now(), is_default=False))
@@ -137,7 +140,7 @@ class CustomerService:
         async with self.db.read() as conn:
             return await self._method(conn, caller, method_id)
 
-    async def _method(self, conn: AsyncConnection, caller: Caller, method_id: str, lock: bool = False) -> Row:
+    async def _method(self, conn: Conn, caller: Caller, method_id: str, lock: bool = False) -> Row:
         q = sa.select(payment_methods).where(payment_methods.c.id == method_id,
                                              payment_methods.c.merchant_id == caller.merchant_id,
                                              payment_methods.c.deleted_at.is_(None))
@@ -148,7 +151,7 @@ class CustomerService:
             raise not_found("paymentMethod", method_id)
         return dict(row)
 
-    async def _customer(self, conn: AsyncConnection, merchant_id: str, customer_id: str, *,
+    async def _customer(self, conn: Conn, merchant_id: str, customer_id: str, *,
                         create: bool) -> Row | None:
         q = sa.select(customers).where(customers.c.merchant_id == merchant_id,
                                        customers.c.customer_id == customer_id)

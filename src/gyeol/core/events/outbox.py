@@ -5,23 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from gyeol.core.clock import iso
-from gyeol.db import prepared
+from gyeol.db import sql
+from gyeol.db.engine import Conn
 from gyeol.ids import new_id
 from gyeol.models import outbox_events
 
-INSERT = prepared.insert_of(outbox_events, ("id", "merchant_id", "type", "resource_id", "payload", "created_at"))
-
 
 async def add(
-    conn: AsyncConnection, *, merchant_id: str, type: str, obj: dict[str, Any], resource_id: str | None,
+    conn: Conn, *, merchant_id: str, type: str, obj: dict[str, Any], resource_id: str | None,
     now: datetime,
 ) -> str:
     event_id = new_id("evt")
     payload = {"id": event_id, "type": type, "createdAt": iso(now), "merchantId": merchant_id,
                "data": {"object": obj}}
-    await prepared.write(conn, INSERT, {"id": event_id, "merchant_id": merchant_id, "type": type,
+    await sql.insert(conn, outbox_events, {"id": event_id, "merchant_id": merchant_id, "type": type,
                                         "resource_id": resource_id, "payload": payload, "created_at": now})
     return event_id

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
@@ -69,6 +70,7 @@ class OrderService:
         row = self.new_row(caller, cmd)
         try:
             async with self.db.tx() as conn:
+                await idempotency.claim(conn)
                 await repo.insert(conn, row)
         except IntegrityError:
             raise DomainError("conflict", "ORDER_ALREADY_EXISTS", f"Order '{cmd.order_id}' already exists.",

@@ -12,16 +12,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.core.clock import KST, iso
 from gyeol.crypto import DataCipher
+from gyeol.db.engine import Conn
 from gyeol.models import counters, payment_accounts
 
 Row = dict[str, Any]
 
 
-async def next_value(conn: AsyncConnection, merchant_id: str, name: str) -> int:
+async def next_value(conn: Conn, merchant_id: str, name: str) -> int:
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = (
         insert(counters).values(merchant_id=merchant_id, name=name, value=1)
@@ -31,13 +31,13 @@ async def next_value(conn: AsyncConnection, merchant_id: str, name: str) -> int:
     return int((await conn.execute(stmt)).scalar_one())
 
 
-async def next_payment_number(conn: AsyncConnection, merchant_id: str, now: datetime) -> str:
+async def next_payment_number(conn: Conn, merchant_id: str, now: datetime) -> str:
     day = now.astimezone(KST).strftime("%Y%m%d")  # a Korean shop's day
     n = await next_value(conn, merchant_id, f"payment_number:{day}")
     return f"PAY-{day}-{n:03d}"
 
 
-async def record(conn: AsyncConnection, cipher: DataCipher, p: Row, *, kind: str, bank_code: str,
+async def record(conn: Conn, cipher: DataCipher, p: Row, *, kind: str, bank_code: str,
                  account_number: str | None, holder_name: str | None, now: datetime,
                  due_at: datetime | None = None) -> Row:
     row = {
@@ -50,18 +50,18 @@ async def record(conn: AsyncConnection, cipher: DataCipher, p: Row, *, kind: str
     return row
 
 
-async def get(conn: AsyncConnection, payment_id: str) -> Row | None:
+async def get(conn: Conn, payment_id: str) -> Row | None:
     row = (await conn.execute(sa.select(payment_accounts).where(payment_accounts.c.payment_id == payment_id))
            ).mappings().first()
     return dict(row) if row else None
 
 
-async def set_status(conn: AsyncConnection, payment_id: str, status: str, now: datetime, **values: Any) -> None:
+async def set_status(conn: Conn, payment_id: str, status: str, now: datetime, **values: Any) -> None:
     await conn.execute(payment_accounts.update().where(payment_accounts.c.payment_id == payment_id)
                        .values(status=status, updated_at=now, **values))
 
 
-async def due_virtual_accounts(conn: AsyncConnection, now: datetime, limit: int) -> list[str]:
+async def due_virtual_accounts(conn: Conn, now: datetime, limit: int) -> list[str]:
     q = sa.select(payment_accounts.c.payment_id).where(
         payment_accounts.c.kind == "virtual_account", payment_accounts.c.status == "waiting",
         payment_accounts.c.due_at <= now).limit(limit)
@@ -74,7 +74,7 @@ def view(row: Row, cipher: DataCipher) -> Row:
             "status": row["status"]}
 
 
-async def rotate(conn: AsyncConnection, cipher: DataCipher) -> int:
+async def rotate(conn: Conn, cipher: DataCipher) -> int:
     """Re-encrypt every stored account under the current key (`gyeol keys rotate-data`)."""
     rows = (await conn.execute(sa.select(payment_accounts.c.payment_id, payment_accounts.c.account_number,
                                          payment_accounts.c.holder_name))).all()

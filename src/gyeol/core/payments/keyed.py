@@ -14,26 +14,25 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from gyeol.core import idempotency
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
-from gyeol.db import prepared
+from gyeol.db import sql
 from gyeol.db.engine import Database
-from gyeol.db.prepared import Prepared
 from gyeol.models import payments, refunds
 
 Row = dict[str, Any]
 
-# A kiosk request looks its payment up twice; these are its hot path (see db/prepared.py).
-BY_KEY = Prepared(sa.select(payments).where(
+BY_KEY = (sa.select(payments).where(
     payments.c.merchant_id == sa.bindparam("merchant_id"),
     sa.or_(payments.c.payment_key == sa.bindparam("key"), payments.c.id == sa.bindparam("key"))))
-SET_RECEIPT = Prepared(payments.update().where(payments.c.id == sa.bindparam("id"), payments.c.receipt_id.is_(None))
+SET_RECEIPT = (payments.update().where(payments.c.id == sa.bindparam("w_id"), payments.c.receipt_id.is_(None))
                        .values(receipt_id=sa.bindparam("receipt_id")))
-RECEIPT = Prepared(sa.select(payments.c.receipt_id).where(payments.c.id == sa.bindparam("id")))
+RECEIPT = sa.select(payments.c.receipt_id).where(payments.c.id == sa.bindparam("id"))
 
 
 def _not_found(key: str) -> DomainError:
@@ -53,7 +52,7 @@ class KeyedPayments:
 
     async def find(self, caller: Caller, key: str) -> Row:
         async with self.db.read() as conn:
-            rows = await prepared.fetch_all(conn, BY_KEY, {"merchant_id": caller.merchant_id, "key": key})
+            rows = await sql.rows(conn, BY_KEY, {"merchant_id": caller.merchant_id, "key": key})
         if not rows:
             raise _not_found(key)
         # A merchant's paymentKey wins over a coincidental paymentId.
@@ -166,8 +165,9 @@ class KeyedPayments:
             return p
         receipt_id = "rcpt_" + secrets.token_urlsafe(18)
         async with self.db.tx() as conn:
-            await prepared.write(conn, SET_RECEIPT, {"id": p["id"], "receipt_id": receipt_id})
-            found = await prepared.fetch_one(conn, RECEIPT, {"id": p["id"]})
+            await idempotency.claim(conn)
+            await conn.execute(SET_RECEIPT, {"w_id": p["id"], "receipt_id": receipt_id})
+            found = await sql.one(conn, RECEIPT, {"id": p["id"]})
         return {**p, "receipt_id": found["receipt_id"] if found else None}
 
     def receipt_url(self, p: Row) -> str | None:

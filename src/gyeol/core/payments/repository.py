@@ -13,13 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.states import ATTEMPT, PAYMENT, PAYMENT_HOLDING
-from gyeol.db import prepared
-from gyeol.db.prepared import Prepared
+from gyeol.db import sql
+from gyeol.db.engine import Conn
 from gyeol.models import merchants, orders, payments
 from gyeol.models import payment_attempts as att
 
@@ -40,9 +39,9 @@ def scoped(caller: Caller) -> list[sa.ColumnElement[bool]]:
 
 
 _BY_ID = sa.select(payments).where(payments.c.id == sa.bindparam("id"))
-GET_ANY = Prepared(_BY_ID)
-GET_ANY_LOCKED = Prepared(_BY_ID.with_for_update())
-OTHER_HOLDING = Prepared(
+GET_ANY = (_BY_ID)
+GET_ANY_LOCKED = (_BY_ID.with_for_update())
+OTHER_HOLDING = (
     sa.select(payments.c.id, payments.c.status)
     .where(payments.c.order_pk == sa.bindparam("order_pk"), payments.c.id != sa.bindparam("id"),
            sa.or_(*(payments.c.status == s for s in sorted(PAYMENT_HOLDING))))
@@ -55,7 +54,7 @@ _LAST_ATTEMPT_ID = (
     sa.select(_later.c.id).where(_later.c.payment_id == payments.c.id)
     .order_by(_later.c.created_at.desc(), _later.c.id.desc()).limit(1).correlate(payments).scalar_subquery()
 )
-GET_WITH_LAST_ATTEMPT = Prepared(
+GET_WITH_LAST_ATTEMPT = (
     sa.select(payments, *(c.label("a_" + c.name) for c in att.c))
     .select_from(payments.outerjoin(att, att.c.id == _LAST_ATTEMPT_ID))
     .where(payments.c.id == sa.bindparam("id"))  # whose it is: `_visible`
@@ -65,7 +64,7 @@ GET_WITH_LAST_ATTEMPT = Prepared(
 # The core's lock order, payment then order, is the order of `FOR UPDATE OF`: PostgreSQL locks each row of a
 # result in that order. The attempt is not locked: every writer of an attempt holds its payment's lock first, so
 # taking the attempt's too could only deadlock.
-ANSWER_LOCKED = Prepared(
+ANSWER_LOCKED = (
     sa.select(payments, *(c.label("a_" + c.name) for c in att.c), *(c.label("o_" + c.name) for c in orders.c),
               merchants.c.settings.label("merchant_settings"))
     .select_from(att.join(payments, payments.c.id == att.c.payment_id)
@@ -89,10 +88,11 @@ def _split(row: Row) -> tuple[Row, Row | None]:
     return p, (a if a["id"] is not None else None)
 
 
-async def get_with_last_attempt(conn: AsyncConnection, caller: Caller, payment_id: str) -> tuple[Row, Row | None]:
-    """A payment and its latest attempt in one statement (one snapshot, one round trip)."""
-    row = await prepared.fetch_one(conn, GET_WITH_LAST_ATTEMPT, {"id": payment_id})
-    if row is None or not _visible(caller, row):
+async def get_with_last_attempt(conn: Conn, caller: Caller | None, payment_id: str) -> tuple[Row, Row | None]:
+    """A payment and its latest attempt in one statement (one snapshot, one round trip); the caller's, when one
+    is given."""
+    row = await sql.one(conn, GET_WITH_LAST_ATTEMPT, {"id": payment_id})
+    if row is None or (caller is not None and not _visible(caller, row)):
         raise not_found("payment", payment_id)
     return _split(row)
 
@@ -108,8 +108,8 @@ class Answering:
     terms: dict[str, Any]
 
 
-async def lock_for_answer(conn: AsyncConnection, attempt_id: str) -> Answering:
-    row = await prepared.fetch_one(conn, ANSWER_LOCKED, {"id": attempt_id})
+async def lock_for_answer(conn: Conn, attempt_id: str) -> Answering:
+    row = await sql.one(conn, ANSWER_LOCKED, {"id": attempt_id})
     if row is None:
         raise LookupError(f"attempt {attempt_id} is gone")  # attempts are never deleted
     p, a = _split(row)
@@ -119,29 +119,28 @@ async def lock_for_answer(conn: AsyncConnection, attempt_id: str) -> Answering:
     return Answering(p, a, order, dict(values[-1] or {}))
 
 
-async def get(conn: AsyncConnection, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:
-    row = await prepared.fetch_one(conn, GET_ANY_LOCKED if lock else GET_ANY, {"id": payment_id})
+async def get(conn: Conn, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:
+    row = await sql.one(conn, GET_ANY_LOCKED if lock else GET_ANY, {"id": payment_id})
     if row is None or not _visible(caller, row):
         raise not_found("payment", payment_id)
     return row
 
 
-async def get_any(conn: AsyncConnection, payment_id: str, *, lock: bool = False) -> Row | None:
-    return await prepared.fetch_one(conn, GET_ANY_LOCKED if lock else GET_ANY, {"id": payment_id})
+async def get_any(conn: Conn, payment_id: str, *, lock: bool = False) -> Row | None:
+    return await sql.one(conn, GET_ANY_LOCKED if lock else GET_ANY, {"id": payment_id})
 
 
-async def insert(conn: AsyncConnection, row: Row) -> None:
-    await prepared.write(conn, prepared.insert_of(payments, row), row)
+async def insert(conn: Conn, row: Row) -> None:
+    await sql.insert(conn, payments, row)
 
 
-async def transition(conn: AsyncConnection, p: Row, event: str, now: datetime, **values: Any) -> Row:
+async def transition(conn: Conn, p: Row, event: str, now: datetime, **values: Any) -> Row:
     new_status = PAYMENT.next(p["status"], event)
     values = {**values, "status": new_status, "updated_at": now}
-    stmt = prepared.update_of(payments, values, ("id", "status"))
-    await prepared.write(conn, stmt, {**values, "w_id": p["id"], "w_status": p["status"]},
-                         conflict=lambda: DomainError("conflict", "CONCURRENT_UPDATE",
-                                                      "The payment changed under this request; retry.",
-                                                      details={"paymentId": p["id"]}))
+    await sql.update(conn, payments, values, id=p["id"], status=p["status"],
+                     conflict=lambda: DomainError("conflict", "CONCURRENT_UPDATE",
+                                                  "The payment changed under this request; retry.",
+                                                  details={"paymentId": p["id"]}))
     return {**p, **values}
 
 
@@ -150,43 +149,42 @@ def moved(p: Row, event: str, now: datetime, **values: Any) -> Row:
     return {**p, **values, "status": PAYMENT.next(p["status"], event), "updated_at": now}
 
 
-async def update(conn: AsyncConnection, p: Row, now: datetime, **values: Any) -> Row:
+async def update(conn: Conn, p: Row, now: datetime, **values: Any) -> Row:
     """A change that is not a status move (amounts, the open attempt, method details)."""
     assert "status" not in values
     values["updated_at"] = now
-    await prepared.write(conn, prepared.update_of(payments, values, ("id",)), {**values, "w_id": p["id"]})
+    await sql.update(conn, payments, values, id=p["id"])
     return {**p, **values}
 
 
-async def other_holding_payment(conn: AsyncConnection, order_pk: str, payment_id: str) -> Row | None:
-    return await prepared.fetch_one(conn, OTHER_HOLDING, {"order_pk": order_pk, "id": payment_id})
+async def other_holding_payment(conn: Conn, order_pk: str, payment_id: str) -> Row | None:
+    return await sql.one(conn, OTHER_HOLDING, {"order_pk": order_pk, "id": payment_id})
 
 
 # --- attempts -------------------------------------------------------------------------------------
-GET_ATTEMPT = Prepared(sa.select(att).where(att.c.id == sa.bindparam("id")))
+GET_ATTEMPT = sa.select(att).where(att.c.id == sa.bindparam("id"))
 
 
-async def insert_attempt(conn: AsyncConnection, row: Row) -> None:
-    await prepared.write(conn, prepared.insert_of(att, row), row)
+async def insert_attempt(conn: Conn, row: Row) -> None:
+    await sql.insert(conn, att, row)
 
 
-async def get_attempt(conn: AsyncConnection, attempt_id: str) -> Row | None:
-    return await prepared.fetch_one(conn, GET_ATTEMPT, {"id": attempt_id})
+async def get_attempt(conn: Conn, attempt_id: str) -> Row | None:
+    return await sql.one(conn, GET_ATTEMPT, {"id": attempt_id})
 
 
-async def settle_attempt(conn: AsyncConnection, a: Row, event: str, now: datetime, **values: Any) -> Row:
+async def settle_attempt(conn: Conn, a: Row, event: str, now: datetime, **values: Any) -> Row:
     new_status = ATTEMPT.next(a["status"], event)
     values = {**values, "status": new_status, "updated_at": now}
     if new_status == "unknown":
         values["next_check_at"] = now + timedelta(seconds=5)
     elif new_status != "requires_action":
         values["next_check_at"] = None
-    await prepared.write(conn, prepared.update_of(att, values, ("id", "status")),
-                         {**values, "w_id": a["id"], "w_status": a["status"]})
+    await sql.update(conn, att, values, id=a["id"], status=a["status"])
     return {**a, **values}
 
 
-async def recheck_later(conn: AsyncConnection, a: Row, now: datetime) -> Row:
+async def recheck_later(conn: Conn, a: Row, now: datetime) -> Row:
     """An unknown attempt the PG still did not answer about: the next look backs off to at most an hour."""
     checks = a["checks"] + 1
     values = {"checks": checks, "next_check_at": now + timedelta(seconds=min(5 * 2 ** min(checks, 10), 3600)),
@@ -195,7 +193,7 @@ async def recheck_later(conn: AsyncConnection, a: Row, now: datetime) -> Row:
     return {**a, **values}
 
 
-async def attempts_to_check(conn: AsyncConnection, now: datetime, stale_before: datetime, limit: int) -> list[Row]:
+async def attempts_to_check(conn: Conn, now: datetime, stale_before: datetime, limit: int) -> list[Row]:
     q = (
         sa.select(att)
         .where(
@@ -212,15 +210,15 @@ async def attempts_to_check(conn: AsyncConnection, now: datetime, stale_before: 
 
 _BY_KEY = sa.select(payments).where(payments.c.merchant_id == sa.bindparam("merchant_id"),
                                     payments.c.payment_key == sa.bindparam("payment_key"))
-BY_KEY, BY_KEY_LOCKED = Prepared(_BY_KEY), Prepared(_BY_KEY.with_for_update())
+BY_KEY, BY_KEY_LOCKED = (_BY_KEY), (_BY_KEY.with_for_update())
 
 
-async def get_by_key(conn: AsyncConnection, merchant_id: str, payment_key: str, *, lock: bool = False) -> Row | None:
-    return await prepared.fetch_one(conn, BY_KEY_LOCKED if lock else BY_KEY,
+async def get_by_key(conn: Conn, merchant_id: str, payment_key: str, *, lock: bool = False) -> Row | None:
+    return await sql.one(conn, BY_KEY_LOCKED if lock else BY_KEY,
                                     {"merchant_id": merchant_id, "payment_key": payment_key})
 
 
-async def get_by_number(conn: AsyncConnection, caller: Caller, payment_number: str) -> Row:
+async def get_by_number(conn: Conn, caller: Caller, payment_number: str) -> Row:
     q = sa.select(payments).where(payments.c.payment_number == payment_number, *scoped(caller))
     row = (await conn.execute(q)).mappings().first()
     if row is None:
@@ -228,7 +226,7 @@ async def get_by_number(conn: AsyncConnection, caller: Caller, payment_number: s
     return dict(row)
 
 
-async def get_by_client_token(conn: AsyncConnection, client_token: str) -> Row | None:
+async def get_by_client_token(conn: Conn, client_token: str) -> Row | None:
     """The payment a client token was minted for. The token starts with the payment's id (`<id>_secret_<random>`),
     so this is a primary-key read, not a scan of `payments`; then the whole token must match."""
     payment_id, secret, _ = client_token.partition("_secret_")

@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.connectors.base import (
     AttemptResult,
@@ -27,6 +26,7 @@ from gyeol.connectors.base import (
     PgPayment,
 )
 from gyeol.connectors.registry import Connectors
+from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
@@ -44,7 +44,8 @@ from gyeol.core.refunds.service import RefundCommand, RefundService
 from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN, IllegalTransition
 from gyeol.crypto import DataCipher
-from gyeol.db.engine import Database
+from gyeol.db import sql
+from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 from gyeol.models import inbound_events, payments
 
@@ -115,6 +116,12 @@ class PaymentService:
         if cmd.confirm and (cmd.method is None or not cmd.method.given):
             raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
                               "confirm: true needs a payment method in methodOptions.")
+        resumed = idempotency.resumed("payment")
+        if resumed is not None:
+            # A retry of a create whose first try was cut short: that payment, its open attempt settled.
+            view = self._raise_for(await self.carry_on(resumed))
+            return {**view, "redirectUrl": view.get("redirectUrl") or self.checkout_url(await self.get_row(
+                caller, resumed))}
         method = await self._resolve_method(caller, cmd.method) if cmd.confirm and cmd.method else None
         now = self.clock.now()
         payment_id = new_id("pay")
@@ -151,6 +158,7 @@ class PaymentService:
         PostgreSQL), the payment, and its attempt when it is confirmed at once."""
         row = dict(row)
         async with self.db.tx() as conn:
+            await idempotency.claim(conn, "payment", row["id"])
             if new_order:
                 order = self.orders.new_row(caller, CreateOrder(
                     order_id=cmd.order_id, amount=cmd.amount, currency=currency, customer_id=cmd.customer_id,
@@ -171,7 +179,7 @@ class PaymentService:
     def checkout_url(self, p: Row) -> str:
         return f"{self.base_url}/checkout/{p['id']}?token={p['client_token']}"
 
-    async def _known_order(self, conn: AsyncConnection, caller: Caller, cmd: CreateIntent, currency: str) -> Row:
+    async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Row:
         """The order to pay, which the merchant has already: locked, and checked against the intent."""
         order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
         if order is None or (cmd.require_order and caller.is_user and order["user_id"] != caller.user_id):
@@ -192,9 +200,10 @@ class PaymentService:
     async def confirm(self, caller: Caller, payment_id: str, spec: MethodSpec, *, fault: str | None = None,
                       resume: bool = False) -> Row:
         """Authorize (and, for automatic capture, capture) the payment with the given method."""
-        if resume:
-            # A retry that took over an abandoned idempotency key: settle what the first try started.
-            view = await self._settle_open_attempt(caller, payment_id)
+        if resume or idempotency.resumed("payment") == payment_id:
+            # A retry whose first try was cut short, or a kiosk's confirm of a pending payment: settle what the
+            # first try started, never a second charge.
+            view = await self.carry_on(payment_id)
             if view["status"] != "created" and view["status"] != "failed":
                 return self._raise_for(view)
         if not spec.given:
@@ -203,12 +212,13 @@ class PaymentService:
         method = await self._resolve_method(caller, spec)
         now = self.clock.now()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn, "payment", payment_id)
             p = await repo.get(conn, caller, payment_id, lock=True)
             order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
             p, attempt = await self._start_authorize(conn, p, order, method, now)
         return await self._authorize(caller, p, attempt, fault)
 
-    async def _start_authorize(self, conn: AsyncConnection, p: Row, order: Row, method: ResolvedMethod,
+    async def _start_authorize(self, conn: Conn, p: Row, order: Row, method: ResolvedMethod,
                                now: datetime, *, new_order: bool = False, unsaved: bool = False) -> tuple[Row, Row]:
         """Open an authorize attempt on `p` and move it to pending; `unsaved`: `p` is new, and inserted moved."""
         PAYMENT.next(p["status"], "confirm")  # refuse early, before any other check
@@ -251,20 +261,22 @@ class PaymentService:
         return p, attempt
 
     async def _authorize(self, caller: Caller, p: Row, attempt: Row, fault: str | None) -> Row:
+        return self._raise_for(await self.apply_result(attempt["id"], await self._send(p, attempt, fault)))
+
+    async def _send(self, p: Row, attempt: Row, fault: str | None) -> AttemptResult | None:
+        """Send an attempt to its PG, under its id as the PG's idempotency key; None when the PG did not answer."""
+        if attempt["kind"] != "authorize":
+            return await self._send_follow_up(p, attempt, fault)
         req = AuthorizeRequest(
             reference=attempt["id"], merchant_id=p["merchant_id"], payment_id=p["id"], amount=p["amount"],
             currency=p["currency"], capture=p["capture_method"] == "automatic", token=attempt["pg_token"],
             payment_key=p["payment_key"], order_id=p["order_id"], method_type=attempt["method_type"],
             fault=fault,
         )
-        connector = self.connectors.by_name(attempt["connector"])
-        result: AttemptResult | None
         try:
-            result = await connector.authorize(req)
+            return await self.connectors.by_name(attempt["connector"]).authorize(req)
         except ConnectorUnavailable:
-            result = None
-        view = await self.apply_result(attempt["id"], result)
-        return self._raise_for(view)
+            return None
 
     def _raise_for(self, view: Row) -> Row:
         """Turn an outcome the caller must see as an error into one; return the view otherwise."""
@@ -287,7 +299,7 @@ class PaymentService:
             p, a = await self._apply(conn, await repo.lock_for_answer(conn, attempt_id), result, now)
         return payment_view(p, a)
 
-    async def _apply(self, conn: AsyncConnection, locked: repo.Answering, result: AttemptResult | None,
+    async def _apply(self, conn: Conn, locked: repo.Answering, result: AttemptResult | None,
                      now: datetime) -> tuple[Row, Row]:
         p, a = locked.payment, locked.attempt
         if a["status"] not in ("started", "unknown", "requires_action"):
@@ -329,7 +341,7 @@ class PaymentService:
         p = await handler[a["kind"]](conn, p, a, result, ok, now, locked.order, locked.terms)
         return p, a
 
-    async def _apply_authorize(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+    async def _apply_authorize(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool,
                                now: datetime, order: Row, terms: dict[str, Any]) -> Row:
         if p["status"] != "pending":
             return await repo.update(conn, p, now, open_attempt_id=None)
@@ -356,7 +368,7 @@ class PaymentService:
         await self._money_taken(conn, p, now, order, terms)
         return p
 
-    async def _apply_capture(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+    async def _apply_capture(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool,
                              now: datetime, order: Row, terms: dict[str, Any]) -> Row:
         if not ok or p["status"] != "authorized":
             return await repo.update(conn, p, now, open_attempt_id=None)
@@ -366,7 +378,7 @@ class PaymentService:
         await self._money_taken(conn, p, now, order, terms)
         return p
 
-    async def _apply_void(self, conn: AsyncConnection, p: Row, a: Row, result: AttemptResult, ok: bool,
+    async def _apply_void(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool,
                           now: datetime, order: Row, terms: dict[str, Any]) -> Row:
         if not ok:
             return await repo.update(conn, p, now, open_attempt_id=None)
@@ -378,7 +390,7 @@ class PaymentService:
         await self._emit(conn, p, "payment.voided" if event == "void" else "payment.canceled", now)
         return p
 
-    async def _money_taken(self, conn: AsyncConnection, p: Row, now: datetime, order: Row,
+    async def _money_taken(self, conn: Conn, p: Row, now: datetime, order: Row,
                            terms: dict[str, Any] | None) -> None:
         """The order (locked by the caller) paid, the events, the settlement (`terms`: the merchant's settings,
         when the caller read them with the order)."""
@@ -409,6 +421,7 @@ class PaymentService:
                               face: str) -> tuple[Row, Row]:
         now = self.clock.now()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn)
             # Lock order as everywhere in the core: the payment first, then its order.
             p = await repo.get_by_key(conn, merchant_id, pg.payment_key, lock=True)
             order = await orders_repo.get(conn, merchant_id, pg.order_id, lock=True)
@@ -463,7 +476,7 @@ class PaymentService:
             "captured_at": None, "canceled_at": None, "created_at": now, "updated_at": now,
         }
 
-    async def _emit(self, conn: AsyncConnection, p: Row, type: str, now: datetime) -> None:
+    async def _emit(self, conn: Conn, p: Row, type: str, now: datetime) -> None:
         await outbox.add(conn, merchant_id=p["merchant_id"], type=type, obj=payment_view(p), resource_id=p["id"],
                          now=now)
 
@@ -471,8 +484,13 @@ class PaymentService:
     async def capture(self, caller: Caller, payment_id: str, amount: int | None, *,
                       fault: str | None = None) -> Row:
         """Capture an authorized payment, wholly or in part; a partial capture releases the rest."""
+        if idempotency.resumed("payment") == payment_id:
+            view = await self.carry_on(payment_id)
+            if view["status"] in PAYMENT_MONEY_TAKEN:
+                return view  # the first try's capture went through
         now = self.clock.now()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn, "payment", payment_id)
             p = await repo.get(conn, caller, payment_id, lock=True)
             PAYMENT.next(p["status"], "capture")
             self._no_open_attempt(p)
@@ -487,8 +505,13 @@ class PaymentService:
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
                      fault: str | None = None) -> Row:
         """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded."""
+        if idempotency.resumed("payment") == payment_id:
+            view = await self.carry_on(payment_id)
+            if view["status"] in PAYMENT_CLOSED:
+                return view  # the first try's void or cancel went through
         now = self.clock.now()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn, "payment", payment_id)
             p = await repo.get(conn, caller, payment_id, lock=True)
             _refuse_closed(p)
             if p["status"] in ("succeeded", "captured"):
@@ -521,7 +544,7 @@ class PaymentService:
                               "A PG request for this payment is in progress; try again shortly.",
                               details={"paymentId": p["id"], "status": p["status"]})
 
-    async def _start_follow_up(self, conn: AsyncConnection, p: Row, kind: str, amount: int, now: datetime,
+    async def _start_follow_up(self, conn: Conn, p: Row, kind: str, amount: int, now: datetime,
                                parent: Row | None = None) -> tuple[Row, Row]:
         a = {
             "id": new_id("att"), "payment_id": p["id"], "merchant_id": p["merchant_id"], "kind": kind,
@@ -536,18 +559,19 @@ class PaymentService:
         p = await repo.update(conn, p, now, open_attempt_id=a["id"])
         return p, a
 
-    async def _follow_up(self, p: Row, a: Row, kind: str, fault: str | None) -> Row:
+    async def _send_follow_up(self, p: Row, a: Row, fault: str | None) -> AttemptResult | None:
         connector = self.connectors.by_name(a["connector"])
         req = FollowUpRequest(reference=a["id"], merchant_id=p["merchant_id"], payment_id=p["id"],
                               pg_transaction_id=p["pg_transaction_id"] or "", amount=a["amount"],
                               currency=p["currency"], fault=fault)
-        call = {"capture": connector.capture, "void": connector.void}[kind]
-        result: AttemptResult | None
+        call = {"capture": connector.capture, "void": connector.void}[a["kind"]]
         try:
-            result = await call(req)
+            return await call(req)
         except ConnectorUnavailable:
-            result = None
-        view = await self.apply_result(a["id"], result)
+            return None
+
+    async def _follow_up(self, p: Row, a: Row, kind: str, fault: str | None) -> Row:
+        view = await self.apply_result(a["id"], await self._send_follow_up(p, a, fault))
         last = view.get("lastAttempt") or {}
         if last.get("status") == "unknown":
             raise DomainError("gateway", "PG_TIMEOUT",
@@ -560,13 +584,19 @@ class PaymentService:
         return view
 
     # --- resolution of in-flight attempts -----------------------------------------------------
-    async def _settle_open_attempt(self, caller: Caller, payment_id: str) -> Row:
+    async def carry_on(self, payment_id: str) -> Row:
+        """Carry on the work of a request that was cut short (a crash): an attempt it never heard back about is
+        sent to the PG again, under the same idempotency key, so the PG answers without charging twice; one that
+        timed out is looked up. Returns the payment's view."""
         async with self.db.read() as conn:
-            p = await repo.get(conn, caller, payment_id)
-            a = await repo.get_attempt(conn, p["open_attempt_id"]) if p["open_attempt_id"] else None
-        if a is not None and a["status"] in ("started", "unknown"):
+            p = await repo.get_any(conn, payment_id)
+            a = await repo.get_attempt(conn, p["open_attempt_id"]) if p and p["open_attempt_id"] else None
+        if p is not None and a is not None and a["status"] == "started":
+            return await self.apply_result(a["id"], await self._send(p, a, None))
+        if a is not None and a["status"] == "unknown":
             return await self.resolve_attempt(a)
-        return await self.get(caller, payment_id)
+        async with self.db.read() as conn:
+            return payment_view(*await repo.get_with_last_attempt(conn, None, payment_id))
 
     async def resolve_attempt(self, a: Row) -> Row:
         """Ask the PG what became of an attempt whose answer was lost, and apply it."""
@@ -593,11 +623,8 @@ class PaymentService:
         """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""
         now = self.clock.now()
         async with self.db.tx() as conn:
-            try:
-                async with conn.begin_nested():
-                    await conn.execute(inbound_events.insert().values(source=source, event_id=event_id,
-                                                                      received_at=now))
-            except IntegrityError:
+            if not await sql.insert_new(conn, inbound_events, {"source": source, "event_id": event_id,
+                                                                "received_at": now}):
                 return False
             p = await repo.get_any(conn, str(data.get("paymentId")), lock=True)
             if p is None or not p["open_attempt_id"]:
@@ -679,9 +706,12 @@ class PaymentService:
     async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Row:
         """Verify a payment the buyer made at the PG (looked up by its transaction id) and apply it."""
         self.connectors.for_payment(caller.livemode, "card")  # a live key never reaches the sandbox
+        if idempotency.resumed("payment") == payment_id:
+            await self.carry_on(payment_id)
         found = await self.connectors.sandbox.transaction(caller.merchant_id, pg_transaction_id)
         now = self.clock.now()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn, "payment", payment_id)
             p = await repo.get(conn, caller, payment_id, lock=True)
             _refuse_closed(p)
             if amount != p["amount"]:

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.connectors.base import AttemptResult, ConnectorUnavailable, FollowUpRequest
 from gyeol.connectors.registry import Connectors
+from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
@@ -22,23 +22,22 @@ from gyeol.core.payments import repository as payments_repo
 from gyeol.core.payments.views import payment_view, refund_view
 from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN, REFUND
-from gyeol.db import prepared
-from gyeol.db.engine import Database
-from gyeol.db.prepared import Prepared
+from gyeol.db import sql
+from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 from gyeol.models import payments, refunds
 
 Row = dict[str, Any]
 
-RESERVE = Prepared(
+RESERVE = (
     payments.update()
-    .where(payments.c.id == sa.bindparam("id"),
-           payments.c.refunded_amount + payments.c.refunding_amount + sa.bindparam("amount")
+    .where(payments.c.id == sa.bindparam("w_id"),
+           payments.c.refunded_amount + payments.c.refunding_amount + sa.bindparam("reserve")
            <= payments.c.captured_amount)
-    .values(refunding_amount=payments.c.refunding_amount + sa.bindparam("amount"),
+    .values(refunding_amount=payments.c.refunding_amount + sa.bindparam("reserve"),
             updated_at=sa.bindparam("updated_at")))
-BY_ID = Prepared(sa.select(refunds).where(refunds.c.id == sa.bindparam("id")))
-A_CANCEL = Prepared(sa.select(refunds.c.id).where(refunds.c.payment_id == sa.bindparam("payment_id"),
+BY_ID = sa.select(refunds).where(refunds.c.id == sa.bindparam("id"))
+A_CANCEL = (sa.select(refunds.c.id).where(refunds.c.payment_id == sa.bindparam("payment_id"),
                                                   refunds.c.is_cancel.is_(True)).limit(1))
 
 
@@ -59,8 +58,14 @@ class RefundService:
 
     async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None) -> Row:
         """Refund `amount` (default: all that is refundable) of a payment whose money was taken."""
+        resumed = idempotency.resumed("refund")
+        if resumed is not None:
+            # A retry of a refund whose first try was cut short: that refund, settled with the PG, never another.
+            return await self.carry_on(resumed)
         now = self.clock.now()
+        refund_id = new_id("re")
         async with self.db.tx() as conn:
+            await idempotency.claim(conn, "refund", refund_id)
             p = await payments_repo.get(conn, caller, cmd.payment_id, lock=True)
             if p["status"] in PAYMENT_CLOSED:
                 raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
@@ -76,31 +81,50 @@ class RefundService:
                                   "The refund exceeds the amount that can still be refunded.",
                                   details={"paymentId": p["id"], "refundable": refundable, "requested": amount})
             # Conditional, so that even without a row lock two refunds cannot both reserve the rest.
-            if await prepared.execute(conn, RESERVE, {"id": p["id"], "amount": amount, "updated_at": now}) != 1:
+            reserved = await conn.execute(RESERVE, {"w_id": p["id"], "reserve": amount, "updated_at": now})
+            if reserved.rowcount != 1:
                 raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
                                   "The refund exceeds the amount that can still be refunded.",
                                   details={"paymentId": p["id"]})
             r = {
-                "id": new_id("re"), "merchant_id": p["merchant_id"], "payment_id": p["id"], "amount": amount,
+                "id": refund_id, "merchant_id": p["merchant_id"], "payment_id": p["id"], "amount": amount,
                 "currency": p["currency"], "status": "pending", "reason": cmd.reason, "is_cancel": cmd.is_cancel,
                 "metadata": cmd.metadata or {}, "pg_transaction_id": None, "failure_reason": None,
                 "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
             }
-            await prepared.write(conn, prepared.insert_of(refunds, r), r)
-        connector = self.connectors.by_name(r["connector"])
+            await sql.insert(conn, refunds, r)
+        result = await self._send(r, p, fault)
+        return self._answer(await self.apply(r["id"], result), r, lost=result is None)
+
+    async def _send(self, r: Row, p: Row, fault: str | None) -> AttemptResult | None:
+        """Send the refund to its PG, under its id as the PG's idempotency key; None when the PG did not answer."""
         req = FollowUpRequest(reference=r["id"], merchant_id=p["merchant_id"], payment_id=p["id"],
-                              pg_transaction_id=p["pg_transaction_id"] or "", amount=amount,
-                              currency=p["currency"], reason=cmd.reason, fault=fault)
-        result: AttemptResult | None
+                              pg_transaction_id=p["pg_transaction_id"] or "", amount=r["amount"],
+                              currency=p["currency"], reason=r["reason"], fault=fault)
         try:
-            result = await connector.refund(req)
+            return await self.connectors.by_name(r["connector"]).refund(req)
         except ConnectorUnavailable:
-            result = None
-        view = await self.apply(r["id"], result)
+            return None
+
+    async def carry_on(self, refund_id: str) -> Row:
+        """Carry on a refund whose request was cut short (a crash): still pending, it is sent to the PG again
+        under the same idempotency key, so the PG answers without refunding twice."""
+        async with self.db.read() as conn:
+            r = await sql.one(conn, BY_ID, {"id": refund_id})
+            assert r is not None  # refunds are never deleted
+            p = await payments_repo.get_any(conn, r["payment_id"])
+        if r["status"] != "pending" or p is None:
+            return self._answer(refund_view(r), r, lost=False)
+        result = await self._send(r, p, None)
+        return self._answer(await self.apply(r["id"], result), r, lost=result is None)
+
+    @staticmethod
+    def _answer(view: Row, r: Row, *, lost: bool) -> Row:
+        """The refund's answer to its caller: a refusal or a lost PG answer is an error."""
         if view["status"] == "failed":
             raise DomainError("processing", view["failureReason"] or "refund_failed", "The PG refused the refund.",
-                              details={"refundId": r["id"], "paymentId": p["id"]})
-        if result is None:
+                              details={"refundId": r["id"], "paymentId": r["payment_id"]})
+        if lost and view["status"] == "pending":
             raise DomainError("gateway", "PG_TIMEOUT",
                               "The PG did not answer in time; the refund is pending and being reconciled.",
                               status=504, details={"refundId": r["id"], "status": "pending"})
@@ -109,7 +133,7 @@ class RefundService:
     async def apply(self, refund_id: str, result: AttemptResult | None) -> Row:
         now = self.clock.now()
         async with self.db.tx() as conn:
-            found = await prepared.fetch_one(conn, BY_ID, {"id": refund_id})
+            found = await sql.one(conn, BY_ID, {"id": refund_id})
             if found is None:
                 raise LookupError(f"refund {refund_id} is gone")  # refunds are never deleted
             r = found
@@ -128,7 +152,7 @@ class RefundService:
                                  resource_id=r["id"], now=now)
         return refund_view(r)
 
-    async def _succeed(self, conn: AsyncConnection, r: Row, p: Row, result: AttemptResult, now: datetime) -> Row:
+    async def _succeed(self, conn: Conn, r: Row, p: Row, result: AttemptResult, now: datetime) -> Row:
         r = await self._set(conn, r, "succeeded", now, pg_transaction_id=result.pg_transaction_id)
         refunded = p["refunded_amount"] + r["amount"]
         p = await payments_repo.update(conn, p, now, refunded_amount=refunded,
@@ -167,18 +191,17 @@ class RefundService:
                 "metadata": {}, "pg_transaction_id": None, "failure_reason": None,
                 "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
             }
-            await prepared.write(conn, prepared.insert_of(refunds, r), r)
+            await sql.insert(conn, refunds, r)
             r = await self._succeed(conn, r, p, AttemptResult("succeeded", pg_transaction_id=pg_transaction_id), now)
         return refund_view(r)
 
-    async def _any_cancel(self, conn: AsyncConnection, payment_id: str) -> bool:
-        return await prepared.fetch_one(conn, A_CANCEL, {"payment_id": payment_id}) is not None
+    async def _any_cancel(self, conn: Conn, payment_id: str) -> bool:
+        return await sql.one(conn, A_CANCEL, {"payment_id": payment_id}) is not None
 
-    async def _set(self, conn: AsyncConnection, r: Row, event: str, now: datetime, **values: Any) -> Row:
+    async def _set(self, conn: Conn, r: Row, event: str, now: datetime, **values: Any) -> Row:
         new_status = REFUND.next(r["status"], event)
         values = {**values, "status": new_status, "updated_at": now}
-        await prepared.write(conn, prepared.update_of(refunds, values, ("id", "status")),
-                             {**values, "w_id": r["id"], "w_status": r["status"]})
+        await sql.update(conn, refunds, values, id=r["id"], status=r["status"])
         return {**r, **values}
 
     async def get(self, caller: Caller, refund_id: str) -> Row:

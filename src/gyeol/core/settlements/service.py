@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gyeol.core.clock import KST, Clock, iso
 from gyeol.core.context import Caller
@@ -24,9 +23,8 @@ from gyeol.core.events import outbox
 from gyeol.core.merchants import repository as merchants_repo
 from gyeol.core.money import apply_rate
 from gyeol.core.pagination import Page, paginate
-from gyeol.db import prepared
-from gyeol.db.engine import Database
-from gyeol.db.prepared import Prepared
+from gyeol.db import sql
+from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 from gyeol.models import settlements
 
@@ -63,7 +61,7 @@ def settlement_view(s: Mapping[str, Any]) -> Row:
     }
 
 
-APPROVAL = Prepared(sa.select(settlements).where(settlements.c.payment_id == sa.bindparam("payment_id"),
+APPROVAL = (sa.select(settlements).where(settlements.c.payment_id == sa.bindparam("payment_id"),
                                                  settlements.c.kind == "payment"))
 
 
@@ -72,7 +70,7 @@ class AlreadyBooked(Exception):
     refused."""
 
 
-async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, now: datetime,
+async def book(conn: Conn, p: Row, *, source_id: str, amount: int, now: datetime,
                settings: dict[str, Any] | None = None) -> Row:
     """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`, with its event; the
     transaction fails with AlreadyBooked if `source_id` has a settlement. `settings` are the merchant's, when the
@@ -93,15 +91,15 @@ async def book(conn: AsyncConnection, p: Row, *, source_id: str, amount: int, no
         "paid_at": None, "created_at": now,
     }
     # Held with the transaction's other writes (nothing reads its count): one statement with them on PostgreSQL.
-    await prepared.write(conn, prepared.insert_of(settlements, row), row, taken=AlreadyBooked)
+    await sql.insert(conn, settlements, row, taken=AlreadyBooked)
     await outbox.add(conn, merchant_id=p["merchant_id"], type="settlement.created", obj=settlement_view(row),
                      resource_id=row["id"], now=now)
     return row
 
 
-async def for_payment(conn: AsyncConnection, payment_id: str) -> Row:
+async def for_payment(conn: Conn, payment_id: str) -> Row:
     """The approval's settlement row of a payment whose money was taken."""
-    found = await prepared.fetch_one(conn, APPROVAL, {"payment_id": payment_id})
+    found = await sql.one(conn, APPROVAL, {"payment_id": payment_id})
     if found is None:
         raise LookupError(f"payment {payment_id} has no settlement")  # booked with the money: never happens
     return found

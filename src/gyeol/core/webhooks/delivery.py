@@ -18,7 +18,6 @@ import httpx
 import orjson
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 from standardwebhooks.webhooks import Webhook
 
 from gyeol.core.clock import Clock
@@ -27,7 +26,7 @@ from gyeol.core.events import outbox
 from gyeol.core.webhooks.endpoints import endpoint_view
 from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
 from gyeol.crypto import DataCipher
-from gyeol.db.engine import Database
+from gyeol.db.engine import Conn, Database
 from gyeol.models import outbox_events, webhook_deliveries, webhook_endpoints
 
 log = structlog.get_logger(__name__)
@@ -174,7 +173,7 @@ class WebhookDispatcher:
                 elif failing_since <= now - DISABLE_AFTER:
                     await self._disable(conn, rs[0].d["merchant_id"], endpoint_id, now)
 
-    async def _disable(self, conn: AsyncConnection, merchant_id: str, endpoint_id: str, now: datetime) -> None:
+    async def _disable(self, conn: Conn, merchant_id: str, endpoint_id: str, now: datetime) -> None:
         ep = webhook_endpoints.c
         disabled = await conn.execute(webhook_endpoints.update().where(
             ep.id == endpoint_id, ep.enabled.is_(True), ep.failing_since <= now - DISABLE_AFTER)

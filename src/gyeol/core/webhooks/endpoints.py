@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gyeol.core import idempotency
 from gyeol.core.clock import Clock, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
@@ -18,7 +18,7 @@ from gyeol.core.events.types import EVENT_TYPES, subscribed
 from gyeol.core.pagination import Page, paginate
 from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
 from gyeol.crypto import DataCipher
-from gyeol.db.engine import Database
+from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 from gyeol.models import outbox_events, webhook_deliveries, webhook_endpoints
 
@@ -73,7 +73,7 @@ def new_delivery(e: Mapping[str, Any], event: Mapping[str, Any], now: datetime) 
             "created_at": now, "updated_at": now}
 
 
-async def fan_out(conn: AsyncConnection, events: Sequence[Mapping[str, Any]], now: datetime) -> list[Row]:
+async def fan_out(conn: Conn, events: Sequence[Mapping[str, Any]], now: datetime) -> list[Row]:
     """Deliveries for every enabled endpoint subscribed to each event (the relay, and redelivery to all)."""
     merchants = {e["merchant_id"] for e in events}
     if not merchants:
@@ -107,10 +107,11 @@ class WebhookEndpoints:
                "previous_secret": None, "previous_secret_expires_at": None, "enabled": True, "failing_since": None,
                "disabled_reason": None, "deleted_at": None, "created_at": now, "updated_at": now}
         async with self.db.tx() as conn:
+            await idempotency.claim(conn)
             await conn.execute(webhook_endpoints.insert().values(**row))
         return endpoint_view(row, secret)
 
-    async def _get(self, conn: AsyncConnection, caller: Caller, endpoint_id: str, lock: bool = False) -> Row:
+    async def _get(self, conn: Conn, caller: Caller, endpoint_id: str, lock: bool = False) -> Row:
         q = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id,
                                                webhook_endpoints.c.merchant_id == caller.merchant_id,
                                                webhook_endpoints.c.deleted_at.is_(None))
@@ -147,6 +148,7 @@ class WebhookEndpoints:
                 changes["disabled_reason"] = "disabled_by_merchant"
         now = self.clock.now()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn)
             row = await self._get(conn, caller, endpoint_id, lock=True)
             changes["updated_at"] = now
             await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
@@ -156,6 +158,7 @@ class WebhookEndpoints:
     async def delete(self, caller: Caller, endpoint_id: str) -> Row:
         now = self.clock.now()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn)
             await self._get(conn, caller, endpoint_id, lock=True)
             await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
                                .values(deleted_at=now, enabled=False, updated_at=now))
@@ -169,6 +172,7 @@ class WebhookEndpoints:
         now = self.clock.now()
         secret = new_secret()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn)
             row = await self._get(conn, caller, endpoint_id, lock=True)
             changes = {"secret": self.cipher.encrypt(secret), "previous_secret": row["secret"],
                        "previous_secret_expires_at": now + OLD_SECRET_GRACE, "updated_at": now}
@@ -183,7 +187,7 @@ class WebhookEndpoints:
             return await paginate(conn, q, webhook_deliveries.c.created_at.desc(), page, size, delivery_view)
 
     # --- events -------------------------------------------------------------------------------
-    async def _event(self, conn: AsyncConnection, caller: Caller, event_id: str) -> Row:
+    async def _event(self, conn: Conn, caller: Caller, event_id: str) -> Row:
         row = (await conn.execute(sa.select(outbox_events).where(outbox_events.c.id == event_id))).mappings().first()
         if row is None or not caller.owns(row):
             raise not_found("event", event_id)
@@ -209,6 +213,7 @@ class WebhookEndpoints:
     async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None) -> Row:
         now = self.clock.now()
         async with self.db.tx() as conn:
+            await idempotency.claim(conn)
             event = await self._event(conn, caller, event_id)
             if endpoint_id is None:
                 rows = await fan_out(conn, [event], now)

@@ -61,10 +61,6 @@ async def fault(request: Request) -> str | None:
     return value
 
 
-async def resumed(request: Request) -> bool:
-    return bool(getattr(request.state, "idempotency_resumed", False))
-
-
 class PageParams:
     def __init__(self, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
                  size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20) -> None:
@@ -78,5 +74,4 @@ MerchantCaller = Annotated[Caller, Depends(merchant_caller)]
 Sensitive = Annotated[Caller, Depends(sensitive)]
 TestMode = Annotated[Caller, Depends(test_mode)]
 Fault = Annotated[str | None, Depends(fault)]
-Resumed = Annotated[bool, Depends(resumed)]
 Paging = Annotated[PageParams, Depends(PageParams)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import METHOD_TYPES, CreateIntent, MethodSpec
 from gyeol.faces.http import JSONRoute
-from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Resumed, Sensitive, Svc
+from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Sensitive, Svc
 from gyeol.faces.native.schemas import CancelIn, CaptureIn, CompleteIn, ConfirmIn, IntentIn, UserPaymentIn
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["payments"])
@@ -66,10 +66,10 @@ async def get_payment(payment_id: str, svc: Svc, caller: AnyCaller) -> Any:
 
 
 @router.post("/payments/{payment_id}/confirm")
-async def confirm(payment_id: str, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault, resume: Resumed,
+async def confirm(payment_id: str, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault,
                   body: ConfirmIn | None = None) -> Any:
     spec = (body or ConfirmIn()).to_spec()
-    return await svc.payments.confirm(caller, payment_id, spec, fault=fault, resume=resume)
+    return await svc.payments.confirm(caller, payment_id, spec, fault=fault)
 
 
 @router.post("/payments/{payment_id}/capture")
