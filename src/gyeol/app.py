@@ -14,6 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -21,6 +23,7 @@ from gyeol.config import Settings
 from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.core import processes, recovery
 from gyeol.core.errors import DomainError
+from gyeol.db.engine import database_unreachable
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
 from gyeol.faces.kiosk import errors as kiosk_errors
@@ -158,6 +161,18 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
         kind: Any = {404: "not_found", 405: "validation"}.get(exc.status_code, "validation")
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
         err = DomainError(kind, code, str(exc.detail), status=exc.status_code)
+        return faces.render(request.url.path, err, _request_id(request))
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if not database_unreachable(exc):
+            return await internal_error(request, exc)
+        # The request was cut off by the database (a dropped connection, a restart, a pool with no free
+        # connection): retryable; an Idempotency-Key's retry resumes whatever it had committed.
+        log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
+        err = DomainError("unavailable", "DATABASE_UNAVAILABLE", "The database cannot be reached right now; retry "
+                          "shortly.", headers={"Retry-After": "1"})
         return faces.render(request.url.path, err, _request_id(request))
 
     @app.exception_handler(Exception)

@@ -14,6 +14,7 @@ Kind = Literal[
     "gateway",
     "idempotency",
     "rate_limit",
+    "unavailable",
     "internal",
 ]
 
@@ -27,6 +28,7 @@ STATUS_BY_KIND: dict[str, int] = {
     "gateway": 502,
     "idempotency": 409,
     "rate_limit": 429,
+    "unavailable": 503,
     "internal": 500,
 }
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -69,15 +69,27 @@ class RequestKey:
 
 
 _current: ContextVar[RequestKey | None] = ContextVar("gyeol_request_key", default=None)
+_serving: set[str] = set()  # the holders of this process's requests in flight
 
 
 @contextmanager
 def bind(key: RequestKey) -> Iterator[None]:
     token = _current.set(key)
+    _serving.add(key.holder)
     try:
         yield
     finally:
+        _serving.discard(key.holder)
         _current.reset(token)
+
+
+async def _held(conn: Conn, holder: str, now: datetime) -> bool:
+    """Whether the request that holds a key is still at work: one of this process's requests in flight, or one of
+    another process that still beats."""
+    process = holder.partition("/")[0]
+    if process == processes.PROCESS_ID:
+        return holder in _serving
+    return await processes.alive(conn, process, now)
 
 
 async def claim(conn: Conn, resource: Resource | None = None, resource_id: str | None = None) -> None:
@@ -137,8 +149,7 @@ class IdempotencyStore:
             if found["status"] == "completed":
                 return Claim("replay", found["response_status"], found["response_body"], found["response_headers"])
             holder = found["holder"]
-            if holder is not None and found["locked_until"] > now and \
-                    await processes.alive(conn, holder.partition("/")[0], now):
+            if holder is not None and found["locked_until"] > now and await _held(conn, holder, now):
                 return Claim("in_progress")
             # The first try ended without an answer to keep, or its process died: resume its work.
             await conn.execute(ik.update().where(*req.where()).values(holder=key.holder,
@@ -171,7 +182,7 @@ class IdempotencyStore:
                                 ik.c.holder.is_not(None)).limit(limit)
         async with self.db.read() as conn:
             rows = await sql.rows(conn, q)
-            return [r for r in rows if not await processes.alive(conn, r["holder"].partition("/")[0], now)]
+            return [r for r in rows if not await _held(conn, r["holder"], now)]
 
     async def free(self, row: dict[str, Any]) -> bool:
         """Free an orphaned key for its client's retry; False if someone took it over meanwhile."""

@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.base import Executable
 
@@ -78,6 +80,14 @@ def ensure_sqlite_dir(url: str) -> None:
 
 def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether a statement failed for want of the database (a lost connection, a refused one, no free connection
+    in the pool, SQLite's lock held too long), not for what it asked."""
+    if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class Database:

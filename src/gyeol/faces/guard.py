@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gyeol.core import idempotency
@@ -18,8 +19,10 @@ from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.idempotency import Claim, IdempotencyStore, KeyTaken, Request, RequestKey
 from gyeol.db import commits
+from gyeol.db.engine import database_unreachable
 from gyeol.faces.http import FaceErrors
 
+log = structlog.get_logger(__name__)
 CallerResolver = Callable[[Scope], Awaitable[Caller | None]]
 API_PREFIXES = ("/api/", "/v1/")
 # Responses that describe the request, not its outcome, are not kept (Stripe does the same).
@@ -88,7 +91,16 @@ class ApiGuardMiddleware:
         if caller is None:  # the route answers 401
             await self.app(scope, replay_receive, send)
             return
-        await self._idempotent(scope, replay_receive, send, caller, key, body)
+        try:
+            await self._idempotent(scope, replay_receive, send, caller, key, body)
+        except Exception as exc:
+            # The key's own record could not be read or kept: nothing was answered yet, and a retry of the key
+            # resumes whatever the route committed.
+            if not database_unreachable(exc):
+                raise
+            await self._refuse(scope, receive, send, DomainError(
+                "unavailable", "DATABASE_UNAVAILABLE", "The database cannot be reached right now; retry shortly.",
+                headers={"Retry-After": "1"}))
 
     async def _idempotent(self, scope: Scope, receive: Receive, send: Send, caller: Caller, key: str,
                           body: bytes) -> None:
@@ -107,12 +119,12 @@ class ApiGuardMiddleware:
                     held.resumed = claim
                     response = await self._run(scope, receive)
             except BaseException:
-                await self.store.release(held)
+                await self._release(held)
                 raise
             keep = response.status not in NOT_STORED and response.status < 500 \
                 and not scope.get("state", {}).get("no_idempotency_store")
             if not keep:
-                await self.store.release(held)
+                await self._release(held)
             elif not await self.store.complete(held, response.status, response.body, response.headers):
                 # The request wrote nothing, so it claimed nothing, and another one claimed the key meanwhile.
                 if await self._answer(scope, receive, send, await self.store.take(held)):
@@ -120,6 +132,14 @@ class ApiGuardMiddleware:
                 await self.store.complete(held, response.status, response.body, response.headers)
         for message in response.messages:
             await send(message)
+
+    async def _release(self, held: RequestKey) -> None:
+        # Best effort: the database may be what failed. A key left held by a request that has ended is resumed
+        # by the next retry all the same (core.idempotency.take).
+        try:
+            await self.store.release(held)
+        except Exception:
+            log.warning("idempotency_release_failed", key=held.req.key)
 
     async def _run(self, scope: Scope, receive: Receive) -> _Response:
         """Run the route, holding its response back until the key's record says it may go."""

@@ -13,7 +13,7 @@ from gyeol.faces.http import FastJSON
 STATUS = {"ORDER_NOT_FOUND": 404, "AMOUNT_MISMATCH": 400}
 # A PG's rejection keeps the PG's status (Toss answers a card rejection with 403).
 BY_KIND = {"validation": 400, "authentication": 401, "not_found": 404, "processing": 403, "gateway": 502,
-           "internal": 500}
+           "unavailable": 503, "internal": 500}
 
 
 def renderer(development: bool) -> Callable[[DomainError, str], Response]:
