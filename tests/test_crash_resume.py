@@ -102,7 +102,8 @@ async def test_a_payment_and_a_refund_cut_after_each_commit_resume_under_their_k
                 assert r.status_code == usual_refund.status_code, (n, r.text)
                 assert (r.json()["status"], r.json()["amount"]) == ("succeeded", 2000), (n, r.text)
                 listed = (await c.get("/api/v1/refunds", params={"paymentId": pid})).json()["items"]
-                assert [(x["refundId"], x["status"]) for x in listed] == [(r.json()["refundId"], "succeeded")], (n, listed)
+                refund_id = r.json()["refundId"]
+                assert [(x["refundId"], x["status"]) for x in listed] == [(refund_id, "succeeded")], (n, listed)
                 p = (await c.get(f"/api/v1/payments/{pid}")).json()
                 assert p["refundedAmount"] == 2000, (n, p)
                 charges = (await c.get("/api/v1/sandbox/charges", params={"paymentId": pid})).json()["items"]
