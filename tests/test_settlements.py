@@ -100,6 +100,7 @@ async def test_booking_a_source_again_fails_its_transaction_and_writes_nothing(e
     from sqlalchemy import func, select
 
     from gyeol.core.payments import repository as payments_repo
+    from gyeol.core.settlements import repository as settlements_repo
     from gyeol.core.settlements import service as settlements
     from gyeol.models import outbox_events
     from gyeol.models import settlements as table
@@ -109,7 +110,7 @@ async def test_booking_a_source_again_fails_its_transaction_and_writes_nothing(e
                     select(func.count()).select_from(outbox_events).scalar_subquery())
     async with env.svc.db.read() as conn:
         before = (await conn.execute(counts)).one()
-    with pytest.raises(settlements.AlreadyBooked):
+    with pytest.raises(settlements_repo.AlreadyBooked):
         async with env.svc.db.tx() as conn:
             p = await payments_repo.get_any(conn, pay["paymentId"])
             assert p is not None

@@ -30,7 +30,7 @@ from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.service import SettlementService
 from gyeol.core.webhooks.delivery import WebhookDispatcher
-from gyeol.core.webhooks.endpoints import WebhookEndpoints
+from gyeol.core.webhooks.service import WebhookService
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.secrets_store import var_secret
@@ -57,7 +57,7 @@ class Services:
     cipher: DataCipher
     settlements: SettlementService
     keyed: KeyedPayments
-    webhooks: WebhookEndpoints
+    webhooks: WebhookService
     dispatcher: WebhookDispatcher
     relay: OutboxRelay
     broker: Broker | None
@@ -129,7 +129,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cipher=cipher,
         settlements=SettlementService(db, clock),
         keyed=keyed,
-        webhooks=WebhookEndpoints(db, clock, cipher),
+        webhooks=WebhookService(db, clock, cipher),
         dispatcher=WebhookDispatcher(db, clock, cipher, retry_scale=settings.webhook_retry_scale,
                                      lease=timedelta(seconds=settings.webhook_lease_seconds),
                                      timeout=settings.webhook_timeout_seconds),

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from gyeol.connectors.registry import Connectors
 from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
+from gyeol.core.customers import repository as repo
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.orders.service import ORDER_ID
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
-from gyeol.models import customers, payment_methods
 
 Row = dict[str, Any]
 
@@ -26,13 +25,6 @@ def sealed(cipher: DataCipher, details: dict[str, Any] | None) -> dict[str, Any]
     if not details:
         return None
     return {"encrypted": cipher.encrypt(orjson.dumps(details).decode())}
-
-
-def unsealed(cipher: DataCipher, stored: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not stored:
-        return None
-    value: dict[str, Any] = orjson.loads(cipher.decrypt(stored["encrypted"]) or "null")
-    return value
 
 
 def method_view(m: Row) -> dict[str, Any]:
@@ -75,10 +67,7 @@ class CustomerService:
                     await idempotency.claim(conn)
                     cus = await self._customer(conn, caller.merchant_id, customer_id, create=True)
                     assert cus is not None
-                    has_default = (await conn.execute(
-                        sa.select(payment_methods.c.id).where(
-                            payment_methods.c.customer_pk == cus["id"], payment_methods.c.deleted_at.is_(None),
-                            payment_methods.c.is_default.is_(True)).limit(1))).first() is not None
+                    has_default = await repo.has_default(conn, cus["id"])
                     row = {
                         "id": new_id("pm"), "merchant_id": caller.merchant_id, "customer_pk": cus["id"],
                         "type": "card", "pg_token": info.token, "connector": pg.name, "brand": info.brand,
@@ -88,7 +77,7 @@ class CustomerService:
                         "billing_details": sealed(self.cipher, billing_details),
                         "is_default": not has_default, "deleted_at": None, "created_at": now,
                     }
-                    await conn.execute(payment_methods.insert().values(**row))
+                    await repo.insert_method(conn, row)
                 return {**method_view(row), "customerId": customer_id}
             except IntegrityError:
                 if tries:
@@ -100,11 +89,8 @@ class CustomerService:
             cus = await self._customer(conn, caller.merchant_id, customer_id, create=False)
             if cus is None:
                 raise not_found("customer", customer_id)
-            rows = (await conn.execute(
-                sa.select(payment_methods).where(payment_methods.c.customer_pk == cus["id"],
-                                                 payment_methods.c.deleted_at.is_(None))
-                .order_by(payment_methods.c.created_at, payment_methods.c.id))).mappings().all()
-        return [method_view(dict(r)) for r in rows]
+            rows = await repo.methods(conn, cus["id"])
+        return [method_view(r) for r in rows]
 
     async def set_default(self, caller: Caller, customer_id: str, method_id: str) -> dict[str, Any]:
         async with self.db.tx() as conn:
@@ -113,27 +99,19 @@ class CustomerService:
             m = await self._method(conn, caller, method_id, lock=True)
             if cus is None or m["customer_pk"] != cus["id"]:
                 raise not_found("paymentMethod", method_id)
-            await conn.execute(payment_methods.update().where(payment_methods.c.customer_pk == cus["id"])
-                               .values(is_default=False))
-            await conn.execute(payment_methods.update().where(payment_methods.c.id == method_id)
-                               .values(is_default=True))
+            await repo.make_default(conn, cus["id"], method_id)
         return {**method_view({**m, "is_default": True}), "customerId": customer_id}
 
     async def detach(self, caller: Caller, method_id: str) -> dict[str, Any]:
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             m = await self._method(conn, caller, method_id, lock=True)
-            await conn.execute(payment_methods.update().where(payment_methods.c.id == method_id)
-                               .values(deleted_at=self.clock.now(), is_default=False))
+            await repo.detach(conn, method_id, self.clock.now())
             if m["is_default"]:
                 # The oldest remaining method becomes the default, so a customer always has one.
-                nxt = (await conn.execute(
-                    sa.select(payment_methods.c.id).where(payment_methods.c.customer_pk == m["customer_pk"],
-                                                          payment_methods.c.deleted_at.is_(None))
-                    .order_by(payment_methods.c.created_at, payment_methods.c.id).limit(1))).scalar()
+                nxt = await repo.oldest_method_id(conn, m["customer_pk"])
                 if nxt:
-                    await conn.execute(payment_methods.update().where(payment_methods.c.id == nxt)
-                                       .values(is_default=True))
+                    await repo.set_default(conn, nxt)
         return {"paymentMethodId": method_id, "deleted": True}
 
     async def method_for_payment(self, caller: Caller, method_id: str) -> Row:
@@ -141,24 +119,17 @@ class CustomerService:
             return await self._method(conn, caller, method_id)
 
     async def _method(self, conn: Conn, caller: Caller, method_id: str, lock: bool = False) -> Row:
-        q = sa.select(payment_methods).where(payment_methods.c.id == method_id,
-                                             payment_methods.c.merchant_id == caller.merchant_id,
-                                             payment_methods.c.deleted_at.is_(None))
-        if lock:
-            q = q.with_for_update()
-        row = (await conn.execute(q)).mappings().first()
+        row = await repo.get_method(conn, caller.merchant_id, method_id, lock=lock)
         if row is None:
             raise not_found("paymentMethod", method_id)
-        return dict(row)
+        return row
 
     async def _customer(self, conn: Conn, merchant_id: str, customer_id: str, *,
                         create: bool) -> Row | None:
-        q = sa.select(customers).where(customers.c.merchant_id == merchant_id,
-                                       customers.c.customer_id == customer_id)
-        row = (await conn.execute(q)).mappings().first()
+        row = await repo.get_customer(conn, merchant_id, customer_id)
         if row is not None or not create:
-            return dict(row) if row else None
+            return row
         new = {"id": new_id("cus"), "merchant_id": merchant_id, "customer_id": customer_id,
                "created_at": self.clock.now()}
-        await conn.execute(customers.insert().values(**new))
+        await repo.insert_customer(conn, new)
         return new

@@ -19,7 +19,7 @@ import structlog
 from gyeol.brokers import Broker, BrokerUnavailable
 from gyeol.core import leases
 from gyeol.core.clock import Clock
-from gyeol.core.webhooks.endpoints import fan_out
+from gyeol.core.webhooks.service import fan_out
 from gyeol.db.engine import Database
 from gyeol.models import outbox_events
 

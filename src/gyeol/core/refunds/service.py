@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from gyeol.connectors.base import AttemptResult, ConnectorUnavailable, FollowUpRequest
 from gyeol.connectors.registry import Connectors
 from gyeol.core import idempotency
@@ -17,28 +15,16 @@ from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.events import outbox
 from gyeol.core.orders import repository as orders_repo
-from gyeol.core.pagination import Page, paginate
+from gyeol.core.pagination import Page
 from gyeol.core.payments import repository as payments_repo
 from gyeol.core.payments.views import payment_view, refund_view
+from gyeol.core.refunds import repository as repo
 from gyeol.core.settlements import service as settlements
-from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN, REFUND
-from gyeol.db import sql
+from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
-from gyeol.models import payments, refunds
 
 Row = dict[str, Any]
-
-RESERVE = (
-    payments.update()
-    .where(payments.c.id == sa.bindparam("w_id"),
-           payments.c.refunded_amount + payments.c.refunding_amount + sa.bindparam("reserve")
-           <= payments.c.captured_amount)
-    .values(refunding_amount=payments.c.refunding_amount + sa.bindparam("reserve"),
-            updated_at=sa.bindparam("updated_at")))
-BY_ID = sa.select(refunds).where(refunds.c.id == sa.bindparam("id"))
-A_CANCEL = (sa.select(refunds.c.id).where(refunds.c.payment_id == sa.bindparam("payment_id"),
-                                                  refunds.c.is_cancel.is_(True)).limit(1))
 
 
 @dataclass(frozen=True)
@@ -80,9 +66,7 @@ class RefundService:
                 raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
                                   "The refund exceeds the amount that can still be refunded.",
                                   details={"paymentId": p["id"], "refundable": refundable, "requested": amount})
-            # Conditional, so that even without a row lock two refunds cannot both reserve the rest.
-            reserved = await conn.execute(RESERVE, {"w_id": p["id"], "reserve": amount, "updated_at": now})
-            if reserved.rowcount != 1:
+            if not await repo.reserve(conn, p["id"], amount, now):
                 raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
                                   "The refund exceeds the amount that can still be refunded.",
                                   details={"paymentId": p["id"]})
@@ -92,7 +76,7 @@ class RefundService:
                 "metadata": cmd.metadata or {}, "pg_transaction_id": None, "failure_reason": None,
                 "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
             }
-            await sql.insert(conn, refunds, r)
+            await repo.insert(conn, r)
         result = await self._send(r, p, fault)
         return self._answer(await self.apply(r["id"], result), r, lost=result is None)
 
@@ -110,7 +94,7 @@ class RefundService:
         """Carry on a refund whose request was cut short (a crash): still pending, it is sent to the PG again
         under the same idempotency key, so the PG answers without refunding twice."""
         async with self.db.read() as conn:
-            r = await sql.one(conn, BY_ID, {"id": refund_id})
+            r = await repo.get(conn, refund_id)
             assert r is not None  # refunds are never deleted
             p = await payments_repo.get_any(conn, r["payment_id"])
         if r["status"] != "pending" or p is None:
@@ -133,7 +117,7 @@ class RefundService:
     async def apply(self, refund_id: str, result: AttemptResult | None) -> Row:
         now = self.clock.now()
         async with self.db.tx() as conn:
-            found = await sql.one(conn, BY_ID, {"id": refund_id})
+            found = await repo.get(conn, refund_id)
             if found is None:
                 raise LookupError(f"refund {refund_id} is gone")  # refunds are never deleted
             r = found
@@ -145,20 +129,20 @@ class RefundService:
                 r = await self._succeed(conn, r, p, result, now)
             else:
                 code = result.failure_code or ("processing_error" if result.outcome == "not_found" else None)
-                r = await self._set(conn, r, "failed", now, failure_reason=code,
-                                    pg_transaction_id=result.pg_transaction_id)
+                r = await repo.transition(conn, r, "failed", now, failure_reason=code,
+                                          pg_transaction_id=result.pg_transaction_id)
                 await payments_repo.update(conn, p, now, refunding_amount=p["refunding_amount"] - r["amount"])
                 await outbox.add(conn, merchant_id=r["merchant_id"], type="refund.failed", obj=refund_view(r),
                                  resource_id=r["id"], now=now)
         return refund_view(r)
 
     async def _succeed(self, conn: Conn, r: Row, p: Row, result: AttemptResult, now: datetime) -> Row:
-        r = await self._set(conn, r, "succeeded", now, pg_transaction_id=result.pg_transaction_id)
+        r = await repo.transition(conn, r, "succeeded", now, pg_transaction_id=result.pg_transaction_id)
         refunded = p["refunded_amount"] + r["amount"]
         p = await payments_repo.update(conn, p, now, refunded_amount=refunded,
                                        refunding_amount=p["refunding_amount"] - r["amount"])
         if refunded == p["captured_amount"] and p["status"] in PAYMENT_MONEY_TAKEN:
-            was_cancel = r["is_cancel"] or await self._any_cancel(conn, p["id"])
+            was_cancel = r["is_cancel"] or await repo.any_cancel(conn, p["id"])
             event = "cancel_refund" if was_cancel else "refund_full"
             p = await payments_repo.transition(conn, p, event, now, canceled_at=now if was_cancel else None)
             await outbox.add(conn, merchant_id=p["merchant_id"],
@@ -191,40 +175,26 @@ class RefundService:
                 "metadata": {}, "pg_transaction_id": None, "failure_reason": None,
                 "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
             }
-            await sql.insert(conn, refunds, r)
+            await repo.insert(conn, r)
             r = await self._succeed(conn, r, p, AttemptResult("succeeded", pg_transaction_id=pg_transaction_id), now)
         return refund_view(r)
 
-    async def _any_cancel(self, conn: Conn, payment_id: str) -> bool:
-        return await sql.one(conn, A_CANCEL, {"payment_id": payment_id}) is not None
-
-    async def _set(self, conn: Conn, r: Row, event: str, now: datetime, **values: Any) -> Row:
-        new_status = REFUND.next(r["status"], event)
-        values = {**values, "status": new_status, "updated_at": now}
-        await sql.update(conn, refunds, values, id=r["id"], status=r["status"])
-        return {**r, **values}
-
     async def get(self, caller: Caller, refund_id: str) -> Row:
         async with self.db.read() as conn:
-            q = sa.select(refunds).where(refunds.c.id == refund_id, refunds.c.merchant_id == caller.merchant_id)
-            row = (await conn.execute(q)).mappings().first()
+            row = await repo.get_merchants(conn, caller.merchant_id, refund_id)
             if row is not None and caller.user_id:
                 await payments_repo.get(conn, caller, row["payment_id"])  # 404 unless the user's own
         if row is None:
             raise not_found("refund", refund_id)
-        return refund_view(dict(row))
+        return refund_view(row)
 
     async def list_page(self, caller: Caller, page: int, size: int, payment_id: str | None = None) -> Page:
-        q = sa.select(refunds).where(refunds.c.merchant_id == caller.merchant_id)
-        if payment_id:
-            q = q.where(refunds.c.payment_id == payment_id)
         async with self.db.read() as conn:
-            return await paginate(conn, q, refunds.c.created_at.desc(), page, size, refund_view)
+            return await repo.list_page(conn, caller.merchant_id, page, size, refund_view, payment_id=payment_id)
 
     async def pending(self, older_than: datetime, limit: int) -> list[dict[str, Any]]:
-        q = sa.select(refunds).where(refunds.c.status == "pending", refunds.c.created_at <= older_than)
         async with self.db.read() as conn:
-            return [dict(r) for r in (await conn.execute(q.order_by(refunds.c.created_at).limit(limit))).mappings()]
+            return await repo.pending(conn, older_than, limit)
 
     async def resolve(self, r: Row) -> Row:
         """Ask the PG what became of a refund whose answer was lost, and apply it."""

@@ -14,19 +14,16 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from gyeol.core.clock import KST, Clock, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import not_found
 from gyeol.core.events import outbox
 from gyeol.core.merchants import repository as merchants_repo
 from gyeol.core.money import apply_rate
-from gyeol.core.pagination import Page, paginate
-from gyeol.db import sql
+from gyeol.core.pagination import Page
+from gyeol.core.settlements import repository as repo
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
-from gyeol.models import settlements
 
 Row = dict[str, Any]
 # (basis points, fixed minor units) per method, unless the merchant's settings say otherwise.
@@ -61,20 +58,11 @@ def settlement_view(s: Mapping[str, Any]) -> Row:
     }
 
 
-APPROVAL = (sa.select(settlements).where(settlements.c.payment_id == sa.bindparam("payment_id"),
-                                                 settlements.c.kind == "payment"))
-
-
-class AlreadyBooked(Exception):
-    """A settlement for this source exists: a second booking, which the source's status move should have
-    refused."""
-
-
 async def book(conn: Conn, p: Row, *, source_id: str, amount: int, now: datetime,
                settings: dict[str, Any] | None = None) -> Row:
     """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`, with its event; the
-    transaction fails with AlreadyBooked if `source_id` has a settlement. `settings` are the merchant's, when the
-    caller already read them."""
+    transaction fails with `repository.AlreadyBooked` if `source_id` has a settlement. `settings` are the
+    merchant's, when the caller already read them."""
     if settings is None:
         settings = await merchants_repo.settings(conn, p["merchant_id"])
     method = p["method_type"] or "card"
@@ -90,8 +78,7 @@ async def book(conn: Conn, p: Row, *, source_id: str, amount: int, now: datetime
         "status": "scheduled", "payout_date": add_business_days(now.astimezone(KST).date(), days),
         "paid_at": None, "created_at": now,
     }
-    # Held with the transaction's other writes (nothing reads its count): one statement with them on PostgreSQL.
-    await sql.insert(conn, settlements, row, taken=AlreadyBooked)
+    await repo.insert(conn, row)
     await outbox.add(conn, merchant_id=p["merchant_id"], type="settlement.created", obj=settlement_view(row),
                      resource_id=row["id"], now=now)
     return row
@@ -99,7 +86,7 @@ async def book(conn: Conn, p: Row, *, source_id: str, amount: int, now: datetime
 
 async def for_payment(conn: Conn, payment_id: str) -> Row:
     """The approval's settlement row of a payment whose money was taken."""
-    found = await sql.one(conn, APPROVAL, {"payment_id": payment_id})
+    found = await repo.approval(conn, payment_id)
     if found is None:
         raise LookupError(f"payment {payment_id} has no settlement")  # booked with the money: never happens
     return found
@@ -116,41 +103,29 @@ class SettlementService:
         self.db = db
         self.clock = clock
 
-    def _query(self, caller: Caller, start: date | None, end: date | None, status: str | None) -> Any:
-        q = sa.select(settlements).where(settlements.c.merchant_id == caller.merchant_id)
-        if start:
-            q = q.where(settlements.c.payout_date >= start)
-        if end:
-            q = q.where(settlements.c.payout_date <= end)
-        if status:
-            q = q.where(settlements.c.status == status)
-        return q
-
     async def list_page(self, caller: Caller, page: int, size: int, start: date | None = None,
                         end: date | None = None, status: str | None = None) -> Page:
         async with self.db.read() as conn:
-            return await paginate(conn, self._query(caller, start, end, status), settlements.c.created_at.asc(),
-                                  page, size, settlement_view)
+            return await repo.list_page(conn, caller.merchant_id, page, size, settlement_view, start=start, end=end,
+                                        status=status)
 
     async def get(self, caller: Caller, settlement_id: str) -> Row:
         async with self.db.read() as conn:
-            q = sa.select(settlements).where(settlements.c.id == settlement_id)
-            row = (await conn.execute(q)).mappings().first()
+            row = await repo.get(conn, settlement_id)
         if row is None or not caller.owns(row):
             raise not_found("settlement", settlement_id)
-        return settlement_view(dict(row))
+        return settlement_view(row)
 
     async def csv(self, caller: Caller, start: date | None, end: date | None, status: str | None) -> str:
         async with self.db.read() as conn:
-            rows = (await conn.execute(self._query(caller, start, end, status)
-                                       .order_by(settlements.c.created_at.asc()))).mappings().all()
+            rows = await repo.all_matching(conn, caller.merchant_id, start=start, end=end, status=status)
         out = io.StringIO()
         fields = ["settlementId", "kind", "orderId", "paymentId", "method", "grossAmount", "feeAmount",
                   "netAmount", "currency", "status", "payoutDate", "createdAt"]
         writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for r in rows:
-            writer.writerow(settlement_view(dict(r)))
+            writer.writerow(settlement_view(r))
         return out.getvalue()
 
     async def mark_paid(self) -> int:
@@ -158,7 +133,5 @@ class SettlementService:
         today = self.clock.now().astimezone(KST).date()
         now = self.clock.now()
         async with self.db.tx() as conn:
-            res = await conn.execute(settlements.update().where(
-                settlements.c.status == "scheduled", settlements.c.payout_date <= today)
-                .values(status="paid", paid_at=now))
-        return int(res.rowcount or 0)
+            paid = await repo.pay_out_due(conn, today, now)
+        return paid

@@ -1,9 +1,9 @@
 """Delivering events to merchants' endpoints, in the Standard Webhooks format, at least once.
 
-A worker claims due deliveries by pushing their `next_attempt_at` forward by a lease (`FOR UPDATE SKIP LOCKED`
-on PostgreSQL, the write lock on SQLite), so any number of workers share the work and a killed worker's claims
-come back when the lease runs out. Retries follow SCHEDULE with jitter; after the last one a delivery is `dead`.
-An endpoint that has failed without a single success for 5 days is disabled, with an `endpoint.disabled` event.
+A worker claims due deliveries by pushing their `next_attempt_at` forward by a lease, so any number of workers
+share the work and a killed worker's claims come back when the lease runs out. Retries follow SCHEDULE with
+jitter; after the last one a delivery is `dead`. An endpoint that has failed without a single success for 5 days
+is disabled, with an `endpoint.disabled` event.
 """
 
 from __future__ import annotations
@@ -16,18 +16,17 @@ from typing import Any
 
 import httpx
 import orjson
-import sqlalchemy as sa
 import structlog
 from standardwebhooks.webhooks import Webhook
 
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import outbox
-from gyeol.core.webhooks.endpoints import endpoint_view
+from gyeol.core.webhooks import repository as repo
+from gyeol.core.webhooks.service import endpoint_view
 from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn, Database
-from gyeol.models import outbox_events, webhook_deliveries, webhook_endpoints
 
 log = structlog.get_logger(__name__)
 Row = dict[str, Any]
@@ -88,29 +87,12 @@ class WebhookDispatcher:
 
     async def _claim(self, limit: int) -> list[Row]:
         now = self.clock.now()
-        due = sa.select(webhook_deliveries.c.id).where(webhook_deliveries.c.status == "pending",
-                                                       webhook_deliveries.c.next_attempt_at <= now)
         async with self.db.read() as conn:  # nothing due, the usual case: no write transaction
-            if (await conn.execute(due.limit(1))).first() is None:
+            if not await repo.any_due(conn, now):
                 return []
         async with self.db.tx() as conn:
-            q = due.order_by(webhook_deliveries.c.next_attempt_at).limit(limit)
-            if conn.dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            ids = [r[0] for r in (await conn.execute(q)).all()]
-            if not ids:
-                return []
-            await conn.execute(webhook_deliveries.update().where(webhook_deliveries.c.id.in_(ids))
-                               .values(next_attempt_at=now + self.lease))
-            joined = (sa.select(webhook_deliveries, webhook_endpoints.c.url, webhook_endpoints.c.livemode,
-                                webhook_endpoints.c.secret, webhook_endpoints.c.previous_secret,
-                                webhook_endpoints.c.previous_secret_expires_at, webhook_endpoints.c.enabled,
-                                webhook_endpoints.c.failing_since,
-                                outbox_events.c.payload)
-                      .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
-                      .join(outbox_events, outbox_events.c.id == webhook_deliveries.c.event_id)
-                      .where(webhook_deliveries.c.id.in_(ids)))
-            return [dict(r) for r in (await conn.execute(joined)).mappings()]
+            claimed = await repo.claim_due(conn, now, now + self.lease, limit)
+        return claimed
 
     async def _send(self, d: Row) -> Result:
         if not d["enabled"]:
@@ -148,39 +130,31 @@ class WebhookDispatcher:
         now = self.clock.now()
         async with self.db.tx() as conn:
             for r in results:
-                await conn.execute(webhook_deliveries.update().where(
-                    webhook_deliveries.c.id == r.d["id"], webhook_deliveries.c.status == "pending").values(
-                    status=r.status, attempts=r.d["attempts"] + r.counts, next_attempt_at=r.next_at,
-                    last_status_code=r.code, last_error=r.error, last_response_excerpt=r.excerpt,
-                    delivered_at=now if r.status == "succeeded" else None, updated_at=now))
+                await repo.finish_attempt(conn, r.d["id"], {
+                    "status": r.status, "attempts": r.d["attempts"] + r.counts, "next_attempt_at": r.next_at,
+                    "last_status_code": r.code, "last_error": r.error, "last_response_excerpt": r.excerpt,
+                    "delivered_at": now if r.status == "succeeded" else None, "updated_at": now})
             # Each endpoint's failure streak, written only when it changes: any success ends it, failures only
             # start it; 5 days of nothing but failures disables the endpoint.
             by_endpoint: dict[str, list[Result]] = {}
             for r in results:
                 if r.counts:
                     by_endpoint.setdefault(r.d["endpoint_id"], []).append(r)
-            ep = webhook_endpoints.c
             for endpoint_id, rs in by_endpoint.items():
                 failing_since = rs[0].d["failing_since"]
                 if any(r.status == "succeeded" for r in rs):
                     if failing_since is not None:
-                        await conn.execute(webhook_endpoints.update().where(ep.id == endpoint_id)
-                                           .values(failing_since=None))
+                        await repo.end_failing(conn, endpoint_id)
                 elif failing_since is None:
-                    await conn.execute(webhook_endpoints.update().where(ep.id == endpoint_id,
-                                                                        ep.failing_since.is_(None))
-                                       .values(failing_since=now))
+                    await repo.start_failing(conn, endpoint_id, now)
                 elif failing_since <= now - DISABLE_AFTER:
                     await self._disable(conn, rs[0].d["merchant_id"], endpoint_id, now)
 
     async def _disable(self, conn: Conn, merchant_id: str, endpoint_id: str, now: datetime) -> None:
-        ep = webhook_endpoints.c
-        disabled = await conn.execute(webhook_endpoints.update().where(
-            ep.id == endpoint_id, ep.enabled.is_(True), ep.failing_since <= now - DISABLE_AFTER)
-            .values(enabled=False, disabled_reason="failing_for_5_days", updated_at=now))
-        if disabled.rowcount:
-            row = (await conn.execute(sa.select(webhook_endpoints).where(ep.id == endpoint_id))).mappings().one()
-            await outbox.add(conn, merchant_id=merchant_id, type="endpoint.disabled", obj=endpoint_view(dict(row)),
+        if await repo.disable_failing(conn, endpoint_id, now - DISABLE_AFTER, "failing_for_5_days", now):
+            row = await repo.get_endpoint_any(conn, endpoint_id)
+            assert row is not None  # endpoints are never deleted, only marked so
+            await outbox.add(conn, merchant_id=merchant_id, type="endpoint.disabled", obj=endpoint_view(row),
                              resource_id=endpoint_id, now=now)
             log.warning("webhook_endpoint_disabled", endpoint_id=endpoint_id)
 

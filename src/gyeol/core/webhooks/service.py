@@ -1,4 +1,5 @@
-"""Merchants' webhook endpoints, their delivery log, the event list, and redelivery."""
+"""Merchants' webhook endpoints, their delivery log, the event list, redelivery, and the fan-out of events to
+deliveries."""
 
 from __future__ import annotations
 
@@ -8,19 +9,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from gyeol.core import idempotency
 from gyeol.core.clock import Clock, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.events.types import EVENT_TYPES, subscribed
-from gyeol.core.pagination import Page, paginate
+from gyeol.core.pagination import Page
+from gyeol.core.webhooks import repository as repo
 from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
-from gyeol.models import outbox_events, webhook_deliveries, webhook_endpoints
 
 Row = dict[str, Any]
 OLD_SECRET_GRACE = timedelta(hours=24)
@@ -78,18 +77,15 @@ async def fan_out(conn: Conn, events: Sequence[Mapping[str, Any]], now: datetime
     merchants = {e["merchant_id"] for e in events}
     if not merchants:
         return []
-    q = sa.select(webhook_endpoints).where(webhook_endpoints.c.merchant_id.in_(merchants),
-                                           webhook_endpoints.c.enabled.is_(True),
-                                           webhook_endpoints.c.deleted_at.is_(None))
-    endpoints = [dict(r) for r in (await conn.execute(q)).mappings()]
+    endpoints = await repo.enabled_endpoints(conn, merchants)
     rows = [new_delivery(ep, ev, now) for ev in events for ep in endpoints
             if ep["merchant_id"] == ev["merchant_id"] and subscribed(ep["events"], ev["type"])]
     if rows:
-        await conn.execute(webhook_deliveries.insert(), rows)
+        await repo.insert_deliveries(conn, rows)
     return rows
 
 
-class WebhookEndpoints:
+class WebhookService:
     def __init__(self, db: Database, clock: Clock, cipher: DataCipher, resolver: Resolver = system_resolver
                  ) -> None:
         self.db = db
@@ -108,27 +104,22 @@ class WebhookEndpoints:
                "disabled_reason": None, "deleted_at": None, "created_at": now, "updated_at": now}
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
-            await conn.execute(webhook_endpoints.insert().values(**row))
+            await repo.insert_endpoint(conn, row)
         return endpoint_view(row, secret)
 
     async def _get(self, conn: Conn, caller: Caller, endpoint_id: str, lock: bool = False) -> Row:
-        q = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id,
-                                               webhook_endpoints.c.merchant_id == caller.merchant_id,
-                                               webhook_endpoints.c.deleted_at.is_(None))
-        row = (await conn.execute(q.with_for_update() if lock else q)).mappings().first()
+        row = await repo.get_endpoint(conn, caller.merchant_id, endpoint_id, lock=lock)
         if row is None:
             raise not_found("webhook_endpoint", endpoint_id)
-        return dict(row)
+        return row
 
     async def get(self, caller: Caller, endpoint_id: str) -> Row:
         async with self.db.read() as conn:
             return endpoint_view(await self._get(conn, caller, endpoint_id))
 
     async def list_page(self, caller: Caller, page: int, size: int) -> Page:
-        q = sa.select(webhook_endpoints).where(webhook_endpoints.c.merchant_id == caller.merchant_id,
-                                               webhook_endpoints.c.deleted_at.is_(None))
         async with self.db.read() as conn:
-            return await paginate(conn, q, webhook_endpoints.c.created_at.desc(), page, size, endpoint_view)
+            return await repo.endpoints_page(conn, caller.merchant_id, page, size, endpoint_view)
 
     async def update(self, caller: Caller, endpoint_id: str, *, url: str | None, events: list[str] | None,
                      enabled: bool | None, description: str | None) -> Row:
@@ -151,8 +142,7 @@ class WebhookEndpoints:
             await idempotency.claim(conn)
             row = await self._get(conn, caller, endpoint_id, lock=True)
             changes["updated_at"] = now
-            await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
-                               .values(**changes))
+            await repo.update_endpoint(conn, endpoint_id, changes)
         return endpoint_view({**row, **changes})
 
     async def delete(self, caller: Caller, endpoint_id: str) -> Row:
@@ -160,11 +150,7 @@ class WebhookEndpoints:
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             await self._get(conn, caller, endpoint_id, lock=True)
-            await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
-                               .values(deleted_at=now, enabled=False, updated_at=now))
-            await conn.execute(webhook_deliveries.update().where(
-                webhook_deliveries.c.endpoint_id == endpoint_id, webhook_deliveries.c.status == "pending")
-                .values(status="dead", last_error="endpoint deleted", updated_at=now))
+            await repo.delete_endpoint(conn, endpoint_id, now)
         return {"endpointId": endpoint_id, "deleted": True}
 
     async def rotate_secret(self, caller: Caller, endpoint_id: str) -> Row:
@@ -176,22 +162,20 @@ class WebhookEndpoints:
             row = await self._get(conn, caller, endpoint_id, lock=True)
             changes = {"secret": self.cipher.encrypt(secret), "previous_secret": row["secret"],
                        "previous_secret_expires_at": now + OLD_SECRET_GRACE, "updated_at": now}
-            await conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
-                               .values(**changes))
+            await repo.update_endpoint(conn, endpoint_id, changes)
         return endpoint_view({**row, **changes}, secret)
 
     async def deliveries(self, caller: Caller, endpoint_id: str, page: int, size: int) -> Page:
         async with self.db.read() as conn:
             await self._get(conn, caller, endpoint_id)
-            q = sa.select(webhook_deliveries).where(webhook_deliveries.c.endpoint_id == endpoint_id)
-            return await paginate(conn, q, webhook_deliveries.c.created_at.desc(), page, size, delivery_view)
+            return await repo.deliveries_page(conn, endpoint_id, page, size, delivery_view)
 
     # --- events -------------------------------------------------------------------------------
     async def _event(self, conn: Conn, caller: Caller, event_id: str) -> Row:
-        row = (await conn.execute(sa.select(outbox_events).where(outbox_events.c.id == event_id))).mappings().first()
+        row = await repo.get_event(conn, event_id)
         if row is None or not caller.owns(row):
             raise not_found("event", event_id)
-        return dict(row)
+        return row
 
     async def event(self, caller: Caller, event_id: str) -> Row:
         async with self.db.read() as conn:
@@ -199,14 +183,10 @@ class WebhookEndpoints:
 
     async def events(self, caller: Caller, type: str | None, after: str | None, size: int) -> Row:
         """Oldest first from the cursor: `after` is the last event id the caller has seen."""
-        q = sa.select(outbox_events).where(outbox_events.c.merchant_id == caller.merchant_id)
-        if type:
-            q = q.where(outbox_events.c.type == type)
         async with self.db.read() as conn:
-            if after:
-                q = q.where(outbox_events.c.seq > (await self._event(conn, caller, after))["seq"])
-            rows = (await conn.execute(q.order_by(outbox_events.c.seq).limit(size + 1))).mappings().all()
-        items = [event_view(dict(r)) for r in rows[:size]]
+            after_seq = (await self._event(conn, caller, after))["seq"] if after else None
+            rows = await repo.events_after(conn, caller.merchant_id, type=type, after_seq=after_seq, limit=size + 1)
+        items = [event_view(r) for r in rows[:size]]
         return {"items": items, "size": size, "hasMore": len(rows) > size,
                 "nextAfter": items[-1]["id"] if items else after}
 
@@ -219,5 +199,5 @@ class WebhookEndpoints:
                 rows = await fan_out(conn, [event], now)
             else:
                 rows = [new_delivery(await self._get(conn, caller, endpoint_id), event, now)]
-                await conn.execute(webhook_deliveries.insert(), rows)
+                await repo.insert_deliveries(conn, rows)
         return {"eventId": event_id, "deliveries": [delivery_view(r) for r in rows]}

@@ -1,0 +1,79 @@
+"""SQL for refunds, and for the amount a refund reserves on its payment.
+
+`transition` is the only code that changes a refund's status: the transition table names the next one, and the
+write is conditional on the current one, so a lost race changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from gyeol.core.pagination import Page, paginate
+from gyeol.core.states import REFUND
+from gyeol.db import sql
+from gyeol.db.engine import Conn
+from gyeol.models import payments, refunds
+
+Row = dict[str, Any]
+
+# Conditional, so that even without a row lock two refunds cannot both reserve the rest.
+RESERVE = (
+    payments.update()
+    .where(payments.c.id == sa.bindparam("w_id"),
+           payments.c.refunded_amount + payments.c.refunding_amount + sa.bindparam("reserve")
+           <= payments.c.captured_amount)
+    .values(refunding_amount=payments.c.refunding_amount + sa.bindparam("reserve"),
+            updated_at=sa.bindparam("updated_at")))
+BY_ID = sa.select(refunds).where(refunds.c.id == sa.bindparam("id"))
+MERCHANTS = sa.select(refunds).where(refunds.c.id == sa.bindparam("id"),
+                                     refunds.c.merchant_id == sa.bindparam("merchant_id"))
+A_CANCEL = (sa.select(refunds.c.id).where(refunds.c.payment_id == sa.bindparam("payment_id"),
+                                          refunds.c.is_cancel.is_(True)).limit(1))
+
+
+async def reserve(conn: Conn, payment_id: str, amount: int, now: datetime) -> bool:
+    """Add `amount` to the payment's `refunding_amount` if its captured amount still covers it; whether it did."""
+    reserved = await conn.execute(RESERVE, {"w_id": payment_id, "reserve": amount, "updated_at": now})
+    return reserved.rowcount == 1
+
+
+async def insert(conn: Conn, row: Row) -> None:
+    await sql.insert(conn, refunds, row)
+
+
+async def get(conn: Conn, refund_id: str) -> Row | None:
+    return await sql.one(conn, BY_ID, {"id": refund_id})
+
+
+async def get_merchants(conn: Conn, merchant_id: str, refund_id: str) -> Row | None:
+    return await sql.one(conn, MERCHANTS, {"id": refund_id, "merchant_id": merchant_id})
+
+
+async def any_cancel(conn: Conn, payment_id: str) -> bool:
+    """Whether a refund of the payment was asked for as a cancel."""
+    return await sql.one(conn, A_CANCEL, {"payment_id": payment_id}) is not None
+
+
+async def transition(conn: Conn, r: Row, event: str, now: datetime, **values: Any) -> Row:
+    values = {**values, "status": REFUND.next(r["status"], event), "updated_at": now}
+    await sql.update(conn, refunds, values, id=r["id"], status=r["status"])
+    return {**r, **values}
+
+
+async def list_page(conn: Conn, merchant_id: str, page: int, size: int, view: Callable[[Mapping[str, Any]], Row], *,
+               payment_id: str | None = None) -> Page:
+    """The merchant's refunds (of one payment, when given), newest first."""
+    q = sa.select(refunds).where(refunds.c.merchant_id == merchant_id)
+    if payment_id:
+        q = q.where(refunds.c.payment_id == payment_id)
+    return await paginate(conn, q, refunds.c.created_at.desc(), page, size, view)
+
+
+async def pending(conn: Conn, older_than: datetime, limit: int) -> list[Row]:
+    """Pending refunds created at `older_than` or before, oldest first."""
+    q = sa.select(refunds).where(refunds.c.status == "pending", refunds.c.created_at <= older_than)
+    return await sql.rows(conn, q.order_by(refunds.c.created_at).limit(limit))

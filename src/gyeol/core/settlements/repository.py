@@ -1,0 +1,71 @@
+"""SQL for settlements. `source_id` is unique: a source booked twice fails its transaction with AlreadyBooked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from gyeol.core.pagination import Page, paginate
+from gyeol.db import sql
+from gyeol.db.engine import Conn
+from gyeol.models import settlements
+
+Row = dict[str, Any]
+View = Callable[[Mapping[str, Any]], Row]
+
+BY_ID = sa.select(settlements).where(settlements.c.id == sa.bindparam("id"))
+APPROVAL = sa.select(settlements).where(settlements.c.payment_id == sa.bindparam("payment_id"),
+                                        settlements.c.kind == "payment")
+OLDEST_FIRST = settlements.c.created_at.asc()
+
+
+class AlreadyBooked(Exception):
+    """A settlement for this source exists: a second booking, which the source's status move should have
+    refused."""
+
+
+async def insert(conn: Conn, row: Row) -> None:
+    await sql.insert(conn, settlements, row, taken=AlreadyBooked)
+
+
+async def get(conn: Conn, settlement_id: str) -> Row | None:
+    return await sql.one(conn, BY_ID, {"id": settlement_id})
+
+
+async def approval(conn: Conn, payment_id: str) -> Row | None:
+    """The settlement of a payment's approval, if it has one."""
+    return await sql.one(conn, APPROVAL, {"payment_id": payment_id})
+
+
+def _matching(merchant_id: str, start: date | None, end: date | None, status: str | None) -> sa.Select[Any]:
+    q = sa.select(settlements).where(settlements.c.merchant_id == merchant_id)
+    if start:
+        q = q.where(settlements.c.payout_date >= start)
+    if end:
+        q = q.where(settlements.c.payout_date <= end)
+    if status:
+        q = q.where(settlements.c.status == status)
+    return q
+
+
+async def list_page(conn: Conn, merchant_id: str, page: int, size: int, view: View, *, start: date | None,
+                    end: date | None, status: str | None) -> Page:
+    """The merchant's settlements paid out between `start` and `end` (each optional), oldest first."""
+    return await paginate(conn, _matching(merchant_id, start, end, status), OLDEST_FIRST, page, size, view)
+
+
+async def all_matching(conn: Conn, merchant_id: str, *, start: date | None, end: date | None,
+                       status: str | None) -> list[Row]:
+    """What `list_page` pages through, all at once."""
+    return await sql.rows(conn, _matching(merchant_id, start, end, status).order_by(OLDEST_FIRST))
+
+
+async def pay_out_due(conn: Conn, today: date, now: datetime) -> int:
+    """Mark paid every scheduled settlement whose payout day is `today` or before; how many."""
+    res = await conn.execute(settlements.update().where(settlements.c.status == "scheduled",
+                                                        settlements.c.payout_date <= today)
+                             .values(status="paid", paid_at=now))
+    return int(res.rowcount or 0)
