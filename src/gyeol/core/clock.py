@@ -25,7 +25,7 @@ def iso(dt: datetime | None) -> str | None:
     return _iso(dt)
 
 
-# A payment's views and events show the same few instants (its `now`) some forty times.
+# A payment's views and events show the same few instants (its `now`) again and again.
 @functools.lru_cache(maxsize=256)
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,7 +1,7 @@
 """Dependencies of the native routes: the services, the caller, rate limits, the sandbox fault header.
 
-Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a hop that costs more than
-the whole database work of a read."""
+Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a hop that these, which only
+read the request, do not need."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ async def services(request: Request) -> Services:
     return svc
 
 
-# Each dependency below is a leaf that reads the request: FastAPI walks a nested tree on every request, and a
-# tree of them cost more than the payment's SQL.
+# Each dependency below is a leaf that reads the request: FastAPI resolves a nested tree again on every request.
 async def caller(request: Request) -> Caller:
     found = await request.app.state.services.resolve_caller(request.scope)  # kept in the scope: resolved once
     if found is None:

@@ -77,8 +77,3 @@ class Csrf:
     @staticmethod
     def set_cookie(response: Response, nonce: str, *, secure: bool, path: str = "/") -> None:
         response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="lax", secure=secure, path=path)
-
-
-def same_token(expected: str, given: str) -> bool:
-    """A client token compared in constant time."""
-    return hmac.compare_digest(expected.encode(), given.encode())
