@@ -161,9 +161,10 @@ class IdempotencyStore:
         write; False if another request holds it by then."""
         completed = {"status": "completed", "response_status": status, "response_body": body,
                      "response_headers": headers, "locked_until": None, "holder": None}
-        async with self.db.tx() as conn:
-            ours = ik.update().where(*key.req.where(), ik.c.holder == key.holder).values(completed)
-            if (await conn.execute(ours)).rowcount == 1:
+        async with self.db.autocommit() as conn:
+            req = key.req
+            if await sql.update(conn, ik, completed, merchant_id=req.merchant_id, caller=req.caller, key=req.key,
+                                holder=key.holder) == 1:
                 return True
             return await sql.insert_new(conn, ik, {**self.fresh(key.req, None), **completed})
 

@@ -10,20 +10,23 @@ SQLAlchemy's `execute` and runs, and fails, at the line that awaits it.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.base import Executable
 
 from gyeol.db import commits, sqlite
+from gyeol.db.compiled import Compiled
 
 # A writer waiting this long for the one SQLite write lock of its process gives up (a nested tx() would wait forever).
 WRITE_LOCK_WAIT_S = 30.0
@@ -32,13 +35,15 @@ Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 
 class Conn:
-    """A connection inside `Database.tx()` or `Database.read()`."""
+    """A connection inside `Database.tx()` or `Database.read()`: `execute` runs any SQLAlchemy statement, `run` a
+    statement compiled once (`db.compiled`) on the driver's connection, in the same transaction."""
 
-    __slots__ = ("dialect", "_sync", "_async")
+    __slots__ = ("dialect", "_sync", "_async", "_driver")
 
     def __init__(self, sync: Connection | None = None, async_: AsyncConnection | None = None) -> None:
         self._sync, self._async = sync, async_
         self.dialect: Dialect = (sync or async_).dialect  # type: ignore[union-attr]
+        self._driver: Any = sync.connection.driver_connection if sync is not None else None
 
     async def execute(self, stmt: Executable, params: Params = None) -> CursorResult[*tuple[Any, ...]]:
         if self._sync is not None:
@@ -47,11 +52,42 @@ class Conn:
         assert self._async is not None
         return await self._async.execute(stmt, params)
 
+    async def run(self, c: Compiled, params: Mapping[str, Any]) -> tuple[list[Any], int]:
+        """The rows (as the driver gives them) and the row count of a compiled statement."""
+        args = c.args(dict(params))
+        if self._sync is not None:
+            driver = self._driver
+            try:
+                cur = await sqlite.patiently(lambda: driver.execute(c.sql, args))
+            except sqlite3.Error as exc:
+                raise _wrapped(c, args, exc) from exc
+            return (cur.fetchall() if cur.description else []), cur.rowcount
+        assert self._async is not None
+        if self._driver is None:
+            self._driver = (await self._async.get_raw_connection()).driver_connection
+        try:
+            cur = await self._driver.execute(c.sql, args)
+            return (await cur.fetchall() if cur.description else []), cur.rowcount
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or self._driver.closed:
+                await self._async.invalidate()  # gone: SQLAlchemy's pool replaces it
+            raise _wrapped(c, args, exc) from exc
+
+
+def _wrapped(c: Compiled, args: Any, exc: Exception) -> DBAPIError:
+    """A driver's error as SQLAlchemy's, as `execute` raises it: callers tell a unique key taken or a lost
+    connection from other failures by SQLAlchemy's exceptions."""
+    if isinstance(exc, sqlite3.IntegrityError | psycopg.IntegrityError):
+        return IntegrityError(c.sql, args, exc)
+    if isinstance(exc, sqlite3.OperationalError | psycopg.OperationalError | psycopg.InterfaceError):
+        return OperationalError(c.sql, args, exc)
+    return DBAPIError(c.sql, args, exc)
+
 
 def async_url(url: str) -> str:
     u = make_url(url)
-    if u.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
-        u = u.set(drivername="postgresql+asyncpg")
+    if u.drivername in ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg2"):
+        u = u.set(drivername="postgresql+psycopg")
     return u.render_as_string(hide_password=False)
 
 
@@ -162,13 +198,33 @@ class Database:
             raise
 
     @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Conn]:
+        """For writes each of which is a transaction by itself, whatever the others do (an idempotency key's
+        answer, the sandbox PG's record): on PostgreSQL no BEGIN and COMMIT round trips around them."""
+        if self.is_sqlite:
+            async with self.tx() as conn:
+                yield conn
+            return
+        async with self._reads.connect() as pg:
+            yield Conn(async_=pg)
+        commits.committed()
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
         if not self.is_sqlite:
             async with self._reads.connect() as pg:
                 yield Conn(async_=pg)
             return
-        with self.sync_engine.connect() as sync:  # its transaction is rolled back as it goes back to the pool
-            yield Conn(sync=sync)
+        with self.sync_engine.connect() as sync:
+            driver: Any = sync.connection.driver_connection
+            driver.execute("BEGIN")  # one snapshot for the read's statements, whichever way they run
+            try:
+                yield Conn(sync=sync)
+            finally:
+                if sync.in_transaction():
+                    sync.rollback()
+                if driver.in_transaction:
+                    driver.rollback()
 
     async def dispose(self) -> None:
         if not self.is_sqlite:

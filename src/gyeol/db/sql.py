@@ -1,5 +1,6 @@
-"""Row-level helpers over SQLAlchemy Core for the repositories: reads as dicts, and writes whose failures are
-named for what they mean (a unique key taken, a conditional update that lost its race)."""
+"""Row-level helpers for the repositories: reads as dicts, and writes whose failures are named for what they mean
+(a unique key taken, a conditional update that lost its race). A statement a repository runs again and again is
+compiled once and run on the driver (`db.compiled`); any other goes through SQLAlchemy's `execute`."""
 
 from __future__ import annotations
 
@@ -11,27 +12,47 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.base import Executable
 
+from gyeol.db.compiled import once
 from gyeol.db.engine import Conn
 
 Row = dict[str, Any]
 Error = Callable[[], Exception]
+_inserts: dict[str, sa.Insert] = {}
+_inserts_new: dict[tuple[str, str], sa.Insert] = {}
 _updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
 
 
-async def one(conn: Conn, stmt: Executable, params: Row | None = None) -> Row | None:
-    found = (await conn.execute(stmt, params)).mappings().first()
-    return dict(found) if found is not None else None
-
-
 async def rows(conn: Conn, stmt: Executable, params: Row | None = None) -> list[Row]:
-    return [dict(r) for r in (await conn.execute(stmt, params)).mappings()]
+    c = once(stmt, conn.dialect)
+    if c is None:
+        return [dict(r) for r in (await conn.execute(stmt, params)).mappings()]
+    fetched, _ = await conn.run(c, params or {})
+    return c.rows(fetched)
+
+
+async def one(conn: Conn, stmt: Executable, params: Row | None = None) -> Row | None:
+    found = await rows(conn, stmt, params)
+    return found[0] if found else None
+
+
+async def write(conn: Conn, stmt: Executable, params: Row, keys: tuple[str, ...] | None = None) -> int:
+    """Run an INSERT, UPDATE or DELETE; the number of rows it touched. `keys`: the columns an INSERT's or
+    UPDATE's values name, when they come from `params` rather than from the statement."""
+    c = once(stmt, conn.dialect, keys)
+    if c is None:
+        return int((await conn.execute(stmt, params)).rowcount)
+    _, count = await conn.run(c, params)
+    return count
 
 
 async def insert(conn: Conn, table: sa.Table, row: Row, *, taken: Error | None = None) -> None:
     """INSERT `row`; `taken()` is raised instead if it hits a unique key of `table` (the transaction is then
     to be rolled back, as after any failed statement)."""
+    stmt = _inserts.get(table.name)
+    if stmt is None:
+        stmt = _inserts[table.name] = table.insert()
     try:
-        await conn.execute(table.insert(), row)
+        await write(conn, stmt, row, tuple(row))
     except IntegrityError:
         if taken is None:
             raise
@@ -41,8 +62,17 @@ async def insert(conn: Conn, table: sa.Table, row: Row, *, taken: Error | None =
 async def insert_new(conn: Conn, table: sa.Table, row: Row) -> bool:
     """INSERT `row` unless it would hit a unique key of `table` (INSERT ... ON CONFLICT DO NOTHING); whether it
     was inserted. Nothing fails, so the transaction goes on either way."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    return bool((await conn.execute(insert(table).values(row).on_conflict_do_nothing())).rowcount == 1)
+    stmt = _inserts_new.get((conn.dialect.name, table.name))
+    if stmt is None:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        # RETURNING, not the row count, which SQLAlchemy's psycopg adapter does not keep for an INSERT.
+        stmt = _inserts_new[(conn.dialect.name, table.name)] = \
+            insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    c = once(stmt, conn.dialect, tuple(row))
+    if c is None:
+        return (await conn.execute(stmt.values(row))).first() is not None
+    fetched, _ = await conn.run(c, row)
+    return bool(fetched)
 
 
 async def update(conn: Conn, table: sa.Table, values: Row, *, conflict: Error | None = None, **where: Any) -> int:
@@ -52,7 +82,7 @@ async def update(conn: Conn, table: sa.Table, values: Row, *, conflict: Error | 
     stmt = _updates.get(key)
     if stmt is None:
         stmt = _updates[key] = table.update().where(*(table.c[c] == sa.bindparam("w_" + c) for c in where))
-    touched = (await conn.execute(stmt, {**values, **{"w_" + c: v for c, v in where.items()}})).rowcount
+    touched = await write(conn, stmt, {**values, **{"w_" + c: v for c, v in where.items()}}, tuple(values))
     if touched != 1 and conflict is not None:
         raise conflict()
-    return int(touched)
+    return touched

@@ -321,7 +321,7 @@ class SandboxConnector:
         row = {"id": new_id("ch"), "parent_id": None, "token": None, "failure_code": None, **values,
                "created_at": now, "updated_at": now}
         try:
-            async with self.db.tx() as conn:
+            async with self.db.autocommit() as conn:
                 await sql.insert(conn, ch, row)
         except IntegrityError:
             # Two callers raced on one reference: the PG keeps the first.
