@@ -2,12 +2,13 @@
 
 `transition` is the only code that changes a payment's status. It asks the transition table for
 the next status and writes it with `WHERE status = :current`, so a lost race changes nothing. A payment
-created and moved in one transaction is inserted already `moved`, by the same table.
+created and moved in one transaction is inserted already moved (`with_status_after`), by the same table.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
+from gyeol.core.pagination import Page, paginate
 from gyeol.core.states import ATTEMPT, PAYMENT, PAYMENT_HOLDING
 from gyeol.db import sql
 from gyeol.db.engine import Conn
@@ -98,17 +100,17 @@ async def get_with_last_attempt(conn: Conn, caller: Caller | None, payment_id: s
 
 
 @dataclass(frozen=True)
-class Answering:
+class LockedAttempt:
     """What applying a PG's answer to an attempt decides on, read and locked in one round trip: the attempt, its
     payment and its order (locked), and the merchant's settings (the settlement's fees)."""
 
     payment: Row
     attempt: Row
     order: Row
-    terms: dict[str, Any]
+    merchant_settings: dict[str, Any]
 
 
-async def lock_for_answer(conn: Conn, attempt_id: str) -> Answering:
+async def lock_for_answer(conn: Conn, attempt_id: str) -> LockedAttempt:
     row = await sql.one(conn, ANSWER_LOCKED, {"id": attempt_id})
     if row is None:
         raise LookupError(f"attempt {attempt_id} is gone")  # attempts are never deleted
@@ -116,7 +118,7 @@ async def lock_for_answer(conn: Conn, attempt_id: str) -> Answering:
     assert a is not None
     values = list(row.values())[_PAYMENT_COLUMNS + len(_ATTEMPT_KEYS):]
     order = dict(zip(_ORDER_KEYS, values[:-1], strict=True))
-    return Answering(p, a, order, dict(values[-1] or {}))
+    return LockedAttempt(p, a, order, dict(values[-1] or {}))
 
 
 async def get(conn: Conn, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:
@@ -144,8 +146,8 @@ async def transition(conn: Conn, p: Row, event: str, now: datetime, **values: An
     return {**p, **values}
 
 
-def moved(p: Row, event: str, now: datetime, **values: Any) -> Row:
-    """A payment not yet inserted, after `event`."""
+def with_status_after(p: Row, event: str, now: datetime, **values: Any) -> Row:
+    """A payment not yet inserted, as it is after `event` (its first write is then an insert, not a move)."""
     return {**p, **values, "status": PAYMENT.next(p["status"], event), "updated_at": now}
 
 
@@ -159,6 +161,24 @@ async def update(conn: Conn, p: Row, now: datetime, **values: Any) -> Row:
 
 async def other_holding_payment(conn: Conn, order_pk: str, payment_id: str) -> Row | None:
     return await sql.one(conn, OTHER_HOLDING, {"order_pk": order_pk, "id": payment_id})
+
+
+async def list_page(conn: Conn, caller: Caller, page: int, size: int, view: Callable[[Mapping[str, Any]], Row], *,
+                    status: str | None, mine: bool) -> Page:
+    """The caller's payments, newest first; `mine`: only those of the calling user."""
+    q = sa.select(payments).where(*scoped(caller))
+    if mine:
+        q = q.where(payments.c.user_id == caller.user_id)
+    if status:
+        q = q.where(payments.c.status == status)
+    return await paginate(conn, q, payments.c.created_at.desc(), page, size, view)
+
+
+async def due_to_expire(conn: Conn, now: datetime, limit: int) -> list[str]:
+    """Ids of payments past their expiry that never took money (created, or failed and not retried)."""
+    q = sa.select(payments.c.id).where(payments.c.status.in_(("created", "failed")),
+                                       payments.c.expires_at <= now).limit(limit)
+    return [r[0] for r in (await conn.execute(q)).all()]
 
 
 # --- attempts -------------------------------------------------------------------------------------

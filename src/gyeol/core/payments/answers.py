@@ -1,0 +1,230 @@
+"""Applying a PG's answer to an attempt: one path, whatever brought the answer.
+
+The answer to the PG call a request just made (`apply_result`), a PG's webhook (`apply_pg_event`), the PG's
+approval a shop's webhook reports or an app completes (`approvals.py`), the reconciler's look-up
+(`resolve_attempt`) and the resend of a crashed request's attempt (`carry_on`) all end in `apply`, in a transaction
+that holds the payment's and the order's row locks (`repository.lock_for_answer`). `apply` settles the attempt
+through the attempt's transition table and, when the attempt is the payment's open one, moves the payment through
+the payment's table, with its outbox events and, when money was taken, the order and the settlement.
+
+No answer (None) is not a failure: the attempt is `unknown`, the payment stays `pending`, and the PG is asked
+again later. An attempt already settled ignores a late or repeated answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from gyeol.connectors.base import AttemptResult, Outcome
+from gyeol.connectors.registry import Connectors
+from gyeol.core.clock import Clock
+from gyeol.core.errors import DomainError
+from gyeol.core.events import outbox
+from gyeol.core.orders import repository as orders_repo
+from gyeol.core.payments import accounts, pg_calls
+from gyeol.core.payments import repository as repo
+from gyeol.core.payments.repository import LockedAttempt
+from gyeol.core.payments.views import order_view, payment_view
+from gyeol.core.settlements import service as settlements
+from gyeol.core.states import PAYMENT, IllegalTransition
+from gyeol.crypto import DataCipher
+from gyeol.db import sql
+from gyeol.db.engine import Conn, Database
+from gyeol.models import inbound_events
+
+Row = dict[str, Any]
+# The statuses of an attempt whose answer is still awaited; any other has had its answer.
+AWAITING = ("started", "unknown", "requires_action")
+
+
+async def emit(conn: Conn, p: Row, type: str, now: datetime) -> None:
+    """A payment event, in the caller's transaction: it is published only if the change it tells of commits."""
+    await outbox.add(conn, merchant_id=p["merchant_id"], type=type, obj=payment_view(p), resource_id=p["id"],
+                     now=now)
+
+
+def raise_for(view: Row, kind: str = "authorize") -> Row:
+    """The one mapping from a PG's outcome to an error: `view` is the payment after the answer to a request's
+    `kind` of attempt (authorize, capture or void); returned as it is when the outcome is not an error."""
+    last = view.get("lastAttempt") or {}
+    details = {"paymentId": view["paymentId"], "status": view["status"]}
+    if kind == "authorize" and view["status"] == "failed":
+        raise DomainError("processing", view["failureReason"] or "processing_error",
+                          view["failureMessage"] or "The payment was declined.", details=details)
+    # An unanswered authorization keeps its payment pending; the view a resumed create or confirm gets may show
+    # a later capture's or void's unanswered attempt instead, which is not this request's to report.
+    if last.get("status") == "unknown" and (kind != "authorize" or view["status"] == "pending"):
+        raise DomainError("gateway", "PG_TIMEOUT", "The PG did not answer in time; the outcome is being reconciled.",
+                          status=504, details=details)
+    if kind != "authorize" and last.get("status") == "failed":
+        raise DomainError("processing", last.get("errorCode") or "processing_error", f"The PG refused the {kind}.",
+                          details=details)
+    return view
+
+
+class Answers:
+    def __init__(self, db: Database, clock: Clock, connectors: Connectors, *, cipher: DataCipher,
+                 va_ttl: timedelta) -> None:
+        self.db = db
+        self.clock = clock
+        self.connectors = connectors
+        self.cipher = cipher
+        self.va_ttl = va_ttl
+
+    async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Row:
+        """Apply the PG's answer (None: no answer) to an attempt, in a transaction of its own; the payment's view."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            p, a = await self.apply(conn, await repo.lock_for_answer(conn, attempt_id), result, now)
+        return payment_view(p, a)
+
+    async def apply(self, conn: Conn, locked: LockedAttempt, result: AttemptResult | None,
+                    now: datetime) -> tuple[Row, Row]:
+        """THE way a PG's answer changes an attempt and its payment, in the caller's transaction, which holds the
+        locks `repository.lock_for_answer` took. Returns the payment and the attempt after it."""
+        p, a = locked.payment, locked.attempt
+        if a["status"] not in AWAITING:
+            return p, a  # already settled: a late or duplicate answer changes nothing
+        if result is None:
+            if a["status"] == "unknown":  # still no answer: look again later, backing off
+                return p, await repo.recheck_later(conn, a, now)
+            return p, await repo.settle_attempt(conn, a, "unknown", now, checks=a["checks"] + 1)
+        if result.outcome == "requires_action":
+            if a["status"] != "requires_action":
+                p, a = await self._requires_action(conn, p, a, result, now)
+            return p, a
+        ok = result.outcome in ("succeeded", "authorized")
+        if result.outcome == "not_found":
+            result = AttemptResult("failed", failure_code="processing_error",
+                                   failure_message="The PG has no record of this request.")
+        a = await repo.settle_attempt(
+            conn, a, "succeeded" if ok else "failed", now,
+            pg_transaction_id=result.pg_transaction_id or a["pg_transaction_id"],
+            error_code=result.failure_code, error_message=result.failure_message,
+        )
+        if p["open_attempt_id"] != a["id"]:
+            return p, a  # an attempt the payment has moved on from (a canceled 3-D Secure charge)
+        handler = {"authorize": self._authorized, "capture": self._captured, "void": self._voided}[a["kind"]]
+        p = await handler(conn, p, a, result, ok, now, locked)
+        return p, a
+
+    async def _requires_action(self, conn: Conn, p: Row, a: Row, result: AttemptResult,
+                               now: datetime) -> tuple[Row, Row]:
+        """The PG waits on the buyer: a 3-D Secure challenge, or the deposit into a virtual account it issued."""
+        a = await repo.settle_attempt(conn, a, "requires_action", now, pg_transaction_id=result.pg_transaction_id)
+        p = await repo.update(conn, p, now, next_action_url=result.next_action_url,
+                              pg_transaction_id=result.pg_transaction_id)
+        issued = result.extra.get("virtualAccount")
+        if isinstance(issued, dict) and await accounts.get(conn, p["id"]) is None:
+            # The deposit is what is awaited; the account waits until its due date.
+            await accounts.record(conn, self.cipher, p, kind="virtual_account", bank_code=str(issued["bankCode"]),
+                                  account_number=str(issued["accountNumber"]),
+                                  holder_name=str(issued.get("holderName") or ""), now=now, due_at=now + self.va_ttl)
+            await emit(conn, p, "virtual_account.issued", now)
+        return p, a
+
+    async def _authorized(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool, now: datetime,
+                          locked: LockedAttempt) -> Row:
+        if p["status"] != "pending":
+            return await repo.update(conn, p, now, open_attempt_id=None)
+        common = {"open_attempt_id": None, "next_action_url": None}
+        if not ok:
+            p = await repo.transition(conn, p, "failed", now, failure_reason=result.failure_code,
+                                      failure_message=result.failure_message,
+                                      pg_transaction_id=result.pg_transaction_id, **common)
+            await emit(conn, p, "payment.failed", now)
+            return p
+        pg_tx = result.pg_transaction_id or p["pg_transaction_id"]
+        if p["capture_method"] == "manual" or result.outcome == "authorized":
+            p = await repo.transition(conn, p, "authorized", now, authorized_amount=p["amount"],
+                                      authorized_at=now, pg_transaction_id=pg_tx, **common)
+            await emit(conn, p, "payment.authorized", now)
+            return p
+        p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p["amount"],
+                                  captured_amount=p["amount"], authorized_at=now, captured_at=now,
+                                  pg_transaction_id=pg_tx, **common)
+        if p["method_type"] == "virtual_account":
+            await accounts.set_status(conn, p["id"], "deposited", now, deposited_at=now)
+            await emit(conn, p, "virtual_account.deposited", now)
+        await emit(conn, p, "payment.succeeded", now)
+        await self._money_taken(conn, p, now, locked)
+        return p
+
+    async def _captured(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool, now: datetime,
+                        locked: LockedAttempt) -> Row:
+        if not ok or p["status"] != "authorized":
+            return await repo.update(conn, p, now, open_attempt_id=None)
+        p = await repo.transition(conn, p, "capture", now, captured_amount=a["amount"], captured_at=now,
+                                  open_attempt_id=None)
+        await emit(conn, p, "payment.captured", now)
+        await self._money_taken(conn, p, now, locked)
+        return p
+
+    async def _voided(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool, now: datetime,
+                      locked: LockedAttempt) -> Row:
+        event = "void" if p["status"] == "authorized" else "cancel"
+        if not ok or not PAYMENT.allows(p["status"], event):
+            return await repo.update(conn, p, now, open_attempt_id=None)
+        p = await repo.transition(conn, p, event, now, open_attempt_id=None, canceled_at=now, next_action_url=None)
+        await emit(conn, p, "payment.voided" if event == "void" else "payment.canceled", now)
+        return p
+
+    async def _money_taken(self, conn: Conn, p: Row, now: datetime, locked: LockedAttempt) -> None:
+        """The order (locked with the answer) paid, its events, and the settlement, at the merchant's fees."""
+        order = await orders_repo.mark_paid(conn, locked.order, amount=p["captured_amount"], payment_id=p["id"],
+                                            payment_key=p["payment_key"], now=now)
+        await emit(conn, p, "payment.completed", now)
+        await outbox.add(conn, merchant_id=p["merchant_id"], type="order.paid", obj=order_view(order),
+                         resource_id=order["order_id"], now=now)
+        await settlements.book(conn, p, source_id=p["id"], amount=p["captured_amount"], now=now,
+                               settings=locked.merchant_settings)
+
+    async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
+        """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            if not await sql.insert_new(conn, inbound_events, {"source": source, "event_id": event_id,
+                                                                "received_at": now}):
+                return False
+            p = await repo.get_any(conn, str(data.get("paymentId")), lock=True)
+            if p is None or not p["open_attempt_id"]:
+                return True
+            locked = await repo.lock_for_answer(conn, p["open_attempt_id"])  # the payment's lock is held already
+            if type == "payment.succeeded":
+                outcome: Outcome = "authorized" if p["capture_method"] == "manual" else "succeeded"
+                result = AttemptResult(outcome, pg_transaction_id=data.get("pgTransactionId"))
+            elif type == "payment.failed":
+                code = str(data.get("failureReason") or "processing_error")
+                result = AttemptResult("failed", pg_transaction_id=data.get("pgTransactionId"),
+                                       failure_code=code, failure_message=data.get("failureMessage"))
+            else:
+                return True
+            if data.get("amount") is not None and data.get("amount") != locked.attempt["amount"]:
+                return True  # not the attempt this event speaks of
+            try:
+                await self.apply(conn, locked, result, now)
+            except IllegalTransition:
+                pass  # a late event after a final state is ignored
+        return True
+
+    async def carry_on(self, payment_id: str) -> Row:
+        """Carry on the work of a request that was cut short (a crash): an attempt it never heard back about is
+        sent to the PG again, under the same idempotency key, so the PG answers without charging twice; one that
+        timed out is looked up. Returns the payment's view."""
+        async with self.db.read() as conn:
+            p = await repo.get_any(conn, payment_id)
+            a = await repo.get_attempt(conn, p["open_attempt_id"]) if p and p["open_attempt_id"] else None
+        if p is not None and a is not None and a["status"] == "started":
+            return await self.apply_result(a["id"], await pg_calls.send(self.connectors, p, a, None))
+        if a is not None and a["status"] == "unknown":
+            return await self.resolve_attempt(a)
+        async with self.db.read() as conn:
+            return payment_view(*await repo.get_with_last_attempt(conn, None, payment_id))
+
+    async def resolve_attempt(self, a: Row) -> Row:
+        """Ask the PG what became of an attempt whose answer was lost, and apply it."""
+        async with self.db.read() as conn:
+            p = await repo.get_any(conn, a["payment_id"])
+        assert p is not None
+        return await self.apply_result(a["id"], await pg_calls.ask(self.connectors, a, p))

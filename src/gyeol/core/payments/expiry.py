@@ -1,0 +1,77 @@
+"""Payments that ran out of time, canceled by the worker's jobs: intents never paid, and virtual accounts never
+deposited into."""
+
+from __future__ import annotations
+
+from gyeol.connectors.registry import Connectors
+from gyeol.core.clock import Clock
+from gyeol.core.context import Caller
+from gyeol.core.errors import DomainError
+from gyeol.core.payments import accounts, pg_calls
+from gyeol.core.payments import repository as repo
+from gyeol.core.payments.answers import Answers, emit
+from gyeol.core.payments.intents import Intents
+from gyeol.core.states import PAYMENT
+from gyeol.db.engine import Database
+
+
+class Expiry:
+    def __init__(self, db: Database, clock: Clock, connectors: Connectors, answers: Answers,
+                 intents: Intents) -> None:
+        self.db = db
+        self.clock = clock
+        self.connectors = connectors
+        self.answers = answers
+        self.intents = intents
+
+    async def expire_due(self, limit: int = 500) -> list[str]:
+        """Cancel intents past their `expiresAt` that never took money (created, or failed and not retried)."""
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            ids = await repo.due_to_expire(conn, now, limit)
+        expired = []
+        for payment_id in ids:
+            async with self.db.tx() as conn:
+                p = await repo.get_any(conn, payment_id, lock=True)
+                if p is None or not PAYMENT.allows(p["status"], "expire") or p["expires_at"] > now:
+                    continue  # paid, retried or canceled since the list was read
+                p = await repo.transition(conn, p, "expire", now, canceled_at=now, failure_reason=p["failure_reason"])
+                await emit(conn, p, "payment.canceled", now)
+                expired.append(payment_id)
+        return expired
+
+    async def expire_virtual_accounts(self, limit: int = 200) -> list[str]:
+        """Virtual accounts unpaid after their due date: the waiting charge is voided and the payment canceled."""
+        now = self.clock.now()
+        async with self.db.read() as conn:
+            due = await accounts.due_virtual_accounts(conn, now, limit)
+        expired = []
+        for payment_id in due:
+            async with self.db.read() as conn:
+                p = await repo.get_any(conn, payment_id)
+            if p is None:
+                continue
+            if p["open_attempt_id"]:
+                # The deposit may have reached the PG while its webhook was lost: ask before expiring.
+                async with self.db.read() as conn:
+                    a = await repo.get_attempt(conn, p["open_attempt_id"])
+                if a is not None and a["status"] == "requires_action":
+                    found = await pg_calls.ask(self.connectors, a, p)
+                    if found is None:
+                        continue
+                    if found.outcome in ("succeeded", "authorized"):
+                        await self.answers.apply_result(a["id"], found)
+                        continue
+            system = Caller(merchant_id=p["merchant_id"], mode="live" if p["livemode"] else "test")
+            try:
+                view = await self.intents.cancel(system, payment_id, "virtual account expired")
+            except DomainError:
+                continue  # in flight or already settled; the next pass looks again
+            if view["status"] == "canceled":
+                async with self.db.tx() as conn:
+                    await accounts.set_status(conn, payment_id, "expired", now)
+                    p = await repo.get_any(conn, payment_id)
+                    assert p is not None
+                    await emit(conn, p, "virtual_account.expired", now)
+                expired.append(payment_id)
+        return expired
