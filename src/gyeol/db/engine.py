@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 import orjson
-import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -31,6 +31,7 @@ from gyeol.db.compiled import Compiled
 # A writer waiting this long for the one SQLite write lock of its process gives up (a nested tx() would wait forever).
 WRITE_LOCK_WAIT_S = 30.0
 POOL_WAIT_S = 30.0
+T = TypeVar("T")
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 
@@ -40,10 +41,11 @@ class Conn:
 
     __slots__ = ("dialect", "_sync", "_async", "_driver")
 
-    def __init__(self, sync: Connection | None = None, async_: AsyncConnection | None = None) -> None:
+    def __init__(self, sync: Connection | None = None, async_: AsyncConnection | None = None, *,
+                 driver: Any = None) -> None:
         self._sync, self._async = sync, async_
         self.dialect: Dialect = (sync or async_).dialect  # type: ignore[union-attr]
-        self._driver: Any = sync.connection.driver_connection if sync is not None else None
+        self._driver: Any = sync.connection.driver_connection if sync is not None else driver
 
     async def execute(self, stmt: Executable, params: Params = None) -> CursorResult[*tuple[Any, ...]]:
         if self._sync is not None:
@@ -60,34 +62,65 @@ class Conn:
             try:
                 cur = await sqlite.patiently(lambda: driver.execute(c.sql, args))
             except sqlite3.Error as exc:
-                raise _wrapped(c, args, exc) from exc
+                raise _wrapped(c.sql, args, exc) from exc
             return (cur.fetchall() if cur.description else []), cur.rowcount
         assert self._async is not None
         if self._driver is None:
             self._driver = (await self._async.get_raw_connection()).driver_connection
-        try:
-            cur = await self._driver.execute(c.sql, args)
-            return (await cur.fetchall() if cur.description else []), cur.rowcount
-        except psycopg.Error as exc:
-            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or self._driver.closed:
-                await self._async.invalidate()  # gone: SQLAlchemy's pool replaces it
-            raise _wrapped(c, args, exc) from exc
+        if c.columns:
+            return await _on_driver(self._async, c.sql, self._driver.fetch(c.sql, *args), args), -1
+        status: str = await _on_driver(self._async, c.sql, self._driver.execute(c.sql, *args), args)
+        return [], int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0  # "UPDATE 1", "INSERT 0 1"
 
 
-def _wrapped(c: Compiled, args: Any, exc: Exception) -> DBAPIError:
+async def _on_driver(conn: AsyncConnection, sql: str, call: Awaitable[T], args: Any = None) -> T:
+    """A call on asyncpg's connection, failing as SQLAlchemy's `execute` would; a lost connection is invalidated,
+    and SQLAlchemy's pool replaces it."""
+    try:
+        return await call
+    except BaseException as exc:
+        # Only an error the server answered about the statement leaves the connection fit to lend again; a
+        # lost connection, one the driver can no longer use, or a call cut off midway (a cancelled task) is not.
+        if not _statement_error(exc):
+            await conn.invalidate()
+        if not isinstance(exc, Exception):
+            raise
+        if isinstance(exc, (*_LOST, asyncpg.InterfaceError, OSError)):
+            # The server went away: the pool's idle connections went with it. Replace the pool, as SQLAlchemy
+            # does when its own statement finds the connection lost.
+            await conn.engine.dispose()
+        raise _wrapped(sql, args, exc) from exc
+
+
+async def _begin(raw: Any) -> Any:
+    transaction = raw.transaction()
+    await transaction.start()
+    return transaction
+
+
+def _statement_error(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.PostgresError) and not isinstance(exc, _LOST)
+
+
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError, asyncpg.CannotConnectNowError,
+         asyncpg.CrashShutdownError)
+
+
+def _wrapped(sql: str, args: Any, exc: Exception) -> DBAPIError:
     """A driver's error as SQLAlchemy's, as `execute` raises it: callers tell a unique key taken or a lost
     connection from other failures by SQLAlchemy's exceptions."""
-    if isinstance(exc, sqlite3.IntegrityError | psycopg.IntegrityError):
-        return IntegrityError(c.sql, args, exc)
-    if isinstance(exc, sqlite3.OperationalError | psycopg.OperationalError | psycopg.InterfaceError):
-        return OperationalError(c.sql, args, exc)
-    return DBAPIError(c.sql, args, exc)
+    if isinstance(exc, sqlite3.IntegrityError | asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(sql, args, exc)
+    if isinstance(exc, sqlite3.OperationalError) or not isinstance(exc, sqlite3.Error | asyncpg.PostgresError) \
+            or isinstance(exc, _LOST):
+        return OperationalError(sql, args, exc)
+    return DBAPIError(sql, args, exc)
 
 
 def async_url(url: str) -> str:
     u = make_url(url)
-    if u.drivername in ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg2"):
-        u = u.set(drivername="postgresql+psycopg")
+    if u.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        u = u.set(drivername="postgresql+asyncpg")
     return u.render_as_string(hide_password=False)
 
 
@@ -143,15 +176,27 @@ class Database:
             self._writer: Connection | None = None
             self._checkpointer: sqlite.Checkpointer | None = None
         else:
-            self.engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=10,
-                                              pool_timeout=POOL_WAIT_S, **json)
-            self._reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            # SQLAlchemy's connections are autocommit: `tx()` begins and ends the transaction itself, on the
+            # driver (asyncpg's `transaction()`), so that SQLAlchemy's statements and the compiled ones run in it
+            # alike. A read is autocommit statements (under READ COMMITTED a transaction would give them no
+            # common snapshot anyway). Every transaction is ended explicitly: no reset at check-in.
+            self.engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT", pool_size=pool_size,
+                                              max_overflow=10, pool_timeout=POOL_WAIT_S, pool_reset_on_return=None,
+                                              **json)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Conn]:
         if not self.is_sqlite:
-            async with self.engine.begin() as pg:
-                yield Conn(async_=pg)
+            async with self.engine.connect() as pg:
+                raw: Any = (await pg.get_raw_connection()).driver_connection
+                transaction = await _on_driver(pg, "BEGIN", _begin(raw))
+                try:
+                    yield Conn(async_=pg, driver=raw)
+                except BaseException:
+                    if not raw.is_closed():
+                        await _on_driver(pg, "ROLLBACK", transaction.rollback())
+                    raise
+                await _on_driver(pg, "COMMIT", transaction.commit())
             commits.committed()
             return
         if self._write_lock.locked():  # a timer only when there is a wait
@@ -205,14 +250,14 @@ class Database:
             async with self.tx() as conn:
                 yield conn
             return
-        async with self._reads.connect() as pg:
+        async with self.engine.connect() as pg:
             yield Conn(async_=pg)
         commits.committed()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
         if not self.is_sqlite:
-            async with self._reads.connect() as pg:
+            async with self.engine.connect() as pg:
                 yield Conn(async_=pg)
             return
         with self.sync_engine.connect() as sync:
