@@ -108,3 +108,43 @@ async def test_a_payment_and_a_refund_cut_after_each_commit_resume_under_their_k
                 assert p["refundedAmount"] == 2000, (n, p)
                 charges = (await c.get("/api/v1/sandbox/charges", params={"paymentId": pid})).json()["items"]
                 assert sorted(x["kind"] for x in charges) == ["charge", "refund"], (n, charges)
+
+
+async def test_work_a_crash_left_open_is_carried_on_by_the_restarted_server_without_a_retry(
+        db_url: str, tmp_path: Path) -> None:
+    """A refund and a payment whose PG call went through just before the crash are settled by the next server
+    within seconds of the dead process's last heartbeat, not after the reconciler's delay, and with no retry."""
+    var = tmp_path / "var"
+    with Server(_env(db_url, var)) as plain:
+        plain.wait_ready()
+        async with httpx.AsyncClient(base_url=plain.url, headers=AUTH, timeout=30) as c:
+            r = await c.post("/api/v1/payments/intent", json={
+                "orderId": "orphan-refund", "amount": 5000, "confirm": True, "methodOptions": {"token": "tok_visa"}})
+            paid = r.json()["paymentId"]
+    # Commit 2 of each is the sandbox PG's own record: the PG has refunded and charged, Gyeol has not heard.
+    cut = [Server(_env(db_url, var, GYEOL_TEST_KILL_AFTER_COMMIT="2")) for _ in range(2)]
+    try:
+        await asyncio.gather(
+            _cut(cut[:1], "/api/v1/refunds", [{"paymentId": paid, "amount": 1500}], ["orphan-refund"]),
+            _cut(cut[1:], "/api/v1/payments/intent", [{"orderId": "orphan-pay", "amount": 700, "confirm": True,
+                                                       "methodOptions": {"token": "tok_visa"}}], ["orphan-pay"]))
+    finally:
+        for s in cut:
+            s.stop()
+    with Server(_env(db_url, var)) as again:
+        again.wait_ready()
+        async with httpx.AsyncClient(base_url=again.url, headers=AUTH, timeout=30) as c:
+            started = asyncio.get_running_loop().time()
+            while True:
+                refunds = (await c.get("/api/v1/refunds", params={"paymentId": paid})).json()["items"]
+                order = (await c.get("/api/v1/orders/orphan-pay")).json()
+                if [x["status"] for x in refunds] == ["succeeded"] and order.get("status") == "paid":
+                    break
+                assert asyncio.get_running_loop().time() - started < 20, (refunds, order)
+                await asyncio.sleep(0.25)
+            p = (await c.get(f"/api/v1/payments/{paid}")).json()
+            assert p["refundedAmount"] == 1500
+            # The client's retry now answers from what was settled.
+            r = await c.post("/api/v1/refunds", json={"paymentId": paid, "amount": 1500},
+                             headers={"Idempotency-Key": "orphan-refund"})
+            assert r.status_code == 200 and r.json()["refundId"] == refunds[0]["refundId"], r.text
