@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import orjson
 import structlog
@@ -29,7 +29,7 @@ class Broker(Protocol):
 def _options(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return parts._replace(query="").geturl(), options
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), options
 
 
 async def _quiet(exc: Exception) -> None:
