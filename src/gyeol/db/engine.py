@@ -3,8 +3,8 @@
 Writes run in `db.tx()`: one short transaction. On SQLite it starts with BEGIN IMMEDIATE, so that two writers
 never both read-then-write; on PostgreSQL the repositories take row locks (SELECT ... FOR UPDATE) or use
 conditional updates. Reads use `db.read()`: one snapshot on SQLite, autocommit statements on PostgreSQL (under
-READ COMMITTED a transaction would give them no common snapshot anyway). Every statement goes through
-SQLAlchemy's `execute` and runs, and fails, at the line that awaits it.
+READ COMMITTED a transaction would give them no common snapshot anyway). Every statement runs, and fails, at the
+line that awaits it: through SQLAlchemy's `execute`, or compiled once and run on the driver (`Conn.run`).
 """
 
 from __future__ import annotations
