@@ -115,7 +115,7 @@ async def test_booking_a_source_again_fails_its_transaction_and_writes_nothing(e
             p = await payments_repo.get_any(conn, pay["paymentId"])
             assert p is not None
             await payments_repo.update(conn, p, datetime.now(UTC), description="booked twice")
-            await settlements.book(conn, p, source_id=p["id"], amount=1, now=datetime.now(UTC))
+            await settlements.book(conn, p, source_id=p.id, amount=1, now=datetime.now(UTC))
     async with env.svc.db.read() as conn:
         assert (await conn.execute(counts)).one() == before
     got = (await env.client.get(f"/api/v1/payments/{pay['paymentId']}")).json()

@@ -20,6 +20,7 @@ from gyeol.connectors.toss.connector import TossConnector
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
+from gyeol.core.events import outbox
 from gyeol.core.events.relay import OutboxRelay
 from gyeol.core.idempotency import IdempotencyStore
 from gyeol.core.merchants.service import KeyHasher, MerchantService
@@ -33,6 +34,7 @@ from gyeol.core.webhooks.delivery import WebhookDispatcher
 from gyeol.core.webhooks.service import WebhookService
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
+from gyeol.faces.native import views as native_views
 from gyeol.secrets_store import var_secret
 
 
@@ -94,6 +96,8 @@ class Services:
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
+    # Events speak the native API's objects; the core renders none itself.
+    outbox.use_renderer(native_views.render)
     db = Database(settings.database_url)
     key_secret = settings.key_hash_secret or var_secret(settings.var_dir, "key_hash_secret")
     hasher = KeyHasher(key_secret.encode())

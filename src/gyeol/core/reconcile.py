@@ -7,9 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gyeol.core.clock import Clock, iso
+from gyeol.core.clock import Clock
 from gyeol.core.events import outbox
 from gyeol.core.payments import repository as payments_repo
+from gyeol.core.payments.records import Attempt
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
 from gyeol.db.engine import Database
@@ -38,15 +39,14 @@ class Reconciler:
                 conn, horizon, now - max(STALE_STARTED, timedelta(seconds=older_than)), limit)
         resolved: list[dict[str, Any]] = []
         for a in attempts:
-            if (now - a["created_at"]).total_seconds() < older_than:
+            if (now - a.created_at).total_seconds() < older_than:
                 continue
-            view = await self.payments.resolve_attempt(a)
-            resolved.append({"attemptId": a["id"], "paymentId": a["payment_id"], "status": view["status"]})
+            charge = await self.payments.resolve_attempt(a)
+            resolved.append({"attemptId": a.id, "paymentId": a.payment_id, "status": charge.payment.status})
         alerts = await self._alert_unresolved(now)
         refunds = []
         for r in await self.refunds.pending(now - timedelta(seconds=older_than), limit):
-            view = await self.refunds.resolve(r)
-            refunds.append({"refundId": r["id"], "status": view["status"]})
+            refunds.append({"refundId": r.id, "status": (await self.refunds.resolve(r)).status})
         return {"attempts": resolved, "refunds": refunds, "alerts": alerts}
 
     async def _alert_unresolved(self, now: datetime) -> int:
@@ -59,10 +59,8 @@ class Reconciler:
             if (await conn.execute(q.limit(1))).first() is None:
                 return 0
         async with self.db.tx() as conn:
-            rows = [dict(r) for r in (await conn.execute(q)).mappings()]
-            for a in rows:
-                await outbox.add(conn, merchant_id=a["merchant_id"], type="attempt.unresolved", obj={
-                    "object": "payment_attempt", "attemptId": a["id"], "paymentId": a["payment_id"],
-                    "kind": a["kind"], "amount": a["amount"], "connector": a["connector"], "checks": a["checks"],
-                    "createdAt": iso(a["created_at"])}, resource_id=a["id"], now=now)
-        return len(rows)
+            unresolved = [Attempt(**r) for r in (await conn.execute(q)).mappings()]
+            for a in unresolved:
+                await outbox.add(conn, merchant_id=a.merchant_id, type="attempt.unresolved", obj=a, resource_id=a.id,
+                                 now=now)
+        return len(unresolved)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from gyeol.core.orders.records import Order
+from gyeol.core.records import row_of
 from gyeol.core.states import ORDER
 from gyeol.db import sql
 from gyeol.db.engine import Conn
@@ -22,48 +25,47 @@ GET, GET_LOCKED = (_BY_ORDER_ID), (_BY_ORDER_ID.with_for_update())
 BY_PK, BY_PK_LOCKED = (_BY_PK), (_BY_PK.with_for_update())
 
 
-async def get(conn: Conn, merchant_id: str, order_id: str, *, lock: bool = False) -> Row | None:
-    return await sql.one(conn, GET_LOCKED if lock else GET, {"merchant_id": merchant_id,
-                                                                        "order_id": order_id})
+async def get(conn: Conn, merchant_id: str, order_id: str, *, lock: bool = False) -> Order | None:
+    row = await sql.one(conn, GET_LOCKED if lock else GET, {"merchant_id": merchant_id, "order_id": order_id})
+    return None if row is None else Order(**row)
 
 
-async def get_by_pk(conn: Conn, pk: str, *, lock: bool = False) -> Row:
+async def get_by_pk(conn: Conn, pk: str, *, lock: bool = False) -> Order:
     row = await sql.one(conn, BY_PK_LOCKED if lock else BY_PK, {"id": pk})
     if row is None:
         raise LookupError(f"order {pk} is gone")  # payments reference orders: never happens
-    return row
+    return Order(**row)
 
 
-async def insert(conn: Conn, row: Row) -> Row:
-    await sql.insert(conn, orders, row)
-    return row
+async def insert(conn: Conn, order: Order) -> None:
+    await sql.insert(conn, orders, row_of(order))
 
 
 class OrderExists(Exception):
     """The merchant has an order with this order_id already."""
 
 
-async def insert_new(conn: Conn, row: Row) -> None:
+async def insert_new(conn: Conn, order: Order) -> None:
     """Insert the order with the transaction's other writes, in the same statement where they can be; the
     transaction fails with OrderExists if the merchant has one with its order_id."""
-    await sql.insert(conn, orders, row, taken=OrderExists)
+    await sql.insert(conn, orders, row_of(order), taken=OrderExists)
 
 
-async def mark_paid(conn: Conn, order: Row, *, amount: int, payment_id: str,
-                    payment_key: str | None, now: datetime) -> Row:
-    new_status = ORDER.next(order["status"], "pay")
-    values = {"status": new_status, "paid_amount": amount, "payment_id": payment_id, "paid_at": now,
+async def mark_paid(conn: Conn, order: Order, *, amount: int, payment_id: str,
+                    payment_key: str | None, now: datetime) -> Order:
+    new_status = ORDER.next(order.status, "pay")
+    values: Row = {"status": new_status, "paid_amount": amount, "payment_id": payment_id, "paid_at": now,
               "updated_at": now}
     if payment_key:
         values["payment_key"] = payment_key
-    await sql.update(conn, orders, values, id=order["id"], status=order["status"])
-    return {**order, **values}
+    await sql.update(conn, orders, values, id=order.id, status=order.status)
+    return replace(order, **values)
 
 
-async def add_refund(conn: Conn, order: Row, amount: int, now: datetime) -> Row:
-    refunded = order["refunded_amount"] + amount
+async def add_refund(conn: Conn, order: Order, amount: int, now: datetime) -> Order:
+    refunded = order.refunded_amount + amount
     values: Row = {"refunded_amount": refunded, "updated_at": now}
-    if refunded == order["paid_amount"]:
-        values["status"] = ORDER.next(order["status"], "refund_full")
-    await sql.update(conn, orders, values, id=order["id"])
-    return {**order, **values}
+    if refunded == order.paid_amount:
+        values["status"] = ORDER.next(order.status, "refund_full")
+    await sql.update(conn, orders, values, id=order.id)
+    return replace(order, **values)

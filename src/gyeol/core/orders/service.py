@@ -15,8 +15,8 @@ from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.money import check_currency
 from gyeol.core.orders import repository as repo
+from gyeol.core.orders.records import Order
 from gyeol.core.pagination import Page, paginate
-from gyeol.core.payments.views import order_view
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import orders
@@ -48,7 +48,8 @@ class OrderService:
         self.db = db
         self.clock = clock
 
-    def new_row(self, caller: Caller, cmd: CreateOrder) -> dict[str, Any]:
+    def new_order(self, caller: Caller, cmd: CreateOrder) -> Order:
+        """A `created` order, not yet inserted."""
         check_order_id(cmd.order_id)
         currency = check_currency(cmd.currency)
         if cmd.items is not None:
@@ -58,38 +59,37 @@ class OrderService:
                                   "The items do not add up to the order amount.",
                                   details={"itemsTotal": total, "amount": cmd.amount})
         now = self.clock.now()
-        return {
-            "id": new_id("ord"), "merchant_id": caller.merchant_id, "order_id": cmd.order_id,
-            "amount": cmd.amount, "currency": currency, "status": "created", "paid_amount": 0,
-            "refunded_amount": 0, "customer_id": cmd.customer_id, "user_id": cmd.user_id,
-            "order_name": cmd.order_name, "items": cmd.items, "metadata": cmd.metadata or {},
-            "payment_id": None, "payment_key": None, "paid_at": None, "created_at": now, "updated_at": now,
-        }
+        return Order(
+            id=new_id("ord"), merchant_id=caller.merchant_id, order_id=cmd.order_id, amount=cmd.amount,
+            currency=currency, status="created", paid_amount=0, refunded_amount=0, customer_id=cmd.customer_id,
+            user_id=cmd.user_id, order_name=cmd.order_name, items=cmd.items, metadata=cmd.metadata or {},
+            payment_id=None, payment_key=None, paid_at=None, created_at=now, updated_at=now,
+        )
 
-    async def create(self, caller: Caller, cmd: CreateOrder) -> dict[str, Any]:
-        row = self.new_row(caller, cmd)
+    async def create(self, caller: Caller, cmd: CreateOrder) -> Order:
+        order = self.new_order(caller, cmd)
         try:
             async with self.db.tx() as conn:
                 await idempotency.claim(conn)
-                await repo.insert(conn, row)
+                await repo.insert(conn, order)
         except IntegrityError:
             raise DomainError("conflict", "ORDER_ALREADY_EXISTS", f"Order '{cmd.order_id}' already exists.",
                               details={"orderId": cmd.order_id}) from None
-        return order_view(row)
+        return order
 
-    async def get(self, caller: Caller, order_id: str) -> dict[str, Any]:
+    async def get(self, caller: Caller, order_id: str) -> Order:
         async with self.db.read() as conn:
-            row = await repo.get(conn, caller.merchant_id, order_id)
-        if row is None or (caller.user_id and row["user_id"] != caller.user_id):
+            order = await repo.get(conn, caller.merchant_id, order_id)
+        if order is None or (caller.user_id and order.user_id != caller.user_id):
             raise not_found("order", order_id)
-        return order_view(row)
+        return order
 
-    async def list_page(self, caller: Caller, page: int, size: int, status: str | None = None) -> Page:
+    async def list_page(self, caller: Caller, page: int, size: int, status: str | None = None) -> Page[Order]:
         q = sa.select(orders).where(orders.c.merchant_id == caller.merchant_id)
         if caller.user_id:
             q = q.where(orders.c.user_id == caller.user_id)
         if status:
             q = q.where(orders.c.status == status)
         async with self.db.read() as conn:
-            return await paginate(conn, q, orders.c.created_at.desc(), page, size, order_view)
+            return await paginate(conn, q, orders.c.created_at.desc(), page, size, Order.from_row)
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gyeol.core.clock import KST, iso
+from gyeol.core.payments.records import Payment
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn
 from gyeol.models import counters, payment_accounts
@@ -37,11 +38,11 @@ async def next_payment_number(conn: Conn, merchant_id: str, now: datetime) -> st
     return f"PAY-{day}-{n:03d}"
 
 
-async def record(conn: Conn, cipher: DataCipher, p: Row, *, kind: str, bank_code: str,
+async def record(conn: Conn, cipher: DataCipher, p: Payment, *, kind: str, bank_code: str,
                  account_number: str | None, holder_name: str | None, now: datetime,
                  due_at: datetime | None = None) -> Row:
     row = {
-        "payment_id": p["id"], "merchant_id": p["merchant_id"], "kind": kind, "bank_code": bank_code,
+        "payment_id": p.id, "merchant_id": p.merchant_id, "kind": kind, "bank_code": bank_code,
         "account_number": cipher.encrypt(account_number), "last4": account_number[-4:] if account_number else None,
         "holder_name": cipher.encrypt(holder_name), "status": "waiting" if kind == "virtual_account" else "used",
         "due_at": due_at, "deposited_at": None, "created_at": now, "updated_at": now,

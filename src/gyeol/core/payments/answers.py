@@ -24,8 +24,8 @@ from gyeol.core.events import outbox
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.payments import accounts, pg_calls
 from gyeol.core.payments import repository as repo
+from gyeol.core.payments.records import Attempt, Charge, Payment
 from gyeol.core.payments.repository import LockedAttempt
-from gyeol.core.payments.views import order_view, payment_view
 from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT, IllegalTransition
 from gyeol.crypto import DataCipher
@@ -33,34 +33,33 @@ from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
 from gyeol.models import inbound_events
 
-Row = dict[str, Any]
 # The statuses of an attempt whose answer is still awaited; any other has had its answer.
 AWAITING = ("started", "unknown", "requires_action")
 
 
-async def emit(conn: Conn, p: Row, type: str, now: datetime) -> None:
+async def emit(conn: Conn, p: Payment, type: str, now: datetime) -> None:
     """A payment event, in the caller's transaction: it is published only if the change it tells of commits."""
-    await outbox.add(conn, merchant_id=p["merchant_id"], type=type, obj=payment_view(p), resource_id=p["id"],
-                     now=now)
+    await outbox.add(conn, merchant_id=p.merchant_id, type=type, obj=p, resource_id=p.id, now=now)
 
 
-def raise_for(view: Row, kind: str = "authorize") -> Row:
-    """The one mapping from a PG's outcome to an error: `view` is the payment after the answer to a request's
+def raise_for(charge: Charge, kind: str = "authorize") -> Charge:
+    """The one mapping from a PG's outcome to an error: `charge` is the payment after the answer to a request's
     `kind` of attempt (authorize, capture or void); returned as it is when the outcome is not an error."""
-    last = view.get("lastAttempt") or {}
-    details = {"paymentId": view["paymentId"], "status": view["status"]}
-    if kind == "authorize" and view["status"] == "failed":
-        raise DomainError("processing", view["failureReason"] or "processing_error",
-                          view["failureMessage"] or "The payment was declined.", details=details)
-    # An unanswered authorization keeps its payment pending; the view a resumed create or confirm gets may show
+    p, last = charge.payment, charge.attempt
+    last_status = last.status if last is not None else None
+    details = {"paymentId": p.id, "status": p.status}
+    if kind == "authorize" and p.status == "failed":
+        raise DomainError("processing", p.failure_reason or "processing_error",
+                          p.failure_message or "The payment was declined.", details=details)
+    # An unanswered authorization keeps its payment pending; the charge a resumed create or confirm gets may show
     # a later capture's or void's unanswered attempt instead, which is not this request's to report.
-    if last.get("status") == "unknown" and (kind != "authorize" or view["status"] == "pending"):
+    if last_status == "unknown" and (kind != "authorize" or p.status == "pending"):
         raise DomainError("gateway", "PG_TIMEOUT", "The PG did not answer in time; the outcome is being reconciled.",
                           status=504, details=details)
-    if kind != "authorize" and last.get("status") == "failed":
-        raise DomainError("processing", last.get("errorCode") or "processing_error", f"The PG refused the {kind}.",
+    if kind != "authorize" and last is not None and last.status == "failed":
+        raise DomainError("processing", last.error_code or "processing_error", f"The PG refused the {kind}.",
                           details=details)
-    return view
+    return charge
 
 
 class Answers:
@@ -72,26 +71,27 @@ class Answers:
         self.cipher = cipher
         self.va_ttl = va_ttl
 
-    async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Row:
-        """Apply the PG's answer (None: no answer) to an attempt, in a transaction of its own; the payment's view."""
+    async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Charge:
+        """Apply the PG's answer (None: no answer) to an attempt, in a transaction of its own; the payment after
+        it."""
         now = self.clock.now()
         async with self.db.tx() as conn:
             p, a = await self.apply(conn, await repo.lock_for_answer(conn, attempt_id), result, now)
-        return payment_view(p, a)
+        return Charge(p, a)
 
     async def apply(self, conn: Conn, locked: LockedAttempt, result: AttemptResult | None,
-                    now: datetime) -> tuple[Row, Row]:
+                    now: datetime) -> tuple[Payment, Attempt]:
         """THE way a PG's answer changes an attempt and its payment, in the caller's transaction, which holds the
         locks `repository.lock_for_answer` took. Returns the payment and the attempt after it."""
         p, a = locked.payment, locked.attempt
-        if a["status"] not in AWAITING:
+        if a.status not in AWAITING:
             return p, a  # already settled: a late or duplicate answer changes nothing
         if result is None:
-            if a["status"] == "unknown":  # still no answer: look again later, backing off
+            if a.status == "unknown":  # still no answer: look again later, backing off
                 return p, await repo.recheck_later(conn, a, now)
-            return p, await repo.settle_attempt(conn, a, "unknown", now, checks=a["checks"] + 1)
+            return p, await repo.settle_attempt(conn, a, "unknown", now, checks=a.checks + 1)
         if result.outcome == "requires_action":
-            if a["status"] != "requires_action":
+            if a.status != "requires_action":
                 p, a = await self._requires_action(conn, p, a, result, now)
             return p, a
         ok = result.outcome in ("succeeded", "authorized")
@@ -100,23 +100,23 @@ class Answers:
                                    failure_message="The PG has no record of this request.")
         a = await repo.settle_attempt(
             conn, a, "succeeded" if ok else "failed", now,
-            pg_transaction_id=result.pg_transaction_id or a["pg_transaction_id"],
+            pg_transaction_id=result.pg_transaction_id or a.pg_transaction_id,
             error_code=result.failure_code, error_message=result.failure_message,
         )
-        if p["open_attempt_id"] != a["id"]:
+        if p.open_attempt_id != a.id:
             return p, a  # an attempt the payment has moved on from (a canceled 3-D Secure charge)
-        handler = {"authorize": self._authorized, "capture": self._captured, "void": self._voided}[a["kind"]]
+        handler = {"authorize": self._authorized, "capture": self._captured, "void": self._voided}[a.kind]
         p = await handler(conn, p, a, result, ok, now, locked)
         return p, a
 
-    async def _requires_action(self, conn: Conn, p: Row, a: Row, result: AttemptResult,
-                               now: datetime) -> tuple[Row, Row]:
+    async def _requires_action(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult,
+                               now: datetime) -> tuple[Payment, Attempt]:
         """The PG waits on the buyer: a 3-D Secure challenge, or the deposit into a virtual account it issued."""
         a = await repo.settle_attempt(conn, a, "requires_action", now, pg_transaction_id=result.pg_transaction_id)
         p = await repo.update(conn, p, now, next_action_url=result.next_action_url,
                               pg_transaction_id=result.pg_transaction_id)
         issued = result.extra.get("virtualAccount")
-        if isinstance(issued, dict) and await accounts.get(conn, p["id"]) is None:
+        if isinstance(issued, dict) and await accounts.get(conn, p.id) is None:
             # The deposit is what is awaited; the account waits until its due date.
             await accounts.record(conn, self.cipher, p, kind="virtual_account", bank_code=str(issued["bankCode"]),
                                   account_number=str(issued["accountNumber"]),
@@ -124,9 +124,9 @@ class Answers:
             await emit(conn, p, "virtual_account.issued", now)
         return p, a
 
-    async def _authorized(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool, now: datetime,
-                          locked: LockedAttempt) -> Row:
-        if p["status"] != "pending":
+    async def _authorized(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
+                          locked: LockedAttempt) -> Payment:
+        if p.status != "pending":
             return await repo.update(conn, p, now, open_attempt_id=None)
         common = {"open_attempt_id": None, "next_action_url": None}
         if not ok:
@@ -135,49 +135,49 @@ class Answers:
                                       pg_transaction_id=result.pg_transaction_id, **common)
             await emit(conn, p, "payment.failed", now)
             return p
-        pg_tx = result.pg_transaction_id or p["pg_transaction_id"]
-        if p["capture_method"] == "manual" or result.outcome == "authorized":
-            p = await repo.transition(conn, p, "authorized", now, authorized_amount=p["amount"],
+        pg_tx = result.pg_transaction_id or p.pg_transaction_id
+        if p.capture_method == "manual" or result.outcome == "authorized":
+            p = await repo.transition(conn, p, "authorized", now, authorized_amount=p.amount,
                                       authorized_at=now, pg_transaction_id=pg_tx, **common)
             await emit(conn, p, "payment.authorized", now)
             return p
-        p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p["amount"],
-                                  captured_amount=p["amount"], authorized_at=now, captured_at=now,
+        p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p.amount,
+                                  captured_amount=p.amount, authorized_at=now, captured_at=now,
                                   pg_transaction_id=pg_tx, **common)
-        if p["method_type"] == "virtual_account":
-            await accounts.set_status(conn, p["id"], "deposited", now, deposited_at=now)
+        if p.method_type == "virtual_account":
+            await accounts.set_status(conn, p.id, "deposited", now, deposited_at=now)
             await emit(conn, p, "virtual_account.deposited", now)
         await emit(conn, p, "payment.succeeded", now)
         await self._money_taken(conn, p, now, locked)
         return p
 
-    async def _captured(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool, now: datetime,
-                        locked: LockedAttempt) -> Row:
-        if not ok or p["status"] != "authorized":
+    async def _captured(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
+                        locked: LockedAttempt) -> Payment:
+        if not ok or p.status != "authorized":
             return await repo.update(conn, p, now, open_attempt_id=None)
-        p = await repo.transition(conn, p, "capture", now, captured_amount=a["amount"], captured_at=now,
+        p = await repo.transition(conn, p, "capture", now, captured_amount=a.amount, captured_at=now,
                                   open_attempt_id=None)
         await emit(conn, p, "payment.captured", now)
         await self._money_taken(conn, p, now, locked)
         return p
 
-    async def _voided(self, conn: Conn, p: Row, a: Row, result: AttemptResult, ok: bool, now: datetime,
-                      locked: LockedAttempt) -> Row:
-        event = "void" if p["status"] == "authorized" else "cancel"
-        if not ok or not PAYMENT.allows(p["status"], event):
+    async def _voided(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
+                      locked: LockedAttempt) -> Payment:
+        event = "void" if p.status == "authorized" else "cancel"
+        if not ok or not PAYMENT.allows(p.status, event):
             return await repo.update(conn, p, now, open_attempt_id=None)
         p = await repo.transition(conn, p, event, now, open_attempt_id=None, canceled_at=now, next_action_url=None)
         await emit(conn, p, "payment.voided" if event == "void" else "payment.canceled", now)
         return p
 
-    async def _money_taken(self, conn: Conn, p: Row, now: datetime, locked: LockedAttempt) -> None:
+    async def _money_taken(self, conn: Conn, p: Payment, now: datetime, locked: LockedAttempt) -> None:
         """The order (locked with the answer) paid, its events, and the settlement, at the merchant's fees."""
-        order = await orders_repo.mark_paid(conn, locked.order, amount=p["captured_amount"], payment_id=p["id"],
-                                            payment_key=p["payment_key"], now=now)
+        order = await orders_repo.mark_paid(conn, locked.order, amount=p.captured_amount, payment_id=p.id,
+                                            payment_key=p.payment_key, now=now)
         await emit(conn, p, "payment.completed", now)
-        await outbox.add(conn, merchant_id=p["merchant_id"], type="order.paid", obj=order_view(order),
-                         resource_id=order["order_id"], now=now)
-        await settlements.book(conn, p, source_id=p["id"], amount=p["captured_amount"], now=now,
+        await outbox.add(conn, merchant_id=p.merchant_id, type="order.paid", obj=order, resource_id=order.order_id,
+                         now=now)
+        await settlements.book(conn, p, source_id=p.id, amount=p.captured_amount, now=now,
                                settings=locked.merchant_settings)
 
     async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
@@ -188,11 +188,11 @@ class Answers:
                                                                 "received_at": now}):
                 return False
             p = await repo.get_any(conn, str(data.get("paymentId")), lock=True)
-            if p is None or not p["open_attempt_id"]:
+            if p is None or not p.open_attempt_id:
                 return True
-            locked = await repo.lock_for_answer(conn, p["open_attempt_id"])  # the payment's lock is held already
+            locked = await repo.lock_for_answer(conn, p.open_attempt_id)  # the payment's lock is held already
             if type == "payment.succeeded":
-                outcome: Outcome = "authorized" if p["capture_method"] == "manual" else "succeeded"
+                outcome: Outcome = "authorized" if p.capture_method == "manual" else "succeeded"
                 result = AttemptResult(outcome, pg_transaction_id=data.get("pgTransactionId"))
             elif type == "payment.failed":
                 code = str(data.get("failureReason") or "processing_error")
@@ -200,7 +200,7 @@ class Answers:
                                        failure_code=code, failure_message=data.get("failureMessage"))
             else:
                 return True
-            if data.get("amount") is not None and data.get("amount") != locked.attempt["amount"]:
+            if data.get("amount") is not None and data.get("amount") != locked.attempt.amount:
                 return True  # not the attempt this event speaks of
             try:
                 await self.apply(conn, locked, result, now)
@@ -208,23 +208,23 @@ class Answers:
                 pass  # a late event after a final state is ignored
         return True
 
-    async def carry_on(self, payment_id: str) -> Row:
+    async def carry_on(self, payment_id: str) -> Charge:
         """Carry on the work of a request that was cut short (a crash): an attempt it never heard back about is
         sent to the PG again, under the same idempotency key, so the PG answers without charging twice; one that
-        timed out is looked up. Returns the payment's view."""
+        timed out is looked up. Returns the payment after it."""
         async with self.db.read() as conn:
             p = await repo.get_any(conn, payment_id)
-            a = await repo.get_attempt(conn, p["open_attempt_id"]) if p and p["open_attempt_id"] else None
-        if p is not None and a is not None and a["status"] == "started":
-            return await self.apply_result(a["id"], await pg_calls.send(self.connectors, p, a, None))
-        if a is not None and a["status"] == "unknown":
+            a = await repo.get_attempt(conn, p.open_attempt_id) if p and p.open_attempt_id else None
+        if p is not None and a is not None and a.status == "started":
+            return await self.apply_result(a.id, await pg_calls.send(self.connectors, p, a, None))
+        if a is not None and a.status == "unknown":
             return await self.resolve_attempt(a)
         async with self.db.read() as conn:
-            return payment_view(*await repo.get_with_last_attempt(conn, None, payment_id))
+            return await repo.get_with_last_attempt(conn, None, payment_id)
 
-    async def resolve_attempt(self, a: Row) -> Row:
+    async def resolve_attempt(self, a: Attempt) -> Charge:
         """Ask the PG what became of an attempt whose answer was lost, and apply it."""
         async with self.db.read() as conn:
-            p = await repo.get_any(conn, a["payment_id"])
+            p = await repo.get_any(conn, a.payment_id)
         assert p is not None
-        return await self.apply_result(a["id"], await pg_calls.ask(self.connectors, a, p))
+        return await self.apply_result(a.id, await pg_calls.ask(self.connectors, a, p))

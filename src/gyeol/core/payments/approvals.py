@@ -9,7 +9,6 @@ the PG's answer applied to it by the one path, `answers.apply`, as for any other
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -25,12 +24,12 @@ from gyeol.core.payments import rows
 from gyeol.core.payments.answers import AWAITING, Answers, emit, raise_for
 from gyeol.core.payments.commands import ResolvedMethod
 from gyeol.core.payments.intents import Intents, refuse_closed
-from gyeol.core.payments.views import payment_view
+from gyeol.core.payments.records import Charge, Payment
 from gyeol.core.settlements import service as settlements
+from gyeol.core.settlements.records import Settlement
 from gyeol.core.states import PAYMENT_MONEY_TAKEN
 from gyeol.db.engine import Conn, Database
 
-Row = dict[str, Any]
 # A PG's names of its methods -> the core's method types.
 _PG_METHODS = {"CARD": "card", "TRANSFER": "bank", "VIRTUAL_ACCOUNT": "virtual_account"}
 
@@ -49,7 +48,7 @@ class Approvals:
         self.intents = intents
         self.intent_ttl = intent_ttl
 
-    async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Row:
+    async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Charge:
         """Verify a payment the buyer made at the PG (looked up by its transaction id) and apply it."""
         self.connectors.for_payment(caller.livemode, "card")  # a live key never reaches the sandbox
         if idempotency.resumed("payment") == payment_id:
@@ -60,34 +59,34 @@ class Approvals:
             await idempotency.claim(conn, "payment", payment_id)
             p = await repo.get(conn, caller, payment_id, lock=True)
             refuse_closed(p)
-            if amount != p["amount"]:
+            if amount != p.amount:
                 raise DomainError("validation", "AMOUNT_MISMATCH", "amount does not match the payment's amount.",
-                                  details={"paymentId": payment_id, "amount": p["amount"]})
-            if found is None or found.payment_id != p["id"]:
+                                  details={"paymentId": payment_id, "amount": p.amount})
+            if found is None or found.payment_id != p.id:
                 raise DomainError("validation", "PG_TRANSACTION_MISMATCH",
                                   "The PG has no such transaction for this payment.",
                                   details={"pgTransactionId": pg_transaction_id})
-            if found.amount != p["amount"]:
+            if found.amount != p.amount:
                 raise DomainError("validation", "AMOUNT_MISMATCH", "The PG charged another amount.",
                                   details={"paymentId": payment_id, "pgAmount": found.amount})
-            if p["status"] in PAYMENT_MONEY_TAKEN:
-                if p["pg_transaction_id"] == pg_transaction_id:
-                    return payment_view(p)  # completed already by this transaction: the same answer
+            if p.status in PAYMENT_MONEY_TAKEN:
+                if p.pg_transaction_id == pg_transaction_id:
+                    return Charge(p)  # completed already by this transaction: the same answer
                 raise DomainError("conflict", "ALREADY_COMPLETED", "The payment was completed by another transaction.",
-                                  details={"paymentId": payment_id, "status": p["status"]})
-            order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
-            method = ResolvedMethod(type=p["method_type"] or "card", brand=found.brand, last4=found.last4,
+                                  details={"paymentId": payment_id, "status": p.status})
+            order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
+            method = ResolvedMethod(type=p.method_type or "card", brand=found.brand, last4=found.last4,
                                     connector=self.connectors.sandbox.name)
             # The attempt records the PG's transaction id: a charge still waiting on the buyer (3-D Secure) is
             # looked up by it later (`pg_calls.ask`).
             p, attempt = await self.intents.start_authorize(conn, p, order, method, now,
                                                             pg_transaction_id=pg_transaction_id)
-            p, attempt = await self.answers.apply(conn, await repo.lock_for_answer(conn, attempt["id"]),
+            p, attempt = await self.answers.apply(conn, await repo.lock_for_answer(conn, attempt.id),
                                                   found.result, now)
-        return raise_for(payment_view(p, attempt))
+        return raise_for(Charge(p, attempt))
 
     async def process_payment_after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, *,
-                                             connector: str, face: str = "shop") -> tuple[Row, Row]:
+                                             connector: str, face: str = "shop") -> tuple[Payment, Settlement]:
         """Seed 004's shared step, for a PG's approval however it arrived (the confirm's answer or a webhook).
 
         One transaction under the order's and the payment's row locks: the payment row (created here when the
@@ -103,7 +102,7 @@ class Approvals:
         raise DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; retry.")
 
     async def _after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, connector: str,
-                              face: str) -> tuple[Row, Row]:
+                              face: str) -> tuple[Payment, Settlement]:
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
@@ -114,19 +113,19 @@ class Approvals:
                 raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{pg.order_id}'.")
             if p is None and await repo.get_by_key(conn, merchant_id, pg.payment_key) is not None:
                 raise _RowAppeared()  # created between our two locks: start over, locking it first
-            if order["amount"] != pg.total_amount or order["currency"] != pg.currency:
+            if order.amount != pg.total_amount or order.currency != pg.currency:
                 raise DomainError("validation", "AMOUNT_MISMATCH", "The amount does not match the order's total.",
-                                  details={"orderAmount": order["amount"], "amount": pg.total_amount})
-            if p is not None and p["status"] in PAYMENT_MONEY_TAKEN:
-                return p, await settlements.for_payment(conn, p["id"])
-            if order["status"] != "created":
+                                  details={"orderAmount": order.amount, "amount": pg.total_amount})
+            if p is not None and p.status in PAYMENT_MONEY_TAKEN:
+                return p, await settlements.for_payment(conn, p.id)
+            if order.status != "created":
                 raise DomainError("conflict", "ORDER_ALREADY_PAID", "The order has already been paid.",
-                                  details={"orderId": pg.order_id, "orderStatus": order["status"]})
+                                  details={"orderId": pg.order_id, "orderStatus": order.status})
             if p is None:
                 p = rows.new_payment(
-                    merchant_id=merchant_id, livemode=livemode, face=face, order_id=order["order_id"],
-                    amount=order["amount"], currency=order["currency"], expires_at=now + self.intent_ttl, now=now,
-                    order_pk=order["id"], customer_id=order["customer_id"], user_id=order["user_id"],
+                    merchant_id=merchant_id, livemode=livemode, face=face, order_id=order.order_id,
+                    amount=order.amount, currency=order.currency, expires_at=now + self.intent_ttl, now=now,
+                    order_pk=order.id, customer_id=order.customer_id, user_id=order.user_id,
                     payment_key=pg.payment_key, method_type=_PG_METHODS.get((pg.method or "CARD").upper(), "card"))
                 await repo.insert(conn, p)
                 await emit(conn, p, "payment.created", now)
@@ -134,19 +133,19 @@ class Approvals:
             # The id the PG's cancel takes: Toss's paymentKey, the sandbox's charge.
             approval = AttemptResult("succeeded", pg_transaction_id=str(pg.raw.get("chargeId") or pg.payment_key))
             p, _ = await self.answers.apply(conn, await repo.lock_for_answer(conn, attempt_id), approval, now)
-            return p, await settlements.for_payment(conn, p["id"])
+            return p, await settlements.for_payment(conn, p.id)
 
-    async def _attempt_for_approval(self, conn: Conn, p: Row, connector: str, now: datetime) -> str:
+    async def _attempt_for_approval(self, conn: Conn, p: Payment, connector: str, now: datetime) -> str:
         """The authorize attempt the PG's approval answers: the payment's open one while it awaits its answer (the
         shop's confirm, or a deposit awaited); else one opened here, the payment moving to pending with it, since
         the buyer paid in the PG's own window and no request of Gyeol's started the charge."""
-        a = await repo.get_attempt(conn, p["open_attempt_id"]) if p["open_attempt_id"] else None
-        if a is not None and a["kind"] == "authorize" and a["status"] in AWAITING:
-            return a["id"]
-        a = rows.new_attempt(p, "authorize", now, amount=p["amount"], connector=connector,
-                             method_type=p["method_type"])
+        a = await repo.get_attempt(conn, p.open_attempt_id) if p.open_attempt_id else None
+        if a is not None and a.kind == "authorize" and a.status in AWAITING:
+            return a.id
+        a = rows.new_attempt(p, "authorize", now, amount=p.amount, connector=connector,
+                             method_type=p.method_type)
         await repo.insert_attempt(conn, a)
         # The confirm's move refuses a payment that is neither created nor failed (a void in flight, a closed one).
-        await repo.transition(conn, p, "confirm", now, connector=connector, open_attempt_id=a["id"],
+        await repo.transition(conn, p, "confirm", now, connector=connector, open_attempt_id=a.id,
                               failure_reason=None, failure_message=None, next_action_url=None)
-        return a["id"]
+        return a.id

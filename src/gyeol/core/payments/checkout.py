@@ -21,6 +21,7 @@ from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.commands import BankInfo, MethodSpec
 from gyeol.core.payments.keyed import KeyedPayments
+from gyeol.core.payments.records import Attempt, Payment
 from gyeol.core.payments.service import PaymentService
 from gyeol.models import merchants, orders, payments
 
@@ -36,7 +37,7 @@ BANK_CURRENCIES = ("KRW",)
 
 @dataclass(frozen=True)
 class CheckoutState:
-    payment: Row
+    payment: Payment
     merchant_name: str
     order_name: str
     stage: Stage
@@ -46,7 +47,7 @@ class CheckoutState:
 
     @property
     def payment_id(self) -> str:
-        return str(self.payment["id"])
+        return self.payment.id
 
 
 def _not_found() -> DomainError:
@@ -54,15 +55,15 @@ def _not_found() -> DomainError:
     return DomainError("not_found", "CHECKOUT_NOT_FOUND", "No such checkout.")
 
 
-def allowed_methods(p: Row, merchant_settings: dict[str, Any]) -> tuple[str, ...]:
+def allowed_methods(p: Payment, merchant_settings: dict[str, Any]) -> tuple[str, ...]:
     """The checkout's choices: the merchant's (all by default), card only outside won, and the payment's own
     method when it was created for one and never tried."""
     configured = merchant_settings.get("checkoutMethods") or METHODS
     chosen = [m for m in METHODS if m in configured]
-    if p["currency"] not in BANK_CURRENCIES:
+    if p.currency not in BANK_CURRENCIES:
         chosen = [m for m in chosen if m == "card"]
-    if p["status"] == "created" and p["method_type"] in CHOICE:
-        chosen = [m for m in chosen if m == CHOICE[p["method_type"]]]
+    if p.status == "created" and p.method_type in CHOICE:
+        chosen = [m for m in chosen if m == CHOICE[p.method_type]]
     return tuple(chosen)
 
 
@@ -85,20 +86,21 @@ class CheckoutService:
             row = (await conn.execute(q)).mappings().first()
             if row is None or not hmac.compare_digest(str(row["client_token"]).encode(), token.encode()):
                 raise _not_found()
-            p = {k: v for k, v in row.items() if k not in ("merchant_name", "merchant_settings", "order_name")}
-            attempt = await repo.get_attempt(conn, p["open_attempt_id"]) if p["open_attempt_id"] else None
+            p = Payment(**{k: v for k, v in row.items() if k not in ("merchant_name", "merchant_settings",
+                                                                      "order_name")})
+            attempt = await repo.get_attempt(conn, p.open_attempt_id) if p.open_attempt_id else None
             account = await accounts.get(conn, payment_id)
         stage = self._stage(p, attempt)
-        if stage in ("paid", "deposit") and not p.get("receipt_id"):
+        if stage in ("paid", "deposit") and not p.receipt_id:
             p = await self.keyed.with_receipt(p)
         failure = None
-        if p["status"] == "failed":
-            failure = (p["failure_reason"] or "processing_error", p["failure_message"] or "")
+        if p.status == "failed":
+            failure = (p.failure_reason or "processing_error", p.failure_message or "")
         view = None
         if account is not None and account["kind"] == "virtual_account":
             view = {**accounts.view(account, self.core.cipher), "dueAt": account["due_at"]}
         return CheckoutState(payment=p, merchant_name=row["merchant_name"],
-                             order_name=row["order_name"] or p["order_id"], stage=stage,
+                             order_name=row["order_name"] or p.order_id, stage=stage,
                              methods=allowed_methods(p, row["merchant_settings"] or {}), account=view,
                              failure=failure)
 
@@ -108,21 +110,21 @@ class CheckoutService:
         the transaction alone. None for anything else."""
         async with self.db.read() as conn:
             p = await repo.get_any(conn, payment_id)
-            attempt = await repo.get_attempt(conn, p["open_attempt_id"]) if p and p["open_attempt_id"] else None
-        if p is None or p["livemode"] or p["connector"] != self.core.connectors.sandbox.name \
+            attempt = await repo.get_attempt(conn, p.open_attempt_id) if p and p.open_attempt_id else None
+        if p is None or p.livemode or p.connector != self.core.connectors.sandbox.name \
                 or self._stage(p, attempt) != "challenge":
             return None
-        return str(p["client_token"])
+        return p.client_token
 
-    def _stage(self, p: Row, attempt: Row | None) -> Stage:
-        status = p["status"]
+    def _stage(self, p: Payment, attempt: Attempt | None) -> Stage:
+        status = p.status
         if status in ("authorized", "succeeded", "captured"):
             return "paid"
         if status in ("created", "failed"):
-            return "expired" if p["expires_at"] <= self.clock.now() else "pay"
+            return "expired" if p.expires_at <= self.clock.now() else "pay"
         if status == "pending":
-            if attempt is not None and attempt["status"] == "requires_action":
-                return "deposit" if p["method_type"] == "virtual_account" else "challenge"
+            if attempt is not None and attempt.status == "requires_action":
+                return "deposit" if p.method_type == "virtual_account" else "challenge"
             return "processing"
         return "closed"  # canceled (an expired intent too), voided, refunded
 
@@ -136,7 +138,7 @@ class CheckoutService:
         if state.stage != "pay" or method not in state.methods:
             return state, DomainError("conflict", "NOT_PAYABLE", "This payment cannot be paid this way now.")
         p = state.payment
-        caller = Caller(merchant_id=p["merchant_id"], mode="live" if p["livemode"] else "test")
+        caller = Caller(merchant_id=p.merchant_id, mode="live" if p.livemode else "test")
         try:
             if method == "card":
                 if card is None:
@@ -163,10 +165,10 @@ class CheckoutService:
         if state.stage != "challenge":
             return state
         p = state.payment
-        if p["connector"] == self.core.connectors.sandbox.name:
-            await self.core.connectors.sandbox.complete_challenge(p["merchant_id"], payment_id, approve)
+        if p.connector == self.core.connectors.sandbox.name:
+            await self.core.connectors.sandbox.complete_challenge(p.merchant_id, payment_id, approve)
         async with self.db.read() as conn:
-            attempt = await repo.get_attempt(conn, p["open_attempt_id"]) if p["open_attempt_id"] else None
+            attempt = await repo.get_attempt(conn, p.open_attempt_id) if p.open_attempt_id else None
         if attempt is not None:
             await self.core.resolve_attempt(attempt)
         return await self.open(payment_id, token)

@@ -33,9 +33,9 @@ class Expiry:
         for payment_id in ids:
             async with self.db.tx() as conn:
                 p = await repo.get_any(conn, payment_id, lock=True)
-                if p is None or not PAYMENT.allows(p["status"], "expire") or p["expires_at"] > now:
+                if p is None or not PAYMENT.allows(p.status, "expire") or p.expires_at > now:
                     continue  # paid, retried or canceled since the list was read
-                p = await repo.transition(conn, p, "expire", now, canceled_at=now, failure_reason=p["failure_reason"])
+                p = await repo.transition(conn, p, "expire", now, canceled_at=now, failure_reason=p.failure_reason)
                 await emit(conn, p, "payment.canceled", now)
                 expired.append(payment_id)
         return expired
@@ -51,23 +51,23 @@ class Expiry:
                 p = await repo.get_any(conn, payment_id)
             if p is None:
                 continue
-            if p["open_attempt_id"]:
+            if p.open_attempt_id:
                 # The deposit may have reached the PG while its webhook was lost: ask before expiring.
                 async with self.db.read() as conn:
-                    a = await repo.get_attempt(conn, p["open_attempt_id"])
-                if a is not None and a["status"] == "requires_action":
+                    a = await repo.get_attempt(conn, p.open_attempt_id)
+                if a is not None and a.status == "requires_action":
                     found = await pg_calls.ask(self.connectors, a, p)
                     if found is None:
                         continue
                     if found.outcome in ("succeeded", "authorized"):
-                        await self.answers.apply_result(a["id"], found)
+                        await self.answers.apply_result(a.id, found)
                         continue
-            system = Caller(merchant_id=p["merchant_id"], mode="live" if p["livemode"] else "test")
+            system = Caller(merchant_id=p.merchant_id, mode="live" if p.livemode else "test")
             try:
-                view = await self.intents.cancel(system, payment_id, "virtual account expired")
+                charge = await self.intents.cancel(system, payment_id, "virtual account expired")
             except DomainError:
                 continue  # in flight or already settled; the next pass looks again
-            if view["status"] == "canceled":
+            if charge.payment.status == "canceled":
                 async with self.db.tx() as conn:
                     await accounts.set_status(conn, payment_id, "expired", now)
                     p = await repo.get_any(conn, payment_id)

@@ -12,8 +12,8 @@ open (`answers.carry_on`), and never starts a second charge beside it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from gyeol.connectors.registry import Connectors
 from gyeol.core import idempotency
@@ -23,32 +23,36 @@ from gyeol.core.customers.service import CustomerService
 from gyeol.core.errors import DomainError
 from gyeol.core.money import MAX_AMOUNT, check_currency
 from gyeol.core.orders import repository as orders_repo
+from gyeol.core.orders.records import Order
 from gyeol.core.orders.service import CreateOrder, OrderService
 from gyeol.core.payments import accounts, methods, pg_calls, rows
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers, emit, raise_for
 from gyeol.core.payments.commands import CreateIntent, MethodSpec, ResolvedMethod
-from gyeol.core.payments.views import payment_view
+from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundCommand, RefundService
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn, Database
 
-Row = dict[str, Any]
+
+def refuse_closed(p: Payment) -> None:
+    if p.status in PAYMENT_CLOSED:
+        raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p.status}.",
+                          details={"paymentId": p.id, "status": p.status})
 
 
-def refuse_closed(p: Row) -> None:
-    if p["status"] in PAYMENT_CLOSED:
-        raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
-                          details={"paymentId": p["id"], "status": p["status"]})
-
-
-def _refuse_in_progress(p: Row, allow: Row | None = None) -> None:
+def _refuse_in_progress(p: Payment, allow: Attempt | None = None) -> None:
     """One PG request at a time per payment: its open attempt (other than `allow`) must be answered first."""
-    if p["open_attempt_id"] and (allow is None or p["open_attempt_id"] != allow["id"]):
+    if p.open_attempt_id and (allow is None or p.open_attempt_id != allow.id):
         raise DomainError("conflict", "PAYMENT_IN_PROGRESS",
                           "A PG request for this payment is in progress; try again shortly.",
-                          details={"paymentId": p["id"], "status": p["status"]})
+                          details={"paymentId": p.id, "status": p.status})
+
+
+def _next_action(p: Payment) -> str | None:
+    """Where a pending payment sends its buyer (a 3-D Secure page), if anywhere."""
+    return p.next_action_url if p.status == "pending" and p.next_action_url else None
 
 
 class Intents:
@@ -66,11 +70,11 @@ class Intents:
         self.intent_ttl = intent_ttl
         self.cipher = cipher
 
-    def checkout_url(self, p: Row) -> str:
-        return f"{self.base_url}/checkout/{p['id']}?token={p['client_token']}"
+    def checkout_url(self, p: Payment) -> str:
+        return f"{self.base_url}/checkout/{p.id}?token={p.client_token}"
 
     # --- create -------------------------------------------------------------------------------
-    async def create_intent(self, caller: Caller, cmd: CreateIntent, *, fault: str | None = None) -> Row:
+    async def create_intent(self, caller: Caller, cmd: CreateIntent, *, fault: str | None = None) -> Created:
         """Create a payment for an order (creating the order if it is new); confirm it too if asked."""
         if cmd.amount <= 0 or cmd.amount > MAX_AMOUNT:
             raise DomainError("validation", "INVALID_AMOUNT", "amount must be a positive integer.")
@@ -81,12 +85,12 @@ class Intents:
         resumed = idempotency.resumed("payment")
         if resumed is not None:
             # A retry of a create whose first try was cut short: that payment, its open attempt settled.
-            view = raise_for(await self.answers.carry_on(resumed))
-            redirect = view.get("redirectUrl")
+            charge = raise_for(await self.answers.carry_on(resumed))
+            redirect = _next_action(charge.payment)
             if not redirect:
                 async with self.db.read() as conn:
                     redirect = self.checkout_url(await repo.get(conn, caller, resumed))
-            return {**view, "redirectUrl": redirect}
+            return Created(charge, redirect, None)
         method = await methods.resolve(self.connectors, self.customers, caller, cmd.method) \
             if cmd.confirm and cmd.method else None
         now = self.clock.now()
@@ -103,61 +107,61 @@ class Intents:
         except orders_repo.OrderExists:
             # The merchant knows this order: again, with the order read, locked and checked.
             row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now, new_order=False)
-        view = await self._send(row, attempt, fault) if attempt is not None else payment_view(row)
-        redirect = view.get("redirectUrl") or self.checkout_url(row)
-        return {**view, "clientToken": row["client_token"], "redirectUrl": redirect}
+        charge = await self._send(row, attempt, fault) if attempt is not None else Charge(row)
+        redirect = _next_action(charge.payment) or self.checkout_url(row)
+        return Created(charge, redirect, row.client_token)
 
-    async def _insert_intent(self, caller: Caller, cmd: CreateIntent, currency: str, row: Row,
+    async def _insert_intent(self, caller: Caller, cmd: CreateIntent, currency: str, row: Payment,
                              method: ResolvedMethod | None, now: datetime, *,
-                             new_order: bool) -> tuple[Row, Row | None]:
+                             new_order: bool) -> tuple[Payment, Attempt | None]:
         """The payment's transaction: its order (a new one, when `new_order`, in the same statement as the rest on
-        PostgreSQL), the payment, and its attempt when it is confirmed at once."""
-        row = dict(row)  # a second run (`OrderExists`) starts from the row as the caller made it
+        PostgreSQL), the payment, and its attempt when it is confirmed at once. A second run (`OrderExists`)
+        starts from the payment as the caller made it: records are never changed in place."""
         async with self.db.tx() as conn:
-            await idempotency.claim(conn, "payment", row["id"])
+            await idempotency.claim(conn, "payment", row.id)
             if new_order:
-                order = self.orders.new_row(caller, CreateOrder(
+                order = self.orders.new_order(caller, CreateOrder(
                     order_id=cmd.order_id, amount=cmd.amount, currency=currency, customer_id=cmd.customer_id,
                     user_id=cmd.user_id or caller.user_id, order_name=cmd.order_name))
                 await orders_repo.insert_new(conn, order)
             else:
                 order = await self._known_order(conn, caller, cmd, currency)
-            row["order_pk"] = order["id"]
+            row = replace(row, order_pk=order.id)
             if cmd.numbered:
-                row["payment_number"] = await accounts.next_payment_number(conn, caller.merchant_id, now)
+                row = replace(row, payment_number=await accounts.next_payment_number(conn, caller.merchant_id, now))
             await emit(conn, row, "payment.created", now)
             if method is None:
                 await repo.insert(conn, row)
                 return row, None
             return await self.start_authorize(conn, row, order, method, now, new_order=new_order, unsaved=True)
 
-    async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Row:
+    async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Order:
         """The order to pay, which the merchant has already: locked, and checked against the intent."""
         order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
-        if order is None or (cmd.require_order and caller.is_user and order["user_id"] != caller.user_id):
+        if order is None or (cmd.require_order and caller.is_user and order.user_id != caller.user_id):
             raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
                               details={"orderId": cmd.order_id})
-        if caller.user_id and order["user_id"] not in (None, caller.user_id):
+        if caller.user_id and order.user_id not in (None, caller.user_id):
             raise DomainError("not_found", "NOT_FOUND", f"No such order: '{cmd.order_id}'.")
-        if order["status"] != "created":
+        if order.status != "created":
             raise DomainError("conflict", "ORDER_ALREADY_PAID", "The order has already been paid.",
-                              details={"orderId": cmd.order_id, "orderStatus": order["status"]})
-        if order["currency"] != currency or order["amount"] - order["paid_amount"] != cmd.amount:
+                              details={"orderId": cmd.order_id, "orderStatus": order.status})
+        if order.currency != currency or order.amount - order.paid_amount != cmd.amount:
             raise DomainError("conflict", "AMOUNT_MISMATCH", "Amount does not match order total.",
-                              details={"orderId": cmd.order_id, "orderAmount": order["amount"],
-                                       "orderCurrency": order["currency"]})
+                              details={"orderId": cmd.order_id, "orderAmount": order.amount,
+                                       "orderCurrency": order.currency})
         return order
 
     # --- confirm ------------------------------------------------------------------------------
     async def confirm(self, caller: Caller, payment_id: str, spec: MethodSpec, *, fault: str | None = None,
-                      resume: bool = False) -> Row:
+                      resume: bool = False) -> Charge:
         """Authorize (and, for automatic capture, capture) the payment with the given method."""
         if resume or idempotency.resumed("payment") == payment_id:
             # A retry whose first try was cut short, or a kiosk's confirm of a pending payment: settle what the
             # first try started, never a second charge.
-            view = await self.answers.carry_on(payment_id)
-            if view["status"] != "created" and view["status"] != "failed":
-                return raise_for(view)
+            charge = await self.answers.carry_on(payment_id)
+            if charge.payment.status != "created" and charge.payment.status != "failed":
+                return raise_for(charge)
         if not spec.given:
             raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
                               "Give one of paymentMethodId, token or card.")
@@ -166,37 +170,37 @@ class Intents:
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "payment", payment_id)
             p = await repo.get(conn, caller, payment_id, lock=True)
-            order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
+            order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
             p, attempt = await self.start_authorize(conn, p, order, method, now)
         return await self._send(p, attempt, fault)
 
-    async def start_authorize(self, conn: Conn, p: Row, order: Row, method: ResolvedMethod, now: datetime, *,
+    async def start_authorize(self, conn: Conn, p: Payment, order: Order, method: ResolvedMethod, now: datetime, *,
                               new_order: bool = False, unsaved: bool = False,
-                              pg_transaction_id: str | None = None) -> tuple[Row, Row]:
+                              pg_transaction_id: str | None = None) -> tuple[Payment, Attempt]:
         """Step 1 of a confirm: open an authorize attempt on `p` and move it to pending. `unsaved`: `p` is new, and
         inserted moved; `pg_transaction_id`: the charge the PG made already (seed 003's complete)."""
-        PAYMENT.next(p["status"], "confirm")  # refuse early, before any other check
-        if p["expires_at"] <= now:
+        PAYMENT.next(p.status, "confirm")  # refuse early, before any other check
+        if p.expires_at <= now:
             raise DomainError("conflict", "PAYMENT_EXPIRED", "The payment intent has expired.",
-                              details={"paymentId": p["id"], "status": p["status"]})
+                              details={"paymentId": p.id, "status": p.status})
         # An order this transaction created has no other payment to look for.
-        if order["status"] != "created" or (
-                not new_order and await repo.other_holding_payment(conn, order["id"], p["id"])):
+        if order.status != "created" or (
+                not new_order and await repo.other_holding_payment(conn, order.id, p.id)):
             raise DomainError("conflict", "ORDER_ALREADY_PAID",
                               "The order is already paid, or another payment for it is in progress.",
-                              details={"orderId": order["order_id"], "orderStatus": order["status"]})
-        if order["amount"] - order["paid_amount"] != p["amount"]:
+                              details={"orderId": order.order_id, "orderStatus": order.status})
+        if order.amount - order.paid_amount != p.amount:
             raise DomainError("conflict", "AMOUNT_MISMATCH", "Amount does not match order total.",
-                              details={"orderId": order["order_id"], "orderAmount": order["amount"]})
-        connector = method.connector or self.connectors.for_payment(p["livemode"], method.type).name
-        attempt = rows.new_attempt(p, "authorize", now, amount=p["amount"], connector=connector,
+                              details={"orderId": order.order_id, "orderAmount": order.amount})
+        connector = method.connector or self.connectors.for_payment(p.livemode, method.type).name
+        attempt = rows.new_attempt(p, "authorize", now, amount=p.amount, connector=connector,
                                    method_type=method.type, pg_token=method.token,
                                    pg_transaction_id=pg_transaction_id)
         changes = dict(
-            open_attempt_id=attempt["id"], connector=connector, method_type=method.type,
+            open_attempt_id=attempt.id, connector=connector, method_type=method.type,
             payment_method_id=method.payment_method_id, card_brand=method.brand, card_last4=method.last4,
             failure_reason=None, failure_message=None, next_action_url=None,
-            payment_key=p["payment_key"] or method.payment_key,
+            payment_key=p.payment_key or method.payment_key,
         )
         if unsaved:
             p = repo.with_status_after(p, "confirm", now, **changes)
@@ -205,81 +209,82 @@ class Intents:
         else:
             await repo.insert_attempt(conn, attempt)
             p = await repo.transition(conn, p, "confirm", now, **changes)
-        if method.bank is not None and await accounts.get(conn, p["id"]) is None:
+        if method.bank is not None and await accounts.get(conn, p.id) is None:
             await accounts.record(conn, self.cipher, p, kind="bank", bank_code=method.bank.bank_code,
                                   account_number=method.bank.account_number, holder_name=method.bank.holder_name,
                                   now=now)
         return p, attempt
 
-    async def _send(self, p: Row, a: Row, fault: str | None) -> Row:
-        """Steps 2 and 3: the PG call, then its answer applied; the payment's view, or the error its outcome is."""
+    async def _send(self, p: Payment, a: Attempt, fault: str | None) -> Charge:
+        """Steps 2 and 3: the PG call, then its answer applied; the payment after it, or the error its outcome
+        is."""
         result = await pg_calls.send(self.connectors, p, a, fault)
-        return raise_for(await self.answers.apply_result(a["id"], result), a["kind"])
+        return raise_for(await self.answers.apply_result(a.id, result), a.kind)
 
     # --- capture, cancel ----------------------------------------------------------------------
     async def capture(self, caller: Caller, payment_id: str, amount: int | None, *,
-                      fault: str | None = None) -> Row:
+                      fault: str | None = None) -> Charge:
         """Capture an authorized payment, wholly or in part; a partial capture releases the rest."""
         if idempotency.resumed("payment") == payment_id:
-            view = await self.answers.carry_on(payment_id)
-            if view["status"] in PAYMENT_MONEY_TAKEN:
-                return view  # the first try's capture went through
+            charge = await self.answers.carry_on(payment_id)
+            if charge.payment.status in PAYMENT_MONEY_TAKEN:
+                return charge  # the first try's capture went through
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "payment", payment_id)
             p = await repo.get(conn, caller, payment_id, lock=True)
-            PAYMENT.next(p["status"], "capture")
+            PAYMENT.next(p.status, "capture")
             _refuse_in_progress(p)
-            amount = p["authorized_amount"] if amount is None else amount
-            if amount <= 0 or amount > p["authorized_amount"]:
+            amount = p.authorized_amount if amount is None else amount
+            if amount <= 0 or amount > p.authorized_amount:
                 raise DomainError("validation", "INVALID_CAPTURE_AMOUNT",
                                   "The capture amount must be positive and at most the authorized amount.",
-                                  details={"authorizedAmount": p["authorized_amount"]})
+                                  details={"authorizedAmount": p.authorized_amount})
             p, a = await self._start_follow_up(conn, p, "capture", amount, now)
         return await self._send(p, a, fault)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None) -> Row:
+                     fault: str | None = None) -> Charge:
         """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded."""
         if idempotency.resumed("payment") == payment_id:
-            view = await self.answers.carry_on(payment_id)
-            if view["status"] in PAYMENT_CLOSED:
-                return view  # the first try's void or cancel went through
+            charge = await self.answers.carry_on(payment_id)
+            if charge.payment.status in PAYMENT_CLOSED:
+                return charge  # the first try's void or cancel went through
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "payment", payment_id)
             p = await repo.get(conn, caller, payment_id, lock=True)
             refuse_closed(p)
-            money_taken = p["status"] in ("succeeded", "captured")
+            money_taken = p.status in ("succeeded", "captured")
             if not money_taken:
-                open_attempt = await repo.get_attempt(conn, p["open_attempt_id"]) if p["open_attempt_id"] else None
-                if p["status"] == "authorized" or (open_attempt and open_attempt["status"] == "requires_action"):
+                open_attempt = await repo.get_attempt(conn, p.open_attempt_id) if p.open_attempt_id else None
+                if p.status == "authorized" or (open_attempt and open_attempt.status == "requires_action"):
                     # Release the hold (or the waiting 3-D Secure charge) at the PG first.
                     _refuse_in_progress(p, allow=open_attempt)
-                    p, a = await self._start_follow_up(conn, p, "void", p["amount"], now, parent=open_attempt)
+                    p, a = await self._start_follow_up(conn, p, "void", p.amount, now, parent=open_attempt)
                 elif open_attempt is not None:
                     raise DomainError("conflict", "PAYMENT_IN_PROGRESS",
                                       "A PG request for this payment is in progress; try again shortly.",
-                                      details={"paymentId": payment_id, "status": p["status"]})
+                                      details={"paymentId": payment_id, "status": p.status})
                 else:
                     p = await repo.transition(conn, p, "cancel", now, canceled_at=now)
                     await emit(conn, p, "payment.canceled", now)
-                    return payment_view(p)
+                    return Charge(p)
         if money_taken:
             await self.refunds.refund(caller, RefundCommand(payment_id, None, reason or "canceled", {},
                                                             is_cancel=True), fault=fault)
             async with self.db.read() as conn:
-                return payment_view(*await repo.get_with_last_attempt(conn, caller, payment_id))
+                return await repo.get_with_last_attempt(conn, caller, payment_id)
         return await self._send(p, a, fault)
 
-    async def _start_follow_up(self, conn: Conn, p: Row, kind: str, amount: int, now: datetime,
-                               parent: Row | None = None) -> tuple[Row, Row]:
+    async def _start_follow_up(self, conn: Conn, p: Payment, kind: str, amount: int, now: datetime,
+                               parent: Attempt | None = None) -> tuple[Payment, Attempt]:
         """Step 1 of a capture or a void: its attempt, as the payment's open one; `parent`, a 3-D Secure charge
         still waiting on the buyer, is canceled by it."""
-        a = rows.new_attempt(p, kind, now, amount=amount, connector=p["connector"] or "sandbox",
-                             method_type=p["method_type"], pg_transaction_id=p["pg_transaction_id"])
+        a = rows.new_attempt(p, kind, now, amount=amount, connector=p.connector or "sandbox",
+                             method_type=p.method_type, pg_transaction_id=p.pg_transaction_id)
         await repo.insert_attempt(conn, a)
         if parent is not None:
             await repo.settle_attempt(conn, parent, "canceled", now)
-        p = await repo.update(conn, p, now, open_attempt_id=a["id"])
+        p = await repo.update(conn, p, now, open_attempt_id=a.id)
         return p, a

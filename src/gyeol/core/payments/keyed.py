@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Any
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -18,14 +18,14 @@ from gyeol.core import idempotency
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
+from gyeol.core.payments.records import Payment
 from gyeol.core.payments.service import PaymentService
+from gyeol.core.refunds.records import Refund
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.db import sql
 from gyeol.db.engine import Database
-from gyeol.models import payments, refunds
-
-Row = dict[str, Any]
+from gyeol.models import payments
 
 BY_KEY = (sa.select(payments).where(
     payments.c.merchant_id == sa.bindparam("merchant_id"),
@@ -50,21 +50,21 @@ class KeyedPayments:
         self.core = payments_service
         self.base_url = base_url
 
-    async def find(self, caller: Caller, key: str) -> Row:
+    async def find(self, caller: Caller, key: str) -> Payment:
         async with self.db.read() as conn:
             rows = await sql.rows(conn, BY_KEY, {"merchant_id": caller.merchant_id, "key": key})
         if not rows:
             raise _not_found(key)
         # A merchant's paymentKey wins over a coincidental paymentId.
-        return next((r for r in rows if r["payment_key"] == key), rows[0])
+        return Payment(**next((r for r in rows if r["payment_key"] == key), rows[0]))
 
     async def _approved_soon(self, caller: Caller, key: str) -> bool:
         """Whether a confirm already at the PG for this key ends in approval within a moment (no lock is held)."""
         for _ in range(20):
             p = await self.find(caller, key)
-            if p["status"] in PAYMENT_MONEY_TAKEN:
+            if p.status in PAYMENT_MONEY_TAKEN:
                 return True
-            if p["status"] != "pending":
+            if p.status != "pending":
                 return False
             await asyncio.sleep(0.1)
         return False
@@ -76,7 +76,7 @@ class KeyedPayments:
             return False
         return True
 
-    async def find_by_order(self, caller: Caller, order_id: str) -> Row:
+    async def find_by_order(self, caller: Caller, order_id: str) -> Payment:
         q = (sa.select(payments).where(payments.c.merchant_id == caller.merchant_id,
                                        payments.c.order_id == order_id)
              .order_by(payments.c.created_at.desc()).limit(1))
@@ -84,10 +84,10 @@ class KeyedPayments:
             row = (await conn.execute(q)).mappings().first()
         if row is None:
             raise DomainError("not_found", "NOT_FOUND", f"No payment for orderId '{order_id}'.")
-        return dict(row)
+        return Payment(**row)
 
     async def create(self, caller: Caller, key: str, order_id: str, amount: int, *, face: str,
-                     return_url: str | None = None, cancel_url: str | None = None) -> Row:
+                     return_url: str | None = None, cancel_url: str | None = None) -> Payment:
         """Create the payment for a paymentKey, or return the one that exists with the same order and amount.
         The return and cancel addresses are where Gyeol's hosted checkout sends the buyer (Toss's successUrl and
         failUrl)."""
@@ -97,7 +97,7 @@ class KeyedPayments:
             except DomainError:
                 existing = None
             if existing is not None:
-                if (existing["order_id"], existing["amount"]) != (order_id, amount):
+                if (existing.order_id, existing.amount) != (order_id, amount):
                     raise _mismatch()
                 return existing
             try:
@@ -115,17 +115,17 @@ class KeyedPayments:
         raise _mismatch()
 
     async def confirm(self, caller: Caller, key: str, order_id: str, amount: int, *,
-                      fault: str | None = None) -> Row:
+                      fault: str | None = None) -> Payment:
         p = await self.find(caller, key)
-        if (p["order_id"], p["amount"]) != (order_id, amount):
+        if (p.order_id, p.amount) != (order_id, amount):
             raise _mismatch()
-        if p["status"] in PAYMENT_CLOSED:
+        if p.status in PAYMENT_CLOSED:
             raise DomainError("conflict", "ALREADY_CANCELED", "The payment has been canceled.", status=422)
-        if p["status"] not in PAYMENT_MONEY_TAKEN:
+        if p.status not in PAYMENT_MONEY_TAKEN:
             try:
                 # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
-                await self.core.confirm(caller, p["id"], MethodSpec(payment_key=p["payment_key"] or p["id"]),
-                                        fault=fault, resume=p["status"] == "pending")
+                await self.core.confirm(caller, p.id, MethodSpec(payment_key=p.payment_key or p.id),
+                                        fault=fault, resume=p.status == "pending")
             except DomainError as err:
                 # A concurrent confirm or the PG's webhook may have approved it meanwhile: that is success.
                 if err.kind != "conflict" or not await self._approved_soon(caller, key):
@@ -134,41 +134,38 @@ class KeyedPayments:
         return await self.with_receipt(p)
 
     async def cancel(self, caller: Caller, key: str, reason: str, amount: int | None, *,
-                     allow_partial: bool, fault: str | None = None) -> Row:
+                     allow_partial: bool, fault: str | None = None) -> Payment:
         p = await self.find(caller, key)
-        if p["status"] in PAYMENT_CLOSED:
+        if p.status in PAYMENT_CLOSED:
             raise DomainError("conflict", "ALREADY_CANCELED", "The payment has already been canceled.", status=422)
-        if p["status"] not in PAYMENT_MONEY_TAKEN:
+        if p.status not in PAYMENT_MONEY_TAKEN:
             raise DomainError("conflict", "NOT_APPROVED", "The payment has not been approved yet.", status=422)
-        remaining = p["captured_amount"] - p["refunded_amount"] - p["refunding_amount"]
+        remaining = p.captured_amount - p.refunded_amount - p.refunding_amount
         amount = remaining if amount is None else amount
         if amount > remaining or (amount != remaining and not allow_partial):
             raise DomainError("conflict", "PARTIAL_MISMATCH",
                               f"cancelAmount must be the whole remaining amount ({remaining}).",
                               details={"remainingAmount": remaining})
-        if amount == p["captured_amount"]:
-            await self.core.cancel(caller, p["id"], reason, fault=fault)
+        if amount == p.captured_amount:
+            await self.core.cancel(caller, p.id, reason, fault=fault)
         else:
-            await self.core.refunds.refund(caller, RefundCommand(p["id"], amount, reason, {}, is_cancel=True),
+            await self.core.refunds.refund(caller, RefundCommand(p.id, amount, reason, {}, is_cancel=True),
                                            fault=fault)
         return await self.find(caller, key)
 
-    async def cancels(self, payment_id: str) -> list[Row]:
-        q = (sa.select(refunds).where(refunds.c.payment_id == payment_id, refunds.c.status == "succeeded")
-             .order_by(refunds.c.created_at))
-        async with self.db.read() as conn:
-            return [dict(r) for r in (await conn.execute(q)).mappings()]
+    async def cancels(self, payment_id: str) -> list[Refund]:
+        return await self.core.refunds.succeeded(payment_id)
 
-    async def with_receipt(self, p: Row) -> Row:
+    async def with_receipt(self, p: Payment) -> Payment:
         """Give an approved payment its receipt id (random: a paymentKey can be guessed), once."""
-        if p.get("receipt_id"):
+        if p.receipt_id:
             return p
         receipt_id = "rcpt_" + secrets.token_urlsafe(18)
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
-            await conn.execute(SET_RECEIPT, {"w_id": p["id"], "receipt_id": receipt_id})
-            found = await sql.one(conn, RECEIPT, {"id": p["id"]})
-        return {**p, "receipt_id": found["receipt_id"] if found else None}
+            await conn.execute(SET_RECEIPT, {"w_id": p.id, "receipt_id": receipt_id})
+            found = await sql.one(conn, RECEIPT, {"id": p.id})
+        return replace(p, receipt_id=found["receipt_id"] if found else None)
 
-    def receipt_url(self, p: Row) -> str | None:
-        return f"{self.base_url}/receipts/{p['receipt_id']}" if p.get("receipt_id") else None
+    def receipt_url(self, p: Payment) -> str | None:
+        return f"{self.base_url}/receipts/{p.receipt_id}" if p.receipt_id else None

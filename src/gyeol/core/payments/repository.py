@@ -8,8 +8,7 @@ created and moved in one transaction is inserted already moved (`with_status_aft
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,10 @@ import sqlalchemy as sa
 
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
+from gyeol.core.orders.records import Order
 from gyeol.core.pagination import Page, paginate
+from gyeol.core.payments.records import Attempt, Charge, Payment
+from gyeol.core.records import row_of
 from gyeol.core.states import ATTEMPT, PAYMENT, PAYMENT_HOLDING
 from gyeol.db import sql
 from gyeol.db.engine import Conn
@@ -30,7 +32,8 @@ Row = dict[str, Any]
 def _visible(caller: Caller, row: Row) -> bool:
     """`scoped` for a row fetched by its id alone (`Caller.owns` says why): the caller's merchant's, and a user's
     own."""
-    return caller.owns(row) and not (caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id)
+    return caller.owns(row["merchant_id"]) and not (
+        caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id)
 
 
 def scoped(caller: Caller) -> list[sa.ColumnElement[bool]]:
@@ -77,36 +80,39 @@ ANSWER_LOCKED = (
 )
 
 
+# The records' fields are their tables' columns, in the same order: a joined row is cut into them by position.
 _PAYMENT_COLUMNS = len(payments.c)
-_ATTEMPT_KEYS = tuple(c.name for c in att.c)
-_ORDER_KEYS = tuple(c.name for c in orders.c)
+_ATTEMPT_COLUMNS = len(att.c)
+assert tuple(c.name for c in payments.c) == Payment.__match_args__
+assert tuple(c.name for c in att.c) == Attempt.__match_args__
+assert tuple(c.name for c in orders.c) == Order.__match_args__
 
 
-def _split(row: Row) -> tuple[Row, Row | None]:
-    """A row of `payments, a_<attempt columns>`, in that order, as the two rows it joins."""
+def _split(row: Row) -> tuple[Payment, Attempt | None]:
+    """A row of `payments, a_<attempt columns>`, in that order, as the two records it joins."""
     values = list(row.values())
-    p = dict(zip(row, values[:_PAYMENT_COLUMNS], strict=False))
-    a = dict(zip(_ATTEMPT_KEYS, values[_PAYMENT_COLUMNS:_PAYMENT_COLUMNS + len(_ATTEMPT_KEYS)], strict=True))
-    return p, (a if a["id"] is not None else None)
+    p = Payment(*values[:_PAYMENT_COLUMNS])
+    a = values[_PAYMENT_COLUMNS:_PAYMENT_COLUMNS + _ATTEMPT_COLUMNS]
+    return p, (Attempt(*a) if a[0] is not None else None)
 
 
-async def get_with_last_attempt(conn: Conn, caller: Caller | None, payment_id: str) -> tuple[Row, Row | None]:
+async def get_with_last_attempt(conn: Conn, caller: Caller | None, payment_id: str) -> Charge:
     """A payment and its latest attempt in one statement (one snapshot, one round trip); the caller's, when one
     is given."""
     row = await sql.one(conn, GET_WITH_LAST_ATTEMPT, {"id": payment_id})
     if row is None or (caller is not None and not _visible(caller, row)):
         raise not_found("payment", payment_id)
-    return _split(row)
+    return Charge(*_split(row))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LockedAttempt:
     """What applying a PG's answer to an attempt decides on, read and locked in one round trip: the attempt, its
     payment and its order (locked), and the merchant's settings (the settlement's fees)."""
 
-    payment: Row
-    attempt: Row
-    order: Row
+    payment: Payment
+    attempt: Attempt
+    order: Order
     merchant_settings: dict[str, Any]
 
 
@@ -116,62 +122,66 @@ async def lock_for_answer(conn: Conn, attempt_id: str) -> LockedAttempt:
         raise LookupError(f"attempt {attempt_id} is gone")  # attempts are never deleted
     p, a = _split(row)
     assert a is not None
-    values = list(row.values())[_PAYMENT_COLUMNS + len(_ATTEMPT_KEYS):]
-    order = dict(zip(_ORDER_KEYS, values[:-1], strict=True))
-    return LockedAttempt(p, a, order, dict(values[-1] or {}))
+    values = list(row.values())[_PAYMENT_COLUMNS + _ATTEMPT_COLUMNS:]
+    return LockedAttempt(p, a, Order(*values[:-1]), dict(values[-1] or {}))
 
 
-async def get(conn: Conn, caller: Caller, payment_id: str, *, lock: bool = False) -> Row:
+def _payment(row: Row | None) -> Payment | None:
+    return None if row is None else Payment(**row)
+
+
+async def get(conn: Conn, caller: Caller, payment_id: str, *, lock: bool = False) -> Payment:
     row = await sql.one(conn, GET_ANY_LOCKED if lock else GET_ANY, {"id": payment_id})
     if row is None or not _visible(caller, row):
         raise not_found("payment", payment_id)
-    return row
+    return Payment(**row)
 
 
-async def get_any(conn: Conn, payment_id: str, *, lock: bool = False) -> Row | None:
-    return await sql.one(conn, GET_ANY_LOCKED if lock else GET_ANY, {"id": payment_id})
+async def get_any(conn: Conn, payment_id: str, *, lock: bool = False) -> Payment | None:
+    return _payment(await sql.one(conn, GET_ANY_LOCKED if lock else GET_ANY, {"id": payment_id}))
 
 
-async def insert(conn: Conn, row: Row) -> None:
-    await sql.insert(conn, payments, row)
+async def insert(conn: Conn, p: Payment) -> None:
+    await sql.insert(conn, payments, row_of(p))
 
 
-async def transition(conn: Conn, p: Row, event: str, now: datetime, **values: Any) -> Row:
-    new_status = PAYMENT.next(p["status"], event)
+async def transition(conn: Conn, p: Payment, event: str, now: datetime, **values: Any) -> Payment:
+    new_status = PAYMENT.next(p.status, event)
     values = {**values, "status": new_status, "updated_at": now}
-    await sql.update(conn, payments, values, id=p["id"], status=p["status"],
+    await sql.update(conn, payments, values, id=p.id, status=p.status,
                      conflict=lambda: DomainError("conflict", "CONCURRENT_UPDATE",
                                                   "The payment changed under this request; retry.",
-                                                  details={"paymentId": p["id"]}))
-    return {**p, **values}
+                                                  details={"paymentId": p.id}))
+    return replace(p, **values)
 
 
-def with_status_after(p: Row, event: str, now: datetime, **values: Any) -> Row:
+def with_status_after(p: Payment, event: str, now: datetime, **values: Any) -> Payment:
     """A payment not yet inserted, as it is after `event` (its first write is then an insert, not a move)."""
-    return {**p, **values, "status": PAYMENT.next(p["status"], event), "updated_at": now}
+    return replace(p, **values, status=PAYMENT.next(p.status, event), updated_at=now)
 
 
-async def update(conn: Conn, p: Row, now: datetime, **values: Any) -> Row:
+async def update(conn: Conn, p: Payment, now: datetime, **values: Any) -> Payment:
     """A change that is not a status move (amounts, the open attempt, method details)."""
     assert "status" not in values
     values["updated_at"] = now
-    await sql.update(conn, payments, values, id=p["id"])
-    return {**p, **values}
+    await sql.update(conn, payments, values, id=p.id)
+    return replace(p, **values)
 
 
-async def other_holding_payment(conn: Conn, order_pk: str, payment_id: str) -> Row | None:
-    return await sql.one(conn, OTHER_HOLDING, {"order_pk": order_pk, "id": payment_id})
+async def other_holding_payment(conn: Conn, order_pk: str, payment_id: str) -> bool:
+    """Whether another payment of the order is pending, authorized or paid."""
+    return await sql.one(conn, OTHER_HOLDING, {"order_pk": order_pk, "id": payment_id}) is not None
 
 
-async def list_page(conn: Conn, caller: Caller, page: int, size: int, view: Callable[[Mapping[str, Any]], Row], *,
-                    status: str | None, mine: bool) -> Page:
+async def list_page(conn: Conn, caller: Caller, page: int, size: int, *, status: str | None,
+                    mine: bool) -> Page[Payment]:
     """The caller's payments, newest first; `mine`: only those of the calling user."""
     q = sa.select(payments).where(*scoped(caller))
     if mine:
         q = q.where(payments.c.user_id == caller.user_id)
     if status:
         q = q.where(payments.c.status == status)
-    return await paginate(conn, q, payments.c.created_at.desc(), page, size, view)
+    return await paginate(conn, q, payments.c.created_at.desc(), page, size, Payment.from_row)
 
 
 async def due_to_expire(conn: Conn, now: datetime, limit: int) -> list[str]:
@@ -185,35 +195,36 @@ async def due_to_expire(conn: Conn, now: datetime, limit: int) -> list[str]:
 GET_ATTEMPT = sa.select(att).where(att.c.id == sa.bindparam("id"))
 
 
-async def insert_attempt(conn: Conn, row: Row) -> None:
-    await sql.insert(conn, att, row)
+async def insert_attempt(conn: Conn, a: Attempt) -> None:
+    await sql.insert(conn, att, row_of(a))
 
 
-async def get_attempt(conn: Conn, attempt_id: str) -> Row | None:
-    return await sql.one(conn, GET_ATTEMPT, {"id": attempt_id})
+async def get_attempt(conn: Conn, attempt_id: str) -> Attempt | None:
+    row = await sql.one(conn, GET_ATTEMPT, {"id": attempt_id})
+    return None if row is None else Attempt(**row)
 
 
-async def settle_attempt(conn: Conn, a: Row, event: str, now: datetime, **values: Any) -> Row:
-    new_status = ATTEMPT.next(a["status"], event)
+async def settle_attempt(conn: Conn, a: Attempt, event: str, now: datetime, **values: Any) -> Attempt:
+    new_status = ATTEMPT.next(a.status, event)
     values = {**values, "status": new_status, "updated_at": now}
     if new_status == "unknown":
         values["next_check_at"] = now + timedelta(seconds=5)
     elif new_status != "requires_action":
         values["next_check_at"] = None
-    await sql.update(conn, att, values, id=a["id"], status=a["status"])
-    return {**a, **values}
+    await sql.update(conn, att, values, id=a.id, status=a.status)
+    return replace(a, **values)
 
 
-async def recheck_later(conn: Conn, a: Row, now: datetime) -> Row:
+async def recheck_later(conn: Conn, a: Attempt, now: datetime) -> Attempt:
     """An unknown attempt the PG still did not answer about: the next look backs off to at most an hour."""
-    checks = a["checks"] + 1
-    values = {"checks": checks, "next_check_at": now + timedelta(seconds=min(5 * 2 ** min(checks, 10), 3600)),
+    checks = a.checks + 1
+    values: Row = {"checks": checks, "next_check_at": now + timedelta(seconds=min(5 * 2 ** min(checks, 10), 3600)),
               "updated_at": now}
-    await conn.execute(att.update().where(att.c.id == a["id"], att.c.status == "unknown").values(**values))
-    return {**a, **values}
+    await conn.execute(att.update().where(att.c.id == a.id, att.c.status == "unknown").values(**values))
+    return replace(a, **values)
 
 
-async def attempts_to_check(conn: Conn, now: datetime, stale_before: datetime, limit: int) -> list[Row]:
+async def attempts_to_check(conn: Conn, now: datetime, stale_before: datetime, limit: int) -> list[Attempt]:
     q = (
         sa.select(att)
         .where(
@@ -225,7 +236,7 @@ async def attempts_to_check(conn: Conn, now: datetime, stale_before: datetime, l
         .order_by(att.c.created_at)
         .limit(limit)
     )
-    return [dict(r) for r in (await conn.execute(q)).mappings().all()]
+    return [Attempt(**r) for r in (await conn.execute(q)).mappings().all()]
 
 
 _BY_KEY = sa.select(payments).where(payments.c.merchant_id == sa.bindparam("merchant_id"),
@@ -233,24 +244,24 @@ _BY_KEY = sa.select(payments).where(payments.c.merchant_id == sa.bindparam("merc
 BY_KEY, BY_KEY_LOCKED = (_BY_KEY), (_BY_KEY.with_for_update())
 
 
-async def get_by_key(conn: Conn, merchant_id: str, payment_key: str, *, lock: bool = False) -> Row | None:
-    return await sql.one(conn, BY_KEY_LOCKED if lock else BY_KEY,
-                                    {"merchant_id": merchant_id, "payment_key": payment_key})
+async def get_by_key(conn: Conn, merchant_id: str, payment_key: str, *, lock: bool = False) -> Payment | None:
+    return _payment(await sql.one(conn, BY_KEY_LOCKED if lock else BY_KEY,
+                                  {"merchant_id": merchant_id, "payment_key": payment_key}))
 
 
-async def get_by_number(conn: Conn, caller: Caller, payment_number: str) -> Row:
+async def get_by_number(conn: Conn, caller: Caller, payment_number: str) -> Payment:
     q = sa.select(payments).where(payments.c.payment_number == payment_number, *scoped(caller))
     row = (await conn.execute(q)).mappings().first()
     if row is None:
         raise not_found("payment", payment_number)
-    return dict(row)
+    return Payment(**row)
 
 
-async def get_by_client_token(conn: Conn, client_token: str) -> Row | None:
+async def get_by_client_token(conn: Conn, client_token: str) -> Payment | None:
     """The payment a client token was minted for. The token starts with the payment's id (`<id>_secret_<random>`),
     so this is a primary-key read, not a scan of `payments`; then the whole token must match."""
     payment_id, secret, _ = client_token.partition("_secret_")
     row = await get_any(conn, payment_id) if secret else None
-    if row is None or not hmac.compare_digest(row["client_token"].encode(), client_token.encode()):
+    if row is None or not hmac.compare_digest(row.client_token.encode(), client_token.encode()):
         return None
     return row

@@ -5,7 +5,8 @@ It reads payments itself and hands each money move to the module that owns it:
   approvals.py  payments the PG approved first: seed 003's complete, the shop's post-approval step
   answers.py    THE one way a PG's answer is applied, whatever brought it; carry_on and the reconciler's look-up
   expiry.py     intents and virtual accounts that ran out of time
-with pg_calls.py (every connector call), rows.py (the payment and attempt rows) and repository.py (the SQL).
+with pg_calls.py (every connector call), records.py (the payment and its attempts, as the core returns them),
+rows.py (new payments and attempts) and repository.py (the SQL, rows in and records out).
 To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `pg_calls.send` -> `Answers.apply`.
 """
 
@@ -28,8 +29,9 @@ from gyeol.core.payments.approvals import Approvals
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
 from gyeol.core.payments.expiry import Expiry
 from gyeol.core.payments.intents import Intents
-from gyeol.core.payments.views import payment_view
+from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundService
+from gyeol.core.settlements.records import Settlement
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 
@@ -52,10 +54,9 @@ class PaymentService:
         self.expiry = Expiry(db, clock, connectors, self.answers, self.intents)
 
     # --- reads --------------------------------------------------------------------------------
-    async def get(self, caller: Caller, payment_id: str) -> Row:
+    async def get(self, caller: Caller, payment_id: str) -> Charge:
         async with self.db.read() as conn:
-            p, a = await repo.get_with_last_attempt(conn, caller, payment_id)
-        return payment_view(p, a)
+            return await repo.get_with_last_attempt(conn, caller, payment_id)
 
     async def account(self, payment_id: str) -> Row | None:
         """The bank or virtual account behind a payment, decrypted for its owner's view."""
@@ -63,58 +64,58 @@ class PaymentService:
             row = await accounts.get(conn, payment_id)
         return accounts.view(row, self.cipher) if row else None
 
-    async def get_row_by_number(self, caller: Caller, payment_number: str) -> Row:
+    async def get_by_number(self, caller: Caller, payment_number: str) -> Payment:
         async with self.db.read() as conn:
             return await repo.get_by_number(conn, caller, payment_number)
 
-    async def get_row(self, caller: Caller, payment_id: str) -> Row:
+    async def get_payment(self, caller: Caller, payment_id: str) -> Payment:
         async with self.db.read() as conn:
             return await repo.get(conn, caller, payment_id)
 
     async def list_page(self, caller: Caller, page: int, size: int, status: str | None = None, *,
-                        mine: bool = False) -> Page:
+                        mine: bool = False) -> Page[Payment]:
         async with self.db.read() as conn:
-            return await repo.list_page(conn, caller, page, size, payment_view, status=status, mine=mine)
+            return await repo.list_page(conn, caller, page, size, status=status, mine=mine)
 
-    def checkout_url(self, p: Row) -> str:
+    def checkout_url(self, p: Payment) -> str:
         return self.intents.checkout_url(p)
 
     # --- money moves: intents.py --------------------------------------------------------------
-    async def create_intent(self, caller: Caller, cmd: CreateIntent, *, fault: str | None = None) -> Row:
+    async def create_intent(self, caller: Caller, cmd: CreateIntent, *, fault: str | None = None) -> Created:
         return await self.intents.create_intent(caller, cmd, fault=fault)
 
     async def confirm(self, caller: Caller, payment_id: str, spec: MethodSpec, *, fault: str | None = None,
-                      resume: bool = False) -> Row:
+                      resume: bool = False) -> Charge:
         return await self.intents.confirm(caller, payment_id, spec, fault=fault, resume=resume)
 
     async def capture(self, caller: Caller, payment_id: str, amount: int | None, *,
-                      fault: str | None = None) -> Row:
+                      fault: str | None = None) -> Charge:
         return await self.intents.capture(caller, payment_id, amount, fault=fault)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None) -> Row:
+                     fault: str | None = None) -> Charge:
         return await self.intents.cancel(caller, payment_id, reason, fault=fault)
 
     # --- approved at the PG first: approvals.py -----------------------------------------------
-    async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Row:
+    async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Charge:
         return await self.approvals.complete(caller, payment_id, pg_transaction_id, amount)
 
     async def process_payment_after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, *,
-                                             connector: str, face: str = "shop") -> tuple[Row, Row]:
+                                             connector: str, face: str = "shop") -> tuple[Payment, Settlement]:
         return await self.approvals.process_payment_after_approval(merchant_id, livemode, pg, connector=connector,
                                                                    face=face)
 
     # --- a PG's answers: answers.py -----------------------------------------------------------
-    async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Row:
+    async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Charge:
         return await self.answers.apply_result(attempt_id, result)
 
     async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
         return await self.answers.apply_pg_event(source, event_id, type, data)
 
-    async def carry_on(self, payment_id: str) -> Row:
+    async def carry_on(self, payment_id: str) -> Charge:
         return await self.answers.carry_on(payment_id)
 
-    async def resolve_attempt(self, a: Row) -> Row:
+    async def resolve_attempt(self, a: Attempt) -> Charge:
         return await self.answers.resolve_attempt(a)
 
     # --- the worker's jobs: expiry.py ---------------------------------------------------------

@@ -6,19 +6,19 @@ write is conditional on the current one, so a lost race changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from gyeol.core.pagination import Page, paginate
+from gyeol.core.records import row_of
+from gyeol.core.refunds.records import Refund
 from gyeol.core.states import REFUND
 from gyeol.db import sql
 from gyeol.db.engine import Conn
 from gyeol.models import payments, refunds
-
-Row = dict[str, Any]
 
 # Conditional, so that even without a row lock two refunds cannot both reserve the rest.
 RESERVE = (
@@ -41,16 +41,20 @@ async def reserve(conn: Conn, payment_id: str, amount: int, now: datetime) -> bo
     return reserved.rowcount == 1
 
 
-async def insert(conn: Conn, row: Row) -> None:
-    await sql.insert(conn, refunds, row)
+def _refund(row: dict[str, Any] | None) -> Refund | None:
+    return None if row is None else Refund(**row)
 
 
-async def get(conn: Conn, refund_id: str) -> Row | None:
-    return await sql.one(conn, BY_ID, {"id": refund_id})
+async def insert(conn: Conn, r: Refund) -> None:
+    await sql.insert(conn, refunds, row_of(r))
 
 
-async def get_merchants(conn: Conn, merchant_id: str, refund_id: str) -> Row | None:
-    return await sql.one(conn, MERCHANTS, {"id": refund_id, "merchant_id": merchant_id})
+async def get(conn: Conn, refund_id: str) -> Refund | None:
+    return _refund(await sql.one(conn, BY_ID, {"id": refund_id}))
+
+
+async def get_merchants(conn: Conn, merchant_id: str, refund_id: str) -> Refund | None:
+    return _refund(await sql.one(conn, MERCHANTS, {"id": refund_id, "merchant_id": merchant_id}))
 
 
 async def any_cancel(conn: Conn, payment_id: str) -> bool:
@@ -58,22 +62,29 @@ async def any_cancel(conn: Conn, payment_id: str) -> bool:
     return await sql.one(conn, A_CANCEL, {"payment_id": payment_id}) is not None
 
 
-async def transition(conn: Conn, r: Row, event: str, now: datetime, **values: Any) -> Row:
-    values = {**values, "status": REFUND.next(r["status"], event), "updated_at": now}
-    await sql.update(conn, refunds, values, id=r["id"], status=r["status"])
-    return {**r, **values}
+async def transition(conn: Conn, r: Refund, event: str, now: datetime, **values: Any) -> Refund:
+    values = {**values, "status": REFUND.next(r.status, event), "updated_at": now}
+    await sql.update(conn, refunds, values, id=r.id, status=r.status)
+    return replace(r, **values)
 
 
-async def list_page(conn: Conn, merchant_id: str, page: int, size: int, view: Callable[[Mapping[str, Any]], Row], *,
-               payment_id: str | None = None) -> Page:
+async def list_page(conn: Conn, merchant_id: str, page: int, size: int, *,
+                    payment_id: str | None = None) -> Page[Refund]:
     """The merchant's refunds (of one payment, when given), newest first."""
     q = sa.select(refunds).where(refunds.c.merchant_id == merchant_id)
     if payment_id:
         q = q.where(refunds.c.payment_id == payment_id)
-    return await paginate(conn, q, refunds.c.created_at.desc(), page, size, view)
+    return await paginate(conn, q, refunds.c.created_at.desc(), page, size, Refund.from_row)
 
 
-async def pending(conn: Conn, older_than: datetime, limit: int) -> list[Row]:
+async def pending(conn: Conn, older_than: datetime, limit: int) -> list[Refund]:
     """Pending refunds created at `older_than` or before, oldest first."""
     q = sa.select(refunds).where(refunds.c.status == "pending", refunds.c.created_at <= older_than)
-    return await sql.rows(conn, q.order_by(refunds.c.created_at).limit(limit))
+    return [Refund(**r) for r in await sql.rows(conn, q.order_by(refunds.c.created_at).limit(limit))]
+
+
+async def succeeded(conn: Conn, payment_id: str) -> list[Refund]:
+    """A payment's refunds that went through, oldest first (Toss's `cancels`)."""
+    q = (sa.select(refunds).where(refunds.c.payment_id == payment_id, refunds.c.status == "succeeded")
+         .order_by(refunds.c.created_at))
+    return [Refund(**r) for r in await sql.rows(conn, q)]

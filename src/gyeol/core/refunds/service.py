@@ -17,14 +17,13 @@ from gyeol.core.events import outbox
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.pagination import Page
 from gyeol.core.payments import repository as payments_repo
-from gyeol.core.payments.views import payment_view, refund_view
+from gyeol.core.payments.records import Payment
 from gyeol.core.refunds import repository as repo
+from gyeol.core.refunds.records import Refund
 from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
-
-Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -36,13 +35,21 @@ class RefundCommand:
     is_cancel: bool = False
 
 
+def _new_refund(refund_id: str, p: Payment, amount: int, reason: str | None, is_cancel: bool,
+                metadata: dict[str, Any], now: datetime) -> Refund:
+    """A `pending` refund of payment `p`, not yet inserted."""
+    return Refund(id=refund_id, merchant_id=p.merchant_id, payment_id=p.id, amount=amount, currency=p.currency,
+                  status="pending", reason=reason, is_cancel=is_cancel, metadata=metadata, pg_transaction_id=None,
+                  failure_reason=None, connector=p.connector or "sandbox", created_at=now, updated_at=now)
+
+
 class RefundService:
     def __init__(self, db: Database, clock: Clock, connectors: Connectors) -> None:
         self.db = db
         self.clock = clock
         self.connectors = connectors
 
-    async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None) -> Row:
+    async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None) -> Refund:
         """Refund `amount` (default: all that is refundable) of a payment whose money was taken."""
         resumed = idempotency.resumed("refund")
         if resumed is not None:
@@ -53,77 +60,72 @@ class RefundService:
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "refund", refund_id)
             p = await payments_repo.get(conn, caller, cmd.payment_id, lock=True)
-            if p["status"] in PAYMENT_CLOSED:
-                raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p['status']}.",
-                                  details={"paymentId": p["id"], "status": p["status"]})
-            if p["status"] not in PAYMENT_MONEY_TAKEN:
+            if p.status in PAYMENT_CLOSED:
+                raise DomainError("conflict", "ALREADY_CANCELED", f"The payment is already {p.status}.",
+                                  details={"paymentId": p.id, "status": p.status})
+            if p.status not in PAYMENT_MONEY_TAKEN:
                 raise DomainError("conflict", "PAYMENT_NOT_CAPTURED",
                                   "Only a payment whose money was taken can be refunded.",
-                                  details={"paymentId": p["id"], "status": p["status"]})
-            refundable = p["captured_amount"] - p["refunded_amount"] - p["refunding_amount"]
+                                  details={"paymentId": p.id, "status": p.status})
+            refundable = p.captured_amount - p.refunded_amount - p.refunding_amount
             amount = refundable if cmd.amount is None else cmd.amount
             if amount <= 0 or amount > refundable:
                 raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
                                   "The refund exceeds the amount that can still be refunded.",
-                                  details={"paymentId": p["id"], "refundable": refundable, "requested": amount})
-            if not await repo.reserve(conn, p["id"], amount, now):
+                                  details={"paymentId": p.id, "refundable": refundable, "requested": amount})
+            if not await repo.reserve(conn, p.id, amount, now):
                 raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
                                   "The refund exceeds the amount that can still be refunded.",
-                                  details={"paymentId": p["id"]})
-            r = {
-                "id": refund_id, "merchant_id": p["merchant_id"], "payment_id": p["id"], "amount": amount,
-                "currency": p["currency"], "status": "pending", "reason": cmd.reason, "is_cancel": cmd.is_cancel,
-                "metadata": cmd.metadata or {}, "pg_transaction_id": None, "failure_reason": None,
-                "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
-            }
+                                  details={"paymentId": p.id})
+            r = _new_refund(refund_id, p, amount, cmd.reason, cmd.is_cancel, cmd.metadata or {}, now)
             await repo.insert(conn, r)
         result = await self._send(r, p, fault)
-        return self._answer(await self.apply(r["id"], result), r, lost=result is None)
+        return self._answer(await self.apply(r.id, result), lost=result is None)
 
-    async def _send(self, r: Row, p: Row, fault: str | None) -> AttemptResult | None:
+    async def _send(self, r: Refund, p: Payment, fault: str | None) -> AttemptResult | None:
         """Send the refund to its PG, under its id as the PG's idempotency key; None when the PG did not answer."""
-        req = FollowUpRequest(reference=r["id"], merchant_id=p["merchant_id"], payment_id=p["id"],
-                              pg_transaction_id=p["pg_transaction_id"] or "", amount=r["amount"],
-                              currency=p["currency"], reason=r["reason"], fault=fault)
+        req = FollowUpRequest(reference=r.id, merchant_id=p.merchant_id, payment_id=p.id,
+                              pg_transaction_id=p.pg_transaction_id or "", amount=r.amount,
+                              currency=p.currency, reason=r.reason, fault=fault)
         try:
-            return await self.connectors.by_name(r["connector"]).refund(req)
+            return await self.connectors.by_name(r.connector).refund(req)
         except ConnectorUnavailable:
             return None
 
-    async def carry_on(self, refund_id: str) -> Row:
+    async def carry_on(self, refund_id: str) -> Refund:
         """Carry on a refund whose request was cut short (a crash): still pending, it is sent to the PG again
         under the same idempotency key, so the PG answers without refunding twice."""
         async with self.db.read() as conn:
             r = await repo.get(conn, refund_id)
             assert r is not None  # refunds are never deleted
-            p = await payments_repo.get_any(conn, r["payment_id"])
-        if r["status"] != "pending" or p is None:
-            return self._answer(refund_view(r), r, lost=False)
+            p = await payments_repo.get_any(conn, r.payment_id)
+        if r.status != "pending" or p is None:
+            return self._answer(r, lost=False)
         result = await self._send(r, p, None)
-        return self._answer(await self.apply(r["id"], result), r, lost=result is None)
+        return self._answer(await self.apply(r.id, result), lost=result is None)
 
     @staticmethod
-    def _answer(view: Row, r: Row, *, lost: bool) -> Row:
+    def _answer(r: Refund, *, lost: bool) -> Refund:
         """The refund's answer to its caller: a refusal or a lost PG answer is an error."""
-        if view["status"] == "failed":
-            raise DomainError("processing", view["failureReason"] or "refund_failed", "The PG refused the refund.",
-                              details={"refundId": r["id"], "paymentId": r["payment_id"]})
-        if lost and view["status"] == "pending":
+        if r.status == "failed":
+            raise DomainError("processing", r.failure_reason or "refund_failed", "The PG refused the refund.",
+                              details={"refundId": r.id, "paymentId": r.payment_id})
+        if lost and r.status == "pending":
             raise DomainError("gateway", "PG_TIMEOUT",
                               "The PG did not answer in time; the refund is pending and being reconciled.",
-                              status=504, details={"refundId": r["id"], "status": "pending"})
-        return view
+                              status=504, details={"refundId": r.id, "status": "pending"})
+        return r
 
-    async def apply(self, refund_id: str, result: AttemptResult | None) -> Row:
+    async def apply(self, refund_id: str, result: AttemptResult | None) -> Refund:
         now = self.clock.now()
         async with self.db.tx() as conn:
             found = await repo.get(conn, refund_id)
             if found is None:
                 raise LookupError(f"refund {refund_id} is gone")  # refunds are never deleted
             r = found
-            if r["status"] != "pending" or result is None or result.outcome == "requires_action":
-                return refund_view(r)
-            p = await payments_repo.get_any(conn, r["payment_id"], lock=True)
+            if r.status != "pending" or result is None or result.outcome == "requires_action":
+                return r
+            p = await payments_repo.get_any(conn, r.payment_id, lock=True)
             assert p is not None
             if result.outcome == "succeeded":
                 r = await self._succeed(conn, r, p, result, now)
@@ -131,80 +133,80 @@ class RefundService:
                 code = result.failure_code or ("processing_error" if result.outcome == "not_found" else None)
                 r = await repo.transition(conn, r, "failed", now, failure_reason=code,
                                           pg_transaction_id=result.pg_transaction_id)
-                await payments_repo.update(conn, p, now, refunding_amount=p["refunding_amount"] - r["amount"])
-                await outbox.add(conn, merchant_id=r["merchant_id"], type="refund.failed", obj=refund_view(r),
-                                 resource_id=r["id"], now=now)
-        return refund_view(r)
+                await payments_repo.update(conn, p, now, refunding_amount=p.refunding_amount - r.amount)
+                await outbox.add(conn, merchant_id=r.merchant_id, type="refund.failed", obj=r, resource_id=r.id,
+                                 now=now)
+        return r
 
-    async def _succeed(self, conn: Conn, r: Row, p: Row, result: AttemptResult, now: datetime) -> Row:
+    async def _succeed(self, conn: Conn, r: Refund, p: Payment, result: AttemptResult, now: datetime) -> Refund:
         r = await repo.transition(conn, r, "succeeded", now, pg_transaction_id=result.pg_transaction_id)
-        refunded = p["refunded_amount"] + r["amount"]
+        refunded = p.refunded_amount + r.amount
         p = await payments_repo.update(conn, p, now, refunded_amount=refunded,
-                                       refunding_amount=p["refunding_amount"] - r["amount"])
-        if refunded == p["captured_amount"] and p["status"] in PAYMENT_MONEY_TAKEN:
-            was_cancel = r["is_cancel"] or await repo.any_cancel(conn, p["id"])
+                                       refunding_amount=p.refunding_amount - r.amount)
+        if refunded == p.captured_amount and p.status in PAYMENT_MONEY_TAKEN:
+            was_cancel = r.is_cancel or await repo.any_cancel(conn, p.id)
             event = "cancel_refund" if was_cancel else "refund_full"
             p = await payments_repo.transition(conn, p, event, now, canceled_at=now if was_cancel else None)
-            await outbox.add(conn, merchant_id=p["merchant_id"],
+            await outbox.add(conn, merchant_id=p.merchant_id,
                              type="payment.canceled" if was_cancel else "payment.refunded",
-                             obj=payment_view(p), resource_id=p["id"], now=now)
-        order = await orders_repo.get_by_pk(conn, p["order_pk"], lock=True)
-        await orders_repo.add_refund(conn, order, r["amount"], now)
-        await settlements.book(conn, p, source_id=r["id"], amount=-r["amount"], now=now)
-        await outbox.add(conn, merchant_id=r["merchant_id"], type="refund.succeeded", obj=refund_view(r),
-                         resource_id=r["id"], now=now)
+                             obj=p, resource_id=p.id, now=now)
+        order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
+        await orders_repo.add_refund(conn, order, r.amount, now)
+        await settlements.book(conn, p, source_id=r.id, amount=-r.amount, now=now)
+        await outbox.add(conn, merchant_id=r.merchant_id, type="refund.succeeded", obj=r, resource_id=r.id, now=now)
         return r
 
     async def record_pg_cancel(self, merchant_id: str, payment_key: str, pg_balance: int,
-                               pg_transaction_id: str | None) -> Row | None:
+                               pg_transaction_id: str | None) -> Refund | None:
         """A cancel made at the PG outside Gyeol (its console, another system), learnt from the PG itself:
         booked as a succeeded refund of the difference, with no PG call. Returns None when nothing is missing."""
         now = self.clock.now()
         async with self.db.tx() as conn:
             p = await payments_repo.get_by_key(conn, merchant_id, payment_key, lock=True)
-            if p is None or p["status"] not in PAYMENT_MONEY_TAKEN:
+            if p is None or p.status not in PAYMENT_MONEY_TAKEN:
                 return None
             # Refunds in flight are already counted: the PG's balance may or may not show them yet.
-            missing = p["captured_amount"] - p["refunded_amount"] - p["refunding_amount"] - pg_balance
+            missing = p.captured_amount - p.refunded_amount - p.refunding_amount - pg_balance
             if missing <= 0:
                 return None
-            p = await payments_repo.update(conn, p, now, refunding_amount=p["refunding_amount"] + missing)
-            r = {
-                "id": new_id("re"), "merchant_id": p["merchant_id"], "payment_id": p["id"], "amount": missing,
-                "currency": p["currency"], "status": "pending", "reason": "canceled at the PG", "is_cancel": True,
-                "metadata": {}, "pg_transaction_id": None, "failure_reason": None,
-                "connector": p["connector"] or "sandbox", "created_at": now, "updated_at": now,
-            }
+            p = await payments_repo.update(conn, p, now, refunding_amount=p.refunding_amount + missing)
+            r = _new_refund(new_id("re"), p, missing, "canceled at the PG", True, {}, now)
             await repo.insert(conn, r)
             r = await self._succeed(conn, r, p, AttemptResult("succeeded", pg_transaction_id=pg_transaction_id), now)
-        return refund_view(r)
+        return r
 
-    async def get(self, caller: Caller, refund_id: str) -> Row:
+    async def get(self, caller: Caller, refund_id: str) -> Refund:
         async with self.db.read() as conn:
             row = await repo.get_merchants(conn, caller.merchant_id, refund_id)
             if row is not None and caller.user_id:
-                await payments_repo.get(conn, caller, row["payment_id"])  # 404 unless the user's own
+                await payments_repo.get(conn, caller, row.payment_id)  # 404 unless the user's own
         if row is None:
             raise not_found("refund", refund_id)
-        return refund_view(row)
+        return row
 
-    async def list_page(self, caller: Caller, page: int, size: int, payment_id: str | None = None) -> Page:
+    async def list_page(self, caller: Caller, page: int, size: int,
+                        payment_id: str | None = None) -> Page[Refund]:
         async with self.db.read() as conn:
-            return await repo.list_page(conn, caller.merchant_id, page, size, refund_view, payment_id=payment_id)
+            return await repo.list_page(conn, caller.merchant_id, page, size, payment_id=payment_id)
 
-    async def pending(self, older_than: datetime, limit: int) -> list[dict[str, Any]]:
+    async def succeeded(self, payment_id: str) -> list[Refund]:
+        """A payment's refunds that went through, oldest first."""
+        async with self.db.read() as conn:
+            return await repo.succeeded(conn, payment_id)
+
+    async def pending(self, older_than: datetime, limit: int) -> list[Refund]:
         async with self.db.read() as conn:
             return await repo.pending(conn, older_than, limit)
 
-    async def resolve(self, r: Row) -> Row:
+    async def resolve(self, r: Refund) -> Refund:
         """Ask the PG what became of a refund whose answer was lost, and apply it."""
-        connector = self.connectors.by_name(r["connector"])
+        connector = self.connectors.by_name(r.connector)
         try:
             async with self.db.read() as conn:
-                p = await payments_repo.get_any(conn, r["payment_id"])
+                p = await payments_repo.get_any(conn, r.payment_id)
             result: AttemptResult | None = await connector.lookup(
-                r["merchant_id"], r["id"], order_id=p["order_id"] if p else None,
-                payment_key=p["pg_transaction_id"] if p else None, amount=r["amount"], kind="refund")
+                r.merchant_id, r.id, order_id=p.order_id if p else None,
+                payment_key=p.pg_transaction_id if p else None, amount=r.amount, kind="refund")
         except ConnectorUnavailable:
             result = None
-        return await self.apply(r["id"], result)
+        return await self.apply(r.id, result)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from gyeol.core.pagination import Page, paginate
+from gyeol.core.records import row_of
+from gyeol.core.settlements.records import Settlement
 from gyeol.db import sql
 from gyeol.db.engine import Conn
 from gyeol.models import settlements
-
-Row = dict[str, Any]
-View = Callable[[Mapping[str, Any]], Row]
 
 BY_ID = sa.select(settlements).where(settlements.c.id == sa.bindparam("id"))
 APPROVAL = sa.select(settlements).where(settlements.c.payment_id == sa.bindparam("payment_id"),
@@ -27,17 +25,21 @@ class AlreadyBooked(Exception):
     refused."""
 
 
-async def insert(conn: Conn, row: Row) -> None:
-    await sql.insert(conn, settlements, row, taken=AlreadyBooked)
+def _settlement(row: dict[str, Any] | None) -> Settlement | None:
+    return None if row is None else Settlement(**row)
 
 
-async def get(conn: Conn, settlement_id: str) -> Row | None:
-    return await sql.one(conn, BY_ID, {"id": settlement_id})
+async def insert(conn: Conn, s: Settlement) -> None:
+    await sql.insert(conn, settlements, row_of(s), taken=AlreadyBooked)
 
 
-async def approval(conn: Conn, payment_id: str) -> Row | None:
+async def get(conn: Conn, settlement_id: str) -> Settlement | None:
+    return _settlement(await sql.one(conn, BY_ID, {"id": settlement_id}))
+
+
+async def approval(conn: Conn, payment_id: str) -> Settlement | None:
     """The settlement of a payment's approval, if it has one."""
-    return await sql.one(conn, APPROVAL, {"payment_id": payment_id})
+    return _settlement(await sql.one(conn, APPROVAL, {"payment_id": payment_id}))
 
 
 def _matching(merchant_id: str, start: date | None, end: date | None, status: str | None) -> sa.Select[Any]:
@@ -51,16 +53,18 @@ def _matching(merchant_id: str, start: date | None, end: date | None, status: st
     return q
 
 
-async def list_page(conn: Conn, merchant_id: str, page: int, size: int, view: View, *, start: date | None,
-                    end: date | None, status: str | None) -> Page:
+async def list_page(conn: Conn, merchant_id: str, page: int, size: int, *, start: date | None,
+                    end: date | None, status: str | None) -> Page[Settlement]:
     """The merchant's settlements paid out between `start` and `end` (each optional), oldest first."""
-    return await paginate(conn, _matching(merchant_id, start, end, status), OLDEST_FIRST, page, size, view)
+    return await paginate(conn, _matching(merchant_id, start, end, status), OLDEST_FIRST, page, size,
+                          Settlement.from_row)
 
 
 async def all_matching(conn: Conn, merchant_id: str, *, start: date | None, end: date | None,
-                       status: str | None) -> list[Row]:
+                       status: str | None) -> list[Settlement]:
     """What `list_page` pages through, all at once."""
-    return await sql.rows(conn, _matching(merchant_id, start, end, status).order_by(OLDEST_FIRST))
+    return [Settlement(**r) for r in await sql.rows(conn, _matching(merchant_id, start, end, status)
+                                                     .order_by(OLDEST_FIRST))]
 
 
 async def pay_out_due(conn: Conn, today: date, now: datetime) -> int:

@@ -8,24 +8,22 @@ the money (the payment's to succeeded or captured, the refund's to succeeded), a
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from gyeol.core.clock import KST, Clock, iso
+from gyeol.core.clock import KST, Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import not_found
 from gyeol.core.events import outbox
 from gyeol.core.merchants import repository as merchants_repo
 from gyeol.core.money import apply_rate
 from gyeol.core.pagination import Page
+from gyeol.core.payments.records import Payment
 from gyeol.core.settlements import repository as repo
+from gyeol.core.settlements.records import Settlement
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 
-Row = dict[str, Any]
 # (basis points, fixed minor units) per method, unless the merchant's settings say otherwise.
 DEFAULT_FEES: dict[str, tuple[int, int]] = {"card": (250, 0), "bank": (150, 0), "virtual_account": (0, 300)}
 DEFAULT_PAYOUT_DAYS = 2
@@ -49,43 +47,32 @@ def fee_for(settings: dict[str, Any], method: str, amount: int) -> int:
     return apply_rate(amount, bps, fixed)
 
 
-def settlement_view(s: Mapping[str, Any]) -> Row:
-    return {
-        "settlementId": s["id"], "object": "settlement", "kind": s["kind"], "orderId": s["order_id"],
-        "paymentId": s["payment_id"], "method": s["method"], "grossAmount": s["gross_amount"],
-        "feeAmount": s["fee_amount"], "netAmount": s["net_amount"], "currency": s["currency"],
-        "status": s["status"], "payoutDate": s["payout_date"].isoformat(), "createdAt": iso(s["created_at"]),
-    }
-
-
-async def book(conn: Conn, p: Row, *, source_id: str, amount: int, now: datetime,
-               settings: dict[str, Any] | None = None) -> Row:
+async def book(conn: Conn, p: Payment, *, source_id: str, amount: int, now: datetime,
+               settings: dict[str, Any] | None = None) -> Settlement:
     """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`, with its event; the
     transaction fails with `repository.AlreadyBooked` if `source_id` has a settlement. `settings` are the
     merchant's, when the caller already read them."""
     if settings is None:
-        settings = await merchants_repo.settings(conn, p["merchant_id"])
-    method = p["method_type"] or "card"
+        settings = await merchants_repo.settings(conn, p.merchant_id)
+    method = p.method_type or "card"
     if amount >= 0:
         fee = fee_for(settings, method, amount)
     else:  # a refund returns the proportional part of the fee, never the fixed part
         fee = -fee_for({**settings, "fees": {method: _rate_only(settings, method)}}, method, -amount)
     days = int(settings.get("payoutDays", DEFAULT_PAYOUT_DAYS))
-    row = {
-        "id": new_id("stl"), "merchant_id": p["merchant_id"], "payment_id": p["id"], "order_id": p["order_id"],
-        "source_id": source_id, "kind": "payment" if amount >= 0 else "adjustment", "method": method,
-        "gross_amount": amount, "fee_amount": fee, "net_amount": amount - fee, "currency": p["currency"],
-        "status": "scheduled", "payout_date": add_business_days(now.astimezone(KST).date(), days),
-        "paid_at": None, "created_at": now,
-    }
-    await repo.insert(conn, row)
-    await outbox.add(conn, merchant_id=p["merchant_id"], type="settlement.created", obj=settlement_view(row),
-                     resource_id=row["id"], now=now)
-    return row
+    s = Settlement(
+        id=new_id("stl"), merchant_id=p.merchant_id, payment_id=p.id, order_id=p.order_id, source_id=source_id,
+        kind="payment" if amount >= 0 else "adjustment", method=method, gross_amount=amount, fee_amount=fee,
+        net_amount=amount - fee, currency=p.currency, status="scheduled",
+        payout_date=add_business_days(now.astimezone(KST).date(), days), paid_at=None, created_at=now,
+    )
+    await repo.insert(conn, s)
+    await outbox.add(conn, merchant_id=p.merchant_id, type="settlement.created", obj=s, resource_id=s.id, now=now)
+    return s
 
 
-async def for_payment(conn: Conn, payment_id: str) -> Row:
-    """The approval's settlement row of a payment whose money was taken."""
+async def for_payment(conn: Conn, payment_id: str) -> Settlement:
+    """The approval's settlement of a payment whose money was taken."""
     found = await repo.approval(conn, payment_id)
     if found is None:
         raise LookupError(f"payment {payment_id} has no settlement")  # booked with the money: never happens
@@ -104,29 +91,22 @@ class SettlementService:
         self.clock = clock
 
     async def list_page(self, caller: Caller, page: int, size: int, start: date | None = None,
-                        end: date | None = None, status: str | None = None) -> Page:
+                        end: date | None = None, status: str | None = None) -> Page[Settlement]:
         async with self.db.read() as conn:
-            return await repo.list_page(conn, caller.merchant_id, page, size, settlement_view, start=start, end=end,
-                                        status=status)
+            return await repo.list_page(conn, caller.merchant_id, page, size, start=start, end=end, status=status)
 
-    async def get(self, caller: Caller, settlement_id: str) -> Row:
+    async def get(self, caller: Caller, settlement_id: str) -> Settlement:
         async with self.db.read() as conn:
-            row = await repo.get(conn, settlement_id)
-        if row is None or not caller.owns(row):
+            s = await repo.get(conn, settlement_id)
+        if s is None or not caller.owns(s.merchant_id):
             raise not_found("settlement", settlement_id)
-        return settlement_view(row)
+        return s
 
-    async def csv(self, caller: Caller, start: date | None, end: date | None, status: str | None) -> str:
+    async def all(self, caller: Caller, start: date | None, end: date | None,
+                  status: str | None) -> list[Settlement]:
+        """What `list_page` pages through, all at once (the merchant's books)."""
         async with self.db.read() as conn:
-            rows = await repo.all_matching(conn, caller.merchant_id, start=start, end=end, status=status)
-        out = io.StringIO()
-        fields = ["settlementId", "kind", "orderId", "paymentId", "method", "grossAmount", "feeAmount",
-                  "netAmount", "currency", "status", "payoutDate", "createdAt"]
-        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow(settlement_view(r))
-        return out.getvalue()
+            return await repo.all_matching(conn, caller.merchant_id, start=start, end=end, status=status)
 
     async def mark_paid(self) -> int:
         """Scheduled rows whose payout day has come are paid out (the worker's job)."""

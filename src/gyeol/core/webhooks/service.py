@@ -173,7 +173,7 @@ class WebhookService:
     # --- events -------------------------------------------------------------------------------
     async def _event(self, conn: Conn, caller: Caller, event_id: str) -> Row:
         row = await repo.get_event(conn, event_id)
-        if row is None or not caller.owns(row):
+        if row is None or not caller.owns(row["merchant_id"]):
             raise not_found("event", event_id)
         return row
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field, StrictStr
 
+from gyeol.core.payments.records import Payment
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.kiosk.views import payment_object
 from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
@@ -30,9 +31,9 @@ class CancelIn(Strict):
     cancel_amount: Amount | None = Field(default=None, alias="cancelAmount")
 
 
-async def _object(svc: Services, p: dict[str, Any]) -> dict[str, Any]:
-    cancels = await svc.keyed.cancels(p["id"]) if p["refunded_amount"] else None
-    checkout = svc.payments.checkout_url(p) if p["status"] in ("created", "failed", "pending") else None
+async def _object(svc: Services, p: Payment) -> dict[str, Any]:
+    cancels = await svc.keyed.cancels(p.id) if p.refunded_amount else None
+    checkout = svc.payments.checkout_url(p) if p.status in ("created", "failed", "pending") else None
     return payment_object(p, svc.keyed.receipt_url(p), cancels, checkout_url=checkout)
 
 

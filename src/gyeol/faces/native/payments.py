@@ -11,6 +11,7 @@ from gyeol.core.payments.commands import METHOD_TYPES, CreateIntent, MethodSpec
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Sensitive, Svc
 from gyeol.faces.native.schemas import CancelIn, CaptureIn, CompleteIn, ConfirmIn, IntentIn, UserPaymentIn
+from gyeol.faces.native.views import charge_view, created_view, page_view, payment_view
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["payments"])
 
@@ -24,7 +25,7 @@ async def create_intent(body: IntentIn, svc: Svc, caller: MerchantCaller, _: Sen
         cancel_url=body.cancel_url, metadata=body.metadata, order_name=body.order_name, confirm=body.confirm,
         method=spec,
     )
-    return await svc.payments.create_intent(caller, cmd, fault=fault)
+    return created_view(await svc.payments.create_intent(caller, cmd, fault=fault))
 
 
 @router.post("/payments")
@@ -37,13 +38,13 @@ async def create_user_payment(body: UserPaymentIn, svc: Svc, caller: AnyCaller, 
         return_url=body.return_url, cancel_url=body.cancel_url, metadata=body.metadata, order_name=body.order_name,
         confirm=spec is not None, method=spec or MethodSpec(type=METHOD_TYPES[body.payment_method]),
     )
-    return await svc.payments.create_intent(caller, cmd, fault=fault)
+    return created_view(await svc.payments.create_intent(caller, cmd, fault=fault))
 
 
 @router.post("/payments/complete")
 async def complete(body: CompleteIn, svc: Svc, caller: AnyCaller, _: Sensitive) -> Any:
     """Seed 003: verify with the PG, by its transaction id, a payment the buyer made there; then complete it."""
-    return await svc.payments.complete(caller, body.payment_id, body.pg_transaction_id, body.amount)
+    return charge_view(await svc.payments.complete(caller, body.payment_id, body.pg_transaction_id, body.amount))
 
 
 @router.get("/payments/me")
@@ -51,34 +52,34 @@ async def my_payments(svc: Svc, caller: AnyCaller, paging: Paging,
                       status: str | None = Query(default=None, max_length=16)) -> Any:
     if caller.user_id is None:
         raise DomainError("permission", "USER_TOKEN_REQUIRED", "/payments/me is for a user's bearer token.")
-    return await svc.payments.list_page(caller, paging.page, paging.size, status, mine=True)
+    return page_view(await svc.payments.list_page(caller, paging.page, paging.size, status, mine=True), payment_view)
 
 
 @router.get("/payments")
 async def list_payments(svc: Svc, caller: AnyCaller, paging: Paging,
                         status: str | None = Query(default=None, max_length=16)) -> Any:
-    return await svc.payments.list_page(caller, paging.page, paging.size, status)
+    return page_view(await svc.payments.list_page(caller, paging.page, paging.size, status), payment_view)
 
 
 @router.get("/payments/{payment_id}")
 async def get_payment(payment_id: str, svc: Svc, caller: AnyCaller) -> Any:
-    return await svc.payments.get(caller, payment_id)
+    return charge_view(await svc.payments.get(caller, payment_id))
 
 
 @router.post("/payments/{payment_id}/confirm")
 async def confirm(payment_id: str, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault,
                   body: ConfirmIn | None = None) -> Any:
     spec = (body or ConfirmIn()).to_spec()
-    return await svc.payments.confirm(caller, payment_id, spec, fault=fault)
+    return charge_view(await svc.payments.confirm(caller, payment_id, spec, fault=fault))
 
 
 @router.post("/payments/{payment_id}/capture")
 async def capture(payment_id: str, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault,
                   body: CaptureIn | None = None) -> Any:
-    return await svc.payments.capture(caller, payment_id, (body or CaptureIn()).amount, fault=fault)
+    return charge_view(await svc.payments.capture(caller, payment_id, (body or CaptureIn()).amount, fault=fault))
 
 
 @router.post("/payments/{payment_id}/cancel")
 async def cancel(payment_id: str, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault,
                  body: CancelIn | None = None) -> Any:
-    return await svc.payments.cancel(caller, payment_id, (body or CancelIn()).reason, fault=fault)
+    return charge_view(await svc.payments.cancel(caller, payment_id, (body or CancelIn()).reason, fault=fault))

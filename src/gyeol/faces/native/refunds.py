@@ -10,22 +10,23 @@ from gyeol.core.refunds.service import RefundCommand
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Sensitive, Svc
 from gyeol.faces.native.schemas import RefundIn
+from gyeol.faces.native.views import page_view, refund_view
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["refunds"])
 
 
 @router.post("/refunds")
 async def create_refund(body: RefundIn, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault) -> Any:
-    return await svc.refunds.refund(caller, RefundCommand(body.payment_id, body.amount, body.reason, body.metadata),
-                                    fault=fault)
+    return refund_view(await svc.refunds.refund(
+        caller, RefundCommand(body.payment_id, body.amount, body.reason, body.metadata), fault=fault))
 
 
 @router.get("/refunds")
 async def list_refunds(svc: Svc, caller: MerchantCaller, paging: Paging,
                        payment_id: str | None = Query(default=None, alias="paymentId", max_length=40)) -> Any:
-    return await svc.refunds.list_page(caller, paging.page, paging.size, payment_id)
+    return page_view(await svc.refunds.list_page(caller, paging.page, paging.size, payment_id), refund_view)
 
 
 @router.get("/refunds/{refund_id}")
 async def get_refund(refund_id: str, svc: Svc, caller: AnyCaller) -> Any:
-    return await svc.refunds.get(caller, refund_id)
+    return refund_view(await svc.refunds.get(caller, refund_id))

@@ -12,6 +12,7 @@ from gyeol.core.payments import repository as payments_repo
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Sensitive, Svc, TestMode
 from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
+from gyeol.faces.native.views import charge_view
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1/sandbox", tags=["sandbox"])
@@ -26,9 +27,8 @@ async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sens
 
 @router.get("/charges")
 async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias="paymentId", max_length=40)) -> Any:
-    async with svc.db.read() as conn:
-        p = await payments_repo.get(conn, caller, payment_id)  # 404 unless the merchant's own
-    rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id, p["payment_key"])
+    p = await svc.payments.get_payment(caller, payment_id)  # 404 unless the merchant's own
+    rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id, p.payment_key)
     items = [{"chargeId": r["id"], "kind": r["kind"], "status": r["status"], "amount": r["amount"],
               "currency": r["currency"], "reference": r["reference"], "parentId": r["parent_id"],
               "failureCode": r["failure_code"], "createdAt": iso(r["created_at"])} for r in rows]
@@ -39,8 +39,7 @@ async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias
 async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: TestMode) -> Any:
     charge = await svc.sandbox.complete_challenge(caller.merchant_id, payment_id, body.result == "approve")
     if charge is None:
-        async with svc.db.read() as conn:
-            await payments_repo.get(conn, caller, payment_id)
+        await svc.payments.get_payment(caller, payment_id)  # 404 unless the merchant's own
         raise DomainError("conflict", "NO_CHALLENGE", "This payment has no 3-D Secure challenge waiting.",
                           details={"paymentId": payment_id})
     if charge["status"] == "succeeded":
@@ -50,7 +49,7 @@ async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: T
         await svc.sandbox_sender.send("payment.failed", {
             "paymentId": payment_id, "amount": charge["amount"], "pgTransactionId": charge["id"],
             "failureReason": charge["failure_code"]})
-    return await svc.payments.get(caller, payment_id)
+    return charge_view(await svc.payments.get(caller, payment_id))
 
 
 
@@ -61,13 +60,13 @@ async def buyer_pays(body: SandboxPayIn, svc: Svc) -> Any:
     Gyeol's payment does not change until the app calls `POST /api/v1/payments/complete`."""
     async with svc.db.read() as conn:
         p = await payments_repo.get_by_client_token(conn, body.client_token)
-    if p is None or p["livemode"]:
+    if p is None or p.livemode:
         raise DomainError("authentication", "INVALID_CLIENT_TOKEN", "No test-mode payment has this client token.")
-    if p["status"] not in ("created", "failed"):
-        raise DomainError("conflict", "PAYMENT_NOT_PAYABLE", f"The payment is {p['status']}.",
-                          details={"paymentId": p["id"], "status": p["status"]})
-    charge = await svc.sandbox.pay(p["merchant_id"], p["id"], p["amount"], p["currency"], body.card.to_card())
-    return {"pgTransactionId": charge["id"], "paymentId": p["id"], "amount": charge["amount"],
+    if p.status not in ("created", "failed"):
+        raise DomainError("conflict", "PAYMENT_NOT_PAYABLE", f"The payment is {p.status}.",
+                          details={"paymentId": p.id, "status": p.status})
+    charge = await svc.sandbox.pay(p.merchant_id, p.id, p.amount, p.currency, body.card.to_card())
+    return {"pgTransactionId": charge["id"], "paymentId": p.id, "amount": charge["amount"],
             "status": charge["status"], "failureReason": charge["failure_code"]}
 
 
@@ -75,18 +74,18 @@ async def buyer_pays(body: SandboxPayIn, svc: Svc) -> Any:
 async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
     """The buyer's deposit into an issued virtual account; the sandbox tells Gyeol by its signed webhook."""
     try:
-        p = await svc.payments.get_row_by_number(caller, payment_number)
+        p = await svc.payments.get_by_number(caller, payment_number)
     except DomainError:  # a payment of the native API has no number: its id will do
-        p = await svc.payments.get_row(caller, payment_number)
+        p = await svc.payments.get_payment(caller, payment_number)
     charge = None
-    if p["method_type"] == "virtual_account":
-        charge = await svc.sandbox.complete_challenge(caller.merchant_id, p["id"], approve=True)
+    if p.method_type == "virtual_account":
+        charge = await svc.sandbox.complete_challenge(caller.merchant_id, p.id, approve=True)
     if charge is None:
         raise DomainError("conflict", "NO_DEPOSIT_AWAITED", "This payment has no virtual account awaiting a deposit.",
-                          details={"paymentNumber": payment_number, "status": p["status"]})
+                          details={"paymentNumber": payment_number, "status": p.status})
     await svc.sandbox_sender.send("payment.succeeded", {
-        "paymentId": p["id"], "amount": charge["amount"], "pgTransactionId": charge["id"]})
-    return await svc.payments.get(caller, p["id"])
+        "paymentId": p.id, "amount": charge["amount"], "pgTransactionId": charge["id"]})
+    return charge_view(await svc.payments.get(caller, p.id))
 
 
 @router.post("/keyed-payments")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from typing import Any
 
@@ -10,8 +12,11 @@ from starlette.responses import Response
 
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
+from gyeol.faces.native.views import page_view, settlement_view
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["settlements"])
+CSV_FIELDS = ["settlementId", "kind", "orderId", "paymentId", "method", "grossAmount", "feeAmount", "netAmount",
+              "currency", "status", "payoutDate", "createdAt"]
 StatusQ = Query(default=None, pattern="^(scheduled|paid)$")
 
 
@@ -20,7 +25,8 @@ async def list_settlements(svc: Svc, caller: MerchantCaller, paging: Paging,
                            start: date | None = Query(default=None, alias="from"),
                            end: date | None = Query(default=None, alias="to"),
                            status: str | None = StatusQ) -> Any:
-    return await svc.settlements.list_page(caller, paging.page, paging.size, start, end, status)
+    return page_view(await svc.settlements.list_page(caller, paging.page, paging.size, start, end, status),
+                     settlement_view)
 
 
 @router.get("/settlements.csv")
@@ -28,11 +34,16 @@ async def settlements_csv(svc: Svc, caller: MerchantCaller,
                           start: date | None = Query(default=None, alias="from"),
                           end: date | None = Query(default=None, alias="to"),
                           status: str | None = StatusQ) -> Response:
-    body = await svc.settlements.csv(caller, start, end, status)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for s in await svc.settlements.all(caller, start, end, status):
+        writer.writerow(settlement_view(s))
+    body = out.getvalue()
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="settlements.csv"'})
 
 
 @router.get("/settlements/{settlement_id}")
 async def get_settlement(settlement_id: str, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.settlements.get(caller, settlement_id)
+    return settlement_view(await svc.settlements.get(caller, settlement_id))

@@ -31,13 +31,13 @@ def _csrf(svc: Services) -> Csrf:
 
 
 def _purpose(state: CheckoutState) -> str:
-    return f"checkout:{state.payment_id}:{state.payment['client_token']}"
+    return f"checkout:{state.payment_id}:{state.payment.client_token}"
 
 
 def _html(svc: Services, state: CheckoutState | None, lang: str, title: str, body: str, *,
           status: int = 200, nonce: tuple[str, bool] | None = None) -> Response:
     headers = PAGE_HEADERS if state is None else page_headers(
-        state.payment.get("return_url"), state.payment.get("cancel_url"))
+        state.payment.return_url, state.payment.cancel_url)
     response = HTMLResponse(look.document(lang, title, body), status_code=status, headers=headers)
     if nonce is not None and nonce[1]:
         Csrf.set_cookie(response, nonce[0], secure=svc.settings.base_url().startswith("https://"))
@@ -114,7 +114,7 @@ async def pay(payment_id: str, request: Request) -> Response:
         problem = "method_required"
     if problem is not None:
         return render(svc, request, state, lang, error=TEXT[lang][problem], chosen=method, status=400)
-    state, err = await checkout.pay(payment_id, state.payment["client_token"], method, card=card,
+    state, err = await checkout.pay(payment_id, state.payment.client_token, method, card=card,
                                     bank_code=form.get("bankCode"))
     return _after(svc, request, state, err, lang, method)
 
@@ -158,7 +158,7 @@ async def answer_challenge(payment_id: str, request: Request) -> Response:
         body = look.error_box(t["csrf"]) + look.link_button("retry-link", views.page_url(state, lang, "/3ds"),
                                                              t["3ds_title"])
         return _html(svc, state, lang, t["3ds_title"], body, status=403)
-    state = await svc.checkout.answer_challenge(payment_id, state.payment["client_token"], result == "approve")
+    state = await svc.checkout.answer_challenge(payment_id, state.payment.client_token, result == "approve")
     return _after(svc, request, state, None, lang, "card")
 
 

@@ -13,7 +13,7 @@ from gyeol.faces.pages.texts import TEXT, bank_name
 
 
 def page_url(state: CheckoutState, lang: str, suffix: str = "") -> str:
-    query = urlencode({"token": state.payment["client_token"], "lang": lang})
+    query = urlencode({"token": state.payment.client_token, "lang": lang})
     return f"/checkout/{state.payment_id}{suffix}?{query}"
 
 
@@ -21,13 +21,13 @@ def _head(state: CheckoutState, lang: str, suffix: str = "") -> str:
     p = state.payment
     t = TEXT[lang]
     switch = look.lang_switch(lang, {x: page_url(state, x, suffix) for x in ("ko", "en")})
-    sandbox = "" if p["livemode"] else f'<p class="sandbox">{t["sandbox"]}</p>'
-    amount = format_amount(p["amount"], p["currency"])
+    sandbox = "" if p.livemode else f'<p class="sandbox">{t["sandbox"]}</p>'
+    amount = format_amount(p.amount, p.currency)
     return switch + look.summary(lang, state.merchant_name, state.order_name, amount) + sandbox
 
 
 def _hidden(state: CheckoutState, lang: str, csrf: str) -> str:
-    return look.hidden({"token": state.payment["client_token"], "csrf": csrf, "lang": lang})
+    return look.hidden({"token": state.payment.client_token, "csrf": csrf, "lang": lang})
 
 
 def pay_form(state: CheckoutState, lang: str, csrf: str, *, error: str | None, chosen: str | None = None) -> str:
@@ -47,7 +47,7 @@ def pay_form(state: CheckoutState, lang: str, csrf: str, *, error: str | None, c
     sections = "".join(
         f'<fieldset class="panel" id="panel-{m}" data-method="{m}"><legend>{t[m]}</legend>{panels[m]}</fieldset>'
         for m in state.methods)
-    amount = format_amount(p["amount"], p["currency"])
+    amount = format_amount(p.amount, p.currency)
     cancel = cancel_url(p)
     cancel_html = look.link_button("cancel-button", cancel, t["cancel"]) if cancel else ""
     form = (f'<form id="pay-form" method="post" action="/checkout/{look.esc(state.payment_id)}" novalidate '
@@ -61,8 +61,8 @@ def pay_form(state: CheckoutState, lang: str, csrf: str, *, error: str | None, c
 def _links(state: CheckoutState, lang: str) -> str:
     t = TEXT[lang]
     links = []
-    if state.payment.get("receipt_id"):
-        href = f"/receipts/{state.payment['receipt_id']}?lang={lang}"
+    if state.payment.receipt_id:
+        href = f"/receipts/{state.payment.receipt_id}?lang={lang}"
         links.append(look.link_button("receipt-link", href, t["receipt"]))
     back = success_url(state.payment)
     if back:
@@ -89,7 +89,7 @@ def virtual_account(state: CheckoutState, lang: str) -> str:
         ("va_account", f'<span id="va-account" class="mono">{look.esc(number)}</span> '
                        f'<button type="button" id="va-copy" class="button small" data-copy-target="va-account" '
                        f'hidden>{t["va_copy"]}</button>'),
-        ("va_amount", f'<span id="va-amount">{look.esc(format_amount(p["amount"], p["currency"]))}</span>'),
+        ("va_amount", f'<span id="va-amount">{look.esc(format_amount(p.amount, p.currency))}</span>'),
         ("va_due", f'<span id="va-due">{look.esc(due_text)}</span>'),
         ("va_holder", f'<span id="va-holder">{look.esc(va.get("holderName") or "")}</span>'),
     ]

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from gyeol.core.payments.records import Payment
+
 CANCELED_CODE = "PAY_PROCESS_CANCELED"
 CANCELED_MESSAGE = "사용자에 의해 결제가 취소되었습니다."
 
@@ -17,19 +19,19 @@ def with_query(url: str, params: dict[str, Any]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def success_url(p: dict[str, Any]) -> str | None:
-    if not p.get("return_url"):
+def success_url(p: Payment) -> str | None:
+    if not p.return_url:
         return None
-    if p.get("payment_key"):
-        return with_query(p["return_url"], {"paymentType": "NORMAL", "paymentKey": p["payment_key"],
-                                            "orderId": p["order_id"], "amount": p["amount"]})
-    return with_query(p["return_url"], {"paymentId": p["id"]})
+    if p.payment_key:
+        return with_query(p.return_url, {"paymentType": "NORMAL", "paymentKey": p.payment_key,
+                                         "orderId": p.order_id, "amount": p.amount})
+    return with_query(p.return_url, {"paymentId": p.id})
 
 
-def cancel_url(p: dict[str, Any]) -> str | None:
-    if not p.get("cancel_url"):
+def cancel_url(p: Payment) -> str | None:
+    if not p.cancel_url:
         return None
-    if p.get("payment_key"):
-        return with_query(p["cancel_url"], {"code": CANCELED_CODE, "message": CANCELED_MESSAGE,
-                                            "orderId": p["order_id"]})
-    return with_query(p["cancel_url"], {"paymentId": p["id"]})
+    if p.payment_key:
+        return with_query(p.cancel_url, {"code": CANCELED_CODE, "message": CANCELED_MESSAGE,
+                                         "orderId": p.order_id})
+    return with_query(p.cancel_url, {"paymentId": p.id})

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, Response
 
 from gyeol.core.clock import KST
 from gyeol.core.money import format_amount
+from gyeol.core.payments.records import Payment
 from gyeol.faces.kiosk.views import METHOD, kiosk_status
 from gyeol.faces.pages.security import PAGE_HEADERS
 from gyeol.faces.pages.texts import bank_name, lang_of
@@ -73,7 +74,7 @@ def _when(value: Any) -> str:
 
 def _body(p: dict[str, Any], cancels: list[Any], t: dict[str, str], lang: str) -> str:
     cur = p["currency"]
-    status = kiosk_status(p)
+    status = kiosk_status(Payment(**{k: p[k] for k in Payment.__match_args__}))
     if p["method_type"] == "virtual_account" and p["status"] == "pending":
         status = "WAITING_FOR_DEPOSIT"  # an issued account: the deposit is what is awaited
     method = METHOD.get(p["method_type"] or "card", "CARD")

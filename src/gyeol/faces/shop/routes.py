@@ -13,7 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gyeol.connectors.base import PgPayment
 from gyeol.core.errors import DomainError
+from gyeol.core.payments.records import Payment
 from gyeol.core.settlements import service as settlements
+from gyeol.core.settlements.records import Settlement
 from gyeol.core.states import PAYMENT_MONEY_TAKEN
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
@@ -26,12 +28,12 @@ router = APIRouter(route_class=JSONRoute, prefix="/api/payments", tags=["shop (s
 DONE_MESSAGE = "결제 완료 및 정산 생성 완료"
 
 
-def _done(p: dict[str, Any], settlement: dict[str, Any]) -> dict[str, Any]:
-    return {"success": True, "message": DONE_MESSAGE, "orderId": p["order_id"], "settlementId": settlement["id"],
-            "paymentId": p["id"]}
+def _done(p: Payment, settlement: Settlement) -> dict[str, Any]:
+    return {"success": True, "message": DONE_MESSAGE, "orderId": p.order_id, "settlementId": settlement.id,
+            "paymentId": p.id}
 
 
-async def _settlement(svc: Services, payment_id: str) -> dict[str, Any]:
+async def _settlement(svc: Services, payment_id: str) -> Settlement:
     async with svc.db.read() as conn:
         return await settlements.for_payment(conn, payment_id)
 
@@ -44,17 +46,17 @@ async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sen
         if err.kind == "not_found":
             raise DomainError("not_found", "ORDER_NOT_FOUND", "주문을 찾을 수 없습니다.") from None
         raise
-    if order["amount"] != body.amount:
+    if order.amount != body.amount:
         raise DomainError("validation", "AMOUNT_MISMATCH", "결제 금액이 주문 금액과 일치하지 않습니다.")
     p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, face="shop")
-    if p["status"] not in PAYMENT_MONEY_TAKEN:  # else the webhook (or an earlier confirm) already did it all
+    if p.status not in PAYMENT_MONEY_TAKEN:  # else the webhook (or an earlier confirm) already did it all
         p = await svc.keyed.confirm(caller, body.payment_key, body.order_id, body.amount, fault=fault)
-    if p["status"] not in PAYMENT_MONEY_TAKEN:
+    if p.status not in PAYMENT_MONEY_TAKEN:
         # A virtual account waiting for its deposit: the settlement is booked when the money arrives.
         raise DomainError("conflict", "WAITING_FOR_DEPOSIT",
                           "입금 대기 중인 결제입니다. 입금이 확인되면 정산이 생성됩니다.",
-                          details={"paymentId": p["id"], "status": p["status"]})
-    return _done(p, await _settlement(svc, p["id"]))
+                          details={"paymentId": p.id, "status": p.status})
+    return _done(p, await _settlement(svc, p.id))
 
 
 @router.post("/callback")

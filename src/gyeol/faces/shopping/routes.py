@@ -18,6 +18,7 @@ from gyeol.core.clock import KST, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import METHOD_TYPES, BankInfo, CreateIntent, MethodSpec
+from gyeol.core.payments.records import Payment
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.faces.http import JSONRoute
@@ -100,21 +101,21 @@ def envelope(svc: Services, data: dict[str, Any]) -> dict[str, Any]:
     return {"success": True, "data": data, "timestamp": iso(svc.clock.now())}
 
 
-async def payment_data(svc: Services, p: dict[str, Any]) -> dict[str, Any]:
-    status = STATUS[p["status"]]
-    account = await svc.payments.account(p["id"]) if p["method_type"] == "virtual_account" else None
-    if account is not None and p["status"] == "pending" and account["status"] == "waiting":
+async def payment_data(svc: Services, p: Payment) -> dict[str, Any]:
+    status = STATUS[p.status]
+    account = await svc.payments.account(p.id) if p.method_type == "virtual_account" else None
+    if account is not None and p.status == "pending" and account["status"] == "waiting":
         status = "PENDING"  # issued, waiting for the deposit
     data: dict[str, Any] = {
-        "paymentNumber": p["payment_number"], "orderNumber": p["order_id"], "userId": p["user_id"],
-        "paymentMethod": METHOD_NAMES.get(p["method_type"] or "card", "CARD"), "amount": p["amount"],
-        "status": status, "transactionId": p["pg_transaction_id"], "paidAt": iso(p["captured_at"]),
-        "createdAt": iso(p["created_at"]), "updatedAt": iso(p["updated_at"]),
+        "paymentNumber": p.payment_number, "orderNumber": p.order_id, "userId": p.user_id,
+        "paymentMethod": METHOD_NAMES.get(p.method_type or "card", "CARD"), "amount": p.amount,
+        "status": status, "transactionId": p.pg_transaction_id, "paidAt": iso(p.captured_at),
+        "createdAt": iso(p.created_at), "updatedAt": iso(p.updated_at),
     }
     if status == "CANCELLED":
-        data["cancelledAt"] = iso(p["canceled_at"] or p["updated_at"])
+        data["cancelledAt"] = iso(p.canceled_at or p.updated_at)
     if status == "REFUNDED":
-        data["refundedAt"] = iso(p["updated_at"])
+        data["refundedAt"] = iso(p.updated_at)
     if account is not None:
         data["virtualAccount"] = {k: account[k] for k in ("bankCode", "accountNumber", "holderName", "dueDate")}
     return data
@@ -136,35 +137,35 @@ async def create(body: PaymentIn, svc: Svc, caller: Shopper, _: Sensitive, fault
         method = MethodSpec(type="virtual_account")
     cmd = CreateIntent(order_id=body.order_number, amount=body.amount, currency="KRW", face="shopping",
                        user_id=caller.user_id, numbered=True, require_order=True, confirm=True, method=method)
-    view = await svc.payments.create_intent(caller, cmd, fault=fault)
-    return envelope(svc, await payment_data(svc, await svc.payments.get_row(caller, view["paymentId"])))
+    created = await svc.payments.create_intent(caller, cmd, fault=fault)
+    return envelope(svc, await payment_data(svc, await svc.payments.get_payment(caller, created.charge.payment.id)))
 
 
 @router.get("/{payment_number}")
 async def get(payment_number: str, svc: Svc, caller: Shopper) -> Any:
-    return envelope(svc, await payment_data(svc, await svc.payments.get_row_by_number(caller, payment_number)))
+    return envelope(svc, await payment_data(svc, await svc.payments.get_by_number(caller, payment_number)))
 
 
 @router.post("/{payment_number}/cancel")
 async def cancel(payment_number: str, svc: Svc, caller: Shopper, _: Sensitive, fault: Fault) -> Any:
-    p = await svc.payments.get_row_by_number(caller, payment_number)
-    if p["user_id"] != caller.user_id:  # the owner cancels; an ADMIN refunds
+    p = await svc.payments.get_by_number(caller, payment_number)
+    if p.user_id != caller.user_id:  # the owner cancels; an ADMIN refunds
         raise DomainError("not_found", "NOT_FOUND", f"No such payment: '{payment_number}'.")
-    if p["method_type"] == "bank" and p["status"] in PAYMENT_MONEY_TAKEN:
+    if p.method_type == "bank" and p.status in PAYMENT_MONEY_TAKEN:
         raise DomainError("validation", "BANK_NOT_CANCELABLE", "A bank transfer cannot be canceled; ask a refund.")
-    if p["status"] in PAYMENT_MONEY_TAKEN and svc.clock.now() - p["captured_at"] > CANCEL_WINDOW:
+    if p.status in PAYMENT_MONEY_TAKEN and p.captured_at and svc.clock.now() - p.captured_at > CANCEL_WINDOW:
         raise DomainError("validation", "CANCEL_WINDOW_PASSED", "Payments can be canceled for 7 days.")
-    await svc.payments.cancel(caller, p["id"], "canceled by the buyer", fault=fault)
-    data = await payment_data(svc, await svc.payments.get_row(caller, p["id"]))
+    await svc.payments.cancel(caller, p.id, "canceled by the buyer", fault=fault)
+    data = await payment_data(svc, await svc.payments.get_payment(caller, p.id))
     return envelope(svc, data)
 
 
 @router.post("/{payment_number}/refund")
 async def refund(payment_number: str, svc: Svc, caller: Admin, _: Sensitive, fault: Fault) -> Any:
-    p = await svc.payments.get_row_by_number(caller, payment_number)
-    if p["status"] in PAYMENT_CLOSED:
+    p = await svc.payments.get_by_number(caller, payment_number)
+    if p.status in PAYMENT_CLOSED:
         raise DomainError("conflict", "ALREADY_CANCELED", "The payment is already canceled or refunded.")
-    if p["status"] not in PAYMENT_MONEY_TAKEN:
+    if p.status not in PAYMENT_MONEY_TAKEN:
         raise DomainError("conflict", "NOT_REFUNDABLE", "Only a completed payment can be refunded.")
-    await svc.refunds.refund(caller, RefundCommand(p["id"], None, "refunded by an admin"), fault=fault)
-    return envelope(svc, await payment_data(svc, await svc.payments.get_row(caller, p["id"])))
+    await svc.refunds.refund(caller, RefundCommand(p.id, None, "refunded by an admin"), fault=fault)
+    return envelope(svc, await payment_data(svc, await svc.payments.get_payment(caller, p.id)))

@@ -1,0 +1,94 @@
+"""A payment, an attempt at its PG, and a payment as a request leaves it: what the payment core reads, writes and
+returns. Each face renders them its own way; the columns are those of `models.payments`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gyeol.core.records import Record
+
+
+@dataclass(frozen=True, slots=True)
+class Payment(Record):
+    id: str
+    merchant_id: str
+    order_pk: str  # "" until the payment's transaction has its order (`rows.new_payment`)
+    order_id: str
+    livemode: bool
+    face: str
+    status: str
+    amount: int
+    currency: str
+    capture_method: str
+    authorized_amount: int
+    captured_amount: int
+    refunded_amount: int
+    refunding_amount: int
+    open_attempt_id: str | None
+    description: str | None
+    customer_id: str | None
+    user_id: str | None
+    payment_key: str | None
+    payment_number: str | None
+    method_type: str | None
+    payment_method_id: str | None
+    card_brand: str | None
+    card_last4: str | None
+    connector: str | None
+    pg_transaction_id: str | None
+    failure_reason: str | None
+    failure_message: str | None
+    next_action_url: str | None
+    client_token: str
+    return_url: str | None
+    cancel_url: str | None
+    metadata: dict[str, Any]
+    expires_at: datetime
+    authorized_at: datetime | None
+    captured_at: datetime | None
+    canceled_at: datetime | None
+    receipt_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt(Record):
+    """One try at a PG: an authorization, a capture or a void. Its id is the PG's idempotency key."""
+
+    id: str
+    payment_id: str
+    merchant_id: str
+    kind: str
+    status: str
+    amount: int
+    connector: str
+    method_type: str | None
+    pg_token: str | None
+    pg_transaction_id: str | None
+    error_code: str | None
+    error_message: str | None
+    next_check_at: datetime | None
+    checks: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """A payment as a request leaves it, with its latest attempt (what its outcome is read from)."""
+
+    payment: Payment
+    attempt: Attempt | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A new payment (`create_intent`): where the buyer goes next, and its client token (None for the retry of a
+    create that was cut short, whose first try never answered with one)."""
+
+    charge: Charge
+    redirect_url: str
+    client_token: str | None

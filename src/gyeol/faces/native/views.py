@@ -1,0 +1,146 @@
+"""The native API's objects (seed 000's JSON, Stripe-like): each core record as `/api/v1` shows it. Events carry
+the same objects (`render`, which `services.build_services` gives the outbox), so a webhook's `data.object` is
+what a GET of that object answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from gyeol.core.clock import iso
+from gyeol.core.orders.records import Order
+from gyeol.core.pagination import Page
+from gyeol.core.payments.records import Attempt, Charge, Created, Payment
+from gyeol.core.refunds.records import Refund
+from gyeol.core.settlements.records import Settlement
+
+Json = dict[str, Any]
+T = TypeVar("T")
+
+
+def payment_view(p: Payment, attempt: Attempt | None = None) -> Json:
+    view: Json = {
+        "paymentId": p.id,
+        "object": "payment",
+        "status": p.status,
+        "amount": p.amount,
+        "currency": p.currency,
+        "orderId": p.order_id,
+        "captureMethod": p.capture_method,
+        "authorizedAmount": p.authorized_amount,
+        "capturedAmount": p.captured_amount,
+        "refundedAmount": p.refunded_amount,
+        "capturedAt": iso(p.captured_at),
+        "canceledAt": iso(p.canceled_at),
+        "failureReason": p.failure_reason,
+        "failureMessage": p.failure_message,
+        "description": p.description,
+        "customerId": p.customer_id,
+        "paymentMethodId": p.payment_method_id,
+        "paymentMethodType": p.method_type,
+        "card": {"brand": p.card_brand, "last4": p.card_last4} if p.card_last4 else None,
+        "pgTransactionId": p.pg_transaction_id,
+        "livemode": bool(p.livemode),
+        "metadata": p.metadata or {},
+        "expiresAt": iso(p.expires_at),
+        "createdAt": iso(p.created_at),
+        "updatedAt": iso(p.updated_at),
+    }
+    if p.status == "pending" and p.next_action_url:
+        view["redirectUrl"] = p.next_action_url
+        view["nextAction"] = {"type": "redirect", "redirectUrl": p.next_action_url}
+    if p.user_id:
+        view["userId"] = p.user_id
+    if p.payment_number:
+        view["paymentNumber"] = p.payment_number
+    if attempt is not None:
+        view["lastAttempt"] = {
+            "attemptId": attempt.id,
+            "kind": attempt.kind,
+            "status": attempt.status,
+            "amount": attempt.amount,
+            "connector": attempt.connector,
+            "errorCode": attempt.error_code,
+            "createdAt": iso(attempt.created_at),
+        }
+    return view
+
+
+def attempt_view(a: Attempt) -> Json:
+    """An attempt whose outcome is still unknown a day on (`attempt.unresolved`)."""
+    return {"object": "payment_attempt", "attemptId": a.id, "paymentId": a.payment_id, "kind": a.kind,
+            "amount": a.amount, "connector": a.connector, "checks": a.checks, "createdAt": iso(a.created_at)}
+
+
+def charge_view(c: Charge) -> Json:
+    return payment_view(c.payment, c.attempt)
+
+
+def created_view(c: Created) -> Json:
+    """A new payment, with where the buyer goes next and its client token."""
+    view = charge_view(c.charge)
+    if c.client_token is not None:
+        view["clientToken"] = c.client_token
+    view["redirectUrl"] = c.redirect_url
+    return view
+
+
+def order_view(o: Order) -> Json:
+    return {
+        "orderId": o.order_id,
+        "object": "order",
+        "amount": o.amount,
+        "currency": o.currency,
+        "status": o.status,
+        "paidAmount": o.paid_amount,
+        "refundedAmount": o.refunded_amount,
+        "customerId": o.customer_id,
+        "userId": o.user_id,
+        "orderName": o.order_name,
+        "items": o.items,
+        "paymentId": o.payment_id,
+        "paymentKey": o.payment_key,
+        "paidAt": iso(o.paid_at),
+        "metadata": o.metadata or {},
+        "createdAt": iso(o.created_at),
+    }
+
+
+def refund_view(r: Refund) -> Json:
+    return {
+        "refundId": r.id,
+        "object": "refund",
+        "status": r.status,
+        "amount": r.amount,
+        "currency": r.currency,
+        "paymentId": r.payment_id,
+        "reason": r.reason,
+        "failureReason": r.failure_reason,
+        "metadata": r.metadata or {},
+        "createdAt": iso(r.created_at),
+    }
+
+
+def settlement_view(s: Settlement) -> Json:
+    return {
+        "settlementId": s.id, "object": "settlement", "kind": s.kind, "orderId": s.order_id,
+        "paymentId": s.payment_id, "method": s.method, "grossAmount": s.gross_amount,
+        "feeAmount": s.fee_amount, "netAmount": s.net_amount, "currency": s.currency,
+        "status": s.status, "payoutDate": s.payout_date.isoformat(), "createdAt": iso(s.created_at),
+    }
+
+
+def page_view(page: Page[T], view: Callable[[T], Json]) -> Json:
+    """The native list shape: {items, total, page, size}."""
+    return {"items": [view(x) for x in page.items], "total": page.total, "page": page.page, "size": page.size}
+
+
+_VIEWS: dict[type, Callable[[Any], Json]] = {
+    Payment: payment_view, Attempt: attempt_view, Order: order_view, Refund: refund_view,
+    Settlement: settlement_view,
+}
+
+
+def render(obj: object) -> Json:
+    """An event's `data.object`: the record as the native API shows it."""
+    return _VIEWS[type(obj)](obj)
