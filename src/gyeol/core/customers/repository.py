@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
+from gyeol.core.customers.records import Customer, PaymentMethod
+from gyeol.core.records import row_of
 from gyeol.db import sql
 from gyeol.db.engine import Conn
 from gyeol.models import customers, payment_methods
 
-Row = dict[str, Any]
 pm = payment_methods.c
 
 CUSTOMER = sa.select(customers).where(customers.c.merchant_id == sa.bindparam("merchant_id"),
@@ -27,22 +27,24 @@ A_DEFAULT = sa.select(pm.id).where(pm.customer_pk == sa.bindparam("customer_pk")
                                    pm.is_default.is_(True)).limit(1)
 
 
-async def get_customer(conn: Conn, merchant_id: str, customer_id: str) -> Row | None:
-    return await sql.one(conn, CUSTOMER, {"merchant_id": merchant_id, "customer_id": customer_id})
+async def get_customer(conn: Conn, merchant_id: str, customer_id: str) -> Customer | None:
+    row = await sql.one(conn, CUSTOMER, {"merchant_id": merchant_id, "customer_id": customer_id})
+    return None if row is None else Customer(**row)
 
 
-async def insert_customer(conn: Conn, row: Row) -> None:
-    await sql.insert(conn, customers, row)
+async def insert_customer(conn: Conn, c: Customer) -> None:
+    await sql.insert(conn, customers, row_of(c))
 
 
-async def get_method(conn: Conn, merchant_id: str, method_id: str, *, lock: bool = False) -> Row | None:
+async def get_method(conn: Conn, merchant_id: str, method_id: str, *, lock: bool = False) -> PaymentMethod | None:
     """A method of the merchant's that is not detached."""
-    return await sql.one(conn, METHOD_LOCKED if lock else METHOD, {"id": method_id, "merchant_id": merchant_id})
+    row = await sql.one(conn, METHOD_LOCKED if lock else METHOD, {"id": method_id, "merchant_id": merchant_id})
+    return None if row is None else PaymentMethod(**row)
 
 
-async def methods(conn: Conn, customer_pk: str) -> list[Row]:
+async def methods(conn: Conn, customer_pk: str) -> list[PaymentMethod]:
     """The customer's methods that are not detached, oldest first."""
-    return await sql.rows(conn, LIVE_METHODS, {"customer_pk": customer_pk})
+    return [PaymentMethod(**r) for r in await sql.rows(conn, LIVE_METHODS, {"customer_pk": customer_pk})]
 
 
 async def has_default(conn: Conn, customer_pk: str) -> bool:
@@ -54,8 +56,8 @@ async def oldest_method_id(conn: Conn, customer_pk: str) -> str | None:
     return found["id"] if found else None
 
 
-async def insert_method(conn: Conn, row: Row) -> None:
-    await sql.insert(conn, payment_methods, row)
+async def insert_method(conn: Conn, m: PaymentMethod) -> None:
+    await sql.insert(conn, payment_methods, row_of(m))
 
 
 async def make_default(conn: Conn, customer_pk: str, method_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -12,32 +13,18 @@ from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers import repository as repo
+from gyeol.core.customers.records import Customer, PaymentMethod
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.orders.service import ORDER_ID
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 
-Row = dict[str, Any]
-
 
 def sealed(cipher: DataCipher, details: dict[str, Any] | None) -> dict[str, Any] | None:
     if not details:
         return None
     return {"encrypted": cipher.encrypt(orjson.dumps(details).decode())}
-
-
-def method_view(m: Row) -> dict[str, Any]:
-    return {
-        "paymentMethodId": m["id"],
-        "type": m["type"],
-        "brand": m["brand"],
-        "last4": m["last4"],
-        "exp": f"{m['exp_month']:02d}/{m['exp_year'] % 100:02d}",
-        "expMonth": m["exp_month"],
-        "expYear": m["exp_year"],
-        "default": bool(m["is_default"]),
-    }
 
 
 class CustomerService:
@@ -48,7 +35,7 @@ class CustomerService:
         self.connectors = connectors
 
     async def attach(self, caller: Caller, customer_id: str, token: str, type: str,
-                     billing_details: dict[str, Any] | None) -> dict[str, Any]:
+                     billing_details: dict[str, Any] | None) -> PaymentMethod:
         """Save a tokenized card for a customer; the customer is created on first use."""
         if not ORDER_ID.match(customer_id):
             raise DomainError("validation", "INVALID_CUSTOMER_ID",
@@ -67,69 +54,65 @@ class CustomerService:
                     await idempotency.claim(conn)
                     cus = await self._customer(conn, caller.merchant_id, customer_id, create=True)
                     assert cus is not None
-                    has_default = await repo.has_default(conn, cus["id"])
-                    row = {
-                        "id": new_id("pm"), "merchant_id": caller.merchant_id, "customer_pk": cus["id"],
-                        "type": "card", "pg_token": info.token, "connector": pg.name, "brand": info.brand,
-                        "last4": info.last4, "exp_month": info.exp_month, "exp_year": info.exp_year,
-                        "fingerprint": info.fingerprint,
+                    has_default = await repo.has_default(conn, cus.id)
+                    m = PaymentMethod(
+                        id=new_id("pm"), merchant_id=caller.merchant_id, customer_pk=cus.id, type="card",
+                        pg_token=info.token, connector=pg.name, brand=info.brand, last4=info.last4,
+                        exp_month=info.exp_month, exp_year=info.exp_year, fingerprint=info.fingerprint,
                         # names, e-mail addresses and phone numbers: encrypted at rest
-                        "billing_details": sealed(self.cipher, billing_details),
-                        "is_default": not has_default, "deleted_at": None, "created_at": now,
-                    }
-                    await repo.insert_method(conn, row)
-                return {**method_view(row), "customerId": customer_id}
+                        billing_details=sealed(self.cipher, billing_details),
+                        is_default=not has_default, deleted_at=None, created_at=now,
+                    )
+                    await repo.insert_method(conn, m)
+                return m
             except IntegrityError:
                 if tries:
                     raise
         raise AssertionError("unreachable")
 
-    async def list_methods(self, caller: Caller, customer_id: str) -> list[dict[str, Any]]:
+    async def list_methods(self, caller: Caller, customer_id: str) -> list[PaymentMethod]:
         async with self.db.read() as conn:
             cus = await self._customer(conn, caller.merchant_id, customer_id, create=False)
             if cus is None:
                 raise not_found("customer", customer_id)
-            rows = await repo.methods(conn, cus["id"])
-        return [method_view(r) for r in rows]
+            return await repo.methods(conn, cus.id)
 
-    async def set_default(self, caller: Caller, customer_id: str, method_id: str) -> dict[str, Any]:
+    async def set_default(self, caller: Caller, customer_id: str, method_id: str) -> PaymentMethod:
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             cus = await self._customer(conn, caller.merchant_id, customer_id, create=False)
             m = await self._method(conn, caller, method_id, lock=True)
-            if cus is None or m["customer_pk"] != cus["id"]:
+            if cus is None or m.customer_pk != cus.id:
                 raise not_found("paymentMethod", method_id)
-            await repo.make_default(conn, cus["id"], method_id)
-        return {**method_view({**m, "is_default": True}), "customerId": customer_id}
+            await repo.make_default(conn, cus.id, method_id)
+        return replace(m, is_default=True)
 
-    async def detach(self, caller: Caller, method_id: str) -> dict[str, Any]:
+    async def detach(self, caller: Caller, method_id: str) -> None:
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             m = await self._method(conn, caller, method_id, lock=True)
             await repo.detach(conn, method_id, self.clock.now())
-            if m["is_default"]:
+            if m.is_default:
                 # The oldest remaining method becomes the default, so a customer always has one.
-                nxt = await repo.oldest_method_id(conn, m["customer_pk"])
+                nxt = await repo.oldest_method_id(conn, m.customer_pk)
                 if nxt:
                     await repo.set_default(conn, nxt)
-        return {"paymentMethodId": method_id, "deleted": True}
 
-    async def method_for_payment(self, caller: Caller, method_id: str) -> Row:
+    async def method_for_payment(self, caller: Caller, method_id: str) -> PaymentMethod:
         async with self.db.read() as conn:
             return await self._method(conn, caller, method_id)
 
-    async def _method(self, conn: Conn, caller: Caller, method_id: str, lock: bool = False) -> Row:
+    async def _method(self, conn: Conn, caller: Caller, method_id: str, lock: bool = False) -> PaymentMethod:
         row = await repo.get_method(conn, caller.merchant_id, method_id, lock=lock)
         if row is None:
             raise not_found("paymentMethod", method_id)
         return row
 
     async def _customer(self, conn: Conn, merchant_id: str, customer_id: str, *,
-                        create: bool) -> Row | None:
+                        create: bool) -> Customer | None:
         row = await repo.get_customer(conn, merchant_id, customer_id)
         if row is not None or not create:
             return row
-        new = {"id": new_id("cus"), "merchant_id": merchant_id, "customer_id": customer_id,
-               "created_at": self.clock.now()}
+        new = Customer(id=new_id("cus"), merchant_id=merchant_id, customer_id=customer_id, created_at=self.clock.now())
         await repo.insert_customer(conn, new)
         return new

@@ -21,8 +21,8 @@ async def resolve(connectors: Connectors, customers: CustomerService, caller: Ca
     pg = connectors.for_payment(caller.livemode, "card")
     if spec.payment_method_id:
         pm = await customers.method_for_payment(caller, spec.payment_method_id)
-        token, brand, last4 = pm["pg_token"], pm["brand"], pm["last4"]
-        pm_id: str | None = pm["id"]
+        token, brand, last4 = pm.pg_token, pm.brand, pm.last4
+        pm_id: str | None = pm.id
     elif spec.card is not None:
         info = await pg.tokenize(caller.merchant_id, spec.card)
         token, brand, last4, pm_id = info.token, info.brand, info.last4, None

@@ -9,25 +9,28 @@ from fastapi import APIRouter
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Sensitive, Svc
 from gyeol.faces.native.schemas import AttachMethodIn
+from gyeol.faces.native.views import method_view
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["payment methods"])
 
 
 @router.post("/customers/{customer_id}/payment-methods")
 async def attach(customer_id: str, body: AttachMethodIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
-    return await svc.customers.attach(caller, customer_id, body.token, body.type, body.billing_details)
+    m = await svc.customers.attach(caller, customer_id, body.token, body.type, body.billing_details)
+    return {**method_view(m), "customerId": customer_id}
 
 
 @router.get("/customers/{customer_id}/payment-methods")
 async def list_methods(customer_id: str, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.customers.list_methods(caller, customer_id)
+    return [method_view(m) for m in await svc.customers.list_methods(caller, customer_id)]
 
 
 @router.post("/customers/{customer_id}/payment-methods/{method_id}/default")
 async def set_default(customer_id: str, method_id: str, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.customers.set_default(caller, customer_id, method_id)
+    return {**method_view(await svc.customers.set_default(caller, customer_id, method_id)), "customerId": customer_id}
 
 
 @router.delete("/payment-methods/{method_id}")
 async def detach(method_id: str, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.customers.detach(caller, method_id)
+    await svc.customers.detach(caller, method_id)
+    return {"paymentMethodId": method_id, "deleted": True}

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gyeol.core.clock import iso
+from gyeol.core.customers.records import PaymentMethod
 from gyeol.core.orders.records import Order
 from gyeol.core.pagination import Page
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
@@ -127,6 +128,19 @@ def settlement_view(s: Settlement) -> Json:
         "paymentId": s.payment_id, "method": s.method, "grossAmount": s.gross_amount,
         "feeAmount": s.fee_amount, "netAmount": s.net_amount, "currency": s.currency,
         "status": s.status, "payoutDate": s.payout_date.isoformat(), "createdAt": iso(s.created_at),
+    }
+
+
+def method_view(m: PaymentMethod) -> Json:
+    return {
+        "paymentMethodId": m.id,
+        "type": m.type,
+        "brand": m.brand,
+        "last4": m.last4,
+        "exp": f"{m.exp_month:02d}/{m.exp_year % 100:02d}",
+        "expMonth": m.exp_month,
+        "expYear": m.exp_year,
+        "default": bool(m.is_default),
     }
 
 
