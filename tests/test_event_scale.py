@@ -89,7 +89,7 @@ async def test_10k_events_flaky_receiver_and_a_killed_worker(pg: str, tmp_path: 
             await wait_for(lambda: len(rx.ok_ids()) >= EVENTS, 300, "every event delivered")
             elapsed = time.monotonic() - started
             calls = list(rx.calls)
-        verifier = Webhook(ep["secret"])
+        verifier = Webhook(ep.secret)
         for call in calls:
             verifier.verify(call.body, call.headers)  # raises on any bad signature
         async with svc.db.read() as conn:

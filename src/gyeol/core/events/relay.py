@@ -19,6 +19,7 @@ import structlog
 from gyeol.brokers import Broker, BrokerUnavailable
 from gyeol.core import leases
 from gyeol.core.clock import Clock
+from gyeol.core.events.records import Event
 from gyeol.core.webhooks.service import fan_out
 from gyeol.db.engine import Database
 from gyeol.models import outbox_events
@@ -49,35 +50,33 @@ class OutboxRelay:
         try:
             for _ in range(max_batches):
                 async with self.db.read() as conn:
-                    q = (sa.select(outbox_events.c.seq, outbox_events.c.id, outbox_events.c.type,
-                                   outbox_events.c.merchant_id, outbox_events.c.payload)
-                         .where(outbox_events.c.published_at.is_(None)).order_by(outbox_events.c.seq)
-                         .limit(self.batch))
-                    rows = [dict(r) for r in (await conn.execute(q)).mappings()]
-                if not rows:
+                    q = (sa.select(outbox_events).where(outbox_events.c.published_at.is_(None))
+                         .order_by(outbox_events.c.seq).limit(self.batch))
+                    events = [Event(**r) for r in (await conn.execute(q)).mappings()]
+                if not events:
                     break
-                done = []
-                for row in rows:
+                done: list[Event] = []
+                for event in events:
                     if self.broker is not None:
                         try:
-                            await self.broker.publish(row["payload"])
+                            await self.broker.publish(event.payload)
                         except BrokerUnavailable as exc:
-                            log.warning("broker_unavailable", error=str(exc), event_id=row["id"])
+                            log.warning("broker_unavailable", error=str(exc), event_id=event.id)
                             blocked = True
                             break
-                    done.append(row)
+                    done.append(event)
                 if done:
                     now = self.clock.now()
                     async with self.db.tx() as conn:
                         # Conditional, so two relays that both believed they held the lease cannot fan out twice.
                         res = await conn.execute(outbox_events.update().where(
-                            outbox_events.c.id.in_([r["id"] for r in done]), outbox_events.c.published_at.is_(None))
+                            outbox_events.c.id.in_([e.id for e in done]), outbox_events.c.published_at.is_(None))
                             .values(published_at=now))
                         if res.rowcount != len(done):
                             raise RuntimeError("outbox rows were published by another relay; retrying")
                         await fan_out(conn, done, now)
                     published += len(done)
-                if blocked or len(rows) < self.batch:
+                if blocked or len(events) < self.batch:
                     break
                 await leases.acquire(self.db, LEASE, self.holder, self.clock.now(), self.lease)
         finally:

@@ -23,7 +23,6 @@ from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import outbox
 from gyeol.core.webhooks import repository as repo
-from gyeol.core.webhooks.service import endpoint_view
 from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn, Database
@@ -152,9 +151,9 @@ class WebhookDispatcher:
 
     async def _disable(self, conn: Conn, merchant_id: str, endpoint_id: str, now: datetime) -> None:
         if await repo.disable_failing(conn, endpoint_id, now - DISABLE_AFTER, "failing_for_5_days", now):
-            row = await repo.get_endpoint_any(conn, endpoint_id)
-            assert row is not None  # endpoints are never deleted, only marked so
-            await outbox.add(conn, merchant_id=merchant_id, type="endpoint.disabled", obj=endpoint_view(row),
+            endpoint = await repo.get_endpoint_any(conn, endpoint_id)
+            assert endpoint is not None  # endpoints are never deleted, only marked so
+            await outbox.add(conn, merchant_id=merchant_id, type="endpoint.disabled", obj=endpoint,
                              resource_id=endpoint_id, now=now)
             log.warning("webhook_endpoint_disabled", endpoint_id=endpoint_id)
 

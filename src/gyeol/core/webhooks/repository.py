@@ -6,19 +6,21 @@ lets workers claim side by side, SQLite's write lock takes them in turn.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from gyeol.core.events.records import Event
 from gyeol.core.pagination import Page, paginate
+from gyeol.core.records import row_of
+from gyeol.core.webhooks.records import WebhookDelivery, WebhookEndpoint
 from gyeol.db import sql
 from gyeol.db.engine import Conn
 from gyeol.models import outbox_events, webhook_deliveries, webhook_endpoints
 
 Row = dict[str, Any]
-View = Callable[[Mapping[str, Any]], Row]
 ep, dl, ev = webhook_endpoints.c, webhook_deliveries.c, outbox_events.c
 
 # --- endpoints ------------------------------------------------------------------------------------
@@ -28,31 +30,36 @@ _MERCHANTS = sa.select(webhook_endpoints).where(ep.id == sa.bindparam("id"),
 MERCHANTS, MERCHANTS_LOCKED = _MERCHANTS, _MERCHANTS.with_for_update()
 
 
-async def insert_endpoint(conn: Conn, row: Row) -> None:
-    await sql.insert(conn, webhook_endpoints, row)
+def _endpoint(row: Row | None) -> WebhookEndpoint | None:
+    return None if row is None else WebhookEndpoint(**row)
 
 
-async def get_endpoint(conn: Conn, merchant_id: str, endpoint_id: str, *, lock: bool = False) -> Row | None:
+async def insert_endpoint(conn: Conn, e: WebhookEndpoint) -> None:
+    await sql.insert(conn, webhook_endpoints, row_of(e))
+
+
+async def get_endpoint(conn: Conn, merchant_id: str, endpoint_id: str, *,
+                       lock: bool = False) -> WebhookEndpoint | None:
     """The merchant's endpoint, unless deleted."""
-    return await sql.one(conn, MERCHANTS_LOCKED if lock else MERCHANTS, {"id": endpoint_id,
-                                                                        "merchant_id": merchant_id})
+    return _endpoint(await sql.one(conn, MERCHANTS_LOCKED if lock else MERCHANTS, {"id": endpoint_id,
+                                                                                  "merchant_id": merchant_id}))
 
 
-async def get_endpoint_any(conn: Conn, endpoint_id: str) -> Row | None:
-    return await sql.one(conn, ENDPOINT, {"id": endpoint_id})
+async def get_endpoint_any(conn: Conn, endpoint_id: str) -> WebhookEndpoint | None:
+    return _endpoint(await sql.one(conn, ENDPOINT, {"id": endpoint_id}))
 
 
-async def endpoints_page(conn: Conn, merchant_id: str, page: int, size: int, view: View) -> Page:
+async def endpoints_page(conn: Conn, merchant_id: str, page: int, size: int) -> Page[WebhookEndpoint]:
     """The merchant's endpoints that are not deleted, newest first."""
     q = sa.select(webhook_endpoints).where(ep.merchant_id == merchant_id, ep.deleted_at.is_(None))
-    return await paginate(conn, q, ep.created_at.desc(), page, size, view)
+    return await paginate(conn, q, ep.created_at.desc(), page, size, WebhookEndpoint.from_row)
 
 
-async def enabled_endpoints(conn: Conn, merchant_ids: Iterable[str]) -> list[Row]:
+async def enabled_endpoints(conn: Conn, merchant_ids: Iterable[str]) -> list[WebhookEndpoint]:
     """The enabled, undeleted endpoints of these merchants."""
     q = sa.select(webhook_endpoints).where(ep.merchant_id.in_(merchant_ids), ep.enabled.is_(True),
                                            ep.deleted_at.is_(None))
-    return await sql.rows(conn, q)
+    return [WebhookEndpoint(**r) for r in await sql.rows(conn, q)]
 
 
 async def update_endpoint(conn: Conn, endpoint_id: str, values: Row) -> None:
@@ -88,14 +95,14 @@ async def disable_failing(conn: Conn, endpoint_id: str, failing_before: datetime
 
 
 # --- deliveries -----------------------------------------------------------------------------------
-async def insert_deliveries(conn: Conn, rows: list[Row]) -> None:
-    await conn.execute(webhook_deliveries.insert(), rows)
+async def insert_deliveries(conn: Conn, deliveries: list[WebhookDelivery]) -> None:
+    await conn.execute(webhook_deliveries.insert(), [row_of(d) for d in deliveries])
 
 
-async def deliveries_page(conn: Conn, endpoint_id: str, page: int, size: int, view: View) -> Page:
+async def deliveries_page(conn: Conn, endpoint_id: str, page: int, size: int) -> Page[WebhookDelivery]:
     """The endpoint's deliveries, newest first."""
     q = sa.select(webhook_deliveries).where(dl.endpoint_id == endpoint_id)
-    return await paginate(conn, q, dl.created_at.desc(), page, size, view)
+    return await paginate(conn, q, dl.created_at.desc(), page, size, WebhookDelivery.from_row)
 
 
 def _due(now: datetime) -> sa.Select[Any]:
@@ -133,16 +140,17 @@ async def finish_attempt(conn: Conn, delivery_id: str, values: Row) -> None:
 EVENT = sa.select(outbox_events).where(ev.id == sa.bindparam("id"))
 
 
-async def get_event(conn: Conn, event_id: str) -> Row | None:
-    return await sql.one(conn, EVENT, {"id": event_id})
+async def get_event(conn: Conn, event_id: str) -> Event | None:
+    row = await sql.one(conn, EVENT, {"id": event_id})
+    return None if row is None else Event(**row)
 
 
 async def events_after(conn: Conn, merchant_id: str, *, type: str | None, after_seq: int | None,
-                       limit: int) -> list[Row]:
+                       limit: int) -> list[Event]:
     """The merchant's events (of one type, when given) after `after_seq`, in commit order."""
     q = sa.select(outbox_events).where(ev.merchant_id == merchant_id)
     if type:
         q = q.where(ev.type == type)
     if after_seq is not None:
         q = q.where(ev.seq > after_seq)
-    return await sql.rows(conn, q.order_by(ev.seq).limit(limit))
+    return [Event(**r) for r in await sql.rows(conn, q.order_by(ev.seq).limit(limit))]

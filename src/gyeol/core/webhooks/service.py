@@ -5,56 +5,30 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from gyeol.core import idempotency
-from gyeol.core.clock import Clock, iso
+from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
+from gyeol.core.events.records import Event
 from gyeol.core.events.types import EVENT_TYPES, subscribed
 from gyeol.core.pagination import Page
 from gyeol.core.webhooks import repository as repo
+from gyeol.core.webhooks.records import WebhookDelivery, WebhookEndpoint, WithSecret
 from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 
-Row = dict[str, Any]
 OLD_SECRET_GRACE = timedelta(hours=24)
 
 
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def endpoint_view(e: Mapping[str, Any], secret: str | None = None) -> Row:
-    view: Row = {
-        "endpointId": e["id"], "object": "webhook_endpoint", "url": e["url"], "events": e["events"],
-        "description": e["description"], "enabled": bool(e["enabled"]), "livemode": bool(e["livemode"]),
-        "disabledReason": e["disabled_reason"], "failingSince": iso(e["failing_since"]),
-        "createdAt": iso(e["created_at"]), "updatedAt": iso(e["updated_at"]),
-    }
-    if secret is not None:
-        view["secret"] = secret  # shown once: on creation and on rotation
-    return view
-
-
-def delivery_view(d: Mapping[str, Any]) -> Row:
-    return {
-        "deliveryId": d["id"], "object": "webhook_delivery", "endpointId": d["endpoint_id"], "eventId": d["event_id"],
-        "eventType": d["event_type"], "status": d["status"], "attempts": d["attempts"],
-        "nextAttemptAt": iso(d["next_attempt_at"]) if d["status"] == "pending" else None,
-        "lastStatusCode": d["last_status_code"], "lastError": d["last_error"],
-        "lastResponseExcerpt": d["last_response_excerpt"], "deliveredAt": iso(d["delivered_at"]),
-        "createdAt": iso(d["created_at"]),
-    }
-
-
-def event_view(e: Mapping[str, Any]) -> Row:
-    payload: Row = dict(e["payload"])
-    return payload
 
 
 def check_events(events: list[str]) -> list[str]:
@@ -65,24 +39,24 @@ def check_events(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
-def new_delivery(e: Mapping[str, Any], event: Mapping[str, Any], now: datetime) -> Row:
-    return {"id": new_id("dlv"), "merchant_id": e["merchant_id"], "endpoint_id": e["id"], "event_id": event["id"],
-            "event_type": event["type"], "status": "pending", "attempts": 0, "next_attempt_at": now,
-            "last_status_code": None, "last_error": None, "last_response_excerpt": None, "delivered_at": None,
-            "created_at": now, "updated_at": now}
+def new_delivery(e: WebhookEndpoint, event: Event, now: datetime) -> WebhookDelivery:
+    return WebhookDelivery(id=new_id("dlv"), merchant_id=e.merchant_id, endpoint_id=e.id, event_id=event.id,
+                           event_type=event.type, status="pending", attempts=0, next_attempt_at=now,
+                           last_status_code=None, last_error=None, last_response_excerpt=None, delivered_at=None,
+                           created_at=now, updated_at=now)
 
 
-async def fan_out(conn: Conn, events: Sequence[Mapping[str, Any]], now: datetime) -> list[Row]:
+async def fan_out(conn: Conn, events: Sequence[Event], now: datetime) -> list[WebhookDelivery]:
     """Deliveries for every enabled endpoint subscribed to each event (the relay, and redelivery to all)."""
-    merchants = {e["merchant_id"] for e in events}
+    merchants = {e.merchant_id for e in events}
     if not merchants:
         return []
     endpoints = await repo.enabled_endpoints(conn, merchants)
-    rows = [new_delivery(ep, ev, now) for ev in events for ep in endpoints
-            if ep["merchant_id"] == ev["merchant_id"] and subscribed(ep["events"], ev["type"])]
-    if rows:
-        await repo.insert_deliveries(conn, rows)
-    return rows
+    deliveries = [new_delivery(ep, ev, now) for ev in events for ep in endpoints
+                  if ep.merchant_id == ev.merchant_id and subscribed(ep.events, ev.type)]
+    if deliveries:
+        await repo.insert_deliveries(conn, deliveries)
+    return deliveries
 
 
 class WebhookService:
@@ -93,37 +67,40 @@ class WebhookService:
         self.cipher = cipher
         self.resolver = resolver
 
-    async def create(self, caller: Caller, url: str, events: list[str], description: str | None) -> Row:
+    async def create(self, caller: Caller, url: str, events: list[str], description: str | None) -> WithSecret:
         events = check_events(events)
         await check_url(url, caller.livemode, self.resolver)
         now = self.clock.now()
         secret = new_secret()
-        row = {"id": new_id("we"), "merchant_id": caller.merchant_id, "livemode": caller.livemode, "url": url,
-               "events": events, "description": description, "secret": self.cipher.encrypt(secret),
-               "previous_secret": None, "previous_secret_expires_at": None, "enabled": True, "failing_since": None,
-               "disabled_reason": None, "deleted_at": None, "created_at": now, "updated_at": now}
+        sealed = self.cipher.encrypt(secret)
+        assert sealed is not None
+        e = WebhookEndpoint(
+            id=new_id("we"), merchant_id=caller.merchant_id, livemode=caller.livemode, url=url, events=events,
+            description=description, secret=sealed, previous_secret=None,
+            previous_secret_expires_at=None, enabled=True, failing_since=None, disabled_reason=None, deleted_at=None,
+            created_at=now, updated_at=now)
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
-            await repo.insert_endpoint(conn, row)
-        return endpoint_view(row, secret)
+            await repo.insert_endpoint(conn, e)
+        return WithSecret(e, secret)
 
-    async def _get(self, conn: Conn, caller: Caller, endpoint_id: str, lock: bool = False) -> Row:
+    async def _get(self, conn: Conn, caller: Caller, endpoint_id: str, lock: bool = False) -> WebhookEndpoint:
         row = await repo.get_endpoint(conn, caller.merchant_id, endpoint_id, lock=lock)
         if row is None:
             raise not_found("webhook_endpoint", endpoint_id)
         return row
 
-    async def get(self, caller: Caller, endpoint_id: str) -> Row:
+    async def get(self, caller: Caller, endpoint_id: str) -> WebhookEndpoint:
         async with self.db.read() as conn:
-            return endpoint_view(await self._get(conn, caller, endpoint_id))
+            return await self._get(conn, caller, endpoint_id)
 
-    async def list_page(self, caller: Caller, page: int, size: int) -> Page:
+    async def list_page(self, caller: Caller, page: int, size: int) -> Page[WebhookEndpoint]:
         async with self.db.read() as conn:
-            return await repo.endpoints_page(conn, caller.merchant_id, page, size, endpoint_view)
+            return await repo.endpoints_page(conn, caller.merchant_id, page, size)
 
     async def update(self, caller: Caller, endpoint_id: str, *, url: str | None, events: list[str] | None,
-                     enabled: bool | None, description: str | None) -> Row:
-        changes: Row = {}
+                     enabled: bool | None, description: str | None) -> WebhookEndpoint:
+        changes: dict[str, Any] = {}
         if events is not None:
             changes["events"] = check_events(events)
         if url is not None:
@@ -143,61 +120,59 @@ class WebhookService:
             row = await self._get(conn, caller, endpoint_id, lock=True)
             changes["updated_at"] = now
             await repo.update_endpoint(conn, endpoint_id, changes)
-        return endpoint_view({**row, **changes})
+        return replace(row, **changes)
 
-    async def delete(self, caller: Caller, endpoint_id: str) -> Row:
+    async def delete(self, caller: Caller, endpoint_id: str) -> None:
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             await self._get(conn, caller, endpoint_id, lock=True)
             await repo.delete_endpoint(conn, endpoint_id, now)
-        return {"endpointId": endpoint_id, "deleted": True}
 
-    async def rotate_secret(self, caller: Caller, endpoint_id: str) -> Row:
+    async def rotate_secret(self, caller: Caller, endpoint_id: str) -> WithSecret:
         """A new secret; the old one keeps signing beside it for 24 hours, so receivers can switch calmly."""
         now = self.clock.now()
         secret = new_secret()
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             row = await self._get(conn, caller, endpoint_id, lock=True)
-            changes = {"secret": self.cipher.encrypt(secret), "previous_secret": row["secret"],
-                       "previous_secret_expires_at": now + OLD_SECRET_GRACE, "updated_at": now}
+            changes: dict[str, Any] = {"secret": self.cipher.encrypt(secret), "previous_secret": row.secret,
+                                       "previous_secret_expires_at": now + OLD_SECRET_GRACE, "updated_at": now}
             await repo.update_endpoint(conn, endpoint_id, changes)
-        return endpoint_view({**row, **changes}, secret)
+        return WithSecret(replace(row, **changes), secret)
 
-    async def deliveries(self, caller: Caller, endpoint_id: str, page: int, size: int) -> Page:
+    async def deliveries(self, caller: Caller, endpoint_id: str, page: int, size: int) -> Page[WebhookDelivery]:
         async with self.db.read() as conn:
             await self._get(conn, caller, endpoint_id)
-            return await repo.deliveries_page(conn, endpoint_id, page, size, delivery_view)
+            return await repo.deliveries_page(conn, endpoint_id, page, size)
 
     # --- events -------------------------------------------------------------------------------
-    async def _event(self, conn: Conn, caller: Caller, event_id: str) -> Row:
-        row = await repo.get_event(conn, event_id)
-        if row is None or not caller.owns(row["merchant_id"]):
+    async def _event(self, conn: Conn, caller: Caller, event_id: str) -> Event:
+        event = await repo.get_event(conn, event_id)
+        if event is None or not caller.owns(event.merchant_id):
             raise not_found("event", event_id)
-        return row
+        return event
 
-    async def event(self, caller: Caller, event_id: str) -> Row:
+    async def event(self, caller: Caller, event_id: str) -> Event:
         async with self.db.read() as conn:
-            return event_view(await self._event(conn, caller, event_id))
+            return await self._event(conn, caller, event_id)
 
-    async def events(self, caller: Caller, type: str | None, after: str | None, size: int) -> Row:
-        """Oldest first from the cursor: `after` is the last event id the caller has seen."""
+    async def events(self, caller: Caller, type: str | None, after: str | None,
+                     size: int) -> tuple[list[Event], bool]:
+        """Oldest first from the cursor: `after` is the last event id the caller has seen. Up to `size` events,
+        and whether more follow."""
         async with self.db.read() as conn:
-            after_seq = (await self._event(conn, caller, after))["seq"] if after else None
-            rows = await repo.events_after(conn, caller.merchant_id, type=type, after_seq=after_seq, limit=size + 1)
-        items = [event_view(r) for r in rows[:size]]
-        return {"items": items, "size": size, "hasMore": len(rows) > size,
-                "nextAfter": items[-1]["id"] if items else after}
+            after_seq = (await self._event(conn, caller, after)).seq if after else None
+            found = await repo.events_after(conn, caller.merchant_id, type=type, after_seq=after_seq, limit=size + 1)
+        return found[:size], len(found) > size
 
-    async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None) -> Row:
+    async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None) -> list[WebhookDelivery]:
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             event = await self._event(conn, caller, event_id)
             if endpoint_id is None:
-                rows = await fan_out(conn, [event], now)
-            else:
-                rows = [new_delivery(await self._get(conn, caller, endpoint_id), event, now)]
-                await repo.insert_deliveries(conn, rows)
-        return {"eventId": event_id, "deliveries": [delivery_view(r) for r in rows]}
+                return await fan_out(conn, [event], now)
+            deliveries = [new_delivery(await self._get(conn, caller, endpoint_id), event, now)]
+            await repo.insert_deliveries(conn, deliveries)
+        return deliveries

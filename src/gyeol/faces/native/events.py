@@ -10,6 +10,7 @@ from pydantic import Field, StrictBool, StrictStr
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
 from gyeol.faces.native.schemas import Strict, Url
+from gyeol.faces.native.views import delivery_view, endpoint_view, event_view, page_view
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["events and webhooks"])
 
@@ -33,52 +34,58 @@ class RedeliverIn(Strict):
 
 @router.post("/webhook-endpoints")
 async def create_endpoint(body: EndpointIn, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.webhooks.create(caller, body.url, body.events, body.description)
+    created = await svc.webhooks.create(caller, body.url, body.events, body.description)
+    return endpoint_view(created.endpoint, created.secret)
 
 
 @router.get("/webhook-endpoints")
 async def list_endpoints(svc: Svc, caller: MerchantCaller, paging: Paging) -> Any:
-    return await svc.webhooks.list_page(caller, paging.page, paging.size)
+    return page_view(await svc.webhooks.list_page(caller, paging.page, paging.size), endpoint_view)
 
 
 @router.get("/webhook-endpoints/{endpoint_id}")
 async def get_endpoint(endpoint_id: str, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.webhooks.get(caller, endpoint_id)
+    return endpoint_view(await svc.webhooks.get(caller, endpoint_id))
 
 
 @router.patch("/webhook-endpoints/{endpoint_id}")
 async def update_endpoint(endpoint_id: str, body: EndpointPatch, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.webhooks.update(caller, endpoint_id, url=body.url, events=body.events, enabled=body.enabled,
-                                     description=body.description)
+    return endpoint_view(await svc.webhooks.update(caller, endpoint_id, url=body.url, events=body.events,
+                                                   enabled=body.enabled, description=body.description))
 
 
 @router.delete("/webhook-endpoints/{endpoint_id}")
 async def delete_endpoint(endpoint_id: str, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.webhooks.delete(caller, endpoint_id)
+    await svc.webhooks.delete(caller, endpoint_id)
+    return {"endpointId": endpoint_id, "deleted": True}
 
 
 @router.post("/webhook-endpoints/{endpoint_id}/rotate-secret")
 async def rotate_secret(endpoint_id: str, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.webhooks.rotate_secret(caller, endpoint_id)
+    rotated = await svc.webhooks.rotate_secret(caller, endpoint_id)
+    return endpoint_view(rotated.endpoint, rotated.secret)
 
 
 @router.get("/webhook-endpoints/{endpoint_id}/deliveries")
 async def deliveries(endpoint_id: str, svc: Svc, caller: MerchantCaller, paging: Paging) -> Any:
-    return await svc.webhooks.deliveries(caller, endpoint_id, paging.page, paging.size)
+    return page_view(await svc.webhooks.deliveries(caller, endpoint_id, paging.page, paging.size), delivery_view)
 
 
 @router.get("/events")
 async def list_events(svc: Svc, caller: MerchantCaller, type: str | None = Query(default=None, max_length=64),
                       after: str | None = Query(default=None, max_length=40),
                       size: int = Query(default=20, ge=1, le=100)) -> Any:
-    return await svc.webhooks.events(caller, type, after, size)
+    events, more = await svc.webhooks.events(caller, type, after, size)
+    items = [event_view(e) for e in events]
+    return {"items": items, "size": size, "hasMore": more, "nextAfter": items[-1]["id"] if items else after}
 
 
 @router.get("/events/{event_id}")
 async def get_event(event_id: str, svc: Svc, caller: MerchantCaller) -> Any:
-    return await svc.webhooks.event(caller, event_id)
+    return event_view(await svc.webhooks.event(caller, event_id))
 
 
 @router.post("/events/{event_id}/redeliver")
 async def redeliver(event_id: str, svc: Svc, caller: MerchantCaller, body: RedeliverIn | None = None) -> Any:
-    return await svc.webhooks.redeliver(caller, event_id, body.endpoint_id if body else None)
+    deliveries = await svc.webhooks.redeliver(caller, event_id, body.endpoint_id if body else None)
+    return {"eventId": event_id, "deliveries": [delivery_view(d) for d in deliveries]}

@@ -9,11 +9,13 @@ from typing import Any, TypeVar
 
 from gyeol.core.clock import iso
 from gyeol.core.customers.records import PaymentMethod
+from gyeol.core.events.records import Event
 from gyeol.core.orders.records import Order
 from gyeol.core.pagination import Page
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.records import Refund
 from gyeol.core.settlements.records import Settlement
+from gyeol.core.webhooks.records import WebhookDelivery, WebhookEndpoint
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -144,6 +146,34 @@ def method_view(m: PaymentMethod) -> Json:
     }
 
 
+def endpoint_view(e: WebhookEndpoint, secret: str | None = None) -> Json:
+    view: Json = {
+        "endpointId": e.id, "object": "webhook_endpoint", "url": e.url, "events": e.events,
+        "description": e.description, "enabled": bool(e.enabled), "livemode": bool(e.livemode),
+        "disabledReason": e.disabled_reason, "failingSince": iso(e.failing_since),
+        "createdAt": iso(e.created_at), "updatedAt": iso(e.updated_at),
+    }
+    if secret is not None:
+        view["secret"] = secret  # shown once: on creation and on rotation
+    return view
+
+
+def delivery_view(d: WebhookDelivery) -> Json:
+    return {
+        "deliveryId": d.id, "object": "webhook_delivery", "endpointId": d.endpoint_id, "eventId": d.event_id,
+        "eventType": d.event_type, "status": d.status, "attempts": d.attempts,
+        "nextAttemptAt": iso(d.next_attempt_at) if d.status == "pending" else None,
+        "lastStatusCode": d.last_status_code, "lastError": d.last_error,
+        "lastResponseExcerpt": d.last_response_excerpt, "deliveredAt": iso(d.delivered_at),
+        "createdAt": iso(d.created_at),
+    }
+
+
+def event_view(e: Event) -> Json:
+    """An event as it was written, with the object as it was then."""
+    return dict(e.payload)
+
+
 def page_view(page: Page[T], view: Callable[[T], Json]) -> Json:
     """The native list shape: {items, total, page, size}."""
     return {"items": [view(x) for x in page.items], "total": page.total, "page": page.page, "size": page.size}
@@ -151,7 +181,7 @@ def page_view(page: Page[T], view: Callable[[T], Json]) -> Json:
 
 _VIEWS: dict[type, Callable[[Any], Json]] = {
     Payment: payment_view, Attempt: attempt_view, Order: order_view, Refund: refund_view,
-    Settlement: settlement_view,
+    Settlement: settlement_view, WebhookEndpoint: endpoint_view,
 }
 
 
