@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gyeol.core.clock import KST, iso
-from gyeol.core.payments.records import Payment
+from gyeol.core.clock import KST
+from gyeol.core.payments.records import Account, Payment
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn
 from gyeol.models import counters, payment_accounts
@@ -69,10 +69,10 @@ async def due_virtual_accounts(conn: Conn, now: datetime, limit: int) -> list[st
     return [r[0] for r in (await conn.execute(q)).all()]
 
 
-def view(row: Row, cipher: DataCipher) -> Row:
-    return {"bankCode": row["bank_code"], "accountNumber": cipher.decrypt(row["account_number"]),
-            "holderName": cipher.decrypt(row["holder_name"]), "dueDate": iso(row["due_at"]),
-            "status": row["status"]}
+def opened(row: Row, cipher: DataCipher) -> Account:
+    """A stored account, its number and holder decrypted."""
+    return Account(kind=row["kind"], bank_code=row["bank_code"], account_number=cipher.decrypt(row["account_number"]),
+                   holder_name=cipher.decrypt(row["holder_name"]), status=row["status"], due_at=row["due_at"])
 
 
 async def rotate(conn: Conn, cipher: DataCipher) -> int:

@@ -21,7 +21,7 @@ from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.commands import BankInfo, MethodSpec
 from gyeol.core.payments.keyed import KeyedPayments
-from gyeol.core.payments.records import Attempt, Payment
+from gyeol.core.payments.records import Account, Attempt, Payment
 from gyeol.core.payments.service import PaymentService
 from gyeol.models import merchants, orders, payments
 
@@ -42,7 +42,7 @@ class CheckoutState:
     order_name: str
     stage: Stage
     methods: tuple[str, ...]
-    account: Row | None = None  # the issued virtual account (decrypted), while it waits and after
+    account: Account | None = None  # the issued virtual account (decrypted), while it waits and after
     failure: tuple[str, str] | None = None  # the last attempt's (code, message) when it was declined
 
     @property
@@ -96,12 +96,12 @@ class CheckoutService:
         failure = None
         if p.status == "failed":
             failure = (p.failure_reason or "processing_error", p.failure_message or "")
-        view = None
+        issued = None
         if account is not None and account["kind"] == "virtual_account":
-            view = {**accounts.view(account, self.core.cipher), "dueAt": account["due_at"]}
+            issued = accounts.opened(account, self.core.cipher)
         return CheckoutState(payment=p, merchant_name=row["merchant_name"],
                              order_name=row["order_name"] or p.order_id, stage=stage,
-                             methods=allowed_methods(p, row["merchant_settings"] or {}), account=view,
+                             methods=allowed_methods(p, row["merchant_settings"] or {}), account=issued,
                              failure=failure)
 
     async def challenge_token(self, payment_id: str) -> str | None:

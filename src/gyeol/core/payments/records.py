@@ -92,3 +92,15 @@ class Created:
     charge: Charge
     redirect_url: str
     client_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The bank or virtual account behind a payment, decrypted for its owner (`accounts.opened`)."""
+
+    kind: str  # bank | virtual_account
+    bank_code: str
+    account_number: str | None
+    holder_name: str | None
+    status: str  # a virtual account: waiting -> deposited | expired; a transfer's source: used
+    due_at: datetime | None

@@ -29,7 +29,7 @@ from gyeol.core.payments.approvals import Approvals
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
 from gyeol.core.payments.expiry import Expiry
 from gyeol.core.payments.intents import Intents
-from gyeol.core.payments.records import Attempt, Charge, Created, Payment
+from gyeol.core.payments.records import Account, Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.records import Settlement
 from gyeol.crypto import DataCipher
@@ -58,11 +58,11 @@ class PaymentService:
         async with self.db.read() as conn:
             return await repo.get_with_last_attempt(conn, caller, payment_id)
 
-    async def account(self, payment_id: str) -> Row | None:
-        """The bank or virtual account behind a payment, decrypted for its owner's view."""
+    async def account(self, payment_id: str) -> Account | None:
+        """The bank or virtual account behind a payment, decrypted for its owner."""
         async with self.db.read() as conn:
             row = await accounts.get(conn, payment_id)
-        return accounts.view(row, self.cipher) if row else None
+        return accounts.opened(row, self.cipher) if row else None
 
     async def get_by_number(self, caller: Caller, payment_number: str) -> Payment:
         async with self.db.read() as conn:

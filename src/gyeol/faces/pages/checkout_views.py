@@ -80,18 +80,18 @@ def notice_page(state: CheckoutState, lang: str) -> str:
 def virtual_account(state: CheckoutState, lang: str) -> str:
     t = TEXT[lang]
     p = state.payment
-    va = state.account or {}
-    due = va.get("dueAt")
+    va = state.account
+    due = va.due_at if va else None
     due_text = due.astimezone(KST).strftime("%Y-%m-%d %H:%M KST") if due else "-"
-    number = str(va.get("accountNumber") or "")
+    number = str(va.account_number or "") if va else ""
     rows = [
-        ("va_bank", f'<span id="va-bank">{look.esc(bank_name(str(va.get("bankCode") or ""), lang))}</span>'),
+        ("va_bank", f'<span id="va-bank">{look.esc(bank_name(va.bank_code if va else "", lang))}</span>'),
         ("va_account", f'<span id="va-account" class="mono">{look.esc(number)}</span> '
                        f'<button type="button" id="va-copy" class="button small" data-copy-target="va-account" '
                        f'hidden>{t["va_copy"]}</button>'),
         ("va_amount", f'<span id="va-amount">{look.esc(format_amount(p.amount, p.currency))}</span>'),
         ("va_due", f'<span id="va-due">{look.esc(due_text)}</span>'),
-        ("va_holder", f'<span id="va-holder">{look.esc(va.get("holderName") or "")}</span>'),
+        ("va_holder", f'<span id="va-holder">{look.esc((va.holder_name if va else None) or "")}</span>'),
     ]
     dl = "".join(f"<dt>{t[k]}</dt><dd>{v}</dd>" for k, v in rows)
     return (_head(state, lang) + f'<section class="va" aria-labelledby="va-title" {look.validation_messages(lang)}'

@@ -104,7 +104,7 @@ def envelope(svc: Services, data: dict[str, Any]) -> dict[str, Any]:
 async def payment_data(svc: Services, p: Payment) -> dict[str, Any]:
     status = STATUS[p.status]
     account = await svc.payments.account(p.id) if p.method_type == "virtual_account" else None
-    if account is not None and p.status == "pending" and account["status"] == "waiting":
+    if account is not None and p.status == "pending" and account.status == "waiting":
         status = "PENDING"  # issued, waiting for the deposit
     data: dict[str, Any] = {
         "paymentNumber": p.payment_number, "orderNumber": p.order_id, "userId": p.user_id,
@@ -117,7 +117,8 @@ async def payment_data(svc: Services, p: Payment) -> dict[str, Any]:
     if status == "REFUNDED":
         data["refundedAt"] = iso(p.updated_at)
     if account is not None:
-        data["virtualAccount"] = {k: account[k] for k in ("bankCode", "accountNumber", "holderName", "dueDate")}
+        data["virtualAccount"] = {"bankCode": account.bank_code, "accountNumber": account.account_number,
+                                  "holderName": account.holder_name, "dueDate": iso(account.due_at)}
     return data
 
 
