@@ -25,7 +25,6 @@ from gyeol.core.payments.records import Account, Attempt, Payment
 from gyeol.core.payments.service import PaymentService
 from gyeol.models import merchants, orders, payments
 
-Row = dict[str, Any]
 Stage = Literal["pay", "expired", "closed", "paid", "processing", "challenge", "deposit"]
 METHODS = ("card", "transfer", "virtual_account")
 # The core's method types for the checkout's choices, and back.

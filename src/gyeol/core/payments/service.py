@@ -35,8 +35,6 @@ from gyeol.core.settlements.records import Settlement
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 
-Row = dict[str, Any]
-
 
 class PaymentService:
     def __init__(self, db: Database, clock: Clock, connectors: Connectors, orders: OrderService,
