@@ -224,7 +224,7 @@ class Database:
         if path is not None:
             if self._checkpointer is None:
                 self._checkpointer = sqlite.Checkpointer(path)
-            self._checkpointer.relieve(conn.connection.driver_connection)  # type: ignore[arg-type]
+            self._checkpointer.hand_over_checkpoints(conn.connection.driver_connection)  # type: ignore[arg-type]
         self._writer = conn
         return conn
 

@@ -84,7 +84,7 @@ class Checkpointer:
         self._thread = threading.Thread(target=self._run, name="gyeol-sqlite-checkpoint", daemon=True)
         self._thread.start()
 
-    def relieve(self, writer: sqlite3.Connection) -> None:
+    def hand_over_checkpoints(self, writer: sqlite3.Connection) -> None:
         """Leave checkpoints to this thread, on the writer's connection."""
         writer.execute(f"PRAGMA wal_autocheckpoint={self.WRITER_PAGES}")
         writer.execute(f"PRAGMA journal_size_limit={self.WAL_KEEP_BYTES}")
