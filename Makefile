@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run demo test lint typecheck pytest chromium bench bench-quick clean
+.PHONY: run demo test lint typecheck pytest chromium bench bench-quick bench-ab bench-ab-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -47,6 +47,18 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/run.py --quick
+
+# Two versions side by side and the performance guard (bench/README.md): OLD defaults to origin/main, else HEAD^;
+# NEW to this checkout as it is (WORKTREE). Exits non-zero when a guard fails.
+OLD ?=
+NEW ?= WORKTREE
+bench-ab: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/ab.py $(if $(OLD),--old $(OLD)) --new $(NEW)
+
+bench-ab-quick: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/ab.py --quick $(if $(OLD),--old $(OLD)) --new $(NEW)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

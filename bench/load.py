@@ -1,8 +1,8 @@
 """A closed-loop load generator on aiohttp (uvloop when present), in a process of its own.
 
 `python bench/load.py --base URL --scenario NAME --concurrency C --count N --seconds S --pid SERVER_PID`
-prints one JSON object: throughput, latency percentiles per request kind, errors, and the server's CPU time and
-RSS (read from /proc before and after).
+prints one JSON object: throughput, latency percentiles per request kind, errors (with what each was), and the
+server's CPU time and RSS (read from /proc before and after, and its peak).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import asyncio
 import base64
 import json
 import os
+import resource
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,13 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def proc_usage(pid: int) -> dict[str, float]:
-    """CPU seconds and RSS of the server and its children (uvicorn --workers)."""
+    """CPU seconds, RSS and peak RSS (VmHWM, since the process started) of the server and its children (uvicorn
+    --workers)."""
     pids = [pid]
     children = Path(f"/proc/{pid}/task/{pid}/children")
     if children.exists():
         pids += [int(p) for p in children.read_text().split()]
-    cpu, rss = 0.0, 0.0
+    cpu, rss, peak = 0.0, 0.0, 0.0
     for p in pids:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
@@ -37,9 +39,11 @@ def proc_usage(pid: int) -> dict[str, float]:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss += int(line.split()[1]) / 1024
+                elif line.startswith("VmHWM:"):
+                    peak += int(line.split()[1]) / 1024
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return {"cpu_s": cpu, "rss_mib": rss}
+    return {"cpu_s": cpu, "rss_mib": rss, "rss_peak_mib": peak}
 
 
 def postgres_cpu_s() -> float:
@@ -69,14 +73,29 @@ class Scenario:
         self.base = base
         self.key = key
         self.lat: dict[str, list[float]] = defaultdict(list)
+        self.failures: Counter[str] = Counter()  # what each error was: a status and its body, or an exception
+        self.in_flight = self.max_in_flight = 0
 
     async def timed(self, kind: str, method: str, path: str, **kw: Any) -> tuple[int, Any]:
         t = time.perf_counter()
-        async with self.s.request(method, self.base + path, **kw) as r:
-            body = await r.json(content_type=None) if r.content_type.endswith("json") else await r.text()
-            status = r.status
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            async with self.s.request(method, self.base + path, **kw) as r:
+                body = await r.json(content_type=None) if r.content_type.endswith("json") else await r.text()
+                status = r.status
+        finally:
+            self.in_flight -= 1
         self.lat[kind].append(time.perf_counter() - t)
+        if status >= 300:
+            self.failures[f"{kind}: HTTP {status} {str(body)[:160]}"] += 1
         return status, body
+
+    def unexpected(self, kind: str, body: Any) -> bool:
+        """A 2xx answer that is not the expected state: counted, with the state it had."""
+        state = body.get("status") if isinstance(body, dict) else str(body)[:80]
+        self.failures[f"{kind}: answered status={state}"] += 1
+        return False
 
     async def gyeol_card(self) -> bool:
         h = {"Authorization": f"Bearer {self.key}", "Idempotency-Key": uuid.uuid4().hex}
@@ -84,19 +103,19 @@ class Scenario:
             "orderId": "b-" + uuid.uuid4().hex[:20], "amount": 1000, "currency": "KRW", "confirm": True,
             "methodOptions": {"token": "tok_visa"}})
         if st != 200 or body.get("status") != "succeeded":
-            return False
+            return st == 200 and self.unexpected("create+confirm", body)
         st, got = await self.timed("read", "GET", f"/api/v1/payments/{body['paymentId']}",
                                    headers={"Authorization": f"Bearer {self.key}"})
-        return st == 200 and got.get("status") == "succeeded"
+        return st == 200 and (got.get("status") == "succeeded" or self.unexpected("read", got))
 
     async def stripe_card(self) -> bool:
         h = {"Authorization": f"Bearer {self.key}"}
         st, body = await self.timed("create+confirm", "POST", "/v1/payment_intents", headers=h, data={
             "amount": "1000", "currency": "usd", "confirm": "true", "payment_method": "pm_card_visa"})
         if st != 200 or body.get("status") != "succeeded":
-            return False
+            return st == 200 and self.unexpected("create+confirm", body)
         st, got = await self.timed("read", "GET", f"/v1/payment_intents/{body['id']}", headers=h)
-        return st == 200 and got.get("status") == "succeeded"
+        return st == 200 and (got.get("status") == "succeeded" or self.unexpected("read", got))
 
     async def hello(self) -> bool:
         st, _ = await self.timed("hello", "GET", "/")
@@ -132,16 +151,32 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    connector = aiohttp.TCPConnector(limit=args.concurrency, force_close=False)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    # limit: the connector holds up to C connections at once (its default is 100). keepalive_timeout: a connection
+    # idle for 2 s is dropped here, before uvicorn closes it at 5 s; aiohttp's 15 s would reuse connections the
+    # server has just closed ("Connection reset by peer") after the opening burst at c=1024. The timeout is the whole
+    # request's.
+    connector = aiohttp.TCPConnector(limit=args.concurrency, force_close=False, keepalive_timeout=2.0)
+    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sc = Scenario(session, args.base, args.key)
         op = getattr(sc, args.scenario)
         done: list[float] = []
         errors = 0
+
+        async def once() -> bool:
+            try:
+                return bool(await op())
+            except (TimeoutError, aiohttp.ClientError, ValueError, KeyError) as e:
+                sc.failures[f"{type(e).__name__}: {str(e)[:160]}"] += 1
+                return False
+
         # One unmeasured operation per connection, all at once: opening C connections and answering their first
-        # requests together is the start of a run, not the steady state that the figures describe.
-        await asyncio.gather(*(op() for _ in range(args.concurrency)), return_exceptions=True)
+        # requests together is the start of a run, not the steady state that the figures describe. Its errors
+        # are counted apart.
+        opening = await asyncio.gather(*(once() for _ in range(args.concurrency)))
+        opening_failures = dict(sc.failures)
         sc.lat.clear()
+        sc.failures.clear()
         remaining = args.count
         deadline = time.perf_counter() + args.seconds
         before = proc_usage(args.pid) if args.pid else {}
@@ -152,11 +187,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             nonlocal remaining, errors
             while remaining > 0 and time.perf_counter() < deadline:
                 remaining -= 1
-                try:
-                    ok = await op()
-                except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
-                    ok = False
-                if ok:
+                if await once():
                     done.append(time.perf_counter() - started)
                 else:
                     errors += 1
@@ -183,8 +214,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "client_cpu_ms_per_op": round(client_cpu * 1000 / len(done), 3) if done else None,
         "machine_busy_pct": round(100 * (1 - idle / ticks), 1) if ticks else None,
         "rss_mib_before": round(before.get("rss_mib", 0.0), 1), "rss_mib_after": round(after.get("rss_mib", 0.0), 1),
-        "windows_per_s": windows,
+        "rss_peak_mib": round(after.get("rss_peak_mib", 0.0), 1), "windows_per_s": windows,
+        "opening_errors": opening.count(False), "max_in_flight": sc.max_in_flight, "nofile": nofile(),
+        "stopped_by_deadline": len(done) + errors < args.count,
+        "failures": dict(sc.failures.most_common(8)), "opening_failures": opening_failures,
     }
+
+
+def nofile() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 if __name__ == "__main__":
@@ -197,7 +235,14 @@ if __name__ == "__main__":
     p.add_argument("--key", default="test_sk_bench")
     p.add_argument("--pid", type=int, default=0)
     p.add_argument("--window", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=120, help="seconds a request may take before it is an error")
     ns = p.parse_args()
+    # C sockets, and a few more for /proc and the loop: the soft limit up to the hard one, or a clear refusal.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < ns.concurrency + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536 if hard == resource.RLIM_INFINITY else hard, hard))
+        if nofile() < ns.concurrency + 64:
+            raise SystemExit(f"ulimit -n is {nofile()} (hard {hard}): too few for {ns.concurrency} connections")
     try:
         import uvloop
         uvloop.install()
