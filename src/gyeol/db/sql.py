@@ -18,6 +18,7 @@ from gyeol.db.engine import Conn
 Row = dict[str, Any]
 Error = Callable[[], Exception]
 _inserts: dict[str, sa.Insert] = {}
+_inserts_many: dict[tuple[str, tuple[str, ...], int], sa.Insert] = {}
 _inserts_new: dict[tuple[str, str], sa.Insert] = {}
 _updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
 
@@ -57,6 +58,19 @@ async def insert(conn: Conn, table: sa.Table, row: Row, *, taken: Error | None =
         if taken is None:
             raise
         raise taken() from None
+
+
+async def insert_many(conn: Conn, table: sa.Table, rows: list[Row]) -> None:
+    """INSERT rows of the same columns with one statement, in their order."""
+    keys = tuple(rows[0])
+    if len(rows) == 1:
+        await insert(conn, table, rows[0])
+        return
+    stmt = _inserts_many.get((table.name, keys, len(rows)))
+    if stmt is None:
+        stmt = _inserts_many[(table.name, keys, len(rows))] = table.insert().values(
+            [{k: sa.bindparam(f"{k}_{i}", type_=table.c[k].type) for k in keys} for i in range(len(rows))])
+    await write(conn, stmt, {f"{k}_{i}": row[k] for i, row in enumerate(rows) for k in keys})
 
 
 async def insert_new(conn: Conn, table: sa.Table, row: Row) -> bool:

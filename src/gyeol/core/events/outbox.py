@@ -1,4 +1,4 @@
-"""Outbox rows: added in the same transaction as the change they describe, sent with its other held writes.
+"""Outbox rows: added in the same transaction as the change they describe.
 
 An event's `data.object` is a record as the native API shows it (Stripe's events carry API objects). The core
 builds no face's JSON: the renderer is given at start-up (`use_renderer`, from `services.build_services`). An
@@ -8,6 +8,7 @@ object that is a dict already (an attempt alert, tests' events) is kept as it is
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,12 +34,28 @@ def use_renderer(render: Renderer) -> None:
     _render = render
 
 
+@dataclass(frozen=True, slots=True)
+class Event:
+    merchant_id: str
+    type: str
+    obj: object
+    resource_id: str | None
+
+
 async def add(
     conn: Conn, *, merchant_id: str, type: str, obj: object, resource_id: str | None, now: datetime,
 ) -> str:
-    event_id = new_id("evt")
-    payload = {"id": event_id, "type": type, "createdAt": iso(now), "merchantId": merchant_id,
-               "data": {"object": obj if isinstance(obj, dict) else _render(obj)}}
-    await sql.insert(conn, outbox_events, {"id": event_id, "merchant_id": merchant_id, "type": type,
-                                        "resource_id": resource_id, "payload": payload, "created_at": now})
-    return event_id
+    return (await add_all(conn, [Event(merchant_id, type, obj, resource_id)], now))[0]
+
+
+async def add_all(conn: Conn, events: list[Event], now: datetime) -> list[str]:
+    """Add the events of one change, in their order, with one INSERT (their `seq` follows the VALUES' order)."""
+    rows: list[dict[str, Any]] = []
+    for e in events:
+        event_id = new_id("evt")
+        payload = {"id": event_id, "type": e.type, "createdAt": iso(now), "merchantId": e.merchant_id,
+                   "data": {"object": e.obj if isinstance(e.obj, dict) else _render(e.obj)}}
+        rows.append({"id": event_id, "merchant_id": e.merchant_id, "type": e.type, "resource_id": e.resource_id,
+                     "payload": payload, "created_at": now})
+    await sql.insert_many(conn, outbox_events, rows)
+    return [str(r["id"]) for r in rows]

@@ -144,11 +144,12 @@ class Answers:
         p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p.amount,
                                   captured_amount=p.amount, authorized_at=now, captured_at=now,
                                   pg_transaction_id=pg_tx, **common)
+        events = []
         if p.method_type == "virtual_account":
             await accounts.set_status(conn, p.id, "deposited", now, deposited_at=now)
-            await emit(conn, p, "virtual_account.deposited", now)
-        await emit(conn, p, "payment.succeeded", now)
-        await self._money_taken(conn, p, now, locked)
+            events.append(outbox.Event(p.merchant_id, "virtual_account.deposited", p, p.id))
+        events.append(outbox.Event(p.merchant_id, "payment.succeeded", p, p.id))
+        await outbox.add_all(conn, [*events, *await self._money_taken(conn, p, now, locked)], now)
         return p
 
     async def _captured(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
@@ -157,8 +158,8 @@ class Answers:
             return await repo.update(conn, p, now, open_attempt_id=None)
         p = await repo.transition(conn, p, "capture", now, captured_amount=a.amount, captured_at=now,
                                   open_attempt_id=None)
-        await emit(conn, p, "payment.captured", now)
-        await self._money_taken(conn, p, now, locked)
+        captured = outbox.Event(p.merchant_id, "payment.captured", p, p.id)
+        await outbox.add_all(conn, [captured, *await self._money_taken(conn, p, now, locked)], now)
         return p
 
     async def _voided(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
@@ -170,15 +171,16 @@ class Answers:
         await emit(conn, p, "payment.voided" if event == "void" else "payment.canceled", now)
         return p
 
-    async def _money_taken(self, conn: Conn, p: Payment, now: datetime, locked: LockedAttempt) -> None:
-        """The order (locked with the answer) paid, its events, and the settlement, at the merchant's fees."""
+    async def _money_taken(self, conn: Conn, p: Payment, now: datetime, locked: LockedAttempt
+                           ) -> list[outbox.Event]:
+        """The order (locked with the answer) paid and the settlement booked, at the merchant's fees; returns their
+        events, for the caller to add with its own."""
         order = await orders_repo.mark_paid(conn, locked.order, amount=p.captured_amount, payment_id=p.id,
                                             payment_key=p.payment_key, now=now)
-        await emit(conn, p, "payment.completed", now)
-        await outbox.add(conn, merchant_id=p.merchant_id, type="order.paid", obj=order, resource_id=order.order_id,
-                         now=now)
-        await settlements.book(conn, p, source_id=p.id, amount=p.captured_amount, now=now,
-                               settings=locked.merchant_settings)
+        settled = await settlements.book(conn, p, source_id=p.id, amount=p.captured_amount, now=now,
+                                         settings=locked.merchant_settings)
+        return [outbox.Event(p.merchant_id, "payment.completed", p, p.id),
+                outbox.Event(p.merchant_id, "order.paid", order, order.order_id), settled]
 
     async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
         """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""

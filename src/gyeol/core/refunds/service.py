@@ -143,17 +143,18 @@ class RefundService:
         refunded = p.refunded_amount + r.amount
         p = await payments_repo.update(conn, p, now, refunded_amount=refunded,
                                        refunding_amount=p.refunding_amount - r.amount)
+        events = []
         if refunded == p.captured_amount and p.status in PAYMENT_MONEY_TAKEN:
             was_cancel = r.is_cancel or await repo.any_cancel(conn, p.id)
             event = "cancel_refund" if was_cancel else "refund_full"
             p = await payments_repo.transition(conn, p, event, now, canceled_at=now if was_cancel else None)
-            await outbox.add(conn, merchant_id=p.merchant_id,
-                             type="payment.canceled" if was_cancel else "payment.refunded",
-                             obj=p, resource_id=p.id, now=now)
+            events.append(outbox.Event(p.merchant_id, "payment.canceled" if was_cancel else "payment.refunded", p,
+                                       p.id))
         order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
         await orders_repo.add_refund(conn, order, r.amount, now)
-        await settlements.book(conn, p, source_id=r.id, amount=-r.amount, now=now)
-        await outbox.add(conn, merchant_id=r.merchant_id, type="refund.succeeded", obj=r, resource_id=r.id, now=now)
+        events.append(await settlements.book(conn, p, source_id=r.id, amount=-r.amount, now=now))
+        events.append(outbox.Event(r.merchant_id, "refund.succeeded", r, r.id))
+        await outbox.add_all(conn, events, now)
         return r
 
     async def record_pg_cancel(self, merchant_id: str, payment_key: str, pg_balance: int,

@@ -48,10 +48,10 @@ def fee_for(settings: dict[str, Any], method: str, amount: int) -> int:
 
 
 async def book(conn: Conn, p: Payment, *, source_id: str, amount: int, now: datetime,
-               settings: dict[str, Any] | None = None) -> Settlement:
-    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`, with its event; the
-    transaction fails with `repository.AlreadyBooked` if `source_id` has a settlement. `settings` are the
-    merchant's, when the caller already read them."""
+               settings: dict[str, Any] | None = None) -> outbox.Event:
+    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`; returns its event, which
+    the caller adds with the change's others. The transaction fails with `repository.AlreadyBooked` if
+    `source_id` has a settlement. `settings` are the merchant's, when the caller already read them."""
     if settings is None:
         settings = await merchants_repo.settings(conn, p.merchant_id)
     method = p.method_type or "card"
@@ -67,8 +67,7 @@ async def book(conn: Conn, p: Payment, *, source_id: str, amount: int, now: date
         payout_date=add_business_days(now.astimezone(KST).date(), days), paid_at=None, created_at=now,
     )
     await repo.insert(conn, s)
-    await outbox.add(conn, merchant_id=p.merchant_id, type="settlement.created", obj=s, resource_id=s.id, now=now)
-    return s
+    return outbox.Event(p.merchant_id, "settlement.created", s, s.id)
 
 
 async def for_payment(conn: Conn, payment_id: str) -> Settlement:
