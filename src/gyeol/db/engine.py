@@ -147,6 +147,20 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+@asynccontextmanager
+async def _waiting(lock: asyncio.Lock | asyncio.Semaphore, seconds: float) -> AsyncIterator[None]:
+    """Hold `lock`, waiting at most `seconds` for it (a timer only when there is a wait)."""
+    if lock.locked():
+        async with asyncio.timeout(seconds):
+            await lock.acquire()
+    else:
+        await lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -175,6 +189,9 @@ class Database:
             self._write_lock = asyncio.Lock()
             self._writer: Connection | None = None
             self._checkpointer: sqlite.Checkpointer | None = None
+            # Readers wait here, on the loop, for one of the pool's other connections: the synchronous pool's own
+            # wait would block the loop, and with it the readers that would give theirs back.
+            self._readers = asyncio.Semaphore(pool_size - 1)
         else:
             # SQLAlchemy's connections are autocommit: `tx()` begins and ends the transaction itself, on the
             # driver (asyncpg's `transaction()`), so that SQLAlchemy's statements and the compiled ones run in it
@@ -199,12 +216,7 @@ class Database:
                 await _on_driver(pg, "COMMIT", transaction.commit())
             commits.committed()
             return
-        if self._write_lock.locked():  # a timer only when there is a wait
-            async with asyncio.timeout(WRITE_LOCK_WAIT_S):
-                await self._write_lock.acquire()
-        else:
-            await self._write_lock.acquire()
-        try:
+        async with _waiting(self._write_lock, WRITE_LOCK_WAIT_S):
             conn = self._writer or self._open_writer()
             driver: Any = conn.connection.driver_connection
             await sqlite.patiently(lambda: driver.execute("BEGIN IMMEDIATE"))
@@ -214,8 +226,6 @@ class Database:
                 self._end(conn, commit=False)
                 raise
             self._end(conn, commit=True)
-        finally:
-            self._write_lock.release()
         commits.committed()
 
     def _open_writer(self) -> Connection:
@@ -260,16 +270,17 @@ class Database:
             async with self.engine.connect() as pg:
                 yield Conn(async_=pg)
             return
-        with self.sync_engine.connect() as sync:
-            driver: Any = sync.connection.driver_connection
-            driver.execute("BEGIN")  # one snapshot for the read's statements, whichever way they run
-            try:
-                yield Conn(sync=sync)
-            finally:
-                if sync.in_transaction():
-                    sync.rollback()
-                if driver.in_transaction:
-                    driver.rollback()
+        async with _waiting(self._readers, POOL_WAIT_S):
+            with self.sync_engine.connect() as sync:
+                driver: Any = sync.connection.driver_connection
+                driver.execute("BEGIN")  # one snapshot for the read's statements, whichever way they run
+                try:
+                    yield Conn(sync=sync)
+                finally:
+                    if sync.in_transaction():
+                        sync.rollback()
+                    if driver.in_transaction:
+                        driver.rollback()
 
     async def dispose(self) -> None:
         if not self.is_sqlite:
