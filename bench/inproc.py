@@ -41,38 +41,53 @@ async def call(app, method: str, path: str, body: bytes = b"", headers: list[tup
     return out
 
 
-def count_statements(stmts: dict[str, int]) -> None:
-    """Count what reaches the database: Gyeol's prepared statements bypass SQLAlchemy's cursor events. On SQLite
-    every connection's trace callback sees each statement; on PostgreSQL each asyncpg call is a round trip."""
-    import asyncpg
+def count_statements(stmts: dict[str, int], on: list[bool]) -> None:
+    """Count what reaches the database, from when `on[0]` is set: on SQLite every connection's trace callback sees
+    each statement; on PostgreSQL each asyncpg call (a statement, a prepare, BEGIN, COMMIT) is a round trip."""
+    import sqlite3
 
-    from gyeol.db import prepared
+    import asyncpg
+    from asyncpg.prepared_stmt import PreparedStatement
+    from asyncpg.transaction import Transaction
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
 
     def tally(sql: str) -> None:
+        if not on[0]:
+            return
         head = sql.lstrip()[:8].upper()
+        if os.environ.get("SHOW_SQL"):
+            print("SQL", sql[:150].replace("\n", " "))
         if head.startswith("BEGIN"):
             stmts["begin"] += 1
-        elif not head.startswith(("COMMIT", "ROLLBACK", "PRAGMA")):
+        elif head.startswith(("COMMIT", "ROLLBACK")):
+            stmts["end"] += 1
+        elif not head.startswith("PRAGMA"):
             stmts["n"] += 1
 
-    traced: set[int] = set()
-    original_cursor = prepared.sqlite_cursor
+    @event.listens_for(Pool, "connect")
+    def traced(dbapi_conn, _record):
+        if on[0]:
+            stmts["connects"] += 1
+        if isinstance(dbapi_conn, sqlite3.Connection):
+            dbapi_conn.set_trace_callback(tally)
 
-    def sqlite_cursor(driver):
-        if id(driver) not in traced:
-            traced.add(id(driver))
-            driver.set_trace_callback(tally)
-        return original_cursor(driver)
+    def counting(cls, name, label=None):
+        original = getattr(cls, name)
 
-    prepared.sqlite_cursor = sqlite_cursor
+        async def counted(self, *args, _o=original, **kw):
+            tally(label or (args[0] if args and isinstance(args[0], str) else "stmt"))
+            return await _o(self, *args, **kw)
+
+        setattr(cls, name, counted)
+
     for name in ("execute", "fetch", "fetchrow", "fetchval", "prepare"):
-        original = getattr(asyncpg.Connection, name)
-
-        async def counted(self, sql, *args, _o=original, **kw):
-            tally(sql)
-            return await _o(self, sql, *args, **kw)
-
-        setattr(asyncpg.Connection, name, counted)
+        counting(asyncpg.Connection, name)
+    for name in ("fetch", "fetchrow", "fetchval", "executemany"):
+        counting(PreparedStatement, name, "stmt")
+    counting(Transaction, "start", "BEGIN")
+    counting(Transaction, "commit", "COMMIT")
+    counting(Transaction, "rollback", "ROLLBACK")
 
 
 async def main() -> None:
@@ -97,10 +112,11 @@ async def main() -> None:
     upgrade(s.database_url)
     app = create_app(s, bootstrap=True)
     auth = b"Basic " + base64.b64encode(b"test_sk_bench:")
-    stmts = {"n": 0, "begin": 0}
+    stmts = {"n": 0, "begin": 0, "end": 0, "connects": 0}
+    counting = [False]
+    if a.count_sql:
+        count_statements(stmts, counting)
     async with app.router.lifespan_context(app):
-        if a.count_sql:
-            count_statements(stmts)
 
         async def one() -> None:
             oid = uuid.uuid4().hex
@@ -116,7 +132,7 @@ async def main() -> None:
 
         for _ in range(20):
             await one()
-        stmts.update(n=0, begin=0)
+        counting[0] = True
         prof = cProfile.Profile() if a.profile else None
         t0, c0 = time.perf_counter(), time.process_time()
         if prof:
@@ -134,7 +150,9 @@ async def main() -> None:
             prof.disable()
         t1, c1 = time.perf_counter(), time.process_time()
         print(f"{a.n} payments: {a.n / (t1 - t0):.0f}/s, {(c1 - c0) / a.n * 1000:.2f} ms CPU each;"
-              f" {stmts['n'] / a.n:.1f} statements, {stmts['begin'] / a.n:.1f} transactions per payment")
+              f" {stmts['n'] / a.n:.1f} statements, {stmts['begin'] / a.n:.1f} transactions per payment"
+              f" ({(stmts['n'] + stmts['begin'] + stmts['end']) / a.n:.1f} with BEGIN and COMMIT);"
+              f" {stmts['connects']} connections opened")
         if prof:
             out = Path(tempfile.gettempdir()) / "gyeol-inproc.prof"
             prof.dump_stats(out)

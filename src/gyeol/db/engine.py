@@ -149,10 +149,14 @@ def ensure_sqlite_dir(url: str) -> None:
 
 @asynccontextmanager
 async def _waiting(lock: asyncio.Lock | asyncio.Semaphore, seconds: float) -> AsyncIterator[None]:
-    """Hold `lock`, waiting at most `seconds` for it (a timer only when there is a wait)."""
+    """Hold `lock`, waiting at most `seconds` for it (a timer only when there is a wait); past that, the database is
+    as busy as a pool with no free connection (`database_unreachable`)."""
     if lock.locked():
-        async with asyncio.timeout(seconds):
-            await lock.acquire()
+        try:
+            async with asyncio.timeout(seconds):
+                await lock.acquire()
+        except TimeoutError:
+            raise PoolTimeout(f"No database connection came free within {seconds:g} s.") from None
     else:
         await lock.acquire()
     try:
@@ -200,11 +204,14 @@ class Database:
             self.engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT", pool_size=pool_size,
                                               max_overflow=10, pool_timeout=POOL_WAIT_S, pool_reset_on_return=None,
                                               **json)
+            # Callers queue here, first come first served, for one of the pool's connections: beyond the pool's
+            # size they would each wait in the pool with a task and a timer of their own.
+            self._borrowers = asyncio.Semaphore(pool_size + 10)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Conn]:
         if not self.is_sqlite:
-            async with self.engine.connect() as pg:
+            async with self._connection() as pg:
                 raw: Any = (await pg.get_raw_connection()).driver_connection
                 transaction = await _on_driver(pg, "BEGIN", _begin(raw))
                 try:
@@ -260,14 +267,14 @@ class Database:
             async with self.tx() as conn:
                 yield conn
             return
-        async with self.engine.connect() as pg:
+        async with self._connection() as pg:
             yield Conn(async_=pg)
         commits.committed()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
         if not self.is_sqlite:
-            async with self.engine.connect() as pg:
+            async with self._connection() as pg:
                 yield Conn(async_=pg)
             return
         async with _waiting(self._readers, POOL_WAIT_S):
@@ -281,6 +288,11 @@ class Database:
                         sync.rollback()
                     if driver.in_transaction:
                         driver.rollback()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        async with _waiting(self._borrowers, POOL_WAIT_S), self.engine.connect() as pg:
+            yield pg
 
     async def dispose(self) -> None:
         if not self.is_sqlite:

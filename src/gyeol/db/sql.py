@@ -4,7 +4,8 @@ compiled once and run on the driver (`db.compiled`); any other goes through SQLA
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ _inserts: dict[str, sa.Insert] = {}
 _inserts_many: dict[tuple[str, tuple[str, ...], int], sa.Insert] = {}
 _inserts_new: dict[tuple[str, str], sa.Insert] = {}
 _updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+_together: dict[tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], int], ...], sa.Select] = {}
 
 
 async def rows(conn: Conn, stmt: Executable, params: Row | None = None) -> list[Row]:
@@ -100,3 +102,74 @@ async def update(conn: Conn, table: sa.Table, values: Row, *, conflict: Error | 
     if touched != 1 and conflict is not None:
         raise conflict()
     return touched
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """Rows of the same columns to INSERT into `table`, in their order."""
+    table: sa.Table
+    rows: list[Row]
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """UPDATE `values` WHERE each `where` column equals its value; `conflict()` is raised if no row matched."""
+    table: sa.Table
+    values: Row
+    where: Row
+    conflict: Error | None = None
+
+
+async def write_all(conn: Conn, writes: Sequence[Insert | Update]) -> None:
+    """The writes of one change, run, and failing, here: on PostgreSQL as one statement (each write a
+    data-modifying CTE, so the change costs one round trip), on SQLite one after another, in their order (a
+    statement costs no round trip there). Either way a unique key taken raises IntegrityError, and a conditional
+    update that matched no row its `conflict()`."""
+    if conn.dialect.name != "postgresql" or len(writes) == 1:
+        for w in writes:
+            if isinstance(w, Insert):
+                await insert_many(conn, w.table, w.rows)
+            else:
+                await update(conn, w.table, w.values, conflict=w.conflict, **w.where)
+        return
+    params: Row = {}
+    for i, w in enumerate(writes):
+        if isinstance(w, Insert):
+            params.update({f"w{i}_{k}_{n}": v for n, row in enumerate(w.rows) for k, v in row.items()})
+        else:
+            params.update({f"w{i}_{k}": v for k, v in w.values.items()})
+            params.update({f"w{i}_w_{k}": v for k, v in w.where.items()})
+    counts = await one(conn, _statement(writes), params)
+    assert counts is not None
+    for i, w in enumerate(writes):
+        if isinstance(w, Update) and w.conflict is not None and counts[f"n{i}"] != 1:
+            raise w.conflict()
+
+
+def _statement(writes: Sequence[Insert | Update]) -> sa.Select:
+    """`writes` as one SELECT whose CTEs make them, returning the row count of each UPDATE; one per shape."""
+    shape = tuple(
+        ("i", w.table.name, tuple(w.rows[0]), (), len(w.rows)) if isinstance(w, Insert)
+        else ("u", w.table.name, tuple(w.values), tuple(w.where), 1) for w in writes)
+    found = _together.get(shape)
+    if found is not None:
+        return found
+    ctes, counts = [], []
+    for i, w in enumerate(writes):
+        t = w.table
+
+        def bind(name: str, column: str, t: sa.Table = t) -> sa.BindParameter[Any]:
+            return sa.bindparam(name, type_=t.c[column].type)
+
+        if isinstance(w, Insert):
+            keys = tuple(w.rows[0])
+            ctes.append(t.insert().values(
+                [{k: bind(f"w{i}_{k}_{n}", k) for k in keys} for n in range(len(w.rows))]).cte(f"w{i}"))
+            continue
+        changed = t.update().values({k: bind(f"w{i}_{k}", k) for k in w.values}).where(
+            *(t.c[k] == bind(f"w{i}_w_{k}", k) for k in w.where)).returning(*t.primary_key.columns).cte(f"w{i}")
+        ctes.append(changed)
+        counts.append(sa.select(sa.func.count()).select_from(changed).scalar_subquery().label(f"n{i}"))
+    stmt = _together[shape] = sa.select(*counts).add_cte(*ctes) if counts else \
+        sa.select(sa.literal_column("1").label("n")).add_cte(*ctes)
+    return stmt

@@ -50,6 +50,13 @@ async def add(
 
 async def add_all(conn: Conn, events: list[Event], now: datetime) -> list[str]:
     """Add the events of one change, in their order, with one INSERT (their `seq` follows the VALUES' order)."""
+    write = inserting(events, now)
+    await sql.write_all(conn, [write])
+    return [str(r["id"]) for r in write.rows]
+
+
+def inserting(events: list[Event], now: datetime) -> sql.Insert:
+    """`add_all` as a write to make with the change's others (`sql.write_all`)."""
     rows: list[dict[str, Any]] = []
     for e in events:
         event_id = new_id("evt")
@@ -57,5 +64,4 @@ async def add_all(conn: Conn, events: list[Event], now: datetime) -> list[str]:
                    "data": {"object": e.obj if isinstance(e.obj, dict) else _render(e.obj)}}
         rows.append({"id": event_id, "merchant_id": e.merchant_id, "type": e.type, "resource_id": e.resource_id,
                      "payload": payload, "created_at": now})
-    await sql.insert_many(conn, outbox_events, rows)
-    return [str(r["id"]) for r in rows]
+    return sql.Insert(outbox_events, rows)

@@ -51,15 +51,14 @@ async def insert_new(conn: Conn, order: Order) -> None:
     await sql.insert(conn, orders, row_of(order), taken=OrderExists)
 
 
-async def mark_paid(conn: Conn, order: Order, *, amount: int, payment_id: str,
-                    payment_key: str | None, now: datetime) -> Order:
-    new_status = ORDER.next(order.status, "pay")
-    values: Row = {"status": new_status, "paid_amount": amount, "payment_id": payment_id, "paid_at": now,
-              "updated_at": now}
+def paying(order: Order, *, amount: int, payment_id: str, payment_key: str | None,
+           now: datetime) -> tuple[Order, sql.Update]:
+    """The order paid by a payment, and the write that records it (`sql.write_all`)."""
+    values: Row = {"status": ORDER.next(order.status, "pay"), "paid_amount": amount, "payment_id": payment_id,
+                   "paid_at": now, "updated_at": now}
     if payment_key:
         values["payment_key"] = payment_key
-    await sql.update(conn, orders, values, id=order.id, status=order.status)
-    return replace(order, **values)
+    return replace(order, **values), sql.Update(orders, values, {"id": order.id, "status": order.status})
 
 
 async def add_refund(conn: Conn, order: Order, amount: int, now: datetime) -> Order:

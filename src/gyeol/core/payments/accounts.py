@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gyeol.core.clock import KST
 from gyeol.core.payments.records import Account, Payment
 from gyeol.crypto import DataCipher
+from gyeol.db import sql
 from gyeol.db.engine import Conn
 from gyeol.models import counters, payment_accounts
 
@@ -58,8 +59,12 @@ async def get(conn: Conn, payment_id: str) -> Row | None:
 
 
 async def set_status(conn: Conn, payment_id: str, status: str, now: datetime, **values: Any) -> None:
-    await conn.execute(payment_accounts.update().where(payment_accounts.c.payment_id == payment_id)
-                       .values(status=status, updated_at=now, **values))
+    await sql.write_all(conn, [setting_status(payment_id, status, now, **values)])
+
+
+def setting_status(payment_id: str, status: str, now: datetime, **values: Any) -> sql.Update:
+    """`set_status` as a write to make with others (`sql.write_all`)."""
+    return sql.Update(payment_accounts, {"status": status, "updated_at": now, **values}, {"payment_id": payment_id})
 
 
 async def due_virtual_accounts(conn: Conn, now: datetime, limit: int) -> list[str]:

@@ -26,6 +26,7 @@ from gyeol.core.payments import accounts, pg_calls
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.records import Attempt, Charge, Payment
 from gyeol.core.payments.repository import LockedAttempt
+from gyeol.core.settlements import repository as settlements_repo
 from gyeol.core.settlements import service as settlements
 from gyeol.core.states import PAYMENT, IllegalTransition
 from gyeol.crypto import DataCipher
@@ -39,7 +40,7 @@ AWAITING = ("started", "unknown", "requires_action")
 
 async def emit(conn: Conn, p: Payment, type: str, now: datetime) -> None:
     """A payment event, in the caller's transaction: it is published only if the change it tells of commits."""
-    await outbox.add(conn, merchant_id=p.merchant_id, type=type, obj=p, resource_id=p.id, now=now)
+    await outbox.add_all(conn, [_event(p, type)], now)
 
 
 def raise_for(charge: Charge, kind: str = "authorize") -> Charge:
@@ -98,15 +99,15 @@ class Answers:
         if result.outcome == "not_found":
             result = AttemptResult("failed", failure_code="processing_error",
                                    failure_message="The PG has no record of this request.")
-        a = await repo.settle_attempt(
-            conn, a, "succeeded" if ok else "failed", now,
-            pg_transaction_id=result.pg_transaction_id or a.pg_transaction_id,
-            error_code=result.failure_code, error_message=result.failure_message,
-        )
-        if p.open_attempt_id != a.id:
-            return p, a  # an attempt the payment has moved on from (a canceled 3-D Secure charge)
-        handler = {"authorize": self._authorized, "capture": self._captured, "void": self._voided}[a.kind]
-        p = await handler(conn, p, a, result, ok, now, locked)
+        a, settled = repo.settling(a, "succeeded" if ok else "failed", now,
+                                   pg_transaction_id=result.pg_transaction_id or a.pg_transaction_id,
+                                   error_code=result.failure_code, error_message=result.failure_message)
+        writes: list[sql.Insert | sql.Update] = [settled]
+        if p.open_attempt_id == a.id:  # else an attempt the payment has moved on from (a canceled 3-D Secure charge)
+            decide = {"authorize": _authorized, "capture": _captured, "void": _voided}[a.kind]
+            p, more = decide(p, a, result, ok, now, locked)
+            writes += more
+        await sql.write_all(conn, writes)  # the answer's writes, as one statement on PostgreSQL
         return p, a
 
     async def _requires_action(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult,
@@ -123,64 +124,6 @@ class Answers:
                                   holder_name=str(issued.get("holderName") or ""), now=now, due_at=now + self.va_ttl)
             await emit(conn, p, "virtual_account.issued", now)
         return p, a
-
-    async def _authorized(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
-                          locked: LockedAttempt) -> Payment:
-        if p.status != "pending":
-            return await repo.update(conn, p, now, open_attempt_id=None)
-        common = {"open_attempt_id": None, "next_action_url": None}
-        if not ok:
-            p = await repo.transition(conn, p, "failed", now, failure_reason=result.failure_code,
-                                      failure_message=result.failure_message,
-                                      pg_transaction_id=result.pg_transaction_id, **common)
-            await emit(conn, p, "payment.failed", now)
-            return p
-        pg_tx = result.pg_transaction_id or p.pg_transaction_id
-        if p.capture_method == "manual" or result.outcome == "authorized":
-            p = await repo.transition(conn, p, "authorized", now, authorized_amount=p.amount,
-                                      authorized_at=now, pg_transaction_id=pg_tx, **common)
-            await emit(conn, p, "payment.authorized", now)
-            return p
-        p = await repo.transition(conn, p, "succeeded", now, authorized_amount=p.amount,
-                                  captured_amount=p.amount, authorized_at=now, captured_at=now,
-                                  pg_transaction_id=pg_tx, **common)
-        events = []
-        if p.method_type == "virtual_account":
-            await accounts.set_status(conn, p.id, "deposited", now, deposited_at=now)
-            events.append(outbox.Event(p.merchant_id, "virtual_account.deposited", p, p.id))
-        events.append(outbox.Event(p.merchant_id, "payment.succeeded", p, p.id))
-        await outbox.add_all(conn, [*events, *await self._money_taken(conn, p, now, locked)], now)
-        return p
-
-    async def _captured(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
-                        locked: LockedAttempt) -> Payment:
-        if not ok or p.status != "authorized":
-            return await repo.update(conn, p, now, open_attempt_id=None)
-        p = await repo.transition(conn, p, "capture", now, captured_amount=a.amount, captured_at=now,
-                                  open_attempt_id=None)
-        captured = outbox.Event(p.merchant_id, "payment.captured", p, p.id)
-        await outbox.add_all(conn, [captured, *await self._money_taken(conn, p, now, locked)], now)
-        return p
-
-    async def _voided(self, conn: Conn, p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
-                      locked: LockedAttempt) -> Payment:
-        event = "void" if p.status == "authorized" else "cancel"
-        if not ok or not PAYMENT.allows(p.status, event):
-            return await repo.update(conn, p, now, open_attempt_id=None)
-        p = await repo.transition(conn, p, event, now, open_attempt_id=None, canceled_at=now, next_action_url=None)
-        await emit(conn, p, "payment.voided" if event == "void" else "payment.canceled", now)
-        return p
-
-    async def _money_taken(self, conn: Conn, p: Payment, now: datetime, locked: LockedAttempt
-                           ) -> list[outbox.Event]:
-        """The order (locked with the answer) paid and the settlement booked, at the merchant's fees; returns their
-        events, for the caller to add with its own."""
-        order = await orders_repo.mark_paid(conn, locked.order, amount=p.captured_amount, payment_id=p.id,
-                                            payment_key=p.payment_key, now=now)
-        settled = await settlements.book(conn, p, source_id=p.id, amount=p.captured_amount, now=now,
-                                         settings=locked.merchant_settings)
-        return [outbox.Event(p.merchant_id, "payment.completed", p, p.id),
-                outbox.Event(p.merchant_id, "order.paid", order, order.order_id), settled]
 
     async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
         """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""
@@ -230,3 +173,71 @@ class Answers:
             p = await repo.get_any(conn, a.payment_id)
         assert p is not None
         return await self.apply_result(a.id, await pg_calls.ask(self.connectors, a, p))
+
+
+# What an answer does to the payment of the attempt it settles, by the attempt's kind: the payment after it and
+# the writes that record it, which `Answers.apply` makes with the attempt's own, in one statement.
+Writes = list[sql.Insert | sql.Update]
+
+
+def _authorized(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
+                locked: LockedAttempt) -> tuple[Payment, Writes]:
+    if p.status != "pending":
+        p, write = repo.changing(p, now, open_attempt_id=None)
+        return p, [write]
+    common = {"open_attempt_id": None, "next_action_url": None}
+    if not ok:
+        p, write = repo.moving(p, "failed", now, failure_reason=result.failure_code,
+                               failure_message=result.failure_message, pg_transaction_id=result.pg_transaction_id,
+                               **common)
+        return p, [write, outbox.inserting([_event(p, "payment.failed")], now)]
+    pg_tx = result.pg_transaction_id or p.pg_transaction_id
+    if p.capture_method == "manual" or result.outcome == "authorized":
+        p, write = repo.moving(p, "authorized", now, authorized_amount=p.amount, authorized_at=now,
+                               pg_transaction_id=pg_tx, **common)
+        return p, [write, outbox.inserting([_event(p, "payment.authorized")], now)]
+    p, write = repo.moving(p, "succeeded", now, authorized_amount=p.amount, captured_amount=p.amount,
+                           authorized_at=now, captured_at=now, pg_transaction_id=pg_tx, **common)
+    writes: Writes = [write]
+    events = []
+    if p.method_type == "virtual_account":
+        writes.append(accounts.setting_status(p.id, "deposited", now, deposited_at=now))
+        events.append(_event(p, "virtual_account.deposited"))
+    events.append(_event(p, "payment.succeeded"))
+    return p, writes + _money_taken(p, now, locked, events)
+
+
+def _captured(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
+              locked: LockedAttempt) -> tuple[Payment, Writes]:
+    if not ok or p.status != "authorized":
+        p, write = repo.changing(p, now, open_attempt_id=None)
+        return p, [write]
+    p, write = repo.moving(p, "capture", now, captured_amount=a.amount, captured_at=now, open_attempt_id=None)
+    return p, [write, *_money_taken(p, now, locked, [_event(p, "payment.captured")])]
+
+
+def _voided(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
+            locked: LockedAttempt) -> tuple[Payment, Writes]:
+    event = "void" if p.status == "authorized" else "cancel"
+    if not ok or not PAYMENT.allows(p.status, event):
+        p, write = repo.changing(p, now, open_attempt_id=None)
+        return p, [write]
+    p, write = repo.moving(p, event, now, open_attempt_id=None, canceled_at=now, next_action_url=None)
+    return p, [write, outbox.inserting([_event(p, "payment.voided" if event == "void" else "payment.canceled")],
+                                       now)]
+
+
+def _money_taken(p: Payment, now: datetime, locked: LockedAttempt, events: list[outbox.Event]) -> Writes:
+    """The order (locked with the answer) paid and the settlement booked, at the merchant's fees, with `events`
+    and theirs."""
+    order, paid = orders_repo.paying(locked.order, amount=p.captured_amount, payment_id=p.id,
+                                     payment_key=p.payment_key, now=now)
+    s = settlements.booking(p, source_id=p.id, amount=p.captured_amount, now=now,
+                            settings=locked.merchant_settings)
+    events = [*events, _event(p, "payment.completed"), outbox.Event(p.merchant_id, "order.paid", order,
+                                                                    order.order_id), settlements.created(s)]
+    return [paid, settlements_repo.inserting(s), outbox.inserting(events, now)]
+
+
+def _event(p: Payment, type: str) -> outbox.Event:
+    return outbox.Event(p.merchant_id, type, p, p.id)

@@ -21,6 +21,7 @@ from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
 from gyeol.core.errors import DomainError
+from gyeol.core.events import outbox
 from gyeol.core.money import MAX_AMOUNT, check_currency
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.orders.records import Order
@@ -33,6 +34,7 @@ from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundCommand, RefundService
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.crypto import DataCipher
+from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
 
 
@@ -129,11 +131,11 @@ class Intents:
             row = replace(row, order_pk=order.id)
             if cmd.numbered:
                 row = replace(row, payment_number=await accounts.next_payment_number(conn, caller.merchant_id, now))
-            await emit(conn, row, "payment.created", now)
+            created = outbox.Event(row.merchant_id, "payment.created", row, row.id)
             if method is None:
-                await repo.insert(conn, row)
+                await sql.write_all(conn, [repo.inserting(row), outbox.inserting([created], now)])
                 return row, None
-            return await self.start_authorize(conn, row, order, method, now, new_order=new_order, unsaved=True)
+            return await self.start_authorize(conn, row, order, method, now, new_order=new_order, created=created)
 
     async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Order:
         """The order to pay, which the merchant has already: locked, and checked against the intent."""
@@ -175,10 +177,11 @@ class Intents:
         return await self._send(p, attempt, fault)
 
     async def start_authorize(self, conn: Conn, p: Payment, order: Order, method: ResolvedMethod, now: datetime, *,
-                              new_order: bool = False, unsaved: bool = False,
+                              new_order: bool = False, created: outbox.Event | None = None,
                               pg_transaction_id: str | None = None) -> tuple[Payment, Attempt]:
-        """Step 1 of a confirm: open an authorize attempt on `p` and move it to pending. `unsaved`: `p` is new, and
-        inserted moved; `pg_transaction_id`: the charge the PG made already (seed 003's complete)."""
+        """Step 1 of a confirm: open an authorize attempt on `p` and move it to pending. `created`: `p` is new, and
+        inserted moved, with this event of its creation; `pg_transaction_id`: the charge the PG made already
+        (seed 003's complete)."""
         PAYMENT.next(p.status, "confirm")  # refuse early, before any other check
         if p.expires_at <= now:
             raise DomainError("conflict", "PAYMENT_EXPIRED", "The payment intent has expired.",
@@ -202,10 +205,10 @@ class Intents:
             failure_reason=None, failure_message=None, next_action_url=None,
             payment_key=p.payment_key or method.payment_key,
         )
-        if unsaved:
+        if created is not None:
             p = repo.with_status_after(p, "confirm", now, **changes)
-            await repo.insert(conn, p)
-            await repo.insert_attempt(conn, attempt)
+            await sql.write_all(conn, [repo.inserting(p), repo.inserting_attempt(attempt),
+                                       outbox.inserting([created], now)])
         else:
             await repo.insert_attempt(conn, attempt)
             p = await repo.transition(conn, p, "confirm", now, **changes)

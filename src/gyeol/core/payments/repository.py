@@ -145,14 +145,23 @@ async def insert(conn: Conn, p: Payment) -> None:
     await sql.insert(conn, payments, row_of(p))
 
 
+def inserting(p: Payment) -> sql.Insert:
+    return sql.Insert(payments, [row_of(p)])
+
+
 async def transition(conn: Conn, p: Payment, event: str, now: datetime, **values: Any) -> Payment:
-    new_status = PAYMENT.next(p.status, event)
-    values = {**values, "status": new_status, "updated_at": now}
-    await sql.update(conn, payments, values, id=p.id, status=p.status,
-                     conflict=lambda: DomainError("conflict", "CONCURRENT_UPDATE",
-                                                  "The payment changed under this request; retry.",
-                                                  details={"paymentId": p.id}))
-    return replace(p, **values)
+    p, write = moving(p, event, now, **values)
+    await sql.write_all(conn, [write])
+    return p
+
+
+def moving(p: Payment, event: str, now: datetime, **values: Any) -> tuple[Payment, sql.Update]:
+    """`transition` as a write to make with others (`sql.write_all`): the payment after it, and the write."""
+    values = {**values, "status": PAYMENT.next(p.status, event), "updated_at": now}
+    return replace(p, **values), sql.Update(
+        payments, values, {"id": p.id, "status": p.status},
+        conflict=lambda: DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; "
+                                     "retry.", details={"paymentId": p.id}))
 
 
 def with_status_after(p: Payment, event: str, now: datetime, **values: Any) -> Payment:
@@ -162,10 +171,16 @@ def with_status_after(p: Payment, event: str, now: datetime, **values: Any) -> P
 
 async def update(conn: Conn, p: Payment, now: datetime, **values: Any) -> Payment:
     """A change that is not a status move (amounts, the open attempt, method details)."""
+    p, write = changing(p, now, **values)
+    await sql.write_all(conn, [write])
+    return p
+
+
+def changing(p: Payment, now: datetime, **values: Any) -> tuple[Payment, sql.Update]:
+    """`update` as a write to make with others (`sql.write_all`)."""
     assert "status" not in values
     values["updated_at"] = now
-    await sql.update(conn, payments, values, id=p.id)
-    return replace(p, **values)
+    return replace(p, **values), sql.Update(payments, values, {"id": p.id})
 
 
 async def other_holding_payment(conn: Conn, order_pk: str, payment_id: str) -> bool:
@@ -199,20 +214,30 @@ async def insert_attempt(conn: Conn, a: Attempt) -> None:
     await sql.insert(conn, att, row_of(a))
 
 
+def inserting_attempt(a: Attempt) -> sql.Insert:
+    return sql.Insert(att, [row_of(a)])
+
+
 async def get_attempt(conn: Conn, attempt_id: str) -> Attempt | None:
     row = await sql.one(conn, GET_ATTEMPT, {"id": attempt_id})
     return None if row is None else Attempt(**row)
 
 
 async def settle_attempt(conn: Conn, a: Attempt, event: str, now: datetime, **values: Any) -> Attempt:
+    a, write = settling(a, event, now, **values)
+    await sql.write_all(conn, [write])
+    return a
+
+
+def settling(a: Attempt, event: str, now: datetime, **values: Any) -> tuple[Attempt, sql.Update]:
+    """`settle_attempt` as a write to make with others (`sql.write_all`)."""
     new_status = ATTEMPT.next(a.status, event)
     values = {**values, "status": new_status, "updated_at": now}
     if new_status == "unknown":
         values["next_check_at"] = now + timedelta(seconds=5)
     elif new_status != "requires_action":
         values["next_check_at"] = None
-    await sql.update(conn, att, values, id=a.id, status=a.status)
-    return replace(a, **values)
+    return replace(a, **values), sql.Update(att, values, {"id": a.id, "status": a.status})
 
 
 async def recheck_later(conn: Conn, a: Attempt, now: datetime) -> Attempt:

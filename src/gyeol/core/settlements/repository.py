@@ -33,6 +33,12 @@ async def insert(conn: Conn, s: Settlement) -> None:
     await sql.insert(conn, settlements, row_of(s), taken=AlreadyBooked)
 
 
+def inserting(s: Settlement) -> sql.Insert:
+    """`insert` as a write to make with others (`sql.write_all`): a source booked twice fails it with
+    IntegrityError."""
+    return sql.Insert(settlements, [row_of(s)])
+
+
 async def get(conn: Conn, settlement_id: str) -> Settlement | None:
     return _settlement(await sql.one(conn, BY_ID, {"id": settlement_id}))
 

@@ -47,27 +47,35 @@ def fee_for(settings: dict[str, Any], method: str, amount: int) -> int:
     return apply_rate(amount, bps, fixed)
 
 
-async def book(conn: Conn, p: Payment, *, source_id: str, amount: int, now: datetime,
-               settings: dict[str, Any] | None = None) -> outbox.Event:
-    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`; returns its event, which
-    the caller adds with the change's others. The transaction fails with `repository.AlreadyBooked` if
-    `source_id` has a settlement. `settings` are the merchant's, when the caller already read them."""
-    if settings is None:
-        settings = await merchants_repo.settings(conn, p.merchant_id)
+async def book(conn: Conn, p: Payment, *, source_id: str, amount: int, now: datetime) -> outbox.Event:
+    """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`, at its merchant's fees;
+    returns its event, which the caller adds with the change's others. The transaction fails with
+    `repository.AlreadyBooked` if `source_id` has a settlement."""
+    s = booking(p, source_id=source_id, amount=amount, now=now,
+                settings=await merchants_repo.settings(conn, p.merchant_id))
+    await repo.insert(conn, s)
+    return created(s)
+
+
+def booking(p: Payment, *, source_id: str, amount: int, now: datetime, settings: dict[str, Any]) -> Settlement:
+    """The settlement `book` writes, for a caller that writes it with the rest of its change
+    (`repository.inserting`) and has read the merchant's `settings` already."""
     method = p.method_type or "card"
     if amount >= 0:
         fee = fee_for(settings, method, amount)
     else:  # a refund returns the proportional part of the fee, never the fixed part
         fee = -fee_for({**settings, "fees": {method: _rate_only(settings, method)}}, method, -amount)
     days = int(settings.get("payoutDays", DEFAULT_PAYOUT_DAYS))
-    s = Settlement(
+    return Settlement(
         id=new_id("stl"), merchant_id=p.merchant_id, payment_id=p.id, order_id=p.order_id, source_id=source_id,
         kind="payment" if amount >= 0 else "adjustment", method=method, gross_amount=amount, fee_amount=fee,
         net_amount=amount - fee, currency=p.currency, status="scheduled",
         payout_date=add_business_days(now.astimezone(KST).date(), days), paid_at=None, created_at=now,
     )
-    await repo.insert(conn, s)
-    return outbox.Event(p.merchant_id, "settlement.created", s, s.id)
+
+
+def created(s: Settlement) -> outbox.Event:
+    return outbox.Event(s.merchant_id, "settlement.created", s, s.id)
 
 
 async def for_payment(conn: Conn, payment_id: str) -> Settlement:
