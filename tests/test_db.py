@@ -112,6 +112,51 @@ async def test_a_conditional_update_that_lost_its_race_fails_at_its_line(db_url:
         await db.dispose()
 
 
+async def test_writes_made_together_fail_at_their_line_and_leave_nothing(db_url: str) -> None:
+    """`sql.write_all`: one statement on PostgreSQL, in order on SQLite; either way it fails where it is called,
+    with the failing write's own error, and its transaction leaves nothing behind."""
+    db = Database(db_url)
+    try:
+        await _merchant(db)
+        async with db.tx() as conn:
+            await sql.insert(conn, ik, _row("a", status="in_progress"))
+        for _ in range(3):  # the first run through execute, later ones compiled
+            reached = False
+            with pytest.raises(Taken):
+                async with db.tx() as conn:
+                    await sql.write_all(conn, [
+                        sql.Insert(ik, [_row("b"), _row("c")]),
+                        sql.Update(ik, {"response_status": 201}, {"key": "a"}),
+                        sql.Update(ik, {"status": "completed"}, {"key": "a", "status": "completed"}, conflict=Taken),
+                    ])
+                    reached = True
+            assert not reached
+            with pytest.raises(IntegrityError):
+                async with db.tx() as conn:
+                    await sql.write_all(conn, [sql.Update(ik, {"response_status": 202}, {"key": "a"}),
+                                               sql.Insert(ik, [_row("d"), _row("a")])])
+                    reached = True
+            assert not reached
+        async with db.read() as conn:
+            rows = await sql.rows(conn, sa.select(ik.c.key, ik.c.status, ik.c.response_status))
+        assert rows == [{"key": "a", "status": "in_progress", "response_status": 200}]
+        for i in range(2):
+            async with db.tx() as conn:
+                await sql.write_all(conn, [
+                    sql.Update(ik, {"status": "completed"}, {"key": "a", "status": "in_progress"}, conflict=Taken),
+                    sql.Insert(ik, [_row(f"e{i}")]),
+                    sql.Update(ik, {"response_status": 204}, {"key": "nobody"}),  # no conflict: may match nothing
+                ])
+            async with db.tx() as conn:
+                await sql.write_all(conn, [sql.Update(ik, {"status": "in_progress"}, {"key": "a"}),
+                                           sql.Update(ik, {"key": f"r{i}"}, {"key": f"e{i}"})])
+        async with db.read() as conn:
+            keys = sorted(r["key"] for r in await sql.rows(conn, sa.select(ik.c.key)))
+        assert keys == ["a", "r0", "r1"]
+    finally:
+        await db.dispose()
+
+
 async def test_more_borrowers_than_connections_all_get_one(db_url: str) -> None:
     db = Database(db_url, pool_size=3)
     try:
