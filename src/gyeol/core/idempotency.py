@@ -178,12 +178,15 @@ class IdempotencyStore:
 
     async def orphans(self, limit: int = 100) -> list[dict[str, Any]]:
         """Keys whose work created something and whose holder process is gone: that work is to be settled."""
-        now = self.clock.now()
+        # Other processes' first: this process's own are its requests in flight, but for the rare one that ended
+        # without an answer, and there may be more of them than `limit`.
+        mine = sa.func.substr(ik.c.holder, 1, len(processes.PROCESS_ID)) == processes.PROCESS_ID
         q = sa.select(ik).where(ik.c.status == "in_progress", ik.c.resource_id.is_not(None),
-                                ik.c.holder.is_not(None)).limit(limit)
+                                ik.c.holder.is_not(None), ~processes.beating_elsewhere(ik.c.holder, self.clock.now())
+                                ).order_by(mine).limit(limit)
         async with self.db.read() as conn:
             rows = await sql.rows(conn, q)
-            return [r for r in rows if not await _held(conn, r["holder"], now)]
+        return [r for r in rows if r["holder"] not in _serving]
 
     async def free(self, row: dict[str, Any]) -> bool:
         """Free an orphaned key for its client's retry; False if someone took it over meanwhile."""
