@@ -52,12 +52,13 @@ class CustomerService:
             try:
                 async with self.db.tx() as conn:
                     await idempotency.claim(conn)
-                    cus = await self._customer(conn, caller.merchant_id, customer_id, create=True)
+                    cus = await self._customer(conn, caller, customer_id, create=True)
                     assert cus is not None
                     has_default = await repo.has_default(conn, cus.id)
                     m = PaymentMethod(
-                        id=new_id("pm"), merchant_id=caller.merchant_id, customer_pk=cus.id, type="card",
-                        pg_token=info.token, connector=pg.name, brand=info.brand, last4=info.last4,
+                        id=new_id("pm"), merchant_id=caller.merchant_id, livemode=caller.livemode,
+                        customer_pk=cus.id, type="card", pg_token=info.token, connector=pg.name, brand=info.brand,
+                        last4=info.last4,
                         exp_month=info.exp_month, exp_year=info.exp_year, fingerprint=info.fingerprint,
                         # names, e-mail addresses and phone numbers: encrypted at rest
                         billing_details=sealed(self.cipher, billing_details),
@@ -66,13 +67,13 @@ class CustomerService:
                     await repo.insert_method(conn, m)
                 return m
             except IntegrityError:
-                if tries:
-                    raise
+                if tries:  # a customer made meanwhile is found on the second try: this one is of the other mode
+                    raise not_found("customer", customer_id) from None
         raise AssertionError("unreachable")
 
     async def list_methods(self, caller: Caller, customer_id: str) -> list[PaymentMethod]:
         async with self.db.read() as conn:
-            cus = await self._customer(conn, caller.merchant_id, customer_id, create=False)
+            cus = await self._customer(conn, caller, customer_id, create=False)
             if cus is None:
                 raise not_found("customer", customer_id)
             return await repo.methods(conn, cus.id)
@@ -80,7 +81,7 @@ class CustomerService:
     async def set_default(self, caller: Caller, customer_id: str, method_id: str) -> PaymentMethod:
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
-            cus = await self._customer(conn, caller.merchant_id, customer_id, create=False)
+            cus = await self._customer(conn, caller, customer_id, create=False)
             m = await self._method(conn, caller, method_id, lock=True)
             if cus is None or m.customer_pk != cus.id:
                 raise not_found("paymentMethod", method_id)
@@ -103,16 +104,20 @@ class CustomerService:
             return await self._method(conn, caller, method_id)
 
     async def _method(self, conn: Conn, caller: Caller, method_id: str, lock: bool = False) -> PaymentMethod:
-        row = await repo.get_method(conn, caller.merchant_id, method_id, lock=lock)
+        row = await repo.get_method(conn, caller, method_id, lock=lock)
         if row is None:
             raise not_found("paymentMethod", method_id)
         return row
 
-    async def _customer(self, conn: Conn, merchant_id: str, customer_id: str, *,
+    async def _customer(self, conn: Conn, caller: Caller, customer_id: str, *,
                         create: bool) -> Customer | None:
-        row = await repo.get_customer(conn, merchant_id, customer_id)
+        """The caller's customer; created when asked and the caller has none by this id (else None). The insert
+        fails with IntegrityError when another request created it meanwhile, or when the id is the merchant's
+        customer in the other mode (a customerId is one customer's, whatever its mode)."""
+        row = await repo.get_customer(conn, caller, customer_id)
         if row is not None or not create:
             return row
-        new = Customer(id=new_id("cus"), merchant_id=merchant_id, customer_id=customer_id, created_at=self.clock.now())
+        new = Customer(id=new_id("cus"), merchant_id=caller.merchant_id, livemode=caller.livemode,
+                       customer_id=customer_id, created_at=self.clock.now())
         await repo.insert_customer(conn, new)
         return new

@@ -137,7 +137,7 @@ class Intents:
 
     async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Order:
         """The order to pay, which the merchant has already: locked, and checked against the intent."""
-        order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
+        order = await orders_repo.get(conn, caller, cmd.order_id, lock=True)
         if order is None or (cmd.require_order and caller.is_user and order.user_id != caller.user_id):
             raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
                               details={"orderId": cmd.order_id})
@@ -165,7 +165,11 @@ class Intents:
         if not spec.given:
             raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
                               "Give one of paymentMethodId, token or card.")
-        method = await methods.resolve(self.connectors, self.customers, caller, spec)
+        try:
+            method = await methods.resolve(self.connectors, self.customers, caller, spec)
+        except DomainError:
+            await self.visible(caller, payment_id)  # a payment the caller cannot see is 404, whatever its method
+            raise
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "payment", payment_id)
@@ -173,6 +177,12 @@ class Intents:
             order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
             p, attempt = await self.start_authorize(conn, p, order, method, now)
         return await self._send(p, attempt, fault)
+
+    async def visible(self, caller: Caller, payment_id: str) -> None:
+        """404 unless the payment is the caller's: for a refusal that does not depend on the payment (the caller's
+        method or PG), which an unseen payment must not get instead of its 404."""
+        async with self.db.read() as conn:
+            await repo.get(conn, caller, payment_id)
 
     async def start_authorize(self, conn: Conn, p: Payment, order: Order, method: ResolvedMethod, now: datetime, *,
                               new_order: bool = False, unsaved: bool = False,
