@@ -43,6 +43,8 @@ class CustomerService:
         if type != "card":
             raise DomainError("validation", "UNSUPPORTED_METHOD_TYPE", "Only type 'card' can be saved.",
                               details={"field": "type"})
+        async with self.db.read() as conn:  # another mode's customer is 404 before any PG refusal
+            await self._customer(conn, caller, customer_id, create=False)
         pg = self.connectors.for_payment(caller.livemode, "card")
         info = await pg.describe_token(caller.merchant_id, token)
         if info is None:
@@ -66,9 +68,9 @@ class CustomerService:
                     )
                     await repo.insert_method(conn, m)
                 return m
-            except IntegrityError:
-                if tries:  # a customer made meanwhile is found on the second try: this one is of the other mode
-                    raise not_found("customer", customer_id) from None
+            except IntegrityError:  # the customer was created meanwhile: the second try finds it
+                if tries:
+                    raise
         raise AssertionError("unreachable")
 
     async def list_methods(self, caller: Caller, customer_id: str) -> list[PaymentMethod]:
@@ -111,10 +113,11 @@ class CustomerService:
 
     async def _customer(self, conn: Conn, caller: Caller, customer_id: str, *,
                         create: bool) -> Customer | None:
-        """The caller's customer; created when asked and the caller has none by this id (else None). The insert
-        fails with IntegrityError when another request created it meanwhile, or when the id is the merchant's
-        customer in the other mode (a customerId is one customer's, whatever its mode)."""
-        row = await repo.get_customer(conn, caller, customer_id)
+        """The caller's customer; created when asked and the merchant has none by this id (else None). The
+        merchant's customer in the other mode is 404: a customerId is one customer's, whatever its mode."""
+        row = await repo.get_customer(conn, caller.merchant_id, customer_id)
+        if row is not None and not caller.owns(row.merchant_id, row.livemode):
+            raise not_found("customer", customer_id)
         if row is not None or not create:
             return row
         new = Customer(id=new_id("cus"), merchant_id=caller.merchant_id, livemode=caller.livemode,

@@ -53,7 +53,8 @@ class Approvals:
         try:
             self.connectors.for_payment(caller.livemode, "card")  # a live key never reaches the sandbox
         except DomainError:
-            await self.intents.visible(caller, payment_id)
+            async with self.db.read() as conn:
+                await repo.get(conn, caller, payment_id)  # a payment the caller cannot see is 404 first
             raise
         if idempotency.resumed("payment") == payment_id:
             await self.answers.carry_on(payment_id)

@@ -91,8 +91,8 @@ class Intents:
                 async with self.db.read() as conn:
                     redirect = self.checkout_url(await repo.get(conn, caller, resumed))
             return Created(charge, redirect, None)
-        method = await methods.resolve(self.connectors, self.customers, caller, cmd.method) \
-            if cmd.confirm and cmd.method else None
+        method = await methods.resolve_named(self.db, self.connectors, self.customers, caller, cmd.method,
+                                             order_id=cmd.order_id) if cmd.confirm and cmd.method else None
         now = self.clock.now()
         row = rows.new_payment(
             merchant_id=caller.merchant_id, livemode=caller.livemode, face=cmd.face, order_id=cmd.order_id,
@@ -165,11 +165,8 @@ class Intents:
         if not spec.given:
             raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
                               "Give one of paymentMethodId, token or card.")
-        try:
-            method = await methods.resolve(self.connectors, self.customers, caller, spec)
-        except DomainError:
-            await self.visible(caller, payment_id)  # a payment the caller cannot see is 404, whatever its method
-            raise
+        method = await methods.resolve_named(self.db, self.connectors, self.customers, caller, spec,
+                                             payment_id=payment_id)
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "payment", payment_id)
@@ -177,12 +174,6 @@ class Intents:
             order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
             p, attempt = await self.start_authorize(conn, p, order, method, now)
         return await self._send(p, attempt, fault)
-
-    async def visible(self, caller: Caller, payment_id: str) -> None:
-        """404 unless the payment is the caller's: for a refusal that does not depend on the payment (the caller's
-        method or PG), which an unseen payment must not get instead of its 404."""
-        async with self.db.read() as conn:
-            await repo.get(conn, caller, payment_id)
 
     async def start_authorize(self, conn: Conn, p: Payment, order: Order, method: ResolvedMethod, now: datetime, *,
                               new_order: bool = False, unsaved: bool = False,

@@ -105,6 +105,7 @@ class WebhookService:
         if events is not None:
             changes["events"] = check_events(events)
         if url is not None:
+            await self.get(caller, endpoint_id)  # another mode's endpoint is 404, whatever the address
             await check_url(url, caller.livemode, self.resolver)
             changes["url"] = url
         if description is not None:
