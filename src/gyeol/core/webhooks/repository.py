@@ -126,7 +126,7 @@ async def claim_due(conn: Conn, now: datetime, until: datetime, limit: int) -> l
     if not ids:
         return []
     await conn.execute(webhook_deliveries.update().where(dl.id.in_(ids)).values(next_attempt_at=until))
-    joined = (sa.select(webhook_deliveries, ep.url, ep.livemode, ep.secret, ep.previous_secret,
+    joined = (sa.select(webhook_deliveries, ep.url, ep.secret, ep.previous_secret,
                         ep.previous_secret_expires_at, ep.enabled, ep.failing_since, ev.payload)
               .join(webhook_endpoints, ep.id == dl.endpoint_id)
               .join(outbox_events, ev.id == dl.event_id)
