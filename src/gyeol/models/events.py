@@ -12,6 +12,7 @@ outbox_events = sa.Table(
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("id", sa.String(40), nullable=False, unique=True),
     sa.Column("merchant_id", sa.String(40), nullable=False, index=True),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("resource_id", sa.String(64), nullable=True),
     sa.Column("payload", sa.JSON, nullable=False),

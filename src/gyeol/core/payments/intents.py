@@ -93,8 +93,8 @@ class Intents:
                 async with self.db.read() as conn:
                     redirect = self.checkout_url(await repo.get(conn, caller, resumed))
             return Created(charge, redirect, None)
-        method = await methods.resolve(self.connectors, self.customers, caller, cmd.method) \
-            if cmd.confirm and cmd.method else None
+        method = await methods.resolve_named(self.db, self.connectors, self.customers, caller, cmd.method,
+                                             order_id=cmd.order_id) if cmd.confirm and cmd.method else None
         now = self.clock.now()
         row = rows.new_payment(
             merchant_id=caller.merchant_id, livemode=caller.livemode, face=cmd.face, order_id=cmd.order_id,
@@ -139,7 +139,7 @@ class Intents:
 
     async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Order:
         """The order to pay, which the merchant has already: locked, and checked against the intent."""
-        order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
+        order = await orders_repo.get(conn, caller, cmd.order_id, lock=True)
         if order is None or (cmd.require_order and caller.is_user and order.user_id != caller.user_id):
             raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
                               details={"orderId": cmd.order_id})
@@ -167,7 +167,8 @@ class Intents:
         if not spec.given:
             raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
                               "Give one of paymentMethodId, token or card.")
-        method = await methods.resolve(self.connectors, self.customers, caller, spec)
+        method = await methods.resolve_named(self.db, self.connectors, self.customers, caller, spec,
+                                             payment_id=payment_id)
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "payment", payment_id)

@@ -61,6 +61,7 @@ class Attempt(Record):
     id: str
     payment_id: str
     merchant_id: str
+    livemode: bool
     kind: str
     status: str
     amount: int

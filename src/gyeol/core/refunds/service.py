@@ -38,9 +38,10 @@ class RefundCommand:
 def _new_refund(refund_id: str, p: Payment, amount: int, reason: str | None, is_cancel: bool,
                 metadata: dict[str, Any], now: datetime) -> Refund:
     """A `pending` refund of payment `p`, not yet inserted."""
-    return Refund(id=refund_id, merchant_id=p.merchant_id, payment_id=p.id, amount=amount, currency=p.currency,
-                  status="pending", reason=reason, is_cancel=is_cancel, metadata=metadata, pg_transaction_id=None,
-                  failure_reason=None, connector=p.connector or "sandbox", created_at=now, updated_at=now)
+    return Refund(id=refund_id, merchant_id=p.merchant_id, livemode=p.livemode, payment_id=p.id, amount=amount,
+                  currency=p.currency, status="pending", reason=reason, is_cancel=is_cancel, metadata=metadata,
+                  pg_transaction_id=None, failure_reason=None, connector=p.connector or "sandbox", created_at=now,
+                  updated_at=now)
 
 
 class RefundService:
@@ -178,7 +179,7 @@ class RefundService:
 
     async def get(self, caller: Caller, refund_id: str) -> Refund:
         async with self.db.read() as conn:
-            row = await repo.get_merchants(conn, caller.merchant_id, refund_id)
+            row = await repo.get_callers(conn, caller, refund_id)
             if row is not None and caller.user_id:
                 await payments_repo.get(conn, caller, row.payment_id)  # 404 unless the user's own
         if row is None:
@@ -188,7 +189,7 @@ class RefundService:
     async def list_page(self, caller: Caller, page: int, size: int,
                         payment_id: str | None = None) -> Page[Refund]:
         async with self.db.read() as conn:
-            return await repo.list_page(conn, caller.merchant_id, page, size, payment_id=payment_id)
+            return await repo.list_page(conn, caller, page, size, payment_id=payment_id)
 
     async def succeeded(self, payment_id: str) -> list[Refund]:
         """A payment's refunds that went through, oldest first."""

@@ -27,7 +27,7 @@ async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sens
 
 @router.get("/charges")
 async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias="paymentId", max_length=40)) -> Any:
-    p = await svc.payments.get_payment(caller, payment_id)  # 404 unless the merchant's own
+    p = await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id, p.payment_key)
     items = [{"chargeId": r["id"], "kind": r["kind"], "status": r["status"], "amount": r["amount"],
               "currency": r["currency"], "reference": r["reference"], "parentId": r["parent_id"],
@@ -37,9 +37,9 @@ async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias
 
 @router.post("/3ds/{payment_id}")
 async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: TestMode) -> Any:
+    await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     charge = await svc.sandbox.complete_challenge(caller.merchant_id, payment_id, body.result == "approve")
     if charge is None:
-        await svc.payments.get_payment(caller, payment_id)  # 404 unless the merchant's own
         raise DomainError("conflict", "NO_CHALLENGE", "This payment has no 3-D Secure challenge waiting.",
                           details={"paymentId": payment_id})
     if charge["status"] == "succeeded":

@@ -102,7 +102,7 @@ async def _callback(request: Request, svc: Services, merchant_id: str) -> Any:
     applied = False
     if fetched.status == "approved":
         try:
-            await svc.payments.process_payment_after_approval(merchant_id, False, fetched, connector=pg.name)
+            await svc.payments.process_payment_after_approval(merchant_id, fetched, connector=pg.name)
             applied = True
         except DomainError as err:  # not one of this merchant's orders, or not its amount: change nothing
             log.warning("toss_callback_not_applied", merchant_id=merchant_id, code=err.code)
