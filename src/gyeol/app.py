@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gyeol.config import Settings
-from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.core import processes, recovery
 from gyeol.core.errors import DomainError
 from gyeol.db.engine import database_unreachable
@@ -47,6 +46,7 @@ from gyeol.faces.shopping import routes as shopping_routes
 from gyeol.models import payments
 from gyeol.observability import Metrics, RequestContextMiddleware
 from gyeol.services import Services, build_services
+from gyeol.simulators.toss.simulator import TossSimulator
 from gyeol.worker import run_forever
 
 log = structlog.get_logger(__name__)

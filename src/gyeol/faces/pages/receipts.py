@@ -13,10 +13,10 @@ from gyeol.core.clock import KST
 from gyeol.core.money import format_amount
 from gyeol.core.payments.records import Payment
 from gyeol.faces.kiosk.views import METHOD, kiosk_status
-from gyeol.faces.pages.security import PAGE_HEADERS
-from gyeol.faces.pages.texts import bank_name, lang_of
 from gyeol.models import merchants, orders, payment_accounts, payments, refunds
 from gyeol.services import Services
+from gyeol.web.security import PAGE_HEADERS
+from gyeol.web.texts import bank_name, lang_of
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
