@@ -29,7 +29,7 @@ from gyeol.core.payments import accounts, receipts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers
 from gyeol.core.payments.approvals import Approvals
-from gyeol.core.payments.commands import CreateIntent, MethodSpec
+from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec
 from gyeol.core.payments.expiry import Expiry
 from gyeol.core.payments.intents import Intents
 from gyeol.core.payments.notices import NoticeOutcome, Notices, PgNotice
@@ -113,8 +113,8 @@ class PaymentService:
         return await self.intents.capture(caller, payment_id, amount, fault=fault)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None) -> Charge:
-        return await self.intents.cancel(caller, payment_id, reason, fault=fault)
+                     fault: str | None = None, policy: CancelPolicy | None = None) -> Charge:
+        return await self.intents.cancel(caller, payment_id, reason, fault=fault, policy=policy)
 
     # --- approved at the PG first: approvals.py -----------------------------------------------
     async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Charge:
