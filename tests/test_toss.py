@@ -20,8 +20,8 @@ import uvicorn
 from conftest import Env, make_env
 from gyeol.app import set_toss_key
 from gyeol.connectors.base import KeyedConfirm
-from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.core.reconcile import Reconciler
+from gyeol.simulators.toss.simulator import TossSimulator
 
 SIM_KEY = "test_sk_merchant_at_toss"
 

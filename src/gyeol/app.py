@@ -20,10 +20,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gyeol.config import Settings
-from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.core import processes, recovery
+from gyeol.core.availability import unavailable
 from gyeol.core.errors import DomainError
-from gyeol.db.engine import database_unreachable
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
 from gyeol.faces.kiosk import errors as kiosk_errors
@@ -47,6 +46,7 @@ from gyeol.faces.shopping import routes as shopping_routes
 from gyeol.models import payments
 from gyeol.observability import Metrics, RequestContextMiddleware
 from gyeol.services import Services, build_services
+from gyeol.simulators.toss.simulator import TossSimulator
 from gyeol.worker import run_forever
 
 log = structlog.get_logger(__name__)
@@ -166,13 +166,10 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     async def database_error(request: Request, exc: Exception) -> Response:
-        if not database_unreachable(exc):
+        err = unavailable(exc)
+        if err is None:
             return await internal_error(request, exc)
-        # The request was cut off by the database (a dropped connection, a restart, a pool with no free
-        # connection): retryable; an Idempotency-Key's retry resumes whatever it had committed.
         log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
-        err = DomainError("unavailable", "DATABASE_UNAVAILABLE", "The database cannot be reached right now; retry "
-                          "shortly.", headers={"Retry-After": "1"})
         return faces.render(request.url.path, err, _request_id(request))
 
     @app.exception_handler(Exception)

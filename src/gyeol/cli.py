@@ -290,7 +290,7 @@ def keys_rotate_data() -> None:
 def toss_sim(host: str, port: int, webhook_url: str | None) -> None:
     import uvicorn
 
-    from gyeol.connectors.toss.simulator import TossSimulator
+    from gyeol.simulators.toss.simulator import TossSimulator
 
     sim = TossSimulator(webhook_url=webhook_url, public_url=f"http://{host}:{port}")
     click.echo(f"Toss simulator on http://{host}:{port}")

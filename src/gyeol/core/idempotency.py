@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from gyeol.core import processes
 from gyeol.core.clock import Clock
-from gyeol.db import sql
+from gyeol.db import commits, sql
 from gyeol.db.engine import Conn, Database
 from gyeol.models import idempotency_keys as ik
 
@@ -74,10 +74,13 @@ _serving: set[str] = set()  # the holders of this process's requests in flight
 
 @contextmanager
 def bind(key: RequestKey) -> Iterator[None]:
+    """Serve the request that holds `key` inside: its services claim the key, and its commits are counted (the
+    tests' crash stop, `db.commits`)."""
     token = _current.set(key)
     _serving.add(key.holder)
     try:
-        yield
+        with commits.counted():
+            yield
     finally:
         _serving.discard(key.holder)
         _current.reset(token)

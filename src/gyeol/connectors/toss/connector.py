@@ -24,10 +24,11 @@ from gyeol.connectors.base import (
     PgPayment,
     TokenInfo,
 )
-from gyeol.connectors.toss.codes import METHOD_CODE, NEUTRAL_STATUS
+from gyeol.connectors.toss.codes import NEUTRAL_STATUS
 from gyeol.core.merchants import repository as merchants_repo
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
+from gyeol.toss_v1 import METHOD_CODE
 
 
 def toss_credentials(settings: dict[str, Any] | None) -> str | None:

@@ -20,7 +20,7 @@ from gyeol.connectors.base import AttemptResult, Outcome
 from gyeol.connectors.registry import Connectors
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
-from gyeol.core.events import outbox
+from gyeol.core.events import inbox, outbox
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.payments import accounts, pg_calls
 from gyeol.core.payments import repository as repo
@@ -32,7 +32,6 @@ from gyeol.core.states import PAYMENT, IllegalTransition
 from gyeol.crypto import DataCipher
 from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
-from gyeol.models import inbound_events
 
 # The statuses of an attempt whose answer is still awaited; any other has had its answer.
 AWAITING = ("started", "unknown", "requires_action")
@@ -129,8 +128,7 @@ class Answers:
         """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""
         now = self.clock.now()
         async with self.db.tx() as conn:
-            if not await sql.insert_new(conn, inbound_events, {"source": source, "event_id": event_id,
-                                                                "received_at": now}):
+            if not await inbox.accept(conn, source, event_id, now):
                 return False
             p = await repo.get_any(conn, str(data.get("paymentId")), lock=True)
             if p is None or not p.open_attempt_id:

@@ -29,7 +29,7 @@ from gyeol.core.orders.service import CreateOrder, OrderService
 from gyeol.core.payments import accounts, methods, pg_calls, rows
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers, emit, raise_for
-from gyeol.core.payments.commands import CreateIntent, MethodSpec, ResolvedMethod
+from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec, ResolvedMethod
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundCommand, RefundService
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
@@ -248,8 +248,9 @@ class Intents:
         return await self._send(p, a, fault)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None) -> Charge:
-        """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded."""
+                     fault: str | None = None, policy: CancelPolicy | None = None) -> Charge:
+        """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded, within the
+        caller's `policy` (checked with the refund, under the payment's lock)."""
         if idempotency.resumed("payment") == payment_id:
             charge = await self.answers.carry_on(payment_id)
             if charge.payment.status in PAYMENT_CLOSED:
@@ -276,7 +277,7 @@ class Intents:
                     return Charge(p)
         if money_taken:
             await self.refunds.refund(caller, RefundCommand(payment_id, None, reason or "canceled", {},
-                                                            is_cancel=True), fault=fault)
+                                                            is_cancel=True, policy=policy), fault=fault)
             async with self.db.read() as conn:
                 return await repo.get_with_last_attempt(conn, caller, payment_id)
         return await self._send(p, a, fault)

@@ -17,6 +17,7 @@ from gyeol.core.events import outbox
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.pagination import Page
 from gyeol.core.payments import repository as payments_repo
+from gyeol.core.payments.commands import CancelPolicy
 from gyeol.core.payments.records import Payment
 from gyeol.core.refunds import repository as repo
 from gyeol.core.refunds.records import Refund
@@ -33,6 +34,7 @@ class RefundCommand:
     reason: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     is_cancel: bool = False
+    policy: CancelPolicy | None = None  # a cancel's limits, checked under the payment's lock
 
 
 def _new_refund(refund_id: str, p: Payment, amount: int, reason: str | None, is_cancel: bool,
@@ -68,6 +70,8 @@ class RefundService:
                 raise DomainError("conflict", "PAYMENT_NOT_CAPTURED",
                                   "Only a payment whose money was taken can be refunded.",
                                   details={"paymentId": p.id, "status": p.status})
+            if cmd.policy is not None:
+                cmd.policy.check(p, now)
             refundable = p.captured_amount - p.refunded_amount - p.refunding_amount
             amount = refundable if cmd.amount is None else cmd.amount
             if amount <= 0 or amount > refundable:

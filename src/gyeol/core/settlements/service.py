@@ -13,7 +13,7 @@ from typing import Any
 
 from gyeol.core.clock import KST, Clock
 from gyeol.core.context import Caller
-from gyeol.core.errors import not_found
+from gyeol.core.errors import DomainError, not_found
 from gyeol.core.events import outbox
 from gyeol.core.merchants import repository as merchants_repo
 from gyeol.core.money import apply_rate
@@ -107,6 +107,15 @@ class SettlementService:
             s = await repo.get(conn, settlement_id)
         if s is None or not caller.owns(s.merchant_id, s.livemode):
             raise not_found("settlement", settlement_id)
+        return s
+
+    async def of_payment(self, caller: Caller, payment_id: str) -> Settlement:
+        """The approval's settlement of one of the caller's payments whose money was taken."""
+        async with self.db.read() as conn:
+            s = await repo.approval(conn, payment_id)
+        if s is None or not caller.owns(s.merchant_id, s.livemode):
+            raise DomainError("not_found", "NOT_FOUND", f"No settlement for payment '{payment_id}'.",
+                              details={"paymentId": payment_id})
         return s
 
     async def all(self, caller: Caller, start: date | None, end: date | None,

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 
 from gyeol.core.clock import iso
 from gyeol.core.errors import DomainError
-from gyeol.core.payments import repository as payments_repo
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Sensitive, Svc, TestMode
 from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
@@ -58,13 +57,7 @@ async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: T
 async def buyer_pays(body: SandboxPayIn, svc: Svc) -> Any:
     """The buyer's side of seed 003: pay at the PG with the payment's client token (no API key; test mode only).
     Gyeol's payment does not change until the app calls `POST /api/v1/payments/complete`."""
-    async with svc.db.read() as conn:
-        p = await payments_repo.get_by_client_token(conn, body.client_token)
-    if p is None or p.livemode:
-        raise DomainError("authentication", "INVALID_CLIENT_TOKEN", "No test-mode payment has this client token.")
-    if p.status not in ("created", "failed"):
-        raise DomainError("conflict", "PAYMENT_NOT_PAYABLE", f"The payment is {p.status}.",
-                          details={"paymentId": p.id, "status": p.status})
+    p = await svc.payments.payable_with_client_token(body.client_token)
     charge = await svc.sandbox.pay(p.merchant_id, p.id, p.amount, p.currency, body.card.to_card())
     return {"pgTransactionId": charge["id"], "paymentId": p.id, "amount": charge["amount"],
             "status": charge["status"], "failureReason": charge["failure_code"]}

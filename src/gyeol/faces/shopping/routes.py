@@ -1,7 +1,8 @@
 """Seed 002's shopping-service payment API at /api/shopping/payments: users' JWTs, envelopes, S0xx/C0xx codes.
 
-The rules of the seed that are this face's own (card format, the 7-day cancel window, no cancel of a bank
-transfer, refunds by ADMIN only) live here; money moves only through the core's payments and refunds.
+The rules of the seed that are this face's own (card format, refunds by ADMIN only) live here, and its cancel
+rules (the 7-day window, no cancel of a bank transfer) are a policy it hands the core, which checks it under the
+payment's lock; money moves only through the core's payments and refunds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from gyeol.connectors.base import CardData
 from gyeol.core.clock import KST, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
-from gyeol.core.payments.commands import METHOD_TYPES, BankInfo, CreateIntent, MethodSpec
+from gyeol.core.payments.commands import METHOD_TYPES, BankInfo, CancelPolicy, CreateIntent, MethodSpec
 from gyeol.core.payments.records import Payment
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
@@ -29,7 +30,7 @@ from gyeol.services import Services
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/shopping/payments", tags=["shopping (seed 002)"])
 
-CANCEL_WINDOW = timedelta(days=7)
+CANCEL_POLICY = CancelPolicy(window=timedelta(days=7), refunded_only=frozenset({"bank"}))
 METHOD_NAMES = {v: k for k, v in METHOD_TYPES.items()}
 STATUS = {"created": "PENDING", "pending": "PROCESSING", "authorized": "PROCESSING", "succeeded": "COMPLETED",
           "captured": "COMPLETED", "failed": "FAILED", "canceled": "CANCELLED", "voided": "CANCELLED",
@@ -152,11 +153,7 @@ async def cancel(payment_number: str, svc: Svc, caller: Shopper, _: Sensitive, f
     p = await svc.payments.get_by_number(caller, payment_number)
     if p.user_id != caller.user_id:  # the owner cancels; an ADMIN refunds
         raise DomainError("not_found", "NOT_FOUND", f"No such payment: '{payment_number}'.")
-    if p.method_type == "bank" and p.status in PAYMENT_MONEY_TAKEN:
-        raise DomainError("validation", "BANK_NOT_CANCELABLE", "A bank transfer cannot be canceled; ask a refund.")
-    if p.status in PAYMENT_MONEY_TAKEN and p.captured_at and svc.clock.now() - p.captured_at > CANCEL_WINDOW:
-        raise DomainError("validation", "CANCEL_WINDOW_PASSED", "Payments can be canceled for 7 days.")
-    await svc.payments.cancel(caller, p.id, "canceled by the buyer", fault=fault)
+    await svc.payments.cancel(caller, p.id, "canceled by the buyer", fault=fault, policy=CANCEL_POLICY)
     data = await payment_data(svc, await svc.payments.get_payment(caller, p.id))
     return envelope(svc, data)
 

@@ -1,0 +1,2 @@
+"""PGs that run inside Gyeol for tests and demos: applications that play a PG, not connectors to one. A simulator
+imports no face; the page parts its windows share with Gyeol's checkout are in `gyeol.web`."""
