@@ -32,7 +32,8 @@ async def test_two_servers_on_one_postgres_charge_once(pg_url: str | None, tmp_p
             b.wait_ready()
             auth = {"Authorization": "Bearer test_sk_twoprocs"}
             async with httpx.AsyncClient(headers=auth, timeout=30) as c:
-                r = await c.post(a.url + "/api/v1/payments/intent", json={"orderId": "two-procs", "amount": 7000})
+                r = await c.post(a.url + "/api/v1/payments/intent", json={"orderId": "two-procs", "amount": 7000,
+                                                                          "currency": "KRW"})
                 assert r.status_code == 200, r.text
                 pid = r.json()["paymentId"]
                 urls = [(a.url if i % 2 else b.url) + f"/api/v1/payments/{pid}/confirm" for i in range(40)]
@@ -132,7 +133,8 @@ async def test_timeout_then_gyeol_reconcile_settles_with_one_charge(sqlite_db: s
     with Server(env) as s:
         s.wait_ready()
         async with httpx.AsyncClient(headers={"Authorization": "Bearer test_sk_recon"}, timeout=30) as c:
-            r = await c.post(s.url + "/api/v1/payments/intent", json={"orderId": "recon-1", "amount": 4000})
+            r = await c.post(s.url + "/api/v1/payments/intent", json={"orderId": "recon-1", "amount": 4000,
+                                                                      "currency": "KRW"})
             pid = r.json()["paymentId"]
             r = await c.post(s.url + f"/api/v1/payments/{pid}/confirm", json={"token": "tok_visa"},
                              headers={"Gyeol-Sandbox-Fault": "timeout"})
@@ -162,7 +164,8 @@ async def test_serve_runs_the_jobs_in_process_by_default(sqlite_db: str, tmp_pat
                                  json={"url": rx.url, "events": ["payment.completed"]})
                 assert r.status_code == 200, r.text
                 r = await c.post(s.url + "/api/v1/payments/intent", json={
-                    "orderId": "emb-1", "amount": 500, "confirm": True, "methodOptions": {"token": "tok_visa"}})
+                    "orderId": "emb-1", "amount": 500, "currency": "KRW", "confirm": True,
+                    "methodOptions": {"token": "tok_visa"}})
                 assert r.status_code == 200, r.text
                 for _ in range(100):
                     if rx.calls:

@@ -91,8 +91,8 @@ async def test_subscriptions_filter_and_merchants_are_separate(env: Env) -> None
     async with Receiver() as rx:
         await endpoint(env, rx.url, ["payment.completed"])
         other, _, _ = await env.new_merchant("other")
-        r = await other.post("/api/v1/payments/intent", json={"orderId": "o-x", "amount": 100, "confirm": True,
-                                                              "methodOptions": {"token": "tok_visa"}})
+        r = await other.post("/api/v1/payments/intent", json={"orderId": "o-x", "amount": 100, "currency": "KRW",
+                                                              "confirm": True, "methodOptions": {"token": "tok_visa"}})
         assert r.status_code == 200
         await env.paid(100)
         await pump(env)
@@ -251,7 +251,8 @@ async def test_unknown_outcome_for_a_day_raises_one_alert(env: Env) -> None:
     from gyeol.core.reconcile import Reconciler
 
     r = await env.client.post("/api/v1/payments/intent", json={
-        "orderId": "o-lost", "amount": 1000, "confirm": True, "methodOptions": {"token": "tok_visa"}},
+        "orderId": "o-lost", "amount": 1000, "currency": "KRW", "confirm": True,
+        "methodOptions": {"token": "tok_visa"}},
         headers={"Gyeol-Sandbox-Fault": "timeout"})
     assert r.status_code == 504
 
