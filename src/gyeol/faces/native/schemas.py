@@ -86,7 +86,7 @@ class BankInfoIn(Strict):
 
 
 class UserPaymentIn(MethodIn):
-    """Seed 003's `POST /api/v1/payments`: a user's payment, processed at once when it carries a method."""
+    """`POST /api/v1/payments`: a user's payment, processed at once when it carries a method."""
 
     order_id: StrictStr = Field(alias="orderId", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     amount: Amount

@@ -24,7 +24,7 @@ from gyeol.models import inbound_events
 from gyeol.services import Services
 
 log = structlog.get_logger(__name__)
-router = APIRouter(route_class=JSONRoute, prefix="/api/payments", tags=["shop (seed 004)"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/payments", tags=["Shop: Toss confirm and callback"])
 DONE_MESSAGE = "결제 완료 및 정산 생성 완료"
 
 
@@ -38,7 +38,7 @@ async def _settlement(svc: Services, payment_id: str) -> Settlement:
         return await settlements.for_payment(conn, payment_id)
 
 
-@router.post("/confirm")
+@router.post("/confirm", summary="Confirm a Toss payment for an order and book its settlement")
 async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault) -> Any:
     try:
         order = await svc.orders.get(caller, body.order_id)
@@ -59,13 +59,13 @@ async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sen
     return _done(p, await _settlement(svc, p.id))
 
 
-@router.post("/callback")
+@router.post("/callback", summary="Receive Toss's payment webhook (default merchant)")
 async def callback_default(request: Request, svc: Svc) -> Any:
     merchant = await svc.merchants.get_by_name("default")
     return await _callback(request, svc, merchant["id"])
 
 
-@router.post("/callback/{merchant_id}")
+@router.post("/callback/{merchant_id}", summary="Receive Toss's payment webhook for a merchant")
 async def callback(merchant_id: str, request: Request, svc: Svc) -> Any:
     merchant = await svc.merchants.get(merchant_id)
     return await _callback(request, svc, merchant["id"])
