@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ from gyeol.app import create_app
 from gyeol.db.engine import sync_url
 from gyeol.db.migrate import alembic_config, upgrade
 from gyeol.ids import new_id
-from gyeol.models import payments
+from gyeol.models import outbox_events, payments
 from gyeol.services import build_services
 
 BEFORE_PARTIAL_KEYS = "0005_events"
@@ -97,3 +98,25 @@ async def test_partial_key_indexes_keep_the_rows_and_the_uniqueness(empty_url: s
             assert again.status_code == 200 and again.json()["paymentId"] == keyed, again.text
     finally:
         await svc.close()
+
+
+def test_alerts_a_race_wrote_twice_are_kept_once_and_then_never_twice(empty_url: str) -> None:
+    command.upgrade(alembic_config(empty_url), "0007_key_recovery")
+    engine = sa.create_engine(sync_url(empty_url))
+
+    def alert(attempt_id: str) -> dict[str, object]:
+        return {"id": new_id("evt"), "merchant_id": "mer_1", "type": "attempt.unresolved", "resource_id": attempt_id,
+                "payload": {}, "created_at": datetime.now(UTC)}
+
+    try:
+        first, twice, alone = alert("att_1"), alert("att_1"), alert("att_2")
+        with engine.begin() as conn:
+            conn.execute(outbox_events.insert(), [first, twice, alone])
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            kept = conn.execute(sa.select(outbox_events.c.id).order_by(outbox_events.c.seq)).scalars().all()
+        assert kept == [first["id"], alone["id"]]
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(outbox_events.insert(), [alert("att_2")])
+    finally:
+        engine.dispose()

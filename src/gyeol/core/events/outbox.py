@@ -50,12 +50,20 @@ async def add(
 
 async def add_all(conn: Conn, events: list[Event], now: datetime) -> list[str]:
     """Add the events of one change, in their order, with one INSERT (their `seq` follows the VALUES' order)."""
-    rows: list[dict[str, Any]] = []
-    for e in events:
-        event_id = new_id("evt")
-        payload = {"id": event_id, "type": e.type, "createdAt": iso(now), "merchantId": e.merchant_id,
-                   "data": {"object": e.obj if isinstance(e.obj, dict) else _render(e.obj)}}
-        rows.append({"id": event_id, "merchant_id": e.merchant_id, "type": e.type, "resource_id": e.resource_id,
-                     "payload": payload, "created_at": now})
+    rows = [_row(e, now) for e in events]
     await sql.insert_many(conn, outbox_events, rows)
     return [str(r["id"]) for r in rows]
+
+
+async def add_once(conn: Conn, event: Event, now: datetime) -> bool:
+    """Add an event that a unique key of the outbox allows once (an attempt's `attempt.unresolved`); whether it
+    was added. A copy that is there already, or being added by a transaction not yet committed, is not added."""
+    return await sql.insert_new(conn, outbox_events, _row(event, now))
+
+
+def _row(e: Event, now: datetime) -> dict[str, Any]:
+    event_id = new_id("evt")
+    payload = {"id": event_id, "type": e.type, "createdAt": iso(now), "merchantId": e.merchant_id,
+               "data": {"object": e.obj if isinstance(e.obj, dict) else _render(e.obj)}}
+    return {"id": event_id, "merchant_id": e.merchant_id, "type": e.type, "resource_id": e.resource_id,
+            "payload": payload, "created_at": now}
