@@ -131,7 +131,7 @@ def worker(once: bool, interval: float) -> None:
         _run(lambda svc: jobs.run_forever(svc, interval))
 
 
-@main.group(help="Merchants: create, list.")
+@main.group(help="Merchants: create, list, update, and their PG, JWT and other settings.")
 def merchants() -> None:
     pass
 
@@ -146,6 +146,22 @@ def merchants_create(name: str) -> None:
     except DomainError as err:
         raise click.ClickException(err.message) from None
     _print({"merchantId": merchant["id"], "name": merchant["name"], "testSecretKey": key})
+
+
+@merchants.command("update", help="Rename a merchant: its buyers see the name on the checkout and on receipts.")
+@click.option("--merchant", required=True, help="Merchant name or id.")
+@click.option("--name", required=True, help="The new name.")
+def merchants_update(merchant: str, name: str) -> None:
+    from gyeol.core.errors import DomainError
+
+    async def go(svc: Any) -> Any:
+        m = await svc.merchants.rename((await svc.merchants.get_by_name(merchant))["id"], name)
+        return {"merchantId": m["id"], "name": m["name"]}
+
+    try:
+        _print(_run(go))
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
 
 
 @merchants.command("list", help="List merchants.")

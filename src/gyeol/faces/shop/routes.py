@@ -61,7 +61,7 @@ async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sen
 
 @router.post("/callback", summary="Receive Toss's payment webhook (default merchant)")
 async def callback_default(request: Request, svc: Svc) -> Any:
-    merchant = await svc.merchants.get_by_name("default")
+    merchant = await svc.merchants.default()
     return await _callback(request, svc, merchant["id"])
 
 
