@@ -133,7 +133,7 @@ async def test_two_servers_two_workers_webhooks_and_broker(pg: str, tmp_path: Pa
 
                 async def pay(i: int) -> None:
                     r = await http.post(servers[i % 2].url + "/api/v1/payments/intent", json={
-                        "orderId": f"scale-{i}", "amount": 1000 + i, "confirm": True,
+                        "orderId": f"scale-{i}", "amount": 1000 + i, "currency": "KRW", "confirm": True,
                         "methodOptions": {"token": "tok_visa"}}, headers={"Idempotency-Key": f"k-{i}"})
                     assert r.status_code == 200, r.text
 

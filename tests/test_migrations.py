@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ from gyeol.app import create_app
 from gyeol.db.engine import sync_url
 from gyeol.db.migrate import alembic_config, upgrade
 from gyeol.ids import new_id
-from gyeol.models import payments
+from gyeol.models import merchants, outbox_events, payments
 from gyeol.services import build_services
 
 BEFORE_PARTIAL_KEYS = "0005_events"
@@ -134,5 +135,44 @@ async def test_livemode_is_filled_from_each_rows_parent(empty_url: str, tmp_path
                              p=pid) == {mode}
                 assert modes("SELECT livemode FROM outbox_events WHERE resource_id = :p", p=pid) == {mode}
             assert modes("SELECT livemode FROM webhook_deliveries") == {True}
+    finally:
+        engine.dispose()
+
+
+def test_alerts_a_race_wrote_twice_are_kept_once_and_then_never_twice(empty_url: str) -> None:
+    command.upgrade(alembic_config(empty_url), "0007_key_recovery")
+    engine = sa.create_engine(sync_url(empty_url))
+
+    def alert(attempt_id: str) -> dict[str, object]:
+        return {"id": new_id("evt"), "merchant_id": "mer_1", "type": "attempt.unresolved", "resource_id": attempt_id,
+                "payload": {}, "created_at": datetime.now(UTC)}
+
+    try:
+        first, twice, alone = alert("att_1"), alert("att_1"), alert("att_2")
+        with engine.begin() as conn:
+            conn.execute(outbox_events.insert(), [first, twice, alone])
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            kept = conn.execute(sa.select(outbox_events.c.id).order_by(outbox_events.c.seq)).scalars().all()
+        assert kept == [first["id"], alone["id"]]
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(outbox_events.insert(), [alert("att_2")])
+    finally:
+        engine.dispose()
+
+
+def test_the_merchant_named_default_is_marked_the_default(empty_url: str) -> None:
+    command.upgrade(alembic_config(empty_url), "0007_key_recovery")
+    engine = sa.create_engine(sync_url(empty_url))
+    try:
+        with engine.begin() as conn:
+            for name in ("acme", "default"):
+                conn.execute(sa.text("INSERT INTO merchants (id, name, settings, created_at) VALUES "
+                                     "(:id, :name, '{}', :now)"), {"id": f"mer_{name}", "name": name,
+                                                                    "now": datetime.now(UTC)})
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            marked = conn.execute(sa.select(merchants.c.name).where(merchants.c.is_default)).scalars().all()
+        assert marked == ["default"]
     finally:
         engine.dispose()

@@ -180,11 +180,11 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
 
 
 def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["Operations"], summary="Liveness")
     async def healthz() -> Any:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["Operations"], summary="Readiness (the database answers)")
     async def readyz() -> Any:
         try:
             async with svc.db.read() as conn:
@@ -193,7 +193,7 @@ def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
             return FastJSON({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return {"status": "ok", "database": "ok"}
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["Operations"], summary="Prometheus metrics")
     async def prometheus_metrics() -> Response:
         async with svc.db.read() as conn:
             rows = (await conn.execute(sa.select(payments.c.status, sa.func.count()).group_by(payments.c.status))).all()

@@ -71,11 +71,18 @@ async def add_all(conn: Conn, events: list[Event], now: datetime) -> list[str]:
 
 def inserting(events: list[Event], now: datetime) -> sql.Insert:
     """`add_all` as a write to make with the change's others (`sql.write_all`)."""
-    rows: list[dict[str, Any]] = []
-    for e in events:
-        event_id = new_id("evt")
-        payload = {"id": event_id, "type": e.type, "createdAt": iso(now), "merchantId": e.merchant_id,
-                   "data": {"object": e.obj if isinstance(e.obj, dict) else _render(e.obj)}}
-        rows.append({"id": event_id, "merchant_id": e.merchant_id, "livemode": e.livemode, "type": e.type,
-                     "resource_id": e.resource_id, "payload": payload, "created_at": now})
-    return sql.Insert(outbox_events, rows)
+    return sql.Insert(outbox_events, [_row(e, now) for e in events])
+
+
+async def add_once(conn: Conn, event: Event, now: datetime) -> bool:
+    """Add an event that a unique key of the outbox allows once (an attempt's `attempt.unresolved`); whether it
+    was added. A copy that is there already, or being added by a transaction not yet committed, is not added."""
+    return await sql.insert_new(conn, outbox_events, _row(event, now))
+
+
+def _row(e: Event, now: datetime) -> dict[str, Any]:
+    event_id = new_id("evt")
+    payload = {"id": event_id, "type": e.type, "createdAt": iso(now), "merchantId": e.merchant_id,
+               "data": {"object": e.obj if isinstance(e.obj, dict) else _render(e.obj)}}
+    return {"id": event_id, "merchant_id": e.merchant_id, "livemode": e.livemode, "type": e.type,
+            "resource_id": e.resource_id, "payload": payload, "created_at": now}

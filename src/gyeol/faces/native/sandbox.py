@@ -14,17 +14,17 @@ from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
 from gyeol.faces.native.views import charge_view
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/v1/sandbox", tags=["sandbox"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1/sandbox", tags=["Sandbox (test mode only)"])
 
 
-@router.post("/tokens")
+@router.post("/tokens", summary="Tokenize a test card")
 async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sensitive) -> Any:
     info = await svc.sandbox.tokenize(caller.merchant_id, body.card.to_card())
     return {"token": info.token, "brand": info.brand, "last4": info.last4,
             "expMonth": info.exp_month, "expYear": info.exp_year}
 
 
-@router.get("/charges")
+@router.get("/charges", summary="List what the sandbox PG charged for a payment")
 async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias="paymentId", max_length=40)) -> Any:
     p = await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id, p.payment_key)
@@ -34,7 +34,7 @@ async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias
     return {"items": items, "total": len(items), "page": 1, "size": len(items)}
 
 
-@router.post("/3ds/{payment_id}")
+@router.post("/3ds/{payment_id}", summary="Answer a payment's 3-D Secure challenge")
 async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: TestMode) -> Any:
     await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     charge = await svc.sandbox.complete_challenge(caller.merchant_id, payment_id, body.result == "approve")
@@ -53,9 +53,9 @@ async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: T
 
 
 
-@router.post("/pay")
+@router.post("/pay", summary="Pay as the buyer, with a payment's client token")
 async def buyer_pays(body: SandboxPayIn, svc: Svc) -> Any:
-    """The buyer's side of seed 003: pay at the PG with the payment's client token (no API key; test mode only).
+    """The buyer's side of a user's payment: pay at the PG with the payment's client token (no API key).
     Gyeol's payment does not change until the app calls `POST /api/v1/payments/complete`."""
     p = await svc.payments.payable_with_client_token(body.client_token)
     charge = await svc.sandbox.pay(p.merchant_id, p.id, p.amount, p.currency, body.card.to_card())
@@ -63,7 +63,7 @@ async def buyer_pays(body: SandboxPayIn, svc: Svc) -> Any:
             "status": charge["status"], "failureReason": charge["failure_code"]}
 
 
-@router.post("/virtual-accounts/{payment_number}/deposit")
+@router.post("/virtual-accounts/{payment_number}/deposit", summary="Deposit into a virtual account")
 async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
     """The buyer's deposit into an issued virtual account; the sandbox tells Gyeol by its signed webhook."""
     try:
@@ -81,7 +81,7 @@ async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
     return charge_view(await svc.payments.get(caller, p.id))
 
 
-@router.post("/keyed-payments")
+@router.post("/keyed-payments", summary="Approve a paymentKey at the PG, outside Gyeol")
 async def approve_in_pg_window(body: KeyedPaymentIn, svc: Svc, caller: TestMode) -> Any:
     """Play Toss's payment window and its confirm at the PG, outside Gyeol: what a webhook-first flow starts from."""
     await svc.sandbox.approve_key(caller.merchant_id, body.payment_key, body.order_id, body.amount)

@@ -18,7 +18,7 @@ from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 from gyeol.services import Services
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/payments", tags=["shop (seed 004)"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/payments", tags=["Shop: Toss confirm and callback"])
 DONE_MESSAGE = "결제 완료 및 정산 생성 완료"
 
 
@@ -27,7 +27,7 @@ def _done(p: Payment, settlement: Settlement) -> dict[str, Any]:
             "paymentId": p.id}
 
 
-@router.post("/confirm")
+@router.post("/confirm", summary="Confirm a Toss payment for an order and book its settlement")
 async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault) -> Any:
     try:
         order = await svc.orders.get(caller, body.order_id)
@@ -48,13 +48,13 @@ async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sen
     return _done(p, await svc.settlements.of_payment(caller, p.id))
 
 
-@router.post("/callback")
+@router.post("/callback", summary="Receive Toss's payment webhook (default merchant)")
 async def callback_default(request: Request, svc: Svc) -> Any:
-    merchant = await svc.merchants.get_by_name("default")
+    merchant = await svc.merchants.default()
     return await _callback(request, svc, merchant["id"])
 
 
-@router.post("/callback/{merchant_id}")
+@router.post("/callback/{merchant_id}", summary="Receive Toss's payment webhook for a merchant")
 async def callback(merchant_id: str, request: Request, svc: Svc) -> Any:
     merchant = await svc.merchants.get(merchant_id)
     return await _callback(request, svc, merchant["id"])

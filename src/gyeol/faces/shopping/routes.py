@@ -28,7 +28,7 @@ from gyeol.faces.native.schemas import BankInfoIn, Strict
 from gyeol.faces.toss_schemas import Amount
 from gyeol.services import Services
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/shopping/payments", tags=["shopping (seed 002)"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/shopping/payments", tags=["Shopping mall: user payments (KRW)"])
 
 CANCEL_POLICY = CancelPolicy(window=timedelta(days=7), refunded_only=frozenset({"bank"}))
 METHOD_NAMES = {v: k for k, v in METHOD_TYPES.items()}
@@ -123,7 +123,7 @@ async def payment_data(svc: Services, p: Payment) -> dict[str, Any]:
     return data
 
 
-@router.post("")
+@router.post("", summary="Pay for an order as a signed-in user")
 async def create(body: PaymentIn, svc: Svc, caller: Shopper, _: Sensitive, fault: Fault) -> Any:
     if "USER" not in caller.roles:
         raise DomainError("permission", "USER_ONLY", "Payments are made by a USER.")
@@ -143,12 +143,12 @@ async def create(body: PaymentIn, svc: Svc, caller: Shopper, _: Sensitive, fault
     return envelope(svc, await payment_data(svc, await svc.payments.get_payment(caller, created.charge.payment.id)))
 
 
-@router.get("/{payment_number}")
+@router.get("/{payment_number}", summary="Get a payment by its number")
 async def get(payment_number: str, svc: Svc, caller: Shopper) -> Any:
     return envelope(svc, await payment_data(svc, await svc.payments.get_by_number(caller, payment_number)))
 
 
-@router.post("/{payment_number}/cancel")
+@router.post("/{payment_number}/cancel", summary="Cancel one's own payment")
 async def cancel(payment_number: str, svc: Svc, caller: Shopper, _: Sensitive, fault: Fault) -> Any:
     p = await svc.payments.get_by_number(caller, payment_number)
     if p.user_id != caller.user_id:  # the owner cancels; an ADMIN refunds
@@ -158,7 +158,7 @@ async def cancel(payment_number: str, svc: Svc, caller: Shopper, _: Sensitive, f
     return envelope(svc, data)
 
 
-@router.post("/{payment_number}/refund")
+@router.post("/{payment_number}/refund", summary="Refund a payment (ADMIN)")
 async def refund(payment_number: str, svc: Svc, caller: Admin, _: Sensitive, fault: Fault) -> Any:
     p = await svc.payments.get_by_number(caller, payment_number)
     if p.status in PAYMENT_CLOSED:
