@@ -99,9 +99,9 @@ async def make_world(env: Env) -> World:
     ok(await c.post(f"/api/v1/payments/{challenged['paymentId']}/confirm",
                     json={"card": {**CARD, "number": "4000000000003220"}}))
     order = f"ord-{secrets.token_hex(5)}"
-    ok(await c.post("/api/v1/orders", json={"orderId": order, "amount": 7000}))
+    ok(await c.post("/api/v1/orders", json={"orderId": order, "amount": 7000, "currency": "KRW"}))
     shop_order = f"shop-{secrets.token_hex(5)}"
-    ok(await c.post("/api/v1/orders", json={"orderId": shop_order, "amount": 10_000}))
+    ok(await c.post("/api/v1/orders", json={"orderId": shop_order, "amount": 10_000, "currency": "KRW"}))
     tok = ok(await c.post("/api/v1/sandbox/tokens", json={"card": CARD}))["token"]
     method = ok(await c.post("/api/v1/customers/cus_modes/payment-methods", json={"token": tok}))
     settlement = ok(await c.get("/api/v1/settlements"))["items"][0]["settlementId"]

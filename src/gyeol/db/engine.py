@@ -204,15 +204,16 @@ class Database:
             self.engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT", pool_size=pool_size,
                                               max_overflow=10, pool_timeout=POOL_WAIT_S, pool_reset_on_return=None,
                                               **json)
-            # Callers queue here, first come first served, for one of the pool's connections: beyond the pool's
-            # size they would each wait in the pool with a task and a timer of their own.
+            # Connections are checked out of SQLAlchemy's pool once and then lent here, on the loop, first come
+            # first served: a check-out and check-in through the pool costs a greenlet switch each way and a
+            # wait with a task and a timer of its own for each caller beyond the pool's size.
             self._borrowers = asyncio.Semaphore(pool_size + 10)
+            self._idle: list[tuple[AsyncConnection, Any]] = []
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Conn]:
         if not self.is_sqlite:
-            async with self._connection() as pg:
-                raw: Any = (await pg.get_raw_connection()).driver_connection
+            async with self._connection() as (pg, raw):
                 transaction = await _on_driver(pg, "BEGIN", _begin(raw))
                 try:
                     yield Conn(async_=pg, driver=raw)
@@ -267,15 +268,15 @@ class Database:
             async with self.tx() as conn:
                 yield conn
             return
-        async with self._connection() as pg:
-            yield Conn(async_=pg)
+        async with self._connection() as (pg, raw):
+            yield Conn(async_=pg, driver=raw)
         commits.committed()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
         if not self.is_sqlite:
-            async with self._connection() as pg:
-                yield Conn(async_=pg)
+            async with self._connection() as (pg, raw):
+                yield Conn(async_=pg, driver=raw)
             return
         async with _waiting(self._readers, POOL_WAIT_S):
             with self.sync_engine.connect() as sync:
@@ -290,12 +291,38 @@ class Database:
                         driver.rollback()
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        async with _waiting(self._borrowers, POOL_WAIT_S), self.engine.connect() as pg:
-            yield pg
+    async def _connection(self) -> AsyncIterator[tuple[AsyncConnection, Any]]:
+        """A PostgreSQL connection and its asyncpg connection, lent for one transaction or read. One that was
+        lost (invalidated) is closed, and with it every idle one when the database went away."""
+        async with _waiting(self._borrowers, POOL_WAIT_S):
+            if self._idle:
+                pg, raw = self._idle.pop()
+            else:
+                pg = await self.engine.connect()
+                raw = (await pg.get_raw_connection()).driver_connection
+            try:
+                yield pg, raw
+            except BaseException as exc:
+                if database_unreachable(exc):
+                    await self._forget_idle()
+                raise
+            finally:
+                if pg.invalidated or raw.is_closed():
+                    await pg.close()
+                else:
+                    self._idle.append((pg, raw))
+
+    async def _forget_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for pg, _ in idle:
+            await pg.invalidate()
+            await pg.close()
 
     async def dispose(self) -> None:
         if not self.is_sqlite:
+            idle, self._idle = self._idle, []
+            for pg, _ in idle:
+                await pg.close()
             await self.engine.dispose()
             return
         if self._writer is not None:
