@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import orjson
+import structlog
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -32,6 +33,7 @@ from gyeol.db.compiled import Compiled
 WRITE_LOCK_WAIT_S = 30.0
 POOL_WAIT_S = 30.0
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 
@@ -163,6 +165,20 @@ async def _waiting(lock: asyncio.Lock | asyncio.Semaphore, seconds: float) -> As
         yield
     finally:
         lock.release()
+
+
+async def _close_all(conns: list[tuple[AsyncConnection, Any]], *, invalidate: bool) -> None:
+    """Close lent connections (emptying `conns`); `invalidate`: they are not fit to go back to the pool either.
+    A connection the server dropped may fail to close: that never hides the error being handled."""
+    taken = conns[:]
+    conns.clear()
+    for pg, _ in taken:
+        try:
+            if invalidate:
+                await pg.invalidate()
+            await pg.close()
+        except Exception as exc:
+            log.warning("database_connection_not_closed", error=type(exc).__name__)
 
 
 def _json_text(value: Any) -> str:
@@ -304,25 +320,18 @@ class Database:
                 yield pg, raw
             except BaseException as exc:
                 if database_unreachable(exc):
-                    await self._forget_idle()
+                    await _close_all(self._idle, invalidate=True)
                 raise
             finally:
-                if pg.invalidated or raw.is_closed():
-                    await pg.close()
+                # Lent again only as it was taken: open, and in no transaction (one a cut-off call left).
+                if pg.invalidated or raw.is_closed() or raw.is_in_transaction():
+                    await _close_all([(pg, raw)], invalidate=not pg.invalidated)
                 else:
                     self._idle.append((pg, raw))
 
-    async def _forget_idle(self) -> None:
-        idle, self._idle = self._idle, []
-        for pg, _ in idle:
-            await pg.invalidate()
-            await pg.close()
-
     async def dispose(self) -> None:
         if not self.is_sqlite:
-            idle, self._idle = self._idle, []
-            for pg, _ in idle:
-                await pg.close()
+            await _close_all(self._idle, invalidate=False)
             await self.engine.dispose()
             return
         if self._writer is not None:
