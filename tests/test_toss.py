@@ -19,7 +19,8 @@ import uvicorn
 
 from conftest import Env, make_env
 from gyeol.app import set_toss_key
-from gyeol.connectors.base import KeyedConfirm
+from gyeol.connectors.base import AuthorizeRequest, ConnectorUnavailable, Credentials
+from gyeol.connectors.toss.connector import TossConnector
 from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.core.reconcile import Reconciler
 
@@ -77,9 +78,10 @@ async def toss(db_url: str, tmp_path: Path) -> AsyncIterator[TossEnv]:
                         retry_unit_seconds=0.001, now=clock,
                         client=httpx.AsyncClient(transport=httpx.ASGITransport(app=env.app)))
     wire = LoseAnswers(httpx.ASGITransport(app=sim))
-    assert env.svc.connectors.toss is not None
-    await env.svc.connectors.toss.client.aclose()
-    env.svc.connectors.toss.client = httpx.AsyncClient(transport=wire)
+    connector = env.svc.connectors.by_name("toss")
+    assert isinstance(connector, TossConnector)
+    await connector.client.aclose()
+    connector.client = httpx.AsyncClient(transport=wire)
     await set_toss_key(env.svc, env.merchant_id, SIM_KEY)
     sim_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://toss.sim",
                                    headers=basic(SIM_KEY))
@@ -195,28 +197,25 @@ async def test_simulator_retries_webhooks_on_tosss_schedule(toss: TossEnv) -> No
 # --- the connector against the simulator --------------------------------------------------------------
 
 async def test_connector_confirm_errors_and_already_processed(toss: TossEnv) -> None:
-    conn = toss.env.svc.connectors.toss
-    assert conn is not None
-    mid = toss.env.merchant_id
+    conn = toss.env.svc.connectors.by_name("toss")
+    creds = Credentials(toss.env.merchant_id, SIM_KEY)  # handed in: the connector reads no database
     key = await toss.window("order-con-1", 2000)
-    for code in ("REJECT_CARD_COMPANY", "INVALID_CARD_EXPIRATION", "EXCEED_MAX_DAILY_PAYMENT_COUNT"):
-        res = await conn.confirm(KeyedConfirm(reference=f"att_{code}", merchant_id=mid, payment_key=key,
-                                              order_id="order-con-1", amount=2000, fault=code))
-        assert res.payment is None and res.error_code == code and res.http_status in (400, 403)
-    from gyeol.connectors.base import ConnectorUnavailable
 
+    def confirm(reference: str, amount: int = 2000, fault: str | None = None) -> AuthorizeRequest:
+        return AuthorizeRequest(creds, reference=reference, payment_id="pay_x", amount=amount, currency="KRW",
+                                capture=True, payment_key=key, order_id="order-con-1", fault=fault)
+
+    for code in ("REJECT_CARD_COMPANY", "INVALID_CARD_EXPIRATION", "EXCEED_MAX_DAILY_PAYMENT_COUNT"):
+        res = await conn.authorize(confirm(f"att_{code}", fault=code))
+        assert (res.outcome, res.failure_code) == ("failed", code)
     with pytest.raises(ConnectorUnavailable):
-        await conn.confirm(KeyedConfirm(reference="att_500", merchant_id=mid, payment_key=key,
-                                        order_id="order-con-1", amount=2000, fault="FAILED_INTERNAL_SYSTEM_PROCESSING"))
-    ok = await conn.confirm(KeyedConfirm(reference="att_ok", merchant_id=mid, payment_key=key,
-                                         order_id="order-con-1", amount=2000))
-    assert ok.payment is not None and (ok.payment.status, ok.payment.total_amount) == ("approved", 2000)
-    again = await conn.confirm(KeyedConfirm(reference="att_again", merchant_id=mid, payment_key=key,
-                                            order_id="order-con-1", amount=2000))
-    assert again.payment is not None and again.payment.status == "approved"  # ALREADY_PROCESSED, accepted
-    wrong = await conn.confirm(KeyedConfirm(reference="att_wrong", merchant_id=mid, payment_key=key,
-                                            order_id="order-con-1", amount=1999))
-    assert wrong.payment is None and wrong.error_code in ("ALREADY_PROCESSED_PAYMENT", "INVALID_REQUEST")
+        await conn.authorize(confirm("att_500", fault="FAILED_INTERNAL_SYSTEM_PROCESSING"))
+    ok = await conn.authorize(confirm("att_ok"))
+    assert (ok.outcome, ok.pg_transaction_id, ok.amount) == ("succeeded", key, 2000)
+    again = await conn.authorize(confirm("att_again"))
+    assert again.outcome == "succeeded"  # ALREADY_PROCESSED, accepted
+    wrong = await conn.authorize(confirm("att_wrong", amount=1999))
+    assert wrong.outcome == "failed" and wrong.failure_code in ("ALREADY_PROCESSED_PAYMENT", "INVALID_REQUEST")
 
 
 async def test_kiosk_through_toss_with_a_lost_answer_and_reconcile(toss: TossEnv) -> None:

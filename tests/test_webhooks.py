@@ -258,7 +258,7 @@ async def test_unknown_outcome_for_a_day_raises_one_alert(env: Env) -> None:
     async def down(*args: Any, **kwargs: Any) -> Any:
         raise ConnectorUnavailable("still down")
 
-    env.svc.sandbox.lookup = down  # type: ignore[method-assign]
+    env.svc.connectors.default.lookup = down  # type: ignore[method-assign]
     reconciler = Reconciler(env.svc.payments, env.svc.refunds, env.svc.db, env.svc.clock)
     await reconciler.run_once()
     assert (await env.client.get("/api/v1/events", params={"type": "attempt.unresolved"})).json()["items"] == []

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gyeol.connectors.base import AttemptResult, Outcome
-from gyeol.connectors.registry import Connectors
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import outbox
 from gyeol.core.orders import repository as orders_repo
-from gyeol.core.payments import accounts, pg_calls
+from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Attempt, Charge, Payment
 from gyeol.core.payments.repository import LockedAttempt
 from gyeol.core.settlements import repository as settlements_repo
@@ -64,11 +64,11 @@ def raise_for(charge: Charge, kind: str = "authorize") -> Charge:
 
 
 class Answers:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, *, cipher: DataCipher,
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, *, cipher: DataCipher,
                  va_ttl: timedelta) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
         self.cipher = cipher
         self.va_ttl = va_ttl
 
@@ -116,12 +116,12 @@ class Answers:
         a = await repo.settle_attempt(conn, a, "requires_action", now, pg_transaction_id=result.pg_transaction_id)
         p = await repo.update(conn, p, now, next_action_url=result.next_action_url,
                               pg_transaction_id=result.pg_transaction_id)
-        issued = result.extra.get("virtualAccount")
-        if isinstance(issued, dict) and await accounts.get(conn, p.id) is None:
+        issued = result.virtual_account
+        if issued is not None and await accounts.get(conn, p.id) is None:
             # The deposit is what is awaited; the account waits until its due date.
-            await accounts.record(conn, self.cipher, p, kind="virtual_account", bank_code=str(issued["bankCode"]),
-                                  account_number=str(issued["accountNumber"]),
-                                  holder_name=str(issued.get("holderName") or ""), now=now, due_at=now + self.va_ttl)
+            await accounts.record(conn, self.cipher, p, kind="virtual_account", bank_code=issued.bank_code,
+                                  account_number=issued.account_number, holder_name=issued.holder_name, now=now,
+                                  due_at=now + self.va_ttl)
             await emit(conn, p, "virtual_account.issued", now)
         return p, a
 
@@ -161,7 +161,7 @@ class Answers:
             p = await repo.get_any(conn, payment_id)
             a = await repo.get_attempt(conn, p.open_attempt_id) if p and p.open_attempt_id else None
         if p is not None and a is not None and a.status == "started":
-            return await self.apply_result(a.id, await pg_calls.send(self.connectors, p, a, None))
+            return await self.apply_result(a.id, await self.pgs.send(p, a, None))
         if a is not None and a.status == "unknown":
             return await self.resolve_attempt(a)
         async with self.db.read() as conn:
@@ -172,7 +172,7 @@ class Answers:
         async with self.db.read() as conn:
             p = await repo.get_any(conn, a.payment_id)
         assert p is not None
-        return await self.apply_result(a.id, await pg_calls.ask(self.connectors, a, p))
+        return await self.apply_result(a.id, await self.pgs.ask(a, p))
 
 
 # What an answer does to the payment of the attempt it settles, by the attempt's kind: the payment after it and

@@ -5,9 +5,9 @@ It reads payments itself and hands each money move to the module that owns it:
   approvals.py  payments the PG approved first: seed 003's complete, the shop's post-approval step
   answers.py    THE one way a PG's answer is applied, whatever brought it; carry_on and the reconciler's look-up
   expiry.py     intents and virtual accounts that ran out of time
-with pg_calls.py (every connector call), records.py (the payment and its attempts, as the core returns them),
-rows.py (new payments and attempts) and repository.py (the SQL, rows in and records out).
-To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `pg_calls.send` -> `Answers.apply`.
+with pg_calls.py (every call to a PG, with the merchant's credentials), records.py (the payment and its attempts,
+as the core returns them), rows.py (new payments and attempts) and repository.py (the SQL, rows in and records out).
+To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `PgCalls.send` -> `Answers.apply`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from gyeol.connectors.base import AttemptResult, PgPayment
-from gyeol.connectors.registry import Connectors
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
@@ -29,6 +28,7 @@ from gyeol.core.payments.approvals import Approvals
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
 from gyeol.core.payments.expiry import Expiry
 from gyeol.core.payments.intents import Intents
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Account, Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.records import Settlement
@@ -37,19 +37,19 @@ from gyeol.db.engine import Database
 
 
 class PaymentService:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, orders: OrderService,
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, orders: OrderService,
                  customers: CustomerService, refunds: RefundService, *, base_url: str,
                  intent_ttl: timedelta, cipher: DataCipher, va_ttl: timedelta = timedelta(hours=72)) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
         self.refunds = refunds
         self.cipher = cipher
-        self.answers = Answers(db, clock, connectors, cipher=cipher, va_ttl=va_ttl)
-        self.intents = Intents(db, clock, connectors, orders, customers, refunds, self.answers, base_url=base_url,
+        self.answers = Answers(db, clock, pgs, cipher=cipher, va_ttl=va_ttl)
+        self.intents = Intents(db, clock, pgs, orders, customers, refunds, self.answers, base_url=base_url,
                                intent_ttl=intent_ttl, cipher=cipher)
-        self.approvals = Approvals(db, clock, connectors, self.answers, self.intents, intent_ttl=intent_ttl)
-        self.expiry = Expiry(db, clock, connectors, self.answers, self.intents)
+        self.approvals = Approvals(db, clock, pgs, self.answers, self.intents, intent_ttl=intent_ttl)
+        self.expiry = Expiry(db, clock, pgs, self.answers, self.intents)
 
     # --- reads --------------------------------------------------------------------------------
     async def get(self, caller: Caller, payment_id: str) -> Charge:
@@ -102,6 +102,11 @@ class PaymentService:
                                              connector: str, face: str = "shop") -> tuple[Payment, Settlement]:
         return await self.approvals.process_payment_after_approval(merchant_id, livemode, pg, connector=connector,
                                                                    face=face)
+
+    async def find_at_pg(self, merchant_id: str, livemode: bool, *, payment_key: str | None = None,
+                         order_id: str | None = None) -> tuple[str, PgPayment | None]:
+        """A payment the PG's own window created, as the merchant's PG sees it now: (the connector's name, it)."""
+        return await self.pgs.find_payment(merchant_id, livemode, payment_key=payment_key, order_id=order_id)
 
     # --- a PG's answers: answers.py -----------------------------------------------------------
     async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Charge:

@@ -79,13 +79,12 @@ async def _callback(request: Request, svc: Services, merchant_id: str) -> Any:
             raise ValueError
     except ValueError:
         raise DomainError("validation", "INVALID_JSON", "The body is not valid JSON.") from None
-    pg = await svc.connectors.keyed_for(merchant_id, livemode=False)
     data = body.get("data")
     fetched: PgPayment | None
     if isinstance(data, dict) and isinstance(data.get("paymentKey"), str):
-        fetched = await pg.get_payment(merchant_id, data["paymentKey"])
+        connector, fetched = await svc.payments.find_at_pg(merchant_id, False, payment_key=data["paymentKey"])
     elif isinstance(body.get("secret"), str) and isinstance(body.get("orderId"), str):  # DEPOSIT_CALLBACK
-        fetched = await pg.get_by_order(merchant_id, body["orderId"])
+        connector, fetched = await svc.payments.find_at_pg(merchant_id, False, order_id=body["orderId"])
         if fetched is not None and fetched.secret != body["secret"]:
             log.warning("toss_callback_secret_mismatch", merchant_id=merchant_id)
             return {"received": True, "applied": False}
@@ -102,7 +101,7 @@ async def _callback(request: Request, svc: Services, merchant_id: str) -> Any:
     applied = False
     if fetched.status == "approved":
         try:
-            await svc.payments.process_payment_after_approval(merchant_id, False, fetched, connector=pg.name)
+            await svc.payments.process_payment_after_approval(merchant_id, False, fetched, connector=connector)
             applied = True
         except DomainError as err:  # not one of this merchant's orders, or not its amount: change nothing
             log.warning("toss_callback_not_applied", merchant_id=merchant_id, code=err.code)
