@@ -10,7 +10,7 @@ answer (timeout, connection error), which the core records as `unknown` too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 Outcome = Literal["succeeded", "authorized", "failed", "requires_action", "not_found", "unknown"]
 # A payment as its PG sees it, found by its key or its order.
@@ -164,6 +164,16 @@ class PgPayment:
     secret: str | None = None  # the PG's per-payment secret, repeated in its deposit callback
 
 
+@dataclass(frozen=True)
+class PgEvent:
+    """A PG's webhook, verified, in the core's terms: its word on one of a payment's requests, and the amount it
+    speaks of where it says."""
+
+    payment_id: str
+    result: AttemptResult
+    amount: int | None = None
+
+
 class Connector(Protocol):
     name: str
     # Whether each call needs the merchant's own secret key at the PG, which the core then reads and decrypts.
@@ -177,4 +187,5 @@ class Connector(Protocol):
     async def refund(self, req: FollowUpRequest) -> AttemptResult: ...
     async def lookup(self, req: LookupRequest) -> AttemptResult: ...
     async def find_payment(self, req: PaymentQuery) -> PgPayment | None: ...
+    def parse_event(self, type: str, data: dict[str, Any]) -> PgEvent | None: ...
     async def aclose(self) -> None: ...

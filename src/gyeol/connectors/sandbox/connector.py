@@ -4,7 +4,7 @@ at construction, the way the Toss connector reaches Toss through httpx; it keeps
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -15,13 +15,14 @@ from gyeol.connectors.base import (
     FollowUpRequest,
     LookupRequest,
     PaymentQuery,
+    PgEvent,
     PgPayment,
     TokenInfo,
     TokenizeRequest,
     TokenQuery,
 )
 from gyeol.connectors.sandbox import transformers
-from gyeol.connectors.sandbox.schemas import Charge, KeyedPayment, Token
+from gyeol.connectors.sandbox.schemas import Charge, EventData, KeyedPayment, Token
 from gyeol.simulators.sandbox.pg import AnswerLost
 
 if TYPE_CHECKING:
@@ -95,6 +96,12 @@ class SandboxConnector:
         found = await self.pg.payment(req.credentials.merchant_id, payment_key=req.payment_key,
                                       order_id=req.order_id)
         return transformers.pg_payment(KeyedPayment.model_validate(found)) if found else None
+
+    def parse_event(self, type: str, data: dict[str, Any]) -> PgEvent | None:
+        try:
+            return transformers.event(type, EventData.model_validate(data))
+        except ValidationError:
+            return None  # not an event about a payment
 
     async def aclose(self) -> None:
         return None

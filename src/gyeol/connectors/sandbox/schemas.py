@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 
 class Answer(BaseModel):
@@ -52,3 +53,15 @@ class KeyedPayment(Answer):
     method: str | None
     approved_at: str | None
     charge_id: str
+
+
+class EventData(Answer):
+    """The `data` of the sandbox's signed webhooks `payment.succeeded` and `payment.failed`."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    payment_id: str
+    amount: int | None = None
+    pg_transaction_id: str | None = None
+    failure_reason: str | None = None
+    failure_message: str | None = None

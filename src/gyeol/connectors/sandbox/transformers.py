@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gyeol.connectors.base import AttemptResult, IssuedAccount, Outcome, PgPayment, PgStatus, TokenInfo
-from gyeol.connectors.sandbox.schemas import Charge, KeyedPayment, Token
+from gyeol.connectors.base import AttemptResult, IssuedAccount, Outcome, PgEvent, PgPayment, PgStatus, TokenInfo
+from gyeol.connectors.sandbox.schemas import Charge, EventData, KeyedPayment, Token
 
 # A charge's status -> the outcome of the request that made it (an authorization's success is `authorized`).
 OUTCOME: dict[str, Outcome] = {"succeeded": "succeeded", "requires_action": "requires_action", "failed": "failed",
@@ -36,3 +36,15 @@ def pg_payment(p: KeyedPayment) -> PgPayment:
                      total_amount=p.total_amount, balance_amount=p.balance_amount, pg_transaction_id=p.charge_id,
                      currency=p.currency, method=METHOD.get(p.method or ""), approved_at=p.approved_at,
                      last_transaction_key=p.charge_id)
+
+
+def event(type: str, data: EventData) -> PgEvent | None:
+    if type == "payment.succeeded":
+        result = AttemptResult("succeeded", pg_transaction_id=data.pg_transaction_id)
+    elif type == "payment.failed":
+        result = AttemptResult("failed", pg_transaction_id=data.pg_transaction_id,
+                               failure_code=data.failure_reason or "processing_error",
+                               failure_message=data.failure_message)
+    else:
+        return None
+    return PgEvent(payment_id=data.payment_id, result=result, amount=data.amount)

@@ -9,6 +9,7 @@ included, is a result.
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -21,6 +22,7 @@ from gyeol.connectors.base import (
     FollowUpRequest,
     LookupRequest,
     PaymentQuery,
+    PgEvent,
     PgPayment,
     TokenInfo,
     TokenizeRequest,
@@ -130,6 +132,9 @@ class TossConnector:
 
     async def describe_token(self, req: TokenQuery) -> TokenInfo | None:
         return None
+
+    def parse_event(self, type: str, data: dict[str, Any]) -> PgEvent | None:
+        return None  # Toss's payment webhooks are unsigned: the payment is asked of Toss (`find_payment`)
 
     async def aclose(self) -> None:
         await self.client.aclose()

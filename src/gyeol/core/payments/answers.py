@@ -13,10 +13,11 @@ again later. An attempt already settled ignores a late or repeated answer.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from gyeol.connectors.base import AttemptResult, Outcome
+from gyeol.connectors.base import AttemptResult
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import outbox
@@ -128,24 +129,19 @@ class Answers:
     async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
         """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""
         now = self.clock.now()
+        event = self.pgs.event(source, type, data)
         async with self.db.tx() as conn:
             if not await sql.insert_new(conn, inbound_events, {"source": source, "event_id": event_id,
                                                                 "received_at": now}):
                 return False
-            p = await repo.get_any(conn, str(data.get("paymentId")), lock=True)
-            if p is None or not p.open_attempt_id:
+            p = await repo.get_any(conn, event.payment_id, lock=True) if event is not None else None
+            if event is None or p is None or not p.open_attempt_id:
                 return True
             locked = await repo.lock_for_answer(conn, p.open_attempt_id)  # the payment's lock is held already
-            if type == "payment.succeeded":
-                outcome: Outcome = "authorized" if p.capture_method == "manual" else "succeeded"
-                result = AttemptResult(outcome, pg_transaction_id=data.get("pgTransactionId"))
-            elif type == "payment.failed":
-                code = str(data.get("failureReason") or "processing_error")
-                result = AttemptResult("failed", pg_transaction_id=data.get("pgTransactionId"),
-                                       failure_code=code, failure_message=data.get("failureMessage"))
-            else:
-                return True
-            if data.get("amount") is not None and data.get("amount") != locked.attempt.amount:
+            result = event.result
+            if result.outcome == "succeeded" and p.capture_method == "manual":
+                result = replace(result, outcome="authorized")  # the PG held the money: the capture is asked later
+            if event.amount is not None and event.amount != locked.attempt.amount:
                 return True  # not the attempt this event speaks of
             try:
                 await self.apply(conn, locked, result, now)

@@ -9,6 +9,8 @@ failure.
 
 from __future__ import annotations
 
+from typing import Any
+
 from gyeol.connectors.base import (
     AttemptResult,
     AuthorizeRequest,
@@ -19,6 +21,7 @@ from gyeol.connectors.base import (
     FollowUpRequest,
     LookupRequest,
     PaymentQuery,
+    PgEvent,
     PgPayment,
     TokenInfo,
     TokenizeRequest,
@@ -68,6 +71,11 @@ class PgCalls:
             if connector is not None and account.get("secretKey"):
                 return connector
         return self.connectors.without_account(livemode)
+
+    def event(self, source: str, type: str, data: dict[str, Any]) -> PgEvent | None:
+        """A webhook of the PG `source`, its signature checked, in the core's terms; None when it tells of no
+        payment's request."""
+        return self.connectors.by_name(source).parse_event(type, data)
 
     # --- cards --------------------------------------------------------------------------------
     async def tokenize(self, caller: Caller, card: CardData) -> TokenInfo:
