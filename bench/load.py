@@ -134,7 +134,7 @@ class Scenario:
     async def refund(self) -> bool:
         h = {"Authorization": f"Bearer {self.key}"}
         st, body = await self.timed("create+confirm", "POST", "/api/v1/payments/intent", headers=h, json={
-            "orderId": "r-" + uuid.uuid4().hex[:20], "amount": 1000, "confirm": True,
+            "orderId": "r-" + uuid.uuid4().hex[:20], "amount": 1000, "currency": "KRW", "confirm": True,
             "methodOptions": {"token": "tok_visa"}})
         if st != 200:
             return False

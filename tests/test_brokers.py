@@ -27,8 +27,9 @@ async def add_events(env: Env, n: int, type: str = "order.paid") -> list[str]:
     ids = []
     async with env.svc.db.tx() as conn:
         for i in range(n):
-            ids.append(await outbox.add(conn, merchant_id=env.merchant_id, type=type, obj={"orderId": f"o{i}"},
-                                        resource_id=f"o{i}", now=env.svc.clock.now()))
+            ids.append(await outbox.add(conn, merchant_id=env.merchant_id, type=type,
+                                        obj={"orderId": f"o{i}", "livemode": False}, resource_id=f"o{i}",
+                                        now=env.svc.clock.now()))
     return ids
 
 

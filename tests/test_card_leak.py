@@ -24,7 +24,8 @@ async def _every_card_flow(env: Env) -> None:
             card = {"number": spelled, "expMonth": 9, "expYear": 2038, "cvc": LEAK_CVCS[(i + j) % 2]}
             tag = f"{i}-{j}"
             await env.client.post("/api/v1/payments/intent", json={
-                "orderId": f"leak-a-{tag}", "amount": 1000, "confirm": True, "methodOptions": {"card": card}})
+                "orderId": f"leak-a-{tag}", "amount": 1000, "currency": "KRW", "confirm": True,
+                "methodOptions": {"card": card}})
             pay = await env.intent(2000, orderId=f"leak-b-{tag}")
             await env.client.post(f"/api/v1/payments/{pay['paymentId']}/confirm", json={"card": card},
                                   headers={"Idempotency-Key": f"leak-{tag}"})
@@ -34,7 +35,7 @@ async def _every_card_flow(env: Env) -> None:
                                       json={"token": tok.json()["token"]})
     # bad input carrying a card must not echo it either
     await env.client.post("/api/v1/payments/intent", json={
-        "orderId": "leak-bad", "amount": "1", "confirm": True,
+        "orderId": "leak-bad", "amount": "1", "currency": "KRW", "confirm": True,
         "methodOptions": {"card": {"number": CARD_NUMBERS[0], "expMonth": 99, "expYear": 1, "cvc": LEAK_CVCS[0]}}})
 
 

@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import Env
-from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.models import payments
+from gyeol.simulators.toss.simulator import TossSimulator
 from sensitive import CARD_NUMBERS, LEAK_CVCS, leaks, spellings
 from test_card_leak import _dump, _stored_values
 from test_kiosk import kiosk  # noqa: F401  (the fixture)

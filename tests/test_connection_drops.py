@@ -42,7 +42,7 @@ async def test_terminated_backends_cost_requests_never_the_process(pg_url: str |
 
             async def pay(n: int) -> None:
                 nonlocal failures
-                body = {"orderId": f"drop-{n}", "amount": 1000 + n, "confirm": True,
+                body = {"orderId": f"drop-{n}", "amount": 1000 + n, "currency": "KRW", "confirm": True,
                         "methodOptions": {"token": "tok_visa"}}
                 for _ in range(100):
                     r = await c.post("/api/v1/payments/intent", json=body, headers={"Idempotency-Key": f"drop-{n}"})
@@ -77,8 +77,8 @@ async def test_terminated_backends_cost_requests_never_the_process(pg_url: str |
                 assert (got["status"], got["orderId"], got["amount"]) == ("succeeded", f"drop-{n}", 1000 + n)
             # Recovered by itself: readiness and a fresh payment, on the same process.
             assert (await c.get("/readyz")).status_code == 200
-            r = await c.post("/api/v1/payments/intent", json={"orderId": "after", "amount": 500, "confirm": True,
-                                                             "methodOptions": {"token": "tok_visa"}})
+            r = await c.post("/api/v1/payments/intent", json={"orderId": "after", "amount": 500, "currency": "KRW",
+                                                              "confirm": True, "methodOptions": {"token": "tok_visa"}})
             assert r.status_code == 200, r.text
             for n in range(0, 300, 37):
                 pid = answers[n].json()["paymentId"]

@@ -60,18 +60,20 @@ async def test_a_payment_and_a_refund_cut_after_each_commit_resume_under_their_k
             paid = []
             for n in (*POINTS, 0):
                 r = await c.post("/api/v1/payments/intent", json={
-                    "orderId": f"to-refund-{n}", "amount": 5000, "confirm": True,
+                    "orderId": f"to-refund-{n}", "amount": 5000, "currency": "KRW", "confirm": True,
                     "methodOptions": {"token": "tok_visa"}})
                 assert r.status_code == 200, r.text
                 paid.append(r.json()["paymentId"])
             usual_refund = await _until_answered(c, "/api/v1/refunds", {"paymentId": paid[-1], "amount": 2000},
                                                  "usual-refund")
             usual_payment = await _until_answered(c, "/api/v1/payments/intent", {
-                "orderId": "usual", "amount": 3000, "confirm": True, "methodOptions": {"token": "tok_visa"}},
+                "orderId": "usual", "amount": 3000, "currency": "KRW", "confirm": True,
+                "methodOptions": {"token": "tok_visa"}},
                 "usual-payment")
 
     pay_bodies: list[dict[str, object]] = [
-        {"orderId": f"cut-{n}", "amount": 3000, "confirm": True, "methodOptions": {"token": "tok_visa"}}
+        {"orderId": f"cut-{n}", "amount": 3000, "currency": "KRW", "confirm": True,
+         "methodOptions": {"token": "tok_visa"}}
         for n in POINTS]
     refund_bodies: list[dict[str, object]] = [{"paymentId": pid, "amount": 2000} for pid in paid[:-1]]
     cut_servers = [Server(_env(db_url, var, GYEOL_TEST_KILL_AFTER_COMMIT=str(n))) for n in (*POINTS, *POINTS)]
@@ -119,15 +121,17 @@ async def test_work_a_crash_left_open_is_carried_on_by_the_restarted_server_with
         plain.wait_ready()
         async with httpx.AsyncClient(base_url=plain.url, headers=AUTH, timeout=30) as c:
             r = await c.post("/api/v1/payments/intent", json={
-                "orderId": "orphan-refund", "amount": 5000, "confirm": True, "methodOptions": {"token": "tok_visa"}})
+                "orderId": "orphan-refund", "amount": 5000, "currency": "KRW", "confirm": True,
+                "methodOptions": {"token": "tok_visa"}})
             paid = r.json()["paymentId"]
     # Commit 2 of each is the sandbox PG's own record: the PG has refunded and charged, Gyeol has not heard.
     cut = [Server(_env(db_url, var, GYEOL_TEST_KILL_AFTER_COMMIT="2")) for _ in range(2)]
     try:
         await asyncio.gather(
             _cut(cut[:1], "/api/v1/refunds", [{"paymentId": paid, "amount": 1500}], ["orphan-refund"]),
-            _cut(cut[1:], "/api/v1/payments/intent", [{"orderId": "orphan-pay", "amount": 700, "confirm": True,
-                                                       "methodOptions": {"token": "tok_visa"}}], ["orphan-pay"]))
+            _cut(cut[1:], "/api/v1/payments/intent", [{"orderId": "orphan-pay", "amount": 700, "currency": "KRW",
+                                                       "confirm": True, "methodOptions": {"token": "tok_visa"}}],
+                 ["orphan-pay"]))
     finally:
         for s in cut:
             s.stop()

@@ -78,7 +78,8 @@ async def test_10k_events_flaky_receiver_and_a_killed_worker(pg: str, tmp_path: 
             async with svc.db.tx() as conn:
                 for i in range(EVENTS):
                     await outbox.add(conn, merchant_id=merchant["id"], type="order.paid",
-                                     obj={"orderId": f"o-{i}", "n": i}, resource_id=f"o-{i}", now=svc.clock.now())
+                                     obj={"orderId": f"o-{i}", "n": i, "livemode": False}, resource_id=f"o-{i}",
+                                     now=svc.clock.now())
             started = time.monotonic()
             procs.append(worker(worker_env))
             await wait_for(lambda: len(rx.ok_ids()) >= EVENTS * 0.3, 180, "a third of the deliveries")
@@ -132,7 +133,7 @@ async def test_two_servers_two_workers_webhooks_and_broker(pg: str, tmp_path: Pa
 
                 async def pay(i: int) -> None:
                     r = await http.post(servers[i % 2].url + "/api/v1/payments/intent", json={
-                        "orderId": f"scale-{i}", "amount": 1000 + i, "confirm": True,
+                        "orderId": f"scale-{i}", "amount": 1000 + i, "currency": "KRW", "confirm": True,
                         "methodOptions": {"token": "tok_visa"}}, headers={"Idempotency-Key": f"k-{i}"})
                     assert r.status_code == 200, r.text
 

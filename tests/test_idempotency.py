@@ -22,7 +22,8 @@ async def key_rows(env: Env) -> list[dict[str, Any]]:
 
 
 async def test_replay_and_reuse(env: Env) -> None:
-    body = {"orderId": "idem-a", "amount": 1000, "confirm": True, "methodOptions": {"token": "tok_visa"}}
+    body = {"orderId": "idem-a", "amount": 1000, "currency": "KRW", "confirm": True,
+            "methodOptions": {"token": "tok_visa"}}
     h = {"Idempotency-Key": "key-1"}
     first = await env.client.post("/api/v1/payments/intent", json=body, headers=h)
     assert first.status_code == 200 and "idempotent-replayed" not in first.headers
@@ -33,7 +34,8 @@ async def test_replay_and_reuse(env: Env) -> None:
     assert other_body.status_code == 422
     assert other_body.json()["error"] == {**other_body.json()["error"], "type": "idempotency",
                                           "code": "IDEMPOTENCY_KEY_REUSED"}
-    other_path = await env.client.post("/api/v1/orders", json={"orderId": "x", "amount": 5}, headers=h)
+    other_path = await env.client.post("/api/v1/orders", json={"orderId": "x", "amount": 5, "currency": "KRW"},
+                                       headers=h)
     assert other_path.status_code == 422
     # The key is claimed in the route's own transaction: the order that request began is rolled back with it.
     assert (await env.client.get("/api/v1/orders/x")).status_code == 404
@@ -43,8 +45,10 @@ async def test_replay_and_reuse(env: Env) -> None:
 async def test_a_known_order_is_paid_on_the_second_try_and_the_key_claimed_once(env: Env) -> None:
     """A new order goes in the payment's own statement; when the merchant has it already, that statement fails
     whole, claim included, and the payment is made again with the order read and locked. One payment, one key."""
-    assert (await env.client.post("/api/v1/orders", json={"orderId": "idem-known", "amount": 1500})).status_code == 200
-    body = {"orderId": "idem-known", "amount": 1500, "confirm": True, "methodOptions": {"token": "tok_visa"}}
+    assert (await env.client.post("/api/v1/orders", json={"orderId": "idem-known", "amount": 1500,
+                                                          "currency": "KRW"})).status_code == 200
+    body = {"orderId": "idem-known", "amount": 1500, "currency": "KRW", "confirm": True,
+            "methodOptions": {"token": "tok_visa"}}
     h = {"Idempotency-Key": "key-known"}
     first = await env.client.post("/api/v1/payments/intent", json=body, headers=h)
     assert first.status_code == 200 and first.json()["status"] == "succeeded", first.text
@@ -59,13 +63,15 @@ async def test_a_known_order_is_paid_on_the_second_try_and_the_key_claimed_once(
 
 async def test_errors_are_replayed_too_but_not_401_or_validation(env: Env) -> None:
     h = {"Idempotency-Key": "key-2"}
-    bad = await env.client.post("/api/v1/payments/intent", json={"orderId": "v", "amount": "1"}, headers=h)
+    bad = await env.client.post("/api/v1/payments/intent", json={"orderId": "v", "amount": "1", "currency": "KRW"},
+                                headers=h)
     assert bad.status_code == 400
     anon = env.client_for("test_sk_wrong")
-    assert (await anon.post("/api/v1/payments/intent", json={"orderId": "v", "amount": 1}, headers=h)
+    assert (await anon.post("/api/v1/payments/intent", json={"orderId": "v", "amount": 1, "currency": "KRW"}, headers=h)
             ).status_code == 401
     assert await key_rows(env) == []
-    ok = await env.client.post("/api/v1/payments/intent", json={"orderId": "v", "amount": 100}, headers=h)
+    ok = await env.client.post("/api/v1/payments/intent", json={"orderId": "v", "amount": 100, "currency": "KRW"},
+                               headers=h)
     assert ok.status_code == 200
     declined = await env.client.post(f"/api/v1/payments/{ok.json()['paymentId']}/confirm",
                                      json={"token": "tok_chargeDeclined"}, headers={"Idempotency-Key": "key-3"})
@@ -78,8 +84,9 @@ async def test_errors_are_replayed_too_but_not_401_or_validation(env: Env) -> No
 async def test_keys_are_scoped_per_merchant(env: Env) -> None:
     other, _, _ = await env.new_merchant("other")
     h = {"Idempotency-Key": "shared"}
-    a = await env.client.post("/api/v1/payments/intent", json={"orderId": "s1", "amount": 100}, headers=h)
-    b = await other.post("/api/v1/payments/intent", json={"orderId": "s1", "amount": 100}, headers=h)
+    a = await env.client.post("/api/v1/payments/intent", json={"orderId": "s1", "amount": 100, "currency": "KRW"},
+                              headers=h)
+    b = await other.post("/api/v1/payments/intent", json={"orderId": "s1", "amount": 100, "currency": "KRW"}, headers=h)
     assert a.status_code == b.status_code == 200
     assert "idempotent-replayed" not in b.headers and a.json()["paymentId"] != b.json()["paymentId"]
 
@@ -134,7 +141,8 @@ async def test_keys_are_purged_after_the_ttl(db_url: str, tmp_path: Path) -> Non
     env = await make_env(db_url, tmp_path, idempotency_ttl_hours=24)
     try:
         h = {"Idempotency-Key": "old"}
-        r = await env.client.post("/api/v1/payments/intent", json={"orderId": "p1", "amount": 100}, headers=h)
+        r = await env.client.post("/api/v1/payments/intent", json={"orderId": "p1", "amount": 100, "currency": "KRW"},
+                                  headers=h)
         assert r.status_code == 200
         env.svc.clock.advance(timedelta(hours=23))
         assert (await worker.run_once(env.svc))["purge_idempotency"] == {"purged": 0}
@@ -151,7 +159,8 @@ async def test_rate_limit_per_key(db_url: str, tmp_path: Path) -> None:
         other, _, _ = await env.new_merchant("calm")
         codes = []
         for i in range(3):
-            r = await env.client.post("/api/v1/payments/intent", json={"orderId": f"rl{i}", "amount": 100},
+            r = await env.client.post("/api/v1/payments/intent", json={"orderId": f"rl{i}", "amount": 100,
+                                                                       "currency": "KRW"},
                                       headers={"Idempotency-Key": f"rl-{i}"})
             codes.append(r.status_code)
         assert codes[-1] == 429, codes
@@ -160,14 +169,14 @@ async def test_rate_limit_per_key(db_url: str, tmp_path: Path) -> None:
         assert limited.json()["error"]["type"] == "rate_limit"
         assert all(row["key"] != "rl-2" for row in await key_rows(env))
         assert (await env.client.get("/api/v1/payments")).status_code == 200  # reads are not limited
-        assert (await other.post("/api/v1/payments/intent", json={"orderId": "calm1", "amount": 100})
+        assert (await other.post("/api/v1/payments/intent", json={"orderId": "calm1", "amount": 100, "currency": "KRW"})
                 ).status_code == 200
     finally:
         await env.close()
 
 
 async def test_a_key_is_1_to_255_printable_ascii_characters(env: Env) -> None:
-    body = {"orderId": "idem-format", "amount": 1000}
+    body = {"orderId": "idem-format", "amount": 1000, "currency": "KRW"}
     for bad in (b"", b"k" * 256, b"tab\there", b"bell\x07", b"caf\xe9", b"del\x7f"):
         r = await env.client.post("/api/v1/payments/intent", json=body, headers=[(b"Idempotency-Key", bad)])
         assert r.status_code == 400, (bad, r.text)

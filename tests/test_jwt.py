@@ -135,7 +135,8 @@ async def test_one_merchant_cannot_mint_for_another(env: Env) -> None:
     # a merchant that does not exist
     assert await status(env, token(env, "alice", mid="mch_nope")) == 401
     # a token never replaces a merchant key on merchant routes
-    r = await env.client_for(token(env, "alice")).post("/api/v1/orders", json={"orderId": "o-1", "amount": 10})
+    r = await env.client_for(token(env, "alice")).post("/api/v1/orders", json={"orderId": "o-1", "amount": 10,
+                                                                               "currency": "KRW"})
     assert r.status_code == 403
 
 

@@ -134,8 +134,8 @@ async def test_partial_cancels_when_the_merchant_allows_them(kiosk: tuple[Env, h
 
 async def test_native_payment_is_readable_on_the_kiosk_face(kiosk: tuple[Env, httpx.AsyncClient]) -> None:
     env, c = kiosk
-    r = await c.post("/api/v1/payments/intent", json={"orderId": "n1", "amount": 500, "confirm": True,
-                                                      "methodOptions": {"token": "tok_visa"}})
+    r = await c.post("/api/v1/payments/intent", json={"orderId": "n1", "amount": 500, "currency": "KRW",
+                                                      "confirm": True, "methodOptions": {"token": "tok_visa"}})
     pid = r.json()["paymentId"]
     got = (await c.get(f"/v1/payments/{pid}")).json()
     assert (got["paymentKey"], got["status"], got["totalAmount"]) == (pid, "APPROVED", 500)

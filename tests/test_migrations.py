@@ -1,11 +1,12 @@
-"""Migrations run over data: a database made and filled by an earlier revision, upgraded, downgraded and
-upgraded again, on SQLite and PostgreSQL. The app reads what the earlier revision wrote, and the schema's rules
-still hold."""
+"""Migrations run over data: a database filled through the app, downgraded past a revision and upgraded again, on
+SQLite and PostgreSQL. The app reads what was written before, and the schema's rules still hold. (The app writes
+only the newest schema, so the data is written at the head and carried down and up again.)"""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ from gyeol.app import create_app
 from gyeol.db.engine import sync_url
 from gyeol.db.migrate import alembic_config, upgrade
 from gyeol.ids import new_id
-from gyeol.models import payments
+from gyeol.models import merchants, outbox_events, payments
 from gyeol.services import build_services
 
 BEFORE_PARTIAL_KEYS = "0005_events"
@@ -69,9 +70,8 @@ def _copy(engine: sa.Engine, payment_id: str) -> None:
 
 async def test_partial_key_indexes_keep_the_rows_and_the_uniqueness(empty_url: str, tmp_path: Path) -> None:
     cfg = alembic_config(empty_url)
-    command.upgrade(cfg, BEFORE_PARTIAL_KEYS)
-    keyed, plain = await _fill(empty_url, tmp_path)
     upgrade(empty_url)
+    keyed, plain = await _fill(empty_url, tmp_path)
     command.downgrade(cfg, BEFORE_PARTIAL_KEYS)
     upgrade(empty_url)
 
@@ -97,3 +97,82 @@ async def test_partial_key_indexes_keep_the_rows_and_the_uniqueness(empty_url: s
             assert again.status_code == 200 and again.json()["paymentId"] == keyed, again.text
     finally:
         await svc.close()
+
+
+BEFORE_LIVEMODE = "0007_key_recovery"
+CHILDREN = ("payment_attempts", "refunds", "settlements")
+
+
+async def test_livemode_is_filled_from_each_rows_parent(empty_url: str, tmp_path: Path) -> None:
+    """Rows written before every table had a mode take their parent's: a live payment's attempts, refunds,
+    settlements, order and events are live, a test payment's are test; an endpoint's deliveries are of its mode."""
+    upgrade(empty_url)
+    env = await make_env(empty_url, tmp_path)
+    try:
+        live, test = (await env.paid(orderId="o-live"))["paymentId"], (await env.paid(orderId="o-test"))["paymentId"]
+        for pid in (live, test):
+            assert (await env.client.post("/api/v1/refunds", json={"paymentId": pid, "amount": 100})).status_code == 200
+        ep = (await env.client.post("/api/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/h", "events": ["*"]})
+              ).json()["endpointId"]
+        event = (await env.client.get("/api/v1/events")).json()["items"][0]["id"]
+        assert (await env.client.post(f"/api/v1/events/{event}/redeliver")).status_code == 200
+    finally:
+        await env.close()
+    command.downgrade(alembic_config(empty_url), BEFORE_LIVEMODE)
+    engine = sa.create_engine(sync_url(empty_url))
+    try:
+        with engine.begin() as conn:  # what a live key would have made, before the children had a mode
+            conn.execute(sa.text("UPDATE payments SET livemode = TRUE WHERE id = :id"), {"id": live})
+            conn.execute(sa.text("UPDATE webhook_endpoints SET livemode = TRUE WHERE id = :id"), {"id": ep})
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            def modes(sql: str, **params: str) -> set[bool]:
+                return {bool(r[0]) for r in conn.execute(sa.text(sql), params)}
+            for pid, mode in ((live, True), (test, False)):
+                for table in CHILDREN:
+                    assert modes(f"SELECT livemode FROM {table} WHERE payment_id = :p", p=pid) == {mode}, table
+                assert modes("SELECT o.livemode FROM orders o JOIN payments p ON p.order_pk = o.id WHERE p.id = :p",
+                             p=pid) == {mode}
+                assert modes("SELECT livemode FROM outbox_events WHERE resource_id = :p", p=pid) == {mode}
+            assert modes("SELECT livemode FROM webhook_deliveries") == {True}
+    finally:
+        engine.dispose()
+
+
+def test_alerts_a_race_wrote_twice_are_kept_once_and_then_never_twice(empty_url: str) -> None:
+    command.upgrade(alembic_config(empty_url), "0007_key_recovery")
+    engine = sa.create_engine(sync_url(empty_url))
+
+    def alert(attempt_id: str) -> dict[str, object]:
+        return {"id": new_id("evt"), "merchant_id": "mer_1", "type": "attempt.unresolved", "resource_id": attempt_id,
+                "payload": {}, "created_at": datetime.now(UTC)}
+
+    try:
+        first, twice, alone = alert("att_1"), alert("att_1"), alert("att_2")
+        with engine.begin() as conn:
+            conn.execute(outbox_events.insert(), [first, twice, alone])
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            kept = conn.execute(sa.select(outbox_events.c.id).order_by(outbox_events.c.seq)).scalars().all()
+        assert kept == [first["id"], alone["id"]]
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(outbox_events.insert(), [alert("att_2")])
+    finally:
+        engine.dispose()
+
+
+def test_the_merchant_named_default_is_marked_the_default(empty_url: str) -> None:
+    command.upgrade(alembic_config(empty_url), "0007_key_recovery")
+    engine = sa.create_engine(sync_url(empty_url))
+    try:
+        with engine.begin() as conn:
+            for name in ("acme", "default"):
+                conn.execute(sa.text("INSERT INTO merchants (id, name, settings, created_at) VALUES "
+                                     "(:id, :name, '{}', :now)"), {"id": f"mer_{name}", "name": name,
+                                                                    "now": datetime.now(UTC)})
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            marked = conn.execute(sa.select(merchants.c.name).where(merchants.c.is_default)).scalars().all()
+        assert marked == ["default"]
+    finally:
+        engine.dispose()

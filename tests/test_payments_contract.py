@@ -181,7 +181,7 @@ async def test_order_paid_once_across_intents(env: Env) -> None:
             ).status_code == 200
     r = await env.client.post(f"/api/v1/payments/{b['paymentId']}/confirm", json={"token": "tok_visa"})
     assert r.status_code == 409 and err(r)["code"] == "ORDER_ALREADY_PAID"
-    r = await env.client.post("/api/v1/payments/intent", json={"orderId": "once", "amount": 1000})
+    r = await env.client.post("/api/v1/payments/intent", json={"orderId": "once", "amount": 1000, "currency": "KRW"})
     assert r.status_code == 409 and err(r)["code"] == "ORDER_ALREADY_PAID"
 
 
@@ -211,8 +211,8 @@ async def test_live_key_never_reaches_the_sandbox(env: Env) -> None:
     _, live = await env.svc.merchants.create_key(env.merchant_id, "live")
     assert live.startswith("live_sk_")
     c = env.client_for(live)
-    r = await c.post("/api/v1/payments/intent", json={"orderId": "live-1", "amount": 1000, "confirm": True,
-                                                      "methodOptions": {"token": "tok_visa"}})
+    r = await c.post("/api/v1/payments/intent", json={"orderId": "live-1", "amount": 1000, "currency": "KRW",
+                                                      "confirm": True, "methodOptions": {"token": "tok_visa"}})
     assert r.status_code == 409 and err(r)["code"] == "LIVE_PG_NOT_CONFIGURED"
     r = await c.post("/api/v1/sandbox/tokens", json={"card": CARD})
     assert r.status_code == 403
@@ -230,6 +230,20 @@ async def test_currencies(env: Env, currency: str, amount: int) -> None:
 async def test_unsupported_currency(env: Env) -> None:
     r = await env.client.post("/api/v1/payments/intent", json={"orderId": "c1", "amount": 100, "currency": "XYZ"})
     assert r.status_code == 400 and err(r)["type"] == "validation"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/payments/intent", "/api/v1/orders"])
+async def test_currency_is_required_where_money_is_created(env: Env, path: str) -> None:
+    """A forgotten currency is refused, never read as KRW: ₩1,000 is not $10.00."""
+    r = await env.client.post(path, json={"orderId": "no-currency", "amount": 1000})
+    assert r.status_code == 400 and err(r)["code"] == "INVALID_REQUEST", r.text
+    assert err(r)["details"]["errors"] == [{"field": "currency", "message": "Field required"}]
+    assert "currency" in err(r)["message"]
+    assert (await env.client.get("/api/v1/orders/no-currency")).status_code == 404
+    assert (await env.client.get("/api/v1/payments")).json()["total"] == 0
+    spec = (await env.client.get("/openapi.json")).json()
+    body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert "currency" in spec["components"]["schemas"][body.rsplit("/", 1)[1]]["required"]
 
 
 async def test_list_payments_paginates(env: Env) -> None:

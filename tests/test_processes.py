@@ -32,7 +32,8 @@ async def test_two_servers_on_one_postgres_charge_once(pg_url: str | None, tmp_p
             b.wait_ready()
             auth = {"Authorization": "Bearer test_sk_twoprocs"}
             async with httpx.AsyncClient(headers=auth, timeout=30) as c:
-                r = await c.post(a.url + "/api/v1/payments/intent", json={"orderId": "two-procs", "amount": 7000})
+                r = await c.post(a.url + "/api/v1/payments/intent", json={"orderId": "two-procs", "amount": 7000,
+                                                                          "currency": "KRW"})
                 assert r.status_code == 200, r.text
                 pid = r.json()["paymentId"]
                 urls = [(a.url if i % 2 else b.url) + f"/api/v1/payments/{pid}/confirm" for i in range(40)]
@@ -92,6 +93,40 @@ def test_serve_creates_the_default_merchant_with_the_configured_key(sqlite_db: s
     assert "default" in run_cli(["merchants", "list"], env).stdout
 
 
+def test_a_renamed_merchant_is_what_buyers_see_and_stays_the_default(sqlite_db: str, tmp_path: Path) -> None:
+    env = gyeol_env(sqlite_db, tmp_path / "var", GYEOL_TEST_SECRET_KEY="test_sk_dummy")
+    kiosk = {"Authorization": "Basic dGVzdF9za19kdW1teTo="}
+
+    def merchant_on(page_url: str) -> str:
+        page = httpx.get(page_url).text
+        found = re.search(r'id="merchant-name">([^<]*)<', page) or re.search(r"<dt>가맹점</dt><dd>([^<]*)<", page)
+        assert found, page
+        return found.group(1)
+
+    with Server(env) as s:
+        s.wait_ready()
+        unpaid = {"paymentKey": "pk_unpaid", "orderId": "o-unpaid", "amount": 5000}
+        checkout = httpx.post(s.url + "/v1/payments", json=unpaid, headers=kiosk).json()["checkout"]["url"]
+        paid = {"paymentKey": "pk_paid", "orderId": "o-paid", "amount": 7000}
+        assert httpx.post(s.url + "/v1/payments", json=paid, headers=kiosk).status_code == 200
+        receipt = httpx.post(s.url + "/v1/payments/confirm", json=paid, headers=kiosk).json()["receipt"]["url"]
+        assert merchant_on(checkout) == merchant_on(receipt) == "default"
+
+        out = run_cli(["merchants", "update", "--merchant", "default", "--name", "결 커피"], env).stdout
+        assert json.loads(out)["name"] == "결 커피"
+        assert merchant_on(checkout) == merchant_on(receipt) == "결 커피"
+        assert "결 커피" in run_cli(["merchants", "list"], env).stdout
+        # Still the default merchant: Toss's callback that names no merchant finds it.
+        r = httpx.post(s.url + "/api/payments/callback", json={"eventType": "PAYMENT_STATUS_CHANGED",
+                                                               "data": {"paymentKey": "pk_nobody"}})
+        assert r.status_code == 200 and r.json()["applied"] is False, r.text
+    run_cli(["merchants", "create", "--name", "cafe"], env)
+    taken = run_cli(["merchants", "update", "--merchant", "cafe", "--name", "결 커피"], env, check=False)
+    assert taken.returncode == 1 and "already exists" in taken.stderr and "Traceback" not in taken.stderr
+    blank = run_cli(["merchants", "update", "--merchant", "cafe", "--name", " "], env, check=False)
+    assert blank.returncode == 1 and "1 to 200 printable characters" in blank.stderr
+
+
 def test_serve_prints_a_random_key_once_when_none_is_configured(sqlite_db: str, tmp_path: Path) -> None:
     env = gyeol_env(sqlite_db, tmp_path / "var")
     s = Server(env)
@@ -132,7 +167,8 @@ async def test_timeout_then_gyeol_reconcile_settles_with_one_charge(sqlite_db: s
     with Server(env) as s:
         s.wait_ready()
         async with httpx.AsyncClient(headers={"Authorization": "Bearer test_sk_recon"}, timeout=30) as c:
-            r = await c.post(s.url + "/api/v1/payments/intent", json={"orderId": "recon-1", "amount": 4000})
+            r = await c.post(s.url + "/api/v1/payments/intent", json={"orderId": "recon-1", "amount": 4000,
+                                                                      "currency": "KRW"})
             pid = r.json()["paymentId"]
             r = await c.post(s.url + f"/api/v1/payments/{pid}/confirm", json={"token": "tok_visa"},
                              headers={"Gyeol-Sandbox-Fault": "timeout"})
@@ -162,7 +198,8 @@ async def test_serve_runs_the_jobs_in_process_by_default(sqlite_db: str, tmp_pat
                                  json={"url": rx.url, "events": ["payment.completed"]})
                 assert r.status_code == 200, r.text
                 r = await c.post(s.url + "/api/v1/payments/intent", json={
-                    "orderId": "emb-1", "amount": 500, "confirm": True, "methodOptions": {"token": "tok_visa"}})
+                    "orderId": "emb-1", "amount": 500, "currency": "KRW", "confirm": True,
+                    "methodOptions": {"token": "tok_visa"}})
                 assert r.status_code == 200, r.text
                 for _ in range(100):
                     if rx.calls:

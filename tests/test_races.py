@@ -23,7 +23,7 @@ async def test_fifty_concurrent_confirms_charge_once(env: Env) -> None:
 
 async def test_two_intents_for_one_order_confirmed_concurrently(env: Env) -> None:
     order_id = f"race-{secrets.token_hex(4)}"
-    await env.client.post("/api/v1/orders", json={"orderId": order_id, "amount": 5000})
+    await env.client.post("/api/v1/orders", json={"orderId": order_id, "amount": 5000, "currency": "KRW"})
     a = await env.intent(5000, orderId=order_id)
     b = await env.intent(5000, orderId=order_id)
     ra, rb = await asyncio.gather(*(env.client.post(f"/api/v1/payments/{p['paymentId']}/confirm",
@@ -52,7 +52,8 @@ async def test_twenty_concurrent_refunds_of_600_on_1000(env: Env) -> None:
 
 async def test_twenty_requests_with_one_idempotency_key_execute_once(env: Env) -> None:
     key = secrets.token_hex(8)
-    body = {"orderId": f"idem-{key}", "amount": 3000, "confirm": True, "methodOptions": {"token": "tok_visa"}}
+    body = {"orderId": f"idem-{key}", "amount": 3000, "currency": "KRW", "confirm": True,
+            "methodOptions": {"token": "tok_visa"}}
     results = await asyncio.gather(*(env.client.post("/api/v1/payments/intent", json=body,
                                                      headers={"Idempotency-Key": key}) for _ in range(20)))
     ok = [r for r in results if r.status_code == 200]

@@ -97,10 +97,10 @@ async def test_orders_contract(env: Env) -> None:
                                                 "status": "created", "paidAmount": 0, "refundedAmount": 0,
                                                 "userId": "u1", "metadata": {"k": "v"}}
     assert o["createdAt"].endswith("Z")
-    dup = await env.client.post("/api/v1/orders", json={"orderId": "ord_A-1", "amount": 3000})
+    dup = await env.client.post("/api/v1/orders", json={"orderId": "ord_A-1", "amount": 3000, "currency": "KRW"})
     assert dup.status_code == 409
     bad_items = await env.client.post("/api/v1/orders", json={
-        "orderId": "o2", "amount": 3000, "items": [{"name": "pen", "amount": 1000}]})
+        "orderId": "o2", "amount": 3000, "currency": "KRW", "items": [{"name": "pen", "amount": 1000}]})
     assert bad_items.status_code == 400
     pay = await env.paid(3000, orderId="ord_A-1")
     o = (await env.client.get("/api/v1/orders/ord_A-1")).json()
@@ -183,3 +183,17 @@ async def test_ops_routes(env: Env) -> None:
     assert "/api/v1/payments/intent" in spec["paths"]
     assert (await anon.get("/docs")).status_code == 200
     assert r.headers.get("request-id", "").startswith("req_")
+
+
+async def test_openapi_speaks_to_integrators(env: Env) -> None:
+    """Tags, summaries and descriptions name what an integrator is looking for, never our design notes."""
+    spec = (await env.client_for().get("/openapi.json")).json()
+    operations = [op for ops in spec["paths"].values() for op in ops.values()]
+    texts = [t for op in operations for t in (*op.get("tags", []), op.get("summary", ""), op.get("description", ""))]
+    texts += [s.get("description", "") for s in spec["components"]["schemas"].values()]
+    assert [t for t in texts if "seed" in t.lower()] == []
+    assert all(op.get("summary") and op.get("tags") for op in operations)
+    tags = {t for op in operations for t in op["tags"]}
+    assert {"Kiosk (Toss-style)", "Shop: Toss confirm and callback"} <= tags
+    # FastAPI's default summary is the function's name ("Callback Default"); ours read as sentences.
+    assert [s for s in (op["summary"] for op in operations) if " " in s and s.istitle()] == []

@@ -17,7 +17,8 @@ AMOUNT = 10_000
 
 
 async def order(env: Env, order_id: str = "shop-order-1", amount: int = AMOUNT) -> dict[str, Any]:
-    r = await env.client.post("/api/v1/orders", json={"orderId": order_id, "amount": amount, "orderName": "pens"})
+    r = await env.client.post("/api/v1/orders", json={"orderId": order_id, "amount": amount, "currency": "KRW",
+                                                      "orderName": "pens"})
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body

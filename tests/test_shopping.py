@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import Env
+from gyeol.core.reconcile import Reconciler
 from gyeol.models import outbox_events, payment_accounts
 from gyeol.worker import run_once
 from users import enable_users, order_for, token, user
@@ -311,3 +312,33 @@ async def test_idempotency_key_is_per_user(shop: Env) -> None:
     assert reused.status_code == 422 and reused.json()["code"] == "C004"
     async with shop.svc.db.read() as conn:
         assert (await conn.execute(sa.text("SELECT count(*) FROM payments"))).scalar_one() == 2
+
+
+async def test_a_capture_between_the_read_and_the_cancel_is_held_to_the_cancel_rules(
+        shop: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bank transfer is refunded, never canceled, even when its money is taken after the face read the payment:
+    the face's cancel policy is checked by the core under the payment's lock. The PG's answer is forced into that
+    gap, the worst interleaving of the race."""
+    order = await order_for(shop, "user123", 70_000)
+    r = await user(shop, "user123").post(
+        "/api/shopping/payments", headers={"Gyeol-Sandbox-Fault": "timeout"},
+        json={"orderNumber": order, "paymentMethod": "BANK", "amount": 70_000, "bankInfo": {"bankCode": "004"}})
+    assert r.status_code == 504, r.text  # the PG took the money; its answer was lost
+    payment = (await shop.client.get("/api/v1/payments?size=1")).json()["items"][0]
+    assert payment["status"] == "pending"
+    number = payment["paymentNumber"]
+    reconciler = Reconciler(shop.svc.payments, shop.svc.refunds, shop.svc.db, shop.svc.clock)
+    read = shop.svc.payments.get_by_number
+
+    async def read_then_capture(*args: Any, **kwargs: Any) -> Any:
+        found = await read(*args, **kwargs)
+        if found.status == "pending":
+            assert (await reconciler.run_once())["attempts"][0]["status"] == "succeeded"
+        return found
+
+    monkeypatch.setattr(shop.svc.payments, "get_by_number", read_then_capture)
+    error(await user(shop, "user123").post(f"/api/shopping/payments/{number}/cancel"), 400, "S013")
+    monkeypatch.undo()
+    assert ok(await user(shop, "user123").get(f"/api/shopping/payments/{number}"))["status"] == "COMPLETED"
+    assert [(c["kind"], c["status"]) for c in await shop.charges(payment["paymentId"])] == [("charge", "succeeded")]
+    assert (await shop.client.get(f"/api/v1/orders/{order}")).json()["status"] == "paid"

@@ -113,7 +113,8 @@ async def test_checked_again_at_delivery(env: Env) -> None:
     try:
         from gyeol.core.events import outbox
         async with env.svc.db.tx() as conn:
-            await outbox.add(conn, merchant_id=env.merchant_id, type="order.paid", obj={"orderId": "o"},
+            await outbox.add(conn, merchant_id=env.merchant_id, type="order.paid",
+                             obj={"orderId": "o", "livemode": True},
                              resource_id="o", now=env.svc.clock.now())
         await env.svc.relay.run_once()
         await env.svc.dispatcher.run_once()

@@ -46,7 +46,8 @@ def run_machine(db_url: str, tmp_path: Path) -> None:
               confirm=st.sampled_from([None, "tok_visa", "tok_chargeDeclined"]))
         def create(self, amount: int, capture: bool, confirm: str | None) -> str:
             self.n += 1
-            body: dict[str, Any] = {"orderId": f"sm-{id(self)}-{self.n}", "amount": amount, "capture": capture}
+            body: dict[str, Any] = {"orderId": f"sm-{id(self)}-{self.n}", "amount": amount, "currency": "KRW",
+                                    "capture": capture}
             if confirm:
                 body |= {"confirm": True, "methodOptions": {"token": confirm}}
             r = self.call("POST", "/api/v1/payments/intent", body)

@@ -22,8 +22,8 @@ from conftest import Env, make_env
 from gyeol.app import set_toss_key
 from gyeol.connectors.base import AuthorizeRequest, ConnectorUnavailable, Credentials
 from gyeol.connectors.toss.connector import TossConnector
-from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.core.reconcile import Reconciler
+from gyeol.simulators.toss.simulator import TossSimulator
 
 SIM_KEY = "test_sk_merchant_at_toss"
 
@@ -247,7 +247,7 @@ async def test_kiosk_through_toss_with_a_lost_answer_and_reconcile(toss: TossEnv
 
 async def test_shop_confirm_and_simulator_webhook_through_toss(toss: TossEnv) -> None:
     env = toss.env
-    await env.client.post("/api/v1/orders", json={"orderId": "shop-toss-1", "amount": 12_000})
+    await env.client.post("/api/v1/orders", json={"orderId": "shop-toss-1", "amount": 12_000, "currency": "KRW"})
     key = await toss.window("shop-toss-1", 12_000)
     r = await env.client.post("/api/payments/confirm", json={"paymentKey": key, "orderId": "shop-toss-1",
                                                              "amount": 12_000})
@@ -263,7 +263,7 @@ async def test_shop_confirm_and_simulator_webhook_through_toss(toss: TossEnv) ->
 
 async def test_shop_webhook_first_through_toss(toss: TossEnv) -> None:
     env = toss.env
-    await env.client.post("/api/v1/orders", json={"orderId": "shop-toss-2", "amount": 7000})
+    await env.client.post("/api/v1/orders", json={"orderId": "shop-toss-2", "amount": 7000, "currency": "KRW"})
     key = await toss.window("shop-toss-2", 7000)
     # someone confirms at Toss directly; its webhook arrives before the shop's confirm
     r = await toss.sim_client.post("/v1/payments/confirm", json={"paymentKey": key, "orderId": "shop-toss-2",
@@ -320,7 +320,7 @@ async def test_connector_over_real_http(sim_server: str, tmp_path: Path, db_url:
 
 async def test_a_cancel_made_at_toss_is_recorded_from_its_webhook(toss: TossEnv) -> None:
     env = toss.env
-    await env.client.post("/api/v1/orders", json={"orderId": "shop-toss-3", "amount": 9000})
+    await env.client.post("/api/v1/orders", json={"orderId": "shop-toss-3", "amount": 9000, "currency": "KRW"})
     key = await toss.window("shop-toss-3", 9000)
     first = (await env.client.post("/api/payments/confirm", json={"paymentKey": key, "orderId": "shop-toss-3",
                                                                    "amount": 9000})).json()

@@ -3,7 +3,11 @@ secret rotation, redelivery, the event list, and the verification example of doc
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from conftest import Env
 from gyeol.core.webhooks.delivery import SCHEDULE
+from gyeol.db.engine import Conn, Database
 from receiver import Receiver
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "webhooks.md"
@@ -91,8 +96,8 @@ async def test_subscriptions_filter_and_merchants_are_separate(env: Env) -> None
     async with Receiver() as rx:
         await endpoint(env, rx.url, ["payment.completed"])
         other, _, _ = await env.new_merchant("other")
-        r = await other.post("/api/v1/payments/intent", json={"orderId": "o-x", "amount": 100, "confirm": True,
-                                                              "methodOptions": {"token": "tok_visa"}})
+        r = await other.post("/api/v1/payments/intent", json={"orderId": "o-x", "amount": 100, "currency": "KRW",
+                                                              "confirm": True, "methodOptions": {"token": "tok_visa"}})
         assert r.status_code == 200
         await env.paid(100)
         await pump(env)
@@ -246,12 +251,13 @@ async def test_the_docs_example_verifies_a_real_delivery(env: Env) -> None:
         assert scope["verify"](call.body, call.headers, "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY") is None
 
 
-async def test_unknown_outcome_for_a_day_raises_one_alert(env: Env) -> None:
+async def lost_payment(env: Env, order_id: str) -> str:
+    """A payment whose PG answer was lost (a timeout), at a PG that stays down: its attempt stays unknown."""
     from gyeol.connectors.base import ConnectorUnavailable
-    from gyeol.core.reconcile import Reconciler
 
     r = await env.client.post("/api/v1/payments/intent", json={
-        "orderId": "o-lost", "amount": 1000, "confirm": True, "methodOptions": {"token": "tok_visa"}},
+        "orderId": order_id, "amount": 1000, "currency": "KRW", "confirm": True,
+        "methodOptions": {"token": "tok_visa"}},
         headers={"Gyeol-Sandbox-Fault": "timeout"})
     assert r.status_code == 504
 
@@ -259,6 +265,14 @@ async def test_unknown_outcome_for_a_day_raises_one_alert(env: Env) -> None:
         raise ConnectorUnavailable("still down")
 
     env.svc.connectors.default.lookup = down  # type: ignore[method-assign]
+    payment_id: str = r.json()["error"]["details"]["paymentId"]
+    return payment_id
+
+
+async def test_unknown_outcome_for_a_day_raises_one_alert(env: Env) -> None:
+    from gyeol.core.reconcile import Reconciler
+
+    payment_id = await lost_payment(env, "o-lost")
     reconciler = Reconciler(env.svc.payments, env.svc.refunds, env.svc.db, env.svc.clock)
     await reconciler.run_once()
     assert (await env.client.get("/api/v1/events", params={"type": "attempt.unresolved"})).json()["items"] == []
@@ -266,4 +280,42 @@ async def test_unknown_outcome_for_a_day_raises_one_alert(env: Env) -> None:
     assert (await reconciler.run_once())["alerts"] == 1
     assert (await reconciler.run_once())["alerts"] == 0
     alerts = (await env.client.get("/api/v1/events", params={"type": "attempt.unresolved"})).json()["items"]
-    assert len(alerts) == 1 and alerts[0]["data"]["object"]["paymentId"] == r.json()["error"]["details"]["paymentId"]
+    assert len(alerts) == 1 and alerts[0]["data"]["object"]["paymentId"] == payment_id
+
+
+def begin_together(db: Database, barrier: asyncio.Barrier) -> None:
+    """Each write transaction of `db` begins when another worker's does (or after a second alone): the two workers
+    then look for what to write at the same moment, each before the other has committed."""
+    tx = db.tx
+
+    @asynccontextmanager
+    async def together() -> AsyncIterator[Conn]:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await barrier.wait()
+        async with tx() as conn:
+            yield conn
+
+    db.tx = together  # type: ignore[method-assign]
+
+
+async def test_two_reconcilers_at_once_raise_one_alert_per_attempt(env: Env) -> None:
+    """Two workers, each with its own connections, find the same day-old unknown attempts at the same moment."""
+    from gyeol.core.reconcile import Reconciler
+    from gyeol.services import build_services
+
+    lost = {await lost_payment(env, f"o-lost-{i}") for i in range(6)}
+    other = build_services(env.settings, clock=env.svc.clock)
+    try:
+        other.connectors.default.lookup = env.svc.connectors.default.lookup  # type: ignore[method-assign]
+        together = asyncio.Barrier(2)
+        for s in (env.svc, other):
+            begin_together(s.db, together)
+        workers = [Reconciler(s.payments, s.refunds, s.db, s.clock) for s in (env.svc, other)]
+        env.svc.clock.advance(timedelta(hours=25))
+        results = await asyncio.gather(*(w.run_once() for w in workers))
+    finally:
+        await other.close()
+    assert sum(r["alerts"] for r in results) == len(lost)
+    alerts = (await env.client.get("/api/v1/events", params={"type": "attempt.unresolved"})).json()["items"]
+    assert sorted(a["data"]["object"]["paymentId"] for a in alerts) == sorted(lost)

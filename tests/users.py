@@ -34,6 +34,7 @@ def user(env: Env, sub: str, *roles: str) -> httpx.AsyncClient:
 
 async def order_for(env: Env, user_id: str, amount: int = 70_000, order_id: str | None = None) -> str:
     order_id = order_id or f"ORD-{secrets.token_hex(5)}"
-    r = await env.client.post("/api/v1/orders", json={"orderId": order_id, "amount": amount, "userId": user_id})
+    r = await env.client.post("/api/v1/orders", json={"orderId": order_id, "amount": amount, "currency": "KRW",
+                                                      "userId": user_id})
     assert r.status_code == 200, r.text
     return order_id

@@ -20,11 +20,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gyeol.config import Settings
-from gyeol.connectors.toss.simulator import TossSimulator
 from gyeol.core import processes, recovery
+from gyeol.core.availability import unavailable
 from gyeol.core.errors import DomainError
 from gyeol.core.merchants import pg_accounts
-from gyeol.db.engine import database_unreachable
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
 from gyeol.faces.kiosk import errors as kiosk_errors
@@ -48,6 +47,7 @@ from gyeol.faces.shopping import routes as shopping_routes
 from gyeol.models import payments
 from gyeol.observability import Metrics, RequestContextMiddleware
 from gyeol.services import Services, build_services
+from gyeol.simulators.toss.simulator import TossSimulator
 from gyeol.worker import run_forever
 
 log = structlog.get_logger(__name__)
@@ -165,13 +165,10 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     async def database_error(request: Request, exc: Exception) -> Response:
-        if not database_unreachable(exc):
+        err = unavailable(exc)
+        if err is None:
             return await internal_error(request, exc)
-        # The request was cut off by the database (a dropped connection, a restart, a pool with no free
-        # connection): retryable; an Idempotency-Key's retry resumes whatever it had committed.
         log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
-        err = DomainError("unavailable", "DATABASE_UNAVAILABLE", "The database cannot be reached right now; retry "
-                          "shortly.", headers={"Retry-After": "1"})
         return faces.render(request.url.path, err, _request_id(request))
 
     @app.exception_handler(Exception)
@@ -182,11 +179,11 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
 
 
 def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["Operations"], summary="Liveness")
     async def healthz() -> Any:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["Operations"], summary="Readiness (the database answers)")
     async def readyz() -> Any:
         try:
             async with svc.db.read() as conn:
@@ -195,7 +192,7 @@ def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
             return FastJSON({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return {"status": "ok", "database": "ok"}
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["Operations"], summary="Prometheus metrics")
     async def prometheus_metrics() -> Response:
         async with svc.db.read() as conn:
             rows = (await conn.execute(sa.select(payments.c.status, sa.func.count()).group_by(payments.c.status))).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -10,21 +11,50 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from gyeol import config, preflight
 from gyeol.config import Settings
 
 T = TypeVar("T")
 
 
-def _settings() -> Settings:
-    return Settings()
+class BadSettings(click.ClickException):
+    exit_code = 78  # EX_CONFIG: a supervisor should not restart into the same mistake
+
+
+class CannotStart(click.ClickException):
+    pass
+
+
+def _settings(**overrides: Any) -> Settings:
+    """The settings, checked; a bad one stops the command with a line per variable, an unknown one is warned of."""
+    for line in config.unknown_variables(os.environ):
+        click.echo(f"Warning: {line}", err=True)
+    try:
+        return config.load(**{k: v for k, v in overrides.items() if v is not None})
+    except config.SettingsError as err:
+        raise BadSettings(str(err)) from None
+
+
+def _ready(settings: Settings) -> None:
+    """The var directory and the database, or one line saying what to fix."""
+    try:
+        preflight.var_dir(settings)
+        preflight.database(settings.database_url)
+    except preflight.UnusableSetting as err:
+        raise BadSettings(str(err)) from None
+    except preflight.StartupError as err:
+        raise CannotStart(str(err)) from None
 
 
 def _run(fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run `fn(services)` with a fresh container and close it after."""
     from gyeol.services import build_services
 
+    settings = _settings()
+    _ready(settings)
+
     async def main() -> T:
-        svc = build_services(_settings())
+        svc = build_services(settings)
         try:
             return await fn(svc)
         finally:
@@ -44,23 +74,23 @@ def main() -> None:
 
 @main.command(help="Serve the API (migrates first unless GYEOL_AUTO_MIGRATE=false).")
 @click.option("--host", default=None, help="Bind address (default GYEOL_HOST, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default GYEOL_PORT, 9090).")
-@click.option("--workers", type=int, default=None, help="Worker processes (default GYEOL_WORKERS, 1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default GYEOL_PORT, 9090).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default GYEOL_WORKERS, 1).")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    import os
-
     import uvicorn
 
-    settings = _settings()
-    host = host or settings.host
-    port = port or settings.port
-    workers = workers or settings.workers
+    settings = _settings(host=host, port=port, workers=workers)
+    host, port, workers = settings.host, settings.port, settings.workers
     # Worker processes read their settings from the environment: pass the CLI's choices along.
     os.environ["GYEOL_HOST"], os.environ["GYEOL_PORT"] = host, str(port)
-    if settings.auto_migrate:
-        from gyeol.db.migrate import upgrade
-
-        upgrade(settings.database_url)
+    _ready(settings)
+    try:
+        if settings.auto_migrate:
+            preflight.migrate(settings.database_url)
+        preflight.port(host, port)
+    except preflight.StartupError as err:
+        raise CannotStart(str(err)) from None
     base = settings.public_url or f"http://{host}:{port}"
     click.echo(f"Gyeol on {base}  (API docs: {base}/docs)")
     if settings.test_secret_key:
@@ -71,10 +101,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
 @main.command(help="Apply the database migrations.")
 def migrate() -> None:
-    from gyeol.db.migrate import upgrade
-
     settings = _settings()
-    upgrade(settings.database_url)
+    _ready(settings)
+    try:
+        preflight.migrate(settings.database_url)
+    except preflight.StartupError as err:
+        raise CannotStart(str(err)) from None
     click.echo("migrated")
 
 
@@ -99,7 +131,7 @@ def worker(once: bool, interval: float) -> None:
         _run(lambda svc: jobs.run_forever(svc, interval))
 
 
-@main.group(help="Merchants: create, list.")
+@main.group(help="Merchants: create, list, update, and their PG, JWT and other settings.")
 def merchants() -> None:
     pass
 
@@ -114,6 +146,22 @@ def merchants_create(name: str) -> None:
     except DomainError as err:
         raise click.ClickException(err.message) from None
     _print({"merchantId": merchant["id"], "name": merchant["name"], "testSecretKey": key})
+
+
+@merchants.command("update", help="Rename a merchant: its buyers see the name on the checkout and on receipts.")
+@click.option("--merchant", required=True, help="Merchant name or id.")
+@click.option("--name", required=True, help="The new name.")
+def merchants_update(merchant: str, name: str) -> None:
+    from gyeol.core.errors import DomainError
+
+    async def go(svc: Any) -> Any:
+        m = await svc.merchants.rename((await svc.merchants.get_by_name(merchant))["id"], name)
+        return {"merchantId": m["id"], "name": m["name"]}
+
+    try:
+        _print(_run(go))
+    except DomainError as err:
+        raise click.ClickException(err.message) from None
 
 
 @merchants.command("list", help="List merchants.")
@@ -290,7 +338,7 @@ def keys_rotate_data() -> None:
 def toss_sim(host: str, port: int, webhook_url: str | None) -> None:
     import uvicorn
 
-    from gyeol.connectors.toss.simulator import TossSimulator
+    from gyeol.simulators.toss.simulator import TossSimulator
 
     sim = TossSimulator(webhook_url=webhook_url, public_url=f"http://{host}:{port}")
     click.echo(f"Toss simulator on http://{host}:{port}")

@@ -118,7 +118,7 @@ class UserAuthenticator:
         if hit is not None and hit[0] > now:
             return hit[1], hit[2]
         try:
-            merchant = await (self.merchants.get(mid) if mid else self.merchants.get_by_name("default"))
+            merchant = await (self.merchants.get(mid) if mid else self.merchants.default())
         except DomainError:  # an unknown merchant: the token is simply not accepted
             merchant = None
         merchant_id, config = None, None
@@ -127,7 +127,7 @@ class UserAuthenticator:
             stored = (merchant.get("settings") or {}).get("jwt")
             if stored:
                 config = JwtConfig.from_stored(stored, self.cipher)
-            elif merchant["name"] == "default":
+            elif merchant["is_default"]:
                 config = self.default
         if len(self._configs) > 10_000:
             self._configs.clear()

@@ -1,4 +1,8 @@
-"""Who is calling: a merchant's key, or one of the merchant's users with a JWT."""
+"""Who is calling: a merchant's key, or one of the merchant's users with a JWT; and in which mode.
+
+The mode is the caller's as much as the merchant is: a key is a test or a live key, and a user's token takes the
+mode of its merchant's JWT settings. Every read is scoped by both, so test and live data never meet.
+"""
 
 from __future__ import annotations
 
@@ -26,15 +30,16 @@ class Caller:
         """A user token with the ADMIN role: sees every payment of its merchant, and may refund."""
         return self.user_id is not None and "ADMIN" in self.roles
 
-    def owns(self, merchant_id: str) -> bool:
-        """Whether a row read by its id alone, of `merchant_id`, is this caller's merchant's. Reads by id leave
-        `merchant_id` out of the WHERE and check it here: with it in, PostgreSQL could plan on the merchant's index
-        instead of the id's (a generic plan made while the table was small, kept by the connection's prepared
-        statement), and read all of the merchant's rows for each one; this machine's PostgreSQL, which never
-        analyzes, did."""
-        return merchant_id == self.merchant_id
+    def owns(self, merchant_id: str, livemode: bool) -> bool:
+        """Whether a row read by its id alone, of `merchant_id` in `livemode`, is this caller's: its merchant's, in
+        its mode. Reads by id leave both out of the WHERE and check them here: with `merchant_id` in, PostgreSQL
+        could plan on the merchant's index instead of the id's (a generic plan made while the table was small, kept
+        by the connection's prepared statement), and read all of the merchant's rows for each one; this machine's
+        PostgreSQL, which never analyzes, did."""
+        return merchant_id == self.merchant_id and bool(livemode) == self.livemode
 
     @property
     def scope(self) -> str:
-        """The idempotency scope: the user where a user token is used, else the key."""
-        return f"user:{self.user_id}" if self.user_id else f"key:{self.key_id}"
+        """The idempotency scope: the user in its mode where a user token is used (a merchant may switch its users'
+        mode; a key's own mode never changes), else the key."""
+        return f"user:{self.mode}:{self.user_id}" if self.user_id else f"key:{self.key_id}"

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from gyeol.core import processes
 from gyeol.core.clock import Clock
-from gyeol.db import sql
+from gyeol.db import commits, sql
 from gyeol.db.engine import Conn, Database
 from gyeol.models import idempotency_keys as ik
 
@@ -74,10 +74,13 @@ _serving: set[str] = set()  # the holders of this process's requests in flight
 
 @contextmanager
 def bind(key: RequestKey) -> Iterator[None]:
+    """Serve the request that holds `key` inside: its services claim the key, and its commits are counted (the
+    tests' crash stop, `db.commits`)."""
     token = _current.set(key)
     _serving.add(key.holder)
     try:
-        yield
+        with commits.counted():
+            yield
     finally:
         _serving.discard(key.holder)
         _current.reset(token)
@@ -178,12 +181,15 @@ class IdempotencyStore:
 
     async def orphans(self, limit: int = 100) -> list[dict[str, Any]]:
         """Keys whose work created something and whose holder process is gone: that work is to be settled."""
-        now = self.clock.now()
+        # Other processes' first: this process's own are its requests in flight, but for the rare one that ended
+        # without an answer, and there may be more of them than `limit`.
+        mine = sa.func.substr(ik.c.holder, 1, len(processes.PROCESS_ID)) == processes.PROCESS_ID
         q = sa.select(ik).where(ik.c.status == "in_progress", ik.c.resource_id.is_not(None),
-                                ik.c.holder.is_not(None)).limit(limit)
+                                ik.c.holder.is_not(None), ~processes.beating_elsewhere(ik.c.holder, self.clock.now())
+                                ).order_by(mine).limit(limit)
         async with self.db.read() as conn:
             rows = await sql.rows(conn, q)
-            return [r for r in rows if not await _held(conn, r["holder"], now)]
+        return [r for r in rows if r["holder"] not in _serving]
 
     async def free(self, row: dict[str, Any]) -> bool:
         """Free an orphaned key for its client's retry; False if someone took it over meanwhile."""

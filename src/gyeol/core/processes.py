@@ -56,3 +56,10 @@ async def alive(conn: Conn, process_id: str, now: datetime) -> bool:
     q = sa.select(job_leases.c.expires_at).where(job_leases.c.name == _name(process_id))
     expires_at = (await conn.execute(q)).scalar()
     return expires_at is not None and expires_at > now
+
+
+def beating_elsewhere(holder: sa.ColumnElement[str], now: datetime) -> sa.ColumnElement[bool]:
+    """SQL: whether `holder` (`<process id>/<request>`) names another process that still beats."""
+    process = sa.func.substr(holder, 1, len(PROCESS_ID))
+    return sa.exists().where(job_leases.c.name == sa.literal("process:") + process, job_leases.c.expires_at > now,
+                             process != PROCESS_ID)

@@ -58,9 +58,9 @@ class Reconciler:
         async with self.db.read() as conn:
             if (await conn.execute(q.limit(1))).first() is None:
                 return 0
+        added = 0
         async with self.db.tx() as conn:
-            unresolved = [Attempt(**r) for r in (await conn.execute(q)).mappings()]
-            for a in unresolved:
-                await outbox.add(conn, merchant_id=a.merchant_id, type="attempt.unresolved", obj=a, resource_id=a.id,
-                                 now=now)
-        return len(unresolved)
+            for a in [Attempt(**r) for r in (await conn.execute(q)).mappings()]:
+                # Another reconciler may be adding this alert now: the outbox's unique key keeps one.
+                added += await outbox.add_once(conn, outbox.Event(a.merchant_id, "attempt.unresolved", a, a.id), now)
+        return added

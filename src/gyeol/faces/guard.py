@@ -15,11 +15,10 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gyeol.core import idempotency
+from gyeol.core.availability import unavailable
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.idempotency import Claim, IdempotencyStore, KeyTaken, Request, RequestKey
-from gyeol.db import commits
-from gyeol.db.engine import database_unreachable
 from gyeol.faces.http import FaceErrors
 
 log = structlog.get_logger(__name__)
@@ -96,11 +95,10 @@ class ApiGuardMiddleware:
         except Exception as exc:
             # The key's own record could not be read or kept: nothing was answered yet, and a retry of the key
             # resumes whatever the route committed.
-            if not database_unreachable(exc):
+            down = unavailable(exc)
+            if down is None:
                 raise
-            await self._refuse(scope, receive, send, DomainError(
-                "unavailable", "DATABASE_UNAVAILABLE", "The database cannot be reached right now; retry shortly.",
-                headers={"Retry-After": "1"}))
+            await self._refuse(scope, receive, send, down)
 
     async def _idempotent(self, scope: Scope, receive: Receive, send: Send, caller: Caller, key: str,
                           body: bytes) -> None:
@@ -108,7 +106,7 @@ class ApiGuardMiddleware:
         digest = hashlib.sha256(scope["method"].encode() + b"\n" + path.encode() + b"\n" + body).hexdigest()
         held = RequestKey(Request(caller.merchant_id, caller.scope, key, scope["method"], path, digest), self.store)
         # The route's service claims the key in its first transaction (core.idempotency.claim).
-        with idempotency.bind(held), commits.counted():
+        with idempotency.bind(held):
             try:
                 try:
                     response = await self._run(scope, receive)

@@ -8,9 +8,10 @@ from pydantic import Field, StrictInt, StrictStr
 
 from gyeol.core.money import MAX_AMOUNT
 from gyeol.faces.native.schemas import Strict
+from gyeol.toss_v1 import ORDER_ID_MAX, ORDER_ID_PATTERN, PAYMENT_KEY_MAX, PAYMENT_KEY_PATTERN
 
-PaymentKey = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-=.]+$")]
-OrderId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+PaymentKey = Annotated[StrictStr, Field(min_length=1, max_length=PAYMENT_KEY_MAX, pattern=PAYMENT_KEY_PATTERN)]
+OrderId = Annotated[StrictStr, Field(min_length=1, max_length=ORDER_ID_MAX, pattern=ORDER_ID_PATTERN)]
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
 
 

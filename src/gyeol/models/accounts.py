@@ -12,6 +12,7 @@ payment_accounts = sa.Table(
     metadata,
     sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), primary_key=True),
     sa.Column("merchant_id", sa.String(40), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),  # bank | virtual_account
     sa.Column("bank_code", sa.String(16), nullable=False),
     sa.Column("account_number", sa.String(400), nullable=True),

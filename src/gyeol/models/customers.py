@@ -10,6 +10,7 @@ customers = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("merchant_id", sa.String(40), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("customer_id", sa.String(64), nullable=False),
     created_at(),
     sa.UniqueConstraint("merchant_id", "customer_id"),
@@ -20,6 +21,7 @@ payment_methods = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("merchant_id", sa.String(40), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("customer_pk", sa.String(40), sa.ForeignKey("customers.id"), nullable=False, index=True),
     sa.Column("type", sa.String(16), nullable=False),
     # The PG's token: never a card number.

@@ -12,6 +12,7 @@ outbox_events = sa.Table(
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("id", sa.String(40), nullable=False, unique=True),
     sa.Column("merchant_id", sa.String(40), nullable=False, index=True),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("resource_id", sa.String(64), nullable=True),
     sa.Column("payload", sa.JSON, nullable=False),
@@ -20,6 +21,10 @@ outbox_events = sa.Table(
     created_at(),
     sa.Index("ix_outbox_events_unpublished", "published_at", "seq"),
 )
+# An attempt's `attempt.unresolved` alert is written once, however many reconcilers find the attempt at once.
+_alert = outbox_events.c.type == "attempt.unresolved"
+sa.Index("uq_outbox_events_attempt_alert", outbox_events.c.resource_id, unique=True, sqlite_where=_alert,
+         postgresql_where=_alert)
 
 # Inbound PG events, so that a duplicate delivery is a no-op.
 inbound_events = sa.Table(

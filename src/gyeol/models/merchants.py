@@ -10,6 +10,9 @@ merchants = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
+    # The merchant created as `default` (by `gyeol serve`): requests that name no merchant are for it, whatever its
+    # name now.
+    sa.Column("is_default", sa.Boolean, nullable=False, server_default=sa.false()),
     # Per-merchant settings (fees, partial cancel, PG and JWT configuration); secrets inside are encrypted.
     sa.Column("settings", sa.JSON, nullable=False, default=dict),
     created_at(),

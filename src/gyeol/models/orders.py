@@ -10,6 +10,7 @@ orders = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("merchant_id", sa.String(40), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("order_id", sa.String(64), nullable=False),
     sa.Column("amount", Money, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),

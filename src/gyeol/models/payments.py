@@ -74,6 +74,7 @@ payment_attempts = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), nullable=False, index=True),
     sa.Column("merchant_id", sa.String(40), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("kind", sa.String(12), nullable=False),
     # started -> succeeded | failed | requires_action | unknown; unknown is resolved by the reconciler.
     sa.Column("status", sa.String(16), nullable=False),

@@ -9,6 +9,7 @@ refunds = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("merchant_id", sa.String(40), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), nullable=False, index=True),
     sa.Column("amount", Money, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),

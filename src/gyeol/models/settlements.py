@@ -12,6 +12,7 @@ settlements = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("merchant_id", sa.String(40), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("payment_id", sa.String(40), sa.ForeignKey("payments.id"), nullable=False, index=True),
     sa.Column("order_id", sa.String(64), nullable=False),
     sa.Column("source_id", sa.String(40), nullable=False, unique=True),

@@ -35,6 +35,7 @@ webhook_deliveries = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("merchant_id", sa.String(40), nullable=False),
+    sa.Column("livemode", sa.Boolean, nullable=False),
     sa.Column("endpoint_id", sa.String(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
     sa.Column("event_id", sa.String(40), nullable=False),
     sa.Column("event_type", sa.String(64), nullable=False),

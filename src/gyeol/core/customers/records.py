@@ -14,6 +14,7 @@ from gyeol.core.records import Record
 class Customer(Record):
     id: str
     merchant_id: str
+    livemode: bool
     customer_id: str  # the merchant's own id for it
     created_at: datetime
 
@@ -22,6 +23,7 @@ class Customer(Record):
 class PaymentMethod(Record):
     id: str
     merchant_id: str
+    livemode: bool
     customer_pk: str
     type: str
     pg_token: str

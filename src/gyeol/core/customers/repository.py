@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from gyeol.core.context import Caller
 from gyeol.core.customers.records import Customer, PaymentMethod
 from gyeol.core.records import row_of
 from gyeol.db import sql
@@ -17,7 +18,7 @@ pm = payment_methods.c
 CUSTOMER = sa.select(customers).where(customers.c.merchant_id == sa.bindparam("merchant_id"),
                                       customers.c.customer_id == sa.bindparam("customer_id"))
 _METHOD = sa.select(payment_methods).where(pm.id == sa.bindparam("id"), pm.merchant_id == sa.bindparam("merchant_id"),
-                                           pm.deleted_at.is_(None))
+                                           pm.livemode == sa.bindparam("livemode"), pm.deleted_at.is_(None))
 METHOD, METHOD_LOCKED = _METHOD, _METHOD.with_for_update()
 LIVE_METHODS = sa.select(payment_methods).where(pm.customer_pk == sa.bindparam("customer_pk"), pm.deleted_at.is_(None)
                                                 ).order_by(pm.created_at, pm.id)
@@ -28,6 +29,8 @@ A_DEFAULT = sa.select(pm.id).where(pm.customer_pk == sa.bindparam("customer_pk")
 
 
 async def get_customer(conn: Conn, merchant_id: str, customer_id: str) -> Customer | None:
+    """The merchant's customer by its customerId, which is one customer's whatever its mode: the caller's mode is
+    checked on it."""
     row = await sql.one(conn, CUSTOMER, {"merchant_id": merchant_id, "customer_id": customer_id})
     return None if row is None else Customer(**row)
 
@@ -36,9 +39,10 @@ async def insert_customer(conn: Conn, c: Customer) -> None:
     await sql.insert(conn, customers, row_of(c))
 
 
-async def get_method(conn: Conn, merchant_id: str, method_id: str, *, lock: bool = False) -> PaymentMethod | None:
-    """A method of the merchant's that is not detached."""
-    row = await sql.one(conn, METHOD_LOCKED if lock else METHOD, {"id": method_id, "merchant_id": merchant_id})
+async def get_method(conn: Conn, caller: Caller, method_id: str, *, lock: bool = False) -> PaymentMethod | None:
+    """A method of the caller's (its merchant's, in its mode) that is not detached."""
+    row = await sql.one(conn, METHOD_LOCKED if lock else METHOD, {"id": method_id, "merchant_id": caller.merchant_id,
+                                                                  "livemode": caller.livemode})
     return None if row is None else PaymentMethod(**row)
 
 

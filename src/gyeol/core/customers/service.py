@@ -43,6 +43,8 @@ class CustomerService:
         if type != "card":
             raise DomainError("validation", "UNSUPPORTED_METHOD_TYPE", "Only type 'card' can be saved.",
                               details={"field": "type"})
+        async with self.db.read() as conn:  # another mode's customer is 404 before any PG refusal
+            await self._customer(conn, caller, customer_id, create=False)
         pg = self.pgs.for_method(caller.livemode, "card")
         info = await self.pgs.describe_token(caller, token)
         if info is None:
@@ -52,12 +54,13 @@ class CustomerService:
             try:
                 async with self.db.tx() as conn:
                     await idempotency.claim(conn)
-                    cus = await self._customer(conn, caller.merchant_id, customer_id, create=True)
+                    cus = await self._customer(conn, caller, customer_id, create=True)
                     assert cus is not None
                     has_default = await repo.has_default(conn, cus.id)
                     m = PaymentMethod(
-                        id=new_id("pm"), merchant_id=caller.merchant_id, customer_pk=cus.id, type="card",
-                        pg_token=info.token, connector=pg.name, brand=info.brand, last4=info.last4,
+                        id=new_id("pm"), merchant_id=caller.merchant_id, livemode=caller.livemode,
+                        customer_pk=cus.id, type="card", pg_token=info.token, connector=pg.name, brand=info.brand,
+                        last4=info.last4,
                         exp_month=info.exp_month, exp_year=info.exp_year, fingerprint=info.fingerprint,
                         # names, e-mail addresses and phone numbers: encrypted at rest
                         billing_details=sealed(self.cipher, billing_details),
@@ -65,14 +68,14 @@ class CustomerService:
                     )
                     await repo.insert_method(conn, m)
                 return m
-            except IntegrityError:
+            except IntegrityError:  # the customer was created meanwhile: the second try finds it
                 if tries:
                     raise
         raise AssertionError("unreachable")
 
     async def list_methods(self, caller: Caller, customer_id: str) -> list[PaymentMethod]:
         async with self.db.read() as conn:
-            cus = await self._customer(conn, caller.merchant_id, customer_id, create=False)
+            cus = await self._customer(conn, caller, customer_id, create=False)
             if cus is None:
                 raise not_found("customer", customer_id)
             return await repo.methods(conn, cus.id)
@@ -80,7 +83,7 @@ class CustomerService:
     async def set_default(self, caller: Caller, customer_id: str, method_id: str) -> PaymentMethod:
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
-            cus = await self._customer(conn, caller.merchant_id, customer_id, create=False)
+            cus = await self._customer(conn, caller, customer_id, create=False)
             m = await self._method(conn, caller, method_id, lock=True)
             if cus is None or m.customer_pk != cus.id:
                 raise not_found("paymentMethod", method_id)
@@ -103,16 +106,21 @@ class CustomerService:
             return await self._method(conn, caller, method_id)
 
     async def _method(self, conn: Conn, caller: Caller, method_id: str, lock: bool = False) -> PaymentMethod:
-        row = await repo.get_method(conn, caller.merchant_id, method_id, lock=lock)
+        row = await repo.get_method(conn, caller, method_id, lock=lock)
         if row is None:
             raise not_found("paymentMethod", method_id)
         return row
 
-    async def _customer(self, conn: Conn, merchant_id: str, customer_id: str, *,
+    async def _customer(self, conn: Conn, caller: Caller, customer_id: str, *,
                         create: bool) -> Customer | None:
-        row = await repo.get_customer(conn, merchant_id, customer_id)
+        """The caller's customer; created when asked and the merchant has none by this id (else None). The
+        merchant's customer in the other mode is 404: a customerId is one customer's, whatever its mode."""
+        row = await repo.get_customer(conn, caller.merchant_id, customer_id)
+        if row is not None and not caller.owns(row.merchant_id, row.livemode):
+            raise not_found("customer", customer_id)
         if row is not None or not create:
             return row
-        new = Customer(id=new_id("cus"), merchant_id=merchant_id, customer_id=customer_id, created_at=self.clock.now())
+        new = Customer(id=new_id("cus"), merchant_id=caller.merchant_id, livemode=caller.livemode,
+                       customer_id=customer_id, created_at=self.clock.now())
         await repo.insert_customer(conn, new)
         return new

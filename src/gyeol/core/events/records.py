@@ -15,6 +15,7 @@ class Event(Record):
     seq: int  # commit order
     id: str
     merchant_id: str
+    livemode: bool
     type: str
     resource_id: str | None
     payload: dict[str, Any]  # {id, type, createdAt, merchantId, data: {object}}

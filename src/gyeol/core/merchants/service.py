@@ -18,6 +18,8 @@ from gyeol.ids import new_id
 from gyeol.models import api_keys, merchants
 
 KEY_PREFIXES = {"test": "test_sk_", "live": "live_sk_"}
+DEFAULT_NAME = "default"
+MAX_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,10 @@ class MerchantService:
     async def create(self, name: str, *, test_key: str | None = None) -> tuple[dict[str, Any], str]:
         """Create a merchant and its first test key; returns the key in clear, once."""
         now = self.clock.now()
-        merchant = {"id": new_id("mer"), "name": name, "settings": {}, "created_at": now}
+        merchant: dict[str, Any] = {"id": new_id("mer"), "name": _checked_name(name), "settings": {},
+                                    "created_at": now}
+        if name == DEFAULT_NAME:  # any other is not (the column's default), as in a database of before 0008
+            merchant["is_default"] = True
         key = test_key or KEY_PREFIXES["test"] + secrets.token_urlsafe(24)
         if mode_of(key) != "test":
             raise DomainError("validation", "INVALID_KEY", "A test secret key starts with 'test_sk_'.")
@@ -77,9 +82,9 @@ class MerchantService:
                                                                                 self.clock.now())))
             return dict(existing), None
         try:
-            merchant, key = await self.create("default", test_key=test_key)
+            merchant, key = await self.create(DEFAULT_NAME, test_key=test_key)
         except DomainError:  # another process created it first
-            return await self.get_by_name("default"), None
+            return await self.default(), None
         return merchant, (None if test_key else key)
 
     async def create_key(self, merchant_id: str, mode: str = "test") -> tuple[dict[str, Any], str]:
@@ -120,6 +125,27 @@ class MerchantService:
             raise not_found("merchant", merchant_id)
         return dict(row)
 
+    async def default(self) -> dict[str, Any]:
+        """The merchant created as `default`, even renamed: the one a request that names no merchant is for."""
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(merchants).where(merchants.c.is_default)
+                                      .order_by(merchants.c.created_at).limit(1))).mappings().first()
+        if row is None:
+            raise not_found("merchant", DEFAULT_NAME)
+        return dict(row)
+
+    async def rename(self, merchant_id: str, name: str) -> dict[str, Any]:
+        """A merchant's new name: what its buyers see on the checkout and on receipts."""
+        name = _checked_name(name)
+        try:
+            async with self.db.tx() as conn:
+                res = await conn.execute(merchants.update().where(merchants.c.id == merchant_id).values(name=name))
+        except IntegrityError:
+            raise DomainError("conflict", "MERCHANT_EXISTS", f"A merchant named '{name}' already exists.") from None
+        if res.rowcount == 0:
+            raise not_found("merchant", merchant_id)
+        return await self.get(merchant_id)
+
     async def get_by_name(self, name_or_id: str) -> dict[str, Any]:
         async with self.db.read() as conn:
             row = (await conn.execute(sa.select(merchants).where(
@@ -159,3 +185,11 @@ class MerchantService:
     def _key_view(row: dict[str, Any]) -> dict[str, Any]:
         return {"keyId": row["id"], "merchantId": row["merchant_id"], "mode": row["mode"], "prefix": row["prefix"],
                 "revokedAt": iso(row["revoked_at"]), "createdAt": iso(row["created_at"])}
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise DomainError("validation", "INVALID_NAME",
+                          f"A merchant's name is 1 to {MAX_NAME} printable characters.")
+    return name

@@ -13,6 +13,7 @@ from gyeol.core.records import Record
 class Order(Record):
     id: str
     merchant_id: str
+    livemode: bool
     order_id: str
     amount: int
     currency: str

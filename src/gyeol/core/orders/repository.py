@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gyeol.core.context import Caller
 from gyeol.core.orders.records import Order
 from gyeol.core.records import row_of
 from gyeol.core.states import ORDER
@@ -25,7 +26,15 @@ GET, GET_LOCKED = (_BY_ORDER_ID), (_BY_ORDER_ID.with_for_update())
 BY_PK, BY_PK_LOCKED = (_BY_PK), (_BY_PK.with_for_update())
 
 
-async def get(conn: Conn, merchant_id: str, order_id: str, *, lock: bool = False) -> Order | None:
+async def get(conn: Conn, caller: Caller, order_id: str, *, lock: bool = False) -> Order | None:
+    """The caller's order: its merchant's, in its mode."""
+    order = await get_any(conn, caller.merchant_id, order_id, lock=lock)
+    return order if order is not None and caller.owns(order.merchant_id, order.livemode) else None
+
+
+async def get_any(conn: Conn, merchant_id: str, order_id: str, *, lock: bool = False) -> Order | None:
+    """The merchant's order with this orderId, in either mode: for what a PG tells of it (an orderId is one order's
+    per merchant, whatever its mode)."""
     row = await sql.one(conn, GET_LOCKED if lock else GET, {"merchant_id": merchant_id, "order_id": order_id})
     return None if row is None else Order(**row)
 

@@ -60,10 +60,11 @@ class OrderService:
                                   details={"itemsTotal": total, "amount": cmd.amount})
         now = self.clock.now()
         return Order(
-            id=new_id("ord"), merchant_id=caller.merchant_id, order_id=cmd.order_id, amount=cmd.amount,
-            currency=currency, status="created", paid_amount=0, refunded_amount=0, customer_id=cmd.customer_id,
-            user_id=cmd.user_id, order_name=cmd.order_name, items=cmd.items, metadata=cmd.metadata or {},
-            payment_id=None, payment_key=None, paid_at=None, created_at=now, updated_at=now,
+            id=new_id("ord"), merchant_id=caller.merchant_id, livemode=caller.livemode, order_id=cmd.order_id,
+            amount=cmd.amount, currency=currency, status="created", paid_amount=0, refunded_amount=0,
+            customer_id=cmd.customer_id, user_id=cmd.user_id, order_name=cmd.order_name, items=cmd.items,
+            metadata=cmd.metadata or {}, payment_id=None, payment_key=None, paid_at=None, created_at=now,
+            updated_at=now,
         )
 
     async def create(self, caller: Caller, cmd: CreateOrder) -> Order:
@@ -79,13 +80,13 @@ class OrderService:
 
     async def get(self, caller: Caller, order_id: str) -> Order:
         async with self.db.read() as conn:
-            order = await repo.get(conn, caller.merchant_id, order_id)
+            order = await repo.get(conn, caller, order_id)
         if order is None or (caller.user_id and order.user_id != caller.user_id):
             raise not_found("order", order_id)
         return order
 
     async def list_page(self, caller: Caller, page: int, size: int, status: str | None = None) -> Page[Order]:
-        q = sa.select(orders).where(orders.c.merchant_id == caller.merchant_id)
+        q = sa.select(orders).where(orders.c.merchant_id == caller.merchant_id, orders.c.livemode == caller.livemode)
         if caller.user_id:
             q = q.where(orders.c.user_id == caller.user_id)
         if status:

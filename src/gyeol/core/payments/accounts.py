@@ -43,7 +43,7 @@ async def record(conn: Conn, cipher: DataCipher, p: Payment, *, kind: str, bank_
                  account_number: str | None, holder_name: str | None, now: datetime,
                  due_at: datetime | None = None) -> Row:
     row = {
-        "payment_id": p.id, "merchant_id": p.merchant_id, "kind": kind, "bank_code": bank_code,
+        "payment_id": p.id, "merchant_id": p.merchant_id, "livemode": p.livemode, "kind": kind, "bank_code": bank_code,
         "account_number": cipher.encrypt(account_number), "last4": account_number[-4:] if account_number else None,
         "holder_name": cipher.encrypt(holder_name), "status": "waiting" if kind == "virtual_account" else "used",
         "due_at": due_at, "deposited_at": None, "created_at": now, "updated_at": now,

@@ -20,7 +20,7 @@ from typing import Any
 from gyeol.connectors.base import AttemptResult
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
-from gyeol.core.events import outbox
+from gyeol.core.events import inbox, outbox
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
@@ -33,7 +33,6 @@ from gyeol.core.states import PAYMENT, IllegalTransition
 from gyeol.crypto import DataCipher
 from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
-from gyeol.models import inbound_events
 
 # The statuses of an attempt whose answer is still awaited; any other has had its answer.
 AWAITING = ("started", "unknown", "requires_action")
@@ -131,8 +130,7 @@ class Answers:
         now = self.clock.now()
         event = self.pgs.event(source, type, data)
         async with self.db.tx() as conn:
-            if not await sql.insert_new(conn, inbound_events, {"source": source, "event_id": event_id,
-                                                                "received_at": now}):
+            if not await inbox.accept(conn, source, event_id, now):
                 return False
             p = await repo.get_any(conn, event.payment_id, lock=True) if event is not None else None
             if event is None or p is None or not p.open_attempt_id:

@@ -47,7 +47,12 @@ class Approvals:
 
     async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Charge:
         """Verify a payment the buyer made at the PG (looked up by its transaction id) and apply it."""
-        self.pgs.for_method(caller.livemode, "card")  # a live key never reaches the default PG
+        try:
+            self.pgs.for_method(caller.livemode, "card")  # a live key never reaches the default PG
+        except DomainError:
+            async with self.db.read() as conn:
+                await repo.get(conn, caller, payment_id)  # a payment the caller cannot see is 404 first
+            raise
         if idempotency.resumed("payment") == payment_id:
             await self.answers.carry_on(payment_id)
         connector, found = await self.pgs.find_charge(caller, payment_id, pg_transaction_id, amount)
@@ -85,30 +90,32 @@ class Approvals:
                                                   found, now)
         return raise_for(Charge(p, attempt))
 
-    async def process_payment_after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, *,
-                                             connector: str, face: str = "shop") -> tuple[Payment, Settlement]:
+    async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *, connector: str,
+                                             face: str = "shop") -> tuple[Payment, Settlement]:
         """Seed 004's shared step, for a PG's approval however it arrived (the confirm's answer or a webhook).
 
         One transaction under the order's and the payment's row locks: the payment row (created here when the
         PG approved a payment Gyeol had not yet seen), the approval applied to its authorize attempt (opened here
         when none awaits it), and with it the order marked paid, the settlement and the outbox events. Whoever
-        comes second finds the money taken and changes nothing. Returns (payment, settlement).
+        comes second finds the money taken and changes nothing. A payment created here is of its order's mode: the
+        PG names the merchant's paymentKey and orderId, which are unique across its two modes. Returns (payment,
+        settlement).
         """
         for _ in range(3):
             try:
-                return await self._after_approval(merchant_id, livemode, pg, connector, face)
+                return await self._after_approval(merchant_id, pg, connector, face)
             except (IntegrityError, _RowAppeared):
                 continue  # a concurrent request created the payment row first; run again and find it
         raise DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; retry.")
 
-    async def _after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, connector: str,
+    async def _after_approval(self, merchant_id: str, pg: PgPayment, connector: str,
                               face: str) -> tuple[Payment, Settlement]:
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             # Lock order as everywhere in the core: the payment first, then its order.
             p = await repo.get_by_key(conn, merchant_id, pg.payment_key, lock=True)
-            order = await orders_repo.get(conn, merchant_id, pg.order_id, lock=True)
+            order = await orders_repo.get_any(conn, merchant_id, pg.order_id, lock=True)
             if order is None:
                 raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{pg.order_id}'.")
             if p is None and await repo.get_by_key(conn, merchant_id, pg.payment_key) is not None:
@@ -123,7 +130,7 @@ class Approvals:
                                   details={"orderId": pg.order_id, "orderStatus": order.status})
             if p is None:
                 p = rows.new_payment(
-                    merchant_id=merchant_id, livemode=livemode, face=face, order_id=order.order_id,
+                    merchant_id=merchant_id, livemode=order.livemode, face=face, order_id=order.order_id,
                     amount=order.amount, currency=order.currency, expires_at=now + self.intent_ttl, now=now,
                     order_pk=order.id, customer_id=order.customer_id, user_id=order.user_id,
                     payment_key=pg.payment_key, method_type=pg.method or "card")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from gyeol.connectors.base import CardData
+from gyeol.core.errors import DomainError
+from gyeol.core.payments.records import Payment
+from gyeol.core.states import PAYMENT_MONEY_TAKEN
 
 # The method names of seeds 002 and 003 -> the core's method types.
 METHOD_TYPES = {"CARD": "card", "BANK": "bank", "VIRTUAL_ACCOUNT": "virtual_account"}
@@ -72,3 +76,25 @@ class ResolvedMethod:
     payment_key: str | None = None
     connector: str | None = None  # chosen at resolution for paymentKey flows (the merchant's own PG, or the default)
     bank: BankInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelPolicy:
+    """A face's own limits on canceling a payment whose money was taken (seed 002: a card for 7 days, a bank
+    transfer never: it is refunded instead). The core checks them under the payment's lock, in the transaction
+    that would give the money back, so a capture that lands after the face read the payment is held to them too."""
+
+    window: timedelta | None = None  # how long after its capture a payment may be canceled
+    refunded_only: frozenset[str] = frozenset()  # method types that are never canceled, only refunded
+
+    def check(self, p: Payment, now: datetime) -> None:
+        if p.status not in PAYMENT_MONEY_TAKEN:
+            return  # nothing was taken: a cancel gives nothing back
+        details = {"paymentId": p.id, "methodType": p.method_type}
+        if p.method_type in self.refunded_only:
+            raise DomainError("validation", "METHOD_NOT_CANCELABLE",
+                              f"A {p.method_type} payment cannot be canceled; ask for a refund.", details=details)
+        if self.window is not None and p.captured_at is not None and now - p.captured_at > self.window:
+            raise DomainError("validation", "CANCEL_WINDOW_PASSED",
+                              f"A payment can be canceled for {self.window / timedelta(days=1):g} days after its "
+                              "capture.", details=details)

@@ -28,7 +28,7 @@ from gyeol.core.orders.service import CreateOrder, OrderService
 from gyeol.core.payments import accounts, methods, rows
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers, emit, raise_for
-from gyeol.core.payments.commands import CreateIntent, MethodSpec, ResolvedMethod
+from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec, ResolvedMethod
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundCommand, RefundService
@@ -93,8 +93,8 @@ class Intents:
                 async with self.db.read() as conn:
                     redirect = self.checkout_url(await repo.get(conn, caller, resumed))
             return Created(charge, redirect, None)
-        method = await methods.resolve(self.pgs, self.customers, caller, cmd.method) \
-            if cmd.confirm and cmd.method else None
+        method = await methods.resolve_named(self.db, self.pgs, self.customers, caller, cmd.method,
+                                             order_id=cmd.order_id) if cmd.confirm and cmd.method else None
         now = self.clock.now()
         row = rows.new_payment(
             merchant_id=caller.merchant_id, livemode=caller.livemode, face=cmd.face, order_id=cmd.order_id,
@@ -139,7 +139,7 @@ class Intents:
 
     async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Order:
         """The order to pay, which the merchant has already: locked, and checked against the intent."""
-        order = await orders_repo.get(conn, caller.merchant_id, cmd.order_id, lock=True)
+        order = await orders_repo.get(conn, caller, cmd.order_id, lock=True)
         if order is None or (cmd.require_order and caller.is_user and order.user_id != caller.user_id):
             raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
                               details={"orderId": cmd.order_id})
@@ -167,7 +167,8 @@ class Intents:
         if not spec.given:
             raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
                               "Give one of paymentMethodId, token or card.")
-        method = await methods.resolve(self.pgs, self.customers, caller, spec)
+        method = await methods.resolve_named(self.db, self.pgs, self.customers, caller, spec,
+                                             payment_id=payment_id)
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "payment", payment_id)
@@ -247,8 +248,9 @@ class Intents:
         return await self._send(p, a, fault)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None) -> Charge:
-        """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded."""
+                     fault: str | None = None, policy: CancelPolicy | None = None) -> Charge:
+        """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded, within the
+        caller's `policy` (checked with the refund, under the payment's lock)."""
         if idempotency.resumed("payment") == payment_id:
             charge = await self.answers.carry_on(payment_id)
             if charge.payment.status in PAYMENT_CLOSED:
@@ -275,7 +277,7 @@ class Intents:
                     return Charge(p)
         if money_taken:
             await self.refunds.refund(caller, RefundCommand(payment_id, None, reason or "canceled", {},
-                                                            is_cancel=True), fault=fault)
+                                                            is_cancel=True, policy=policy), fault=fault)
             async with self.db.read() as conn:
                 return await repo.get_with_last_attempt(conn, caller, payment_id)
         return await self._send(p, a, fault)

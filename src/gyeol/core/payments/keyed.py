@@ -52,7 +52,9 @@ class KeyedPayments:
 
     async def find(self, caller: Caller, key: str) -> Payment:
         async with self.db.read() as conn:
-            rows = await sql.rows(conn, BY_KEY, {"merchant_id": caller.merchant_id, "key": key})
+            found = await sql.rows(conn, BY_KEY, {"merchant_id": caller.merchant_id, "key": key})
+        # The mode is checked on the rows (at most two), as `Caller.owns` says: the statement keeps its one plan.
+        rows = [r for r in found if caller.owns(r["merchant_id"], r["livemode"])]
         if not rows:
             raise _not_found(key)
         # A merchant's paymentKey wins over a coincidental paymentId.
@@ -78,7 +80,7 @@ class KeyedPayments:
 
     async def find_by_order(self, caller: Caller, order_id: str) -> Payment:
         q = (sa.select(payments).where(payments.c.merchant_id == caller.merchant_id,
-                                       payments.c.order_id == order_id)
+                                       payments.c.livemode == caller.livemode, payments.c.order_id == order_id)
              .order_by(payments.c.created_at.desc()).limit(1))
         async with self.db.read() as conn:
             row = (await conn.execute(q)).mappings().first()

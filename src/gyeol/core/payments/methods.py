@@ -6,8 +6,31 @@ from __future__ import annotations
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
 from gyeol.core.errors import DomainError
+from gyeol.core.orders import repository as orders_repo
+from gyeol.core.payments import repository as payments_repo
 from gyeol.core.payments.commands import MethodSpec, ResolvedMethod
 from gyeol.core.payments.pg_calls import PgCalls
+from gyeol.db.engine import Database
+
+
+async def resolve_named(db: Database, pgs: PgCalls, customers: CustomerService, caller: Caller,
+                        spec: MethodSpec, *, payment_id: str | None = None,
+                        order_id: str | None = None) -> ResolvedMethod:
+    """`resolve`, for a request that names a payment or an order. A refused method (the caller's mode has no PG for
+    it, an unknown token) does not depend on the object, so an object the caller cannot see (another mode's) is
+    404 instead, as it is with any method; the object is read only then, never on the way to a charge."""
+    try:
+        return await resolve(pgs, customers, caller, spec)
+    except DomainError:
+        async with db.read() as conn:
+            if payment_id is not None:
+                await payments_repo.get(conn, caller, payment_id)
+            elif order_id is not None:
+                order = await orders_repo.get_any(conn, caller.merchant_id, order_id)
+                if order is not None and not caller.owns(order.merchant_id, order.livemode):
+                    raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{order_id}'.",
+                                      details={"orderId": order_id}) from None
+        raise
 
 
 async def resolve(pgs: PgCalls, customers: CustomerService, caller: Caller, spec: MethodSpec) -> ResolvedMethod:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gyeol.core.records import Record
+from gyeol.core.refunds.records import Refund
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Attempt(Record):
     id: str
     payment_id: str
     merchant_id: str
+    livemode: bool
     kind: str
     status: str
     amount: int
@@ -104,3 +106,16 @@ class Account:
     holder_name: str | None
     status: str  # a virtual account: waiting -> deposited | expired; a transfer's source: used
     due_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a payment's printable receipt shows: the payment, whose merchant and order, the bank of its account
+    and when the deposit came (never the account's number), and its cancellations, oldest first."""
+
+    payment: Payment
+    merchant_name: str
+    order_name: str | None
+    account_bank: str | None
+    deposited_at: datetime | None
+    cancels: list[Refund]

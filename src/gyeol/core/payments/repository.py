@@ -30,14 +30,15 @@ Row = dict[str, Any]
 
 
 def _visible(caller: Caller, row: Row) -> bool:
-    """`scoped` for a row fetched by its id alone (`Caller.owns` says why): the caller's merchant's, and a user's
-    own."""
-    return caller.owns(row["merchant_id"]) and not (
+    """`scoped` for a row fetched by its id alone (`Caller.owns` says why): the caller's merchant's in its mode, and
+    a user's own."""
+    return caller.owns(row["merchant_id"], row["livemode"]) and not (
         caller.user_id and not caller.is_admin and row["user_id"] != caller.user_id)
 
 
 def scoped(caller: Caller) -> list[sa.ColumnElement[bool]]:
-    conds = [payments.c.merchant_id == caller.merchant_id]
+    """The payments a caller may see: its merchant's, in its mode; a user (not an ADMIN) only its own."""
+    conds = [payments.c.merchant_id == caller.merchant_id, payments.c.livemode == caller.livemode]
     if caller.user_id and not caller.is_admin:
         conds.append(payments.c.user_id == caller.user_id)
     return conds
@@ -270,6 +271,8 @@ BY_KEY, BY_KEY_LOCKED = (_BY_KEY), (_BY_KEY.with_for_update())
 
 
 async def get_by_key(conn: Conn, merchant_id: str, payment_key: str, *, lock: bool = False) -> Payment | None:
+    """The merchant's payment with this paymentKey, in either mode: for what a PG tells of it (a paymentKey is one
+    payment's per merchant, whatever its mode). A caller's reads go through `scoped`."""
     return _payment(await sql.one(conn, BY_KEY_LOCKED if lock else BY_KEY,
                                   {"merchant_id": merchant_id, "payment_key": payment_key}))
 

@@ -43,7 +43,8 @@ def new_attempt(p: Payment, kind: str, now: datetime, *, amount: int, connector:
     """A `started` attempt at payment `p`'s PG, not yet inserted: `kind` is authorize, capture or void. Its id is
     the PG's idempotency key, so a resend of the same attempt is never a second charge."""
     return Attempt(
-        id=new_id("att"), payment_id=p.id, merchant_id=p.merchant_id, kind=kind, status="started", amount=amount,
-        connector=connector, method_type=method_type, pg_token=pg_token, pg_transaction_id=pg_transaction_id,
-        error_code=None, error_message=None, next_check_at=None, checks=0, created_at=now, updated_at=now,
+        id=new_id("att"), payment_id=p.id, merchant_id=p.merchant_id, livemode=p.livemode, kind=kind, status="started",
+        amount=amount, connector=connector, method_type=method_type, pg_token=pg_token,
+        pg_transaction_id=pg_transaction_id, error_code=None, error_message=None, next_check_at=None, checks=0,
+        created_at=now, updated_at=now,
     )

@@ -4,9 +4,11 @@ It reads payments itself and hands each money move to the module that owns it:
   intents.py    create, confirm, capture, cancel: check and record, call the PG, apply its answer
   approvals.py  payments the PG approved first: seed 003's complete, the shop's post-approval step
   answers.py    THE one way a PG's answer is applied, whatever brought it; carry_on and the reconciler's look-up
+  notices.py    unsigned PG webhooks: the PG is asked, and its answer applied by approvals.py or the refunds
   expiry.py     intents and virtual accounts that ran out of time
 with pg_calls.py (every call to a PG, with the merchant's credentials), records.py (the payment and its attempts,
-as the core returns them), rows.py (new payments and attempts) and repository.py (the SQL, rows in and records out).
+as the core returns them), rows.py (new payments and attempts), repository.py (the SQL, rows in and records out)
+and receipts.py (the receipt page's read).
 To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `PgCalls.send` -> `Answers.apply`.
 """
 
@@ -19,17 +21,19 @@ from gyeol.connectors.base import AttemptResult, PgPayment
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
+from gyeol.core.errors import DomainError
 from gyeol.core.orders.service import OrderService
 from gyeol.core.pagination import Page
-from gyeol.core.payments import accounts
+from gyeol.core.payments import accounts, receipts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers
 from gyeol.core.payments.approvals import Approvals
-from gyeol.core.payments.commands import CreateIntent, MethodSpec
+from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec
 from gyeol.core.payments.expiry import Expiry
 from gyeol.core.payments.intents import Intents
+from gyeol.core.payments.notices import NoticeOutcome, Notices, PgNotice
 from gyeol.core.payments.pg_calls import PgCalls
-from gyeol.core.payments.records import Account, Attempt, Charge, Created, Payment
+from gyeol.core.payments.records import Account, Attempt, Charge, Created, Payment, Receipt
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.records import Settlement
 from gyeol.crypto import DataCipher
@@ -50,6 +54,7 @@ class PaymentService:
                                intent_ttl=intent_ttl, cipher=cipher)
         self.approvals = Approvals(db, clock, pgs, self.answers, self.intents, intent_ttl=intent_ttl)
         self.expiry = Expiry(db, clock, pgs, self.answers, self.intents)
+        self.notices = Notices(db, clock, pgs, self.approvals, refunds)
 
     # --- reads --------------------------------------------------------------------------------
     async def get(self, caller: Caller, payment_id: str) -> Charge:
@@ -75,6 +80,23 @@ class PaymentService:
         async with self.db.read() as conn:
             return await repo.list_page(conn, caller, page, size, status=status, mine=mine)
 
+    async def payable_with_client_token(self, client_token: str) -> Payment:
+        """The test-mode payment a buyer pays at the default PG with its client token (seed 003), while it can be
+        paid."""
+        async with self.db.read() as conn:
+            p = await repo.get_by_client_token(conn, client_token)
+        if p is None or p.livemode:
+            raise DomainError("authentication", "INVALID_CLIENT_TOKEN", "No test-mode payment has this client token.")
+        if p.status not in ("created", "failed"):
+            raise DomainError("conflict", "PAYMENT_NOT_PAYABLE", f"The payment is {p.status}.",
+                              details={"paymentId": p.id, "status": p.status})
+        return p
+
+    async def receipt(self, receipt_id: str) -> Receipt | None:
+        """The printable receipt of the payment this receipt id was minted for; its id is the only key to it."""
+        async with self.db.read() as conn:
+            return await receipts.find(conn, receipt_id)
+
     def checkout_url(self, p: Payment) -> str:
         return self.intents.checkout_url(p)
 
@@ -91,22 +113,16 @@ class PaymentService:
         return await self.intents.capture(caller, payment_id, amount, fault=fault)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None) -> Charge:
-        return await self.intents.cancel(caller, payment_id, reason, fault=fault)
+                     fault: str | None = None, policy: CancelPolicy | None = None) -> Charge:
+        return await self.intents.cancel(caller, payment_id, reason, fault=fault, policy=policy)
 
     # --- approved at the PG first: approvals.py -----------------------------------------------
     async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Charge:
         return await self.approvals.complete(caller, payment_id, pg_transaction_id, amount)
 
-    async def process_payment_after_approval(self, merchant_id: str, livemode: bool, pg: PgPayment, *,
-                                             connector: str, face: str = "shop") -> tuple[Payment, Settlement]:
-        return await self.approvals.process_payment_after_approval(merchant_id, livemode, pg, connector=connector,
-                                                                   face=face)
-
-    async def find_at_pg(self, merchant_id: str, livemode: bool, *, payment_key: str | None = None,
-                         order_id: str | None = None) -> tuple[str, PgPayment | None]:
-        """A payment the PG's own window created, as the merchant's PG sees it now: (the connector's name, it)."""
-        return await self.pgs.find_payment(merchant_id, livemode, payment_key=payment_key, order_id=order_id)
+    async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *, connector: str,
+                                             face: str = "shop") -> tuple[Payment, Settlement]:
+        return await self.approvals.process_payment_after_approval(merchant_id, pg, connector=connector, face=face)
 
     # --- a PG's answers: answers.py -----------------------------------------------------------
     async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Charge:
@@ -114,6 +130,9 @@ class PaymentService:
 
     async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
         return await self.answers.apply_pg_event(source, event_id, type, data)
+
+    async def apply_pg_notice(self, merchant_id: str, notice: PgNotice) -> NoticeOutcome:
+        return await self.notices.apply(merchant_id, notice)
 
     async def carry_on(self, payment_id: str) -> Charge:
         return await self.answers.carry_on(payment_id)

@@ -13,6 +13,7 @@ from gyeol.core.records import Record
 class Refund(Record):
     id: str
     merchant_id: str
+    livemode: bool
     payment_id: str
     amount: int
     currency: str

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gyeol.core.context import Caller
 from gyeol.core.pagination import Page, paginate
 from gyeol.core.records import row_of
 from gyeol.core.refunds.records import Refund
@@ -29,8 +30,6 @@ RESERVE = (
     .values(refunding_amount=payments.c.refunding_amount + sa.bindparam("reserve"),
             updated_at=sa.bindparam("updated_at")))
 BY_ID = sa.select(refunds).where(refunds.c.id == sa.bindparam("id"))
-MERCHANTS = sa.select(refunds).where(refunds.c.id == sa.bindparam("id"),
-                                     refunds.c.merchant_id == sa.bindparam("merchant_id"))
 A_CANCEL = (sa.select(refunds.c.id).where(refunds.c.payment_id == sa.bindparam("payment_id"),
                                           refunds.c.is_cancel.is_(True)).limit(1))
 
@@ -53,8 +52,10 @@ async def get(conn: Conn, refund_id: str) -> Refund | None:
     return _refund(await sql.one(conn, BY_ID, {"id": refund_id}))
 
 
-async def get_merchants(conn: Conn, merchant_id: str, refund_id: str) -> Refund | None:
-    return _refund(await sql.one(conn, MERCHANTS, {"id": refund_id, "merchant_id": merchant_id}))
+async def get_callers(conn: Conn, caller: Caller, refund_id: str) -> Refund | None:
+    """The refund, if it is the caller's merchant's in the caller's mode (read by its id alone: `Caller.owns`)."""
+    r = await get(conn, refund_id)
+    return r if r is not None and caller.owns(r.merchant_id, r.livemode) else None
 
 
 async def any_cancel(conn: Conn, payment_id: str) -> bool:
@@ -68,10 +69,10 @@ async def transition(conn: Conn, r: Refund, event: str, now: datetime, **values:
     return replace(r, **values)
 
 
-async def list_page(conn: Conn, merchant_id: str, page: int, size: int, *,
+async def list_page(conn: Conn, caller: Caller, page: int, size: int, *,
                     payment_id: str | None = None) -> Page[Refund]:
-    """The merchant's refunds (of one payment, when given), newest first."""
-    q = sa.select(refunds).where(refunds.c.merchant_id == merchant_id)
+    """The caller's refunds (its merchant's, in its mode; of one payment, when given), newest first."""
+    q = sa.select(refunds).where(refunds.c.merchant_id == caller.merchant_id, refunds.c.livemode == caller.livemode)
     if payment_id:
         q = q.where(refunds.c.payment_id == payment_id)
     return await paginate(conn, q, refunds.c.created_at.desc(), page, size, Refund.from_row)

@@ -16,6 +16,7 @@ from gyeol.core.events import outbox
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.pagination import Page
 from gyeol.core.payments import repository as payments_repo
+from gyeol.core.payments.commands import CancelPolicy
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Payment
 from gyeol.core.refunds import repository as repo
@@ -33,14 +34,16 @@ class RefundCommand:
     reason: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     is_cancel: bool = False
+    policy: CancelPolicy | None = None  # a cancel's limits, checked under the payment's lock
 
 
 def _new_refund(refund_id: str, p: Payment, amount: int, reason: str | None, is_cancel: bool,
                 metadata: dict[str, Any], now: datetime, default_pg: str) -> Refund:
     """A `pending` refund of payment `p`, not yet inserted."""
-    return Refund(id=refund_id, merchant_id=p.merchant_id, payment_id=p.id, amount=amount, currency=p.currency,
-                  status="pending", reason=reason, is_cancel=is_cancel, metadata=metadata, pg_transaction_id=None,
-                  failure_reason=None, connector=p.connector or default_pg, created_at=now, updated_at=now)
+    return Refund(id=refund_id, merchant_id=p.merchant_id, livemode=p.livemode, payment_id=p.id, amount=amount,
+                  currency=p.currency, status="pending", reason=reason, is_cancel=is_cancel, metadata=metadata,
+                  pg_transaction_id=None, failure_reason=None, connector=p.connector or default_pg, created_at=now,
+                  updated_at=now)
 
 
 class RefundService:
@@ -67,6 +70,8 @@ class RefundService:
                 raise DomainError("conflict", "PAYMENT_NOT_CAPTURED",
                                   "Only a payment whose money was taken can be refunded.",
                                   details={"paymentId": p.id, "status": p.status})
+            if cmd.policy is not None:
+                cmd.policy.check(p, now)
             refundable = p.captured_amount - p.refunded_amount - p.refunding_amount
             amount = refundable if cmd.amount is None else cmd.amount
             if amount <= 0 or amount > refundable:
@@ -173,7 +178,7 @@ class RefundService:
 
     async def get(self, caller: Caller, refund_id: str) -> Refund:
         async with self.db.read() as conn:
-            row = await repo.get_merchants(conn, caller.merchant_id, refund_id)
+            row = await repo.get_callers(conn, caller, refund_id)
             if row is not None and caller.user_id:
                 await payments_repo.get(conn, caller, row.payment_id)  # 404 unless the user's own
         if row is None:
@@ -183,7 +188,7 @@ class RefundService:
     async def list_page(self, caller: Caller, page: int, size: int,
                         payment_id: str | None = None) -> Page[Refund]:
         async with self.db.read() as conn:
-            return await repo.list_page(conn, caller.merchant_id, page, size, payment_id=payment_id)
+            return await repo.list_page(conn, caller, page, size, payment_id=payment_id)
 
     async def succeeded(self, payment_id: str) -> list[Refund]:
         """A payment's refunds that went through, oldest first."""

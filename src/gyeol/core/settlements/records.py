@@ -13,6 +13,7 @@ from gyeol.core.records import Record
 class Settlement(Record):
     id: str
     merchant_id: str
+    livemode: bool
     payment_id: str
     order_id: str
     source_id: str  # the payment for an approval, the refund for an adjustment: booked once

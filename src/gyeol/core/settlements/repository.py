@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gyeol.core.context import Caller
 from gyeol.core.pagination import Page, paginate
 from gyeol.core.records import row_of
 from gyeol.core.settlements.records import Settlement
@@ -48,8 +49,9 @@ async def approval(conn: Conn, payment_id: str) -> Settlement | None:
     return _settlement(await sql.one(conn, APPROVAL, {"payment_id": payment_id}))
 
 
-def _matching(merchant_id: str, start: date | None, end: date | None, status: str | None) -> sa.Select[Any]:
-    q = sa.select(settlements).where(settlements.c.merchant_id == merchant_id)
+def _matching(caller: Caller, start: date | None, end: date | None, status: str | None) -> sa.Select[Any]:
+    q = sa.select(settlements).where(settlements.c.merchant_id == caller.merchant_id,
+                                     settlements.c.livemode == caller.livemode)
     if start:
         q = q.where(settlements.c.payout_date >= start)
     if end:
@@ -59,17 +61,18 @@ def _matching(merchant_id: str, start: date | None, end: date | None, status: st
     return q
 
 
-async def list_page(conn: Conn, merchant_id: str, page: int, size: int, *, start: date | None,
+async def list_page(conn: Conn, caller: Caller, page: int, size: int, *, start: date | None,
                     end: date | None, status: str | None) -> Page[Settlement]:
-    """The merchant's settlements paid out between `start` and `end` (each optional), oldest first."""
-    return await paginate(conn, _matching(merchant_id, start, end, status), OLDEST_FIRST, page, size,
+    """The caller's settlements (its merchant's, in its mode) paid out between `start` and `end` (each optional),
+    oldest first."""
+    return await paginate(conn, _matching(caller, start, end, status), OLDEST_FIRST, page, size,
                           Settlement.from_row)
 
 
-async def all_matching(conn: Conn, merchant_id: str, *, start: date | None, end: date | None,
+async def all_matching(conn: Conn, caller: Caller, *, start: date | None, end: date | None,
                        status: str | None) -> list[Settlement]:
     """What `list_page` pages through, all at once."""
-    return [Settlement(**r) for r in await sql.rows(conn, _matching(merchant_id, start, end, status)
+    return [Settlement(**r) for r in await sql.rows(conn, _matching(caller, start, end, status)
                                                      .order_by(OLDEST_FIRST))]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from gyeol.core.clock import KST, Clock
 from gyeol.core.context import Caller
-from gyeol.core.errors import not_found
+from gyeol.core.errors import DomainError, not_found
 from gyeol.core.events import outbox
 from gyeol.core.merchants import repository as merchants_repo
 from gyeol.core.money import apply_rate
@@ -67,9 +67,9 @@ def booking(p: Payment, *, source_id: str, amount: int, now: datetime, settings:
         fee = -fee_for({**settings, "fees": {method: _rate_only(settings, method)}}, method, -amount)
     days = int(settings.get("payoutDays", DEFAULT_PAYOUT_DAYS))
     return Settlement(
-        id=new_id("stl"), merchant_id=p.merchant_id, payment_id=p.id, order_id=p.order_id, source_id=source_id,
-        kind="payment" if amount >= 0 else "adjustment", method=method, gross_amount=amount, fee_amount=fee,
-        net_amount=amount - fee, currency=p.currency, status="scheduled",
+        id=new_id("stl"), merchant_id=p.merchant_id, livemode=p.livemode, payment_id=p.id, order_id=p.order_id,
+        source_id=source_id, kind="payment" if amount >= 0 else "adjustment", method=method, gross_amount=amount,
+        fee_amount=fee, net_amount=amount - fee, currency=p.currency, status="scheduled",
         payout_date=add_business_days(now.astimezone(KST).date(), days), paid_at=None, created_at=now,
     )
 
@@ -100,20 +100,29 @@ class SettlementService:
     async def list_page(self, caller: Caller, page: int, size: int, start: date | None = None,
                         end: date | None = None, status: str | None = None) -> Page[Settlement]:
         async with self.db.read() as conn:
-            return await repo.list_page(conn, caller.merchant_id, page, size, start=start, end=end, status=status)
+            return await repo.list_page(conn, caller, page, size, start=start, end=end, status=status)
 
     async def get(self, caller: Caller, settlement_id: str) -> Settlement:
         async with self.db.read() as conn:
             s = await repo.get(conn, settlement_id)
-        if s is None or not caller.owns(s.merchant_id):
+        if s is None or not caller.owns(s.merchant_id, s.livemode):
             raise not_found("settlement", settlement_id)
+        return s
+
+    async def of_payment(self, caller: Caller, payment_id: str) -> Settlement:
+        """The approval's settlement of one of the caller's payments whose money was taken."""
+        async with self.db.read() as conn:
+            s = await repo.approval(conn, payment_id)
+        if s is None or not caller.owns(s.merchant_id, s.livemode):
+            raise DomainError("not_found", "NOT_FOUND", f"No settlement for payment '{payment_id}'.",
+                              details={"paymentId": payment_id})
         return s
 
     async def all(self, caller: Caller, start: date | None, end: date | None,
                   status: str | None) -> list[Settlement]:
         """What `list_page` pages through, all at once (the merchant's books)."""
         async with self.db.read() as conn:
-            return await repo.all_matching(conn, caller.merchant_id, start=start, end=end, status=status)
+            return await repo.all_matching(conn, caller, start=start, end=end, status=status)
 
     async def mark_paid(self) -> int:
         """Scheduled rows whose payout day has come are paid out (the worker's job)."""

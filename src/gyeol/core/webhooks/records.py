@@ -40,6 +40,7 @@ class WithSecret:
 class WebhookDelivery(Record):
     id: str
     merchant_id: str
+    livemode: bool
     endpoint_id: str
     event_id: str
     event_type: str

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gyeol.core.context import Caller
 from gyeol.core.events.records import Event
 from gyeol.core.pagination import Page, paginate
 from gyeol.core.records import row_of
@@ -26,7 +27,8 @@ ep, dl, ev = webhook_endpoints.c, webhook_deliveries.c, outbox_events.c
 # --- endpoints ------------------------------------------------------------------------------------
 ENDPOINT = sa.select(webhook_endpoints).where(ep.id == sa.bindparam("id"))
 _MERCHANTS = sa.select(webhook_endpoints).where(ep.id == sa.bindparam("id"),
-                                                ep.merchant_id == sa.bindparam("merchant_id"), ep.deleted_at.is_(None))
+                                                ep.merchant_id == sa.bindparam("merchant_id"),
+                                                ep.livemode == sa.bindparam("livemode"), ep.deleted_at.is_(None))
 MERCHANTS, MERCHANTS_LOCKED = _MERCHANTS, _MERCHANTS.with_for_update()
 
 
@@ -38,20 +40,21 @@ async def insert_endpoint(conn: Conn, e: WebhookEndpoint) -> None:
     await sql.insert(conn, webhook_endpoints, row_of(e))
 
 
-async def get_endpoint(conn: Conn, merchant_id: str, endpoint_id: str, *,
+async def get_endpoint(conn: Conn, caller: Caller, endpoint_id: str, *,
                        lock: bool = False) -> WebhookEndpoint | None:
-    """The merchant's endpoint, unless deleted."""
-    return _endpoint(await sql.one(conn, MERCHANTS_LOCKED if lock else MERCHANTS, {"id": endpoint_id,
-                                                                                  "merchant_id": merchant_id}))
+    """The caller's endpoint (its merchant's, in its mode), unless deleted."""
+    return _endpoint(await sql.one(conn, MERCHANTS_LOCKED if lock else MERCHANTS, {
+        "id": endpoint_id, "merchant_id": caller.merchant_id, "livemode": caller.livemode}))
 
 
 async def get_endpoint_any(conn: Conn, endpoint_id: str) -> WebhookEndpoint | None:
     return _endpoint(await sql.one(conn, ENDPOINT, {"id": endpoint_id}))
 
 
-async def endpoints_page(conn: Conn, merchant_id: str, page: int, size: int) -> Page[WebhookEndpoint]:
-    """The merchant's endpoints that are not deleted, newest first."""
-    q = sa.select(webhook_endpoints).where(ep.merchant_id == merchant_id, ep.deleted_at.is_(None))
+async def endpoints_page(conn: Conn, caller: Caller, page: int, size: int) -> Page[WebhookEndpoint]:
+    """The caller's endpoints that are not deleted, newest first."""
+    q = sa.select(webhook_endpoints).where(ep.merchant_id == caller.merchant_id, ep.livemode == caller.livemode,
+                                           ep.deleted_at.is_(None))
     return await paginate(conn, q, ep.created_at.desc(), page, size, WebhookEndpoint.from_row)
 
 
@@ -123,7 +126,7 @@ async def claim_due(conn: Conn, now: datetime, until: datetime, limit: int) -> l
     if not ids:
         return []
     await conn.execute(webhook_deliveries.update().where(dl.id.in_(ids)).values(next_attempt_at=until))
-    joined = (sa.select(webhook_deliveries, ep.url, ep.livemode, ep.secret, ep.previous_secret,
+    joined = (sa.select(webhook_deliveries, ep.url, ep.secret, ep.previous_secret,
                         ep.previous_secret_expires_at, ep.enabled, ep.failing_since, ev.payload)
               .join(webhook_endpoints, ep.id == dl.endpoint_id)
               .join(outbox_events, ev.id == dl.event_id)
@@ -145,10 +148,10 @@ async def get_event(conn: Conn, event_id: str) -> Event | None:
     return None if row is None else Event(**row)
 
 
-async def events_after(conn: Conn, merchant_id: str, *, type: str | None, after_seq: int | None,
+async def events_after(conn: Conn, caller: Caller, *, type: str | None, after_seq: int | None,
                        limit: int) -> list[Event]:
-    """The merchant's events (of one type, when given) after `after_seq`, in commit order."""
-    q = sa.select(outbox_events).where(ev.merchant_id == merchant_id)
+    """The caller's events (of one type, when given) after `after_seq`, in commit order."""
+    q = sa.select(outbox_events).where(ev.merchant_id == caller.merchant_id, ev.livemode == caller.livemode)
     if type:
         q = q.where(ev.type == type)
     if after_seq is not None:

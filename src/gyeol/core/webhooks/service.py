@@ -40,20 +40,21 @@ def check_events(events: list[str]) -> list[str]:
 
 
 def new_delivery(e: WebhookEndpoint, event: Event, now: datetime) -> WebhookDelivery:
-    return WebhookDelivery(id=new_id("dlv"), merchant_id=e.merchant_id, endpoint_id=e.id, event_id=event.id,
-                           event_type=event.type, status="pending", attempts=0, next_attempt_at=now,
+    return WebhookDelivery(id=new_id("dlv"), merchant_id=e.merchant_id, livemode=e.livemode, endpoint_id=e.id,
+                           event_id=event.id, event_type=event.type, status="pending", attempts=0, next_attempt_at=now,
                            last_status_code=None, last_error=None, last_response_excerpt=None, delivered_at=None,
                            created_at=now, updated_at=now)
 
 
 async def fan_out(conn: Conn, events: Sequence[Event], now: datetime) -> list[WebhookDelivery]:
-    """Deliveries for every enabled endpoint subscribed to each event (the relay, and redelivery to all)."""
+    """Deliveries for every enabled endpoint of the event's merchant and mode subscribed to it (the relay, and
+    redelivery to all)."""
     merchants = {e.merchant_id for e in events}
     if not merchants:
         return []
     endpoints = await repo.enabled_endpoints(conn, merchants)
     deliveries = [new_delivery(ep, ev, now) for ev in events for ep in endpoints
-                  if ep.merchant_id == ev.merchant_id and subscribed(ep.events, ev.type)]
+                  if (ep.merchant_id, ep.livemode) == (ev.merchant_id, ev.livemode) and subscribed(ep.events, ev.type)]
     if deliveries:
         await repo.insert_deliveries(conn, deliveries)
     return deliveries
@@ -85,7 +86,7 @@ class WebhookService:
         return WithSecret(e, secret)
 
     async def _get(self, conn: Conn, caller: Caller, endpoint_id: str, lock: bool = False) -> WebhookEndpoint:
-        row = await repo.get_endpoint(conn, caller.merchant_id, endpoint_id, lock=lock)
+        row = await repo.get_endpoint(conn, caller, endpoint_id, lock=lock)
         if row is None:
             raise not_found("webhook_endpoint", endpoint_id)
         return row
@@ -96,7 +97,7 @@ class WebhookService:
 
     async def list_page(self, caller: Caller, page: int, size: int) -> Page[WebhookEndpoint]:
         async with self.db.read() as conn:
-            return await repo.endpoints_page(conn, caller.merchant_id, page, size)
+            return await repo.endpoints_page(conn, caller, page, size)
 
     async def update(self, caller: Caller, endpoint_id: str, *, url: str | None, events: list[str] | None,
                      enabled: bool | None, description: str | None) -> WebhookEndpoint:
@@ -104,6 +105,7 @@ class WebhookService:
         if events is not None:
             changes["events"] = check_events(events)
         if url is not None:
+            await self.get(caller, endpoint_id)  # another mode's endpoint is 404, whatever the address
             await check_url(url, caller.livemode, self.resolver)
             changes["url"] = url
         if description is not None:
@@ -149,7 +151,7 @@ class WebhookService:
     # --- events -------------------------------------------------------------------------------
     async def _event(self, conn: Conn, caller: Caller, event_id: str) -> Event:
         event = await repo.get_event(conn, event_id)
-        if event is None or not caller.owns(event.merchant_id):
+        if event is None or not caller.owns(event.merchant_id, event.livemode):
             raise not_found("event", event_id)
         return event
 
@@ -163,7 +165,7 @@ class WebhookService:
         and whether more follow."""
         async with self.db.read() as conn:
             after_seq = (await self._event(conn, caller, after)).seq if after else None
-            found = await repo.events_after(conn, caller.merchant_id, type=type, after_seq=after_seq, limit=size + 1)
+            found = await repo.events_after(conn, caller, type=type, after_seq=after_seq, limit=size + 1)
         return found[:size], len(found) > size
 
     async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None) -> list[WebhookDelivery]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from gyeol.connectors.toss.codes import ERROR_STATUS
 from gyeol.core.errors import DomainError
 from gyeol.faces.http import FastJSON
+from gyeol.toss_v1 import ERROR_STATUS
 
 # Core codes that keep their name on this face, with the status seed 001 gives them.
 KEPT = {"AMOUNT_MISMATCH": 409, "ALREADY_CANCELED": 422, "NOT_APPROVED": 422, "PARTIAL_MISMATCH": 409,

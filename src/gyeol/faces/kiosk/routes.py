@@ -15,12 +15,13 @@ from gyeol.faces.native.schemas import Strict, Url
 from gyeol.faces.toss_schemas import Amount, KeyedPaymentIn
 from gyeol.services import Services
 
-router = APIRouter(route_class=JSONRoute, prefix="/v1/payments", tags=["kiosk (seed 001)"])
+router = APIRouter(route_class=JSONRoute, prefix="/v1/payments", tags=["Kiosk (Toss-style)"])
 
 
 
 class CreateIn(KeyedPaymentIn):
-    """The seed's create, plus where Gyeol's hosted checkout (`checkout.url`) sends the buyer, as Toss's window."""
+    """{paymentKey, orderId, amount}, plus where Gyeol's hosted checkout (`checkout.url`) sends the buyer back, as
+    Toss's payment window does: `successUrl` and `failUrl`."""
 
     success_url: Url | None = Field(default=None, alias="successUrl")
     fail_url: Url | None = Field(default=None, alias="failUrl")
@@ -37,20 +38,20 @@ async def _object(svc: Services, p: Payment) -> dict[str, Any]:
     return payment_object(p, svc.keyed.receipt_url(p), cancels, checkout_url=checkout)
 
 
-@router.post("")
+@router.post("", summary="Create a payment by paymentKey")
 async def create(body: CreateIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
     p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, face="kiosk",
                                return_url=body.success_url, cancel_url=body.fail_url)
     return await _object(svc, p)
 
 
-@router.post("/confirm")
+@router.post("/confirm", summary="Confirm a payment")
 async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sensitive, fault: Fault) -> Any:
     p = await svc.keyed.confirm(caller, body.payment_key, body.order_id, body.amount, fault=fault)
     return await _object(svc, p)
 
 
-@router.post("/{payment_key}/cancel")
+@router.post("/{payment_key}/cancel", summary="Cancel a payment, in full or in part")
 async def cancel(payment_key: str, body: CancelIn, svc: Svc, caller: MerchantCaller, _: Sensitive,
                  fault: Fault) -> Any:
     merchant = await svc.merchants.get(caller.merchant_id)
@@ -60,11 +61,11 @@ async def cancel(payment_key: str, body: CancelIn, svc: Svc, caller: MerchantCal
     return await _object(svc, p)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", summary="Get a payment by orderId")
 async def by_order(order_id: str, svc: Svc, caller: MerchantCaller) -> Any:
     return await _object(svc, await svc.keyed.find_by_order(caller, order_id))
 
 
-@router.get("/{payment_key}")
+@router.get("/{payment_key}", summary="Get a payment by paymentKey")
 async def get(payment_key: str, svc: Svc, caller: MerchantCaller) -> Any:
     return await _object(svc, await svc.keyed.find(caller, payment_key))

@@ -11,26 +11,27 @@ from gyeol.faces.native.deps import MerchantCaller, Sensitive, Svc
 from gyeol.faces.native.schemas import AttachMethodIn
 from gyeol.faces.native.views import method_view
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["payment methods"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Saved payment methods"])
 
 
-@router.post("/customers/{customer_id}/payment-methods")
+@router.post("/customers/{customer_id}/payment-methods", summary="Save a payment method for a customer")
 async def attach(customer_id: str, body: AttachMethodIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
     m = await svc.customers.attach(caller, customer_id, body.token, body.type, body.billing_details)
     return {**method_view(m), "customerId": customer_id}
 
 
-@router.get("/customers/{customer_id}/payment-methods")
+@router.get("/customers/{customer_id}/payment-methods", summary="List a customer's saved payment methods")
 async def list_methods(customer_id: str, svc: Svc, caller: MerchantCaller) -> Any:
     return [method_view(m) for m in await svc.customers.list_methods(caller, customer_id)]
 
 
-@router.post("/customers/{customer_id}/payment-methods/{method_id}/default")
+@router.post("/customers/{customer_id}/payment-methods/{method_id}/default",
+             summary="Make a saved payment method the customer's default")
 async def set_default(customer_id: str, method_id: str, svc: Svc, caller: MerchantCaller) -> Any:
     return {**method_view(await svc.customers.set_default(caller, customer_id, method_id)), "customerId": customer_id}
 
 
-@router.delete("/payment-methods/{method_id}")
+@router.delete("/payment-methods/{method_id}", summary="Remove a saved payment method")
 async def detach(method_id: str, svc: Svc, caller: MerchantCaller) -> Any:
     await svc.customers.detach(caller, method_id)
     return {"paymentMethodId": method_id, "deleted": True}

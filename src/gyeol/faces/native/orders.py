@@ -12,10 +12,10 @@ from gyeol.faces.native.deps import AnyCaller, MerchantCaller, Paging, Svc
 from gyeol.faces.native.schemas import OrderIn
 from gyeol.faces.native.views import order_view, page_view
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["orders"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Orders"])
 
 
-@router.post("/orders")
+@router.post("/orders", summary="Create an order")
 async def create_order(body: OrderIn, svc: Svc, caller: MerchantCaller) -> Any:
     return order_view(await svc.orders.create(caller, CreateOrder(
         order_id=body.order_id, amount=body.amount, currency=body.currency, customer_id=body.customer_id,
@@ -24,12 +24,12 @@ async def create_order(body: OrderIn, svc: Svc, caller: MerchantCaller) -> Any:
     )))
 
 
-@router.get("/orders")
+@router.get("/orders", summary="List orders")
 async def list_orders(svc: Svc, caller: AnyCaller, paging: Paging,
                       status: str | None = Query(default=None, max_length=24)) -> Any:
     return page_view(await svc.orders.list_page(caller, paging.page, paging.size, status), order_view)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", summary="Get an order")
 async def get_order(order_id: str, svc: Svc, caller: AnyCaller) -> Any:
     return order_view(await svc.orders.get(caller, order_id))

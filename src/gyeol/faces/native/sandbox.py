@@ -8,26 +8,25 @@ from fastapi import APIRouter, Query
 
 from gyeol.core.clock import iso
 from gyeol.core.errors import DomainError
-from gyeol.core.payments import repository as payments_repo
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Sensitive, Svc, TestMode
 from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
 from gyeol.faces.native.views import charge_view
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/v1/sandbox", tags=["sandbox"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1/sandbox", tags=["Sandbox (test mode only)"])
 
 
-@router.post("/tokens")
+@router.post("/tokens", summary="Tokenize a test card")
 async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sensitive) -> Any:
     token = await svc.sandbox.tokenize(caller.merchant_id, body.card.to_card())
     return {"token": token["id"], "brand": token["brand"], "last4": token["last4"],
             "expMonth": token["exp_month"], "expYear": token["exp_year"]}
 
 
-@router.get("/charges")
+@router.get("/charges", summary="List what the sandbox PG charged for a payment")
 async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias="paymentId", max_length=40)) -> Any:
-    p = await svc.payments.get_payment(caller, payment_id)  # 404 unless the merchant's own
+    p = await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id, p.payment_key)
     items = [{"chargeId": r["id"], "kind": r["kind"], "status": r["status"], "amount": r["amount"],
               "currency": r["currency"], "reference": r["reference"], "parentId": r["parent_id"],
@@ -35,11 +34,11 @@ async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias
     return {"items": items, "total": len(items), "page": 1, "size": len(items)}
 
 
-@router.post("/3ds/{payment_id}")
+@router.post("/3ds/{payment_id}", summary="Answer a payment's 3-D Secure challenge")
 async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: TestMode) -> Any:
+    await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     charge = await svc.sandbox.complete_challenge(caller.merchant_id, payment_id, body.result == "approve")
     if charge is None:
-        await svc.payments.get_payment(caller, payment_id)  # 404 unless the merchant's own
         raise DomainError("conflict", "NO_CHALLENGE", "This payment has no 3-D Secure challenge waiting.",
                           details={"paymentId": payment_id})
     if charge["status"] == "succeeded":
@@ -54,23 +53,17 @@ async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: T
 
 
 
-@router.post("/pay")
+@router.post("/pay", summary="Pay as the buyer, with a payment's client token")
 async def buyer_pays(body: SandboxPayIn, svc: Svc) -> Any:
-    """The buyer's side of seed 003: pay at the PG with the payment's client token (no API key; test mode only).
+    """The buyer's side of a user's payment: pay at the PG with the payment's client token (no API key).
     Gyeol's payment does not change until the app calls `POST /api/v1/payments/complete`."""
-    async with svc.db.read() as conn:
-        p = await payments_repo.get_by_client_token(conn, body.client_token)
-    if p is None or p.livemode:
-        raise DomainError("authentication", "INVALID_CLIENT_TOKEN", "No test-mode payment has this client token.")
-    if p.status not in ("created", "failed"):
-        raise DomainError("conflict", "PAYMENT_NOT_PAYABLE", f"The payment is {p.status}.",
-                          details={"paymentId": p.id, "status": p.status})
+    p = await svc.payments.payable_with_client_token(body.client_token)
     charge = await svc.sandbox.pay(p.merchant_id, p.id, p.amount, p.currency, body.card.to_card())
     return {"pgTransactionId": charge["id"], "paymentId": p.id, "amount": charge["amount"],
             "status": charge["status"], "failureReason": charge["failure_code"]}
 
 
-@router.post("/virtual-accounts/{payment_number}/deposit")
+@router.post("/virtual-accounts/{payment_number}/deposit", summary="Deposit into a virtual account")
 async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
     """The buyer's deposit into an issued virtual account; the sandbox tells Gyeol by its signed webhook."""
     try:
@@ -88,7 +81,7 @@ async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
     return charge_view(await svc.payments.get(caller, p.id))
 
 
-@router.post("/keyed-payments")
+@router.post("/keyed-payments", summary="Approve a paymentKey at the PG, outside Gyeol")
 async def approve_in_pg_window(body: KeyedPaymentIn, svc: Svc, caller: TestMode) -> Any:
     """Play Toss's payment window and its confirm at the PG, outside Gyeol: what a webhook-first flow starts from."""
     await svc.sandbox.approve_key(caller.merchant_id, body.payment_key, body.order_id, body.amount)

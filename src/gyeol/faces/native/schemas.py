@@ -86,7 +86,7 @@ class BankInfoIn(Strict):
 
 
 class UserPaymentIn(MethodIn):
-    """Seed 003's `POST /api/v1/payments`: a user's payment, processed at once when it carries a method."""
+    """`POST /api/v1/payments`: a user's payment, processed at once when it carries a method."""
 
     order_id: StrictStr = Field(alias="orderId", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     amount: Amount
@@ -130,7 +130,7 @@ class ItemIn(Strict):
 class OrderIn(Strict):
     order_id: StrictStr = Field(alias="orderId", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     amount: Amount
-    currency: StrictStr = Field(default="KRW", min_length=3, max_length=3)
+    currency: StrictStr = Field(min_length=3, max_length=3)
     customer_id: StrictStr | None = Field(default=None, alias="customerId", max_length=64)
     user_id: StrictStr | None = Field(default=None, alias="userId", max_length=128)
     order_name: StrictStr | None = Field(default=None, alias="orderName", max_length=200)
@@ -141,7 +141,7 @@ class OrderIn(Strict):
 class IntentIn(Strict):
     order_id: StrictStr = Field(alias="orderId", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     amount: Amount
-    currency: StrictStr = Field(default="KRW", min_length=3, max_length=3)
+    currency: StrictStr = Field(min_length=3, max_length=3)
     description: StrictStr | None = Field(default=None, max_length=1000)
     customer_id: StrictStr | None = Field(default=None, alias="customerId", max_length=64)
     capture: StrictBool = True

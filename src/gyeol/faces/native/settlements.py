@@ -14,13 +14,13 @@ from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
 from gyeol.faces.native.views import page_view, settlement_view
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["settlements"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Settlements"])
 CSV_FIELDS = ["settlementId", "kind", "orderId", "paymentId", "method", "grossAmount", "feeAmount", "netAmount",
               "currency", "status", "payoutDate", "createdAt"]
 StatusQ = Query(default=None, pattern="^(scheduled|paid)$")
 
 
-@router.get("/settlements")
+@router.get("/settlements", summary="List settlements")
 async def list_settlements(svc: Svc, caller: MerchantCaller, paging: Paging,
                            start: date | None = Query(default=None, alias="from"),
                            end: date | None = Query(default=None, alias="to"),
@@ -29,7 +29,7 @@ async def list_settlements(svc: Svc, caller: MerchantCaller, paging: Paging,
                      settlement_view)
 
 
-@router.get("/settlements.csv")
+@router.get("/settlements.csv", summary="Download settlements as CSV")
 async def settlements_csv(svc: Svc, caller: MerchantCaller,
                           start: date | None = Query(default=None, alias="from"),
                           end: date | None = Query(default=None, alias="to"),
@@ -44,6 +44,6 @@ async def settlements_csv(svc: Svc, caller: MerchantCaller,
                     headers={"Content-Disposition": 'attachment; filename="settlements.csv"'})
 
 
-@router.get("/settlements/{settlement_id}")
+@router.get("/settlements/{settlement_id}", summary="Get a settlement")
 async def get_settlement(settlement_id: str, svc: Svc, caller: MerchantCaller) -> Any:
     return settlement_view(await svc.settlements.get(caller, settlement_id))

@@ -12,10 +12,10 @@ from gyeol.core.errors import DomainError
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import Svc
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["webhooks"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Sandbox PG webhooks (inbound)"])
 
 
-@router.post("/webhooks/payments")
+@router.post("/webhooks/payments", summary="Receive a signed event from the sandbox PG")
 async def receive(request: Request, svc: Svc) -> Any:
     body = await request.body()
     try:

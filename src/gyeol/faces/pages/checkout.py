@@ -11,12 +11,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.checkout import CheckoutService, CheckoutState
 from gyeol.faces.pages import checkout_views as views
-from gyeol.faces.pages import look
-from gyeol.faces.pages.cardform import read_card, read_form
 from gyeol.faces.pages.endings import success_url
-from gyeol.faces.pages.security import PAGE_HEADERS, Csrf, page_headers
-from gyeol.faces.pages.texts import BANKS, TEXT, decline_text, lang_of
 from gyeol.services import Services
+from gyeol.web import look
+from gyeol.web.cardform import read_card, read_form
+from gyeol.web.security import PAGE_HEADERS, Csrf, page_headers
+from gyeol.web.texts import BANKS, TEXT, decline_text, lang_of
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 from gyeol.core.clock import KST
 from gyeol.core.money import format_amount
 from gyeol.core.payments.checkout import CheckoutState
-from gyeol.faces.pages import look
 from gyeol.faces.pages.endings import cancel_url, success_url
-from gyeol.faces.pages.texts import TEXT, bank_name
+from gyeol.web import look
+from gyeol.web.texts import TEXT, bank_name
 
 
 def page_url(state: CheckoutState, lang: str, suffix: str = "") -> str:

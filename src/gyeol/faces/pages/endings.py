@@ -4,19 +4,11 @@ payment window: `paymentKey`, `orderId`, `amount` on success, and `code`, `messa
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
-
 from gyeol.core.payments.records import Payment
+from gyeol.web.urls import with_query
 
 CANCELED_CODE = "PAY_PROCESS_CANCELED"
 CANCELED_MESSAGE = "사용자에 의해 결제가 취소되었습니다."
-
-
-def with_query(url: str, params: dict[str, Any]) -> str:
-    parts = urlsplit(url)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def success_url(p: Payment) -> str | None:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
-from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from gyeol.core.clock import KST
 from gyeol.core.money import format_amount
-from gyeol.core.payments.records import Payment
+from gyeol.core.payments.records import Receipt
 from gyeol.faces.kiosk.views import METHOD, kiosk_status
-from gyeol.faces.pages.security import PAGE_HEADERS
-from gyeol.faces.pages.texts import bank_name, lang_of
-from gyeol.models import merchants, orders, payment_accounts, payments, refunds
 from gyeol.services import Services
+from gyeol.web.security import PAGE_HEADERS
+from gyeol.web.texts import bank_name, lang_of
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -50,49 +48,38 @@ async def receipt(receipt_id: str, request: Request, lang: str = Query(default="
     svc: Services = request.app.state.services
     lang = lang_of(lang)
     t = TEXT[lang]
-    # Only the account's bank and its deposit time are read: the number stays encrypted and off the receipt.
-    q = (sa.select(payments, merchants.c.name.label("merchant_name"), orders.c.order_name,
-                   payment_accounts.c.bank_code.label("account_bank"),
-                   payment_accounts.c.deposited_at.label("deposited_at"))
-         .join(merchants, merchants.c.id == payments.c.merchant_id)
-         .join(orders, orders.c.id == payments.c.order_pk)
-         .outerjoin(payment_accounts, payment_accounts.c.payment_id == payments.c.id)
-         .where(payments.c.receipt_id == receipt_id))
-    async with svc.db.read() as conn:
-        p = (await conn.execute(q)).mappings().first()
-        cancels = [] if p is None else list((await conn.execute(
-            sa.select(refunds).where(refunds.c.payment_id == p["id"], refunds.c.status == "succeeded")
-            .order_by(refunds.c.created_at))).mappings())
-    if p is None:
+    found = await svc.payments.receipt(receipt_id)
+    if found is None:
         return _page(lang, t["title"], f"<h1>{t['title']}</h1><p>{t['missing']}</p>", status=404)
-    return _page(lang, t["title"], _body(dict(p), cancels, t, lang))
+    return _page(lang, t["title"], _body(found, t, lang))
 
 
-def _when(value: Any) -> str:
+def _when(value: datetime | None) -> str:
     return value.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST") if value else "-"
 
 
-def _body(p: dict[str, Any], cancels: list[Any], t: dict[str, str], lang: str) -> str:
-    cur = p["currency"]
-    status = kiosk_status(Payment(**{k: p[k] for k in Payment.__match_args__}))
-    if p["method_type"] == "virtual_account" and p["status"] == "pending":
+def _body(r: Receipt, t: dict[str, str], lang: str) -> str:
+    p = r.payment
+    cur = p.currency
+    status = kiosk_status(p)
+    if p.method_type == "virtual_account" and p.status == "pending":
         status = "WAITING_FOR_DEPOSIT"  # an issued account: the deposit is what is awaited
-    method = METHOD.get(p["method_type"] or "card", "CARD")
-    detail = f" ({p['card_brand']} ****{p['card_last4']})" if p["card_last4"] else \
-        f" ({bank_name(p['account_bank'], lang)})" if p["account_bank"] else ""
-    rows = [(t["merchant"], p["merchant_name"]), (t["order"], p["order_name"] or p["order_id"]),
+    method = METHOD.get(p.method_type or "card", "CARD")
+    detail = f" ({p.card_brand} ****{p.card_last4})" if p.card_last4 else \
+        f" ({bank_name(r.account_bank, lang)})" if r.account_bank else ""
+    rows = [(t["merchant"], r.merchant_name), (t["order"], r.order_name or p.order_id),
             (t["method"], t.get(method, method) + detail),
-            (t["approved"], _when(p["captured_at"] or p["authorized_at"])), (t["status"], t.get(status, status)),
-            (t["balance"], format_amount(p["captured_amount"] - p["refunded_amount"], cur))]
-    if p["deposited_at"]:
-        rows.insert(4, (t["deposited"], _when(p["deposited_at"])))
+            (t["approved"], _when(p.captured_at or p.authorized_at)), (t["status"], t.get(status, status)),
+            (t["balance"], format_amount(p.captured_amount - p.refunded_amount, cur))]
+    if r.deposited_at:
+        rows.insert(4, (t["deposited"], _when(r.deposited_at)))
     status_id = ' id="receipt-status"'
     dl = "".join(f"<dt>{escape(k)}</dt><dd{status_id if k == t['status'] else ''}>{escape(str(v))}</dd>"
                  for k, v in rows)
     cancel_rows = "".join(
-        f"<tr><td>{escape(_when(c['updated_at']))}</td><td>{escape(c['reason'] or '')}</td>"
-        f"<td class=\"num\">-{escape(format_amount(c['amount'], cur))}</td></tr>" for c in cancels)
-    cancel_html = (f"<h2>{t['cancels']}</h2><table>{cancel_rows}</table>") if cancels else ""
+        f"<tr><td>{escape(_when(c.updated_at))}</td><td>{escape(c.reason or '')}</td>"
+        f"<td class=\"num\">-{escape(format_amount(c.amount, cur))}</td></tr>" for c in r.cancels)
+    cancel_html = (f"<h2>{t['cancels']}</h2><table>{cancel_rows}</table>") if r.cancels else ""
     return (f"<h1>{t['title']}</h1><p class=\"total\" aria-label=\"{t['amount']}\">"
-            f"{escape(format_amount(p['amount'], cur))}</p><dl>{dl}</dl>{cancel_html}"
+            f"{escape(format_amount(p.amount, cur))}</p><dl>{dl}</dl>{cancel_html}"
             f"<p class=\"note\">{t['print']}</p>")

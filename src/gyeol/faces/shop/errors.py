@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from starlette.responses import Response
 
-from gyeol.connectors.toss.codes import ERROR_STATUS
 from gyeol.core.errors import DomainError
 from gyeol.faces.http import FastJSON
+from gyeol.toss_v1 import ERROR_STATUS
 
 STATUS = {"ORDER_NOT_FOUND": 404, "AMOUNT_MISMATCH": 400}
 # A PG's rejection keeps the PG's status (Toss answers a card rejection with 403).

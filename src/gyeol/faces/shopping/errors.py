@@ -17,7 +17,7 @@ BY_CODE: dict[str, tuple[str, int, str]] = {
     "ALREADY_CANCELED": ("S010", 400, "이미 취소된 결제입니다."),
     "CANCEL_WINDOW_PASSED": ("S011", 400, "결제 취소 가능 시간이 지났습니다."),
     "AMOUNT_MISMATCH": ("S012", 400, "결제 금액이 일치하지 않습니다."),
-    "BANK_NOT_CANCELABLE": ("S013", 400, "계좌이체 결제는 취소할 수 없습니다. 환불을 요청해 주세요."),
+    "METHOD_NOT_CANCELABLE": ("S013", 400, "계좌이체 결제는 취소할 수 없습니다. 환불을 요청해 주세요."),
     "NOT_REFUNDABLE": ("S015", 400, "환불할 수 없는 결제 상태입니다."),
     "ORDER_ALREADY_PAID": ("S016", 400, "이미 결제되었거나 결제가 진행 중인 주문입니다."),
 }

@@ -1,7 +1,8 @@
 """Seed 002's shopping-service payment API at /api/shopping/payments: users' JWTs, envelopes, S0xx/C0xx codes.
 
-The rules of the seed that are this face's own (card format, the 7-day cancel window, no cancel of a bank
-transfer, refunds by ADMIN only) live here; money moves only through the core's payments and refunds.
+The rules of the seed that are this face's own (card format, refunds by ADMIN only) live here, and its cancel
+rules (the 7-day window, no cancel of a bank transfer) are a policy it hands the core, which checks it under the
+payment's lock; money moves only through the core's payments and refunds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from gyeol.connectors.base import CardData
 from gyeol.core.clock import KST, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
-from gyeol.core.payments.commands import METHOD_TYPES, BankInfo, CreateIntent, MethodSpec
+from gyeol.core.payments.commands import METHOD_TYPES, BankInfo, CancelPolicy, CreateIntent, MethodSpec
 from gyeol.core.payments.records import Payment
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
@@ -27,9 +28,9 @@ from gyeol.faces.native.schemas import BankInfoIn, Strict
 from gyeol.faces.toss_schemas import Amount
 from gyeol.services import Services
 
-router = APIRouter(route_class=JSONRoute, prefix="/api/shopping/payments", tags=["shopping (seed 002)"])
+router = APIRouter(route_class=JSONRoute, prefix="/api/shopping/payments", tags=["Shopping mall: user payments (KRW)"])
 
-CANCEL_WINDOW = timedelta(days=7)
+CANCEL_POLICY = CancelPolicy(window=timedelta(days=7), refunded_only=frozenset({"bank"}))
 METHOD_NAMES = {v: k for k, v in METHOD_TYPES.items()}
 STATUS = {"created": "PENDING", "pending": "PROCESSING", "authorized": "PROCESSING", "succeeded": "COMPLETED",
           "captured": "COMPLETED", "failed": "FAILED", "canceled": "CANCELLED", "voided": "CANCELLED",
@@ -122,7 +123,7 @@ async def payment_data(svc: Services, p: Payment) -> dict[str, Any]:
     return data
 
 
-@router.post("")
+@router.post("", summary="Pay for an order as a signed-in user")
 async def create(body: PaymentIn, svc: Svc, caller: Shopper, _: Sensitive, fault: Fault) -> Any:
     if "USER" not in caller.roles:
         raise DomainError("permission", "USER_ONLY", "Payments are made by a USER.")
@@ -142,26 +143,22 @@ async def create(body: PaymentIn, svc: Svc, caller: Shopper, _: Sensitive, fault
     return envelope(svc, await payment_data(svc, await svc.payments.get_payment(caller, created.charge.payment.id)))
 
 
-@router.get("/{payment_number}")
+@router.get("/{payment_number}", summary="Get a payment by its number")
 async def get(payment_number: str, svc: Svc, caller: Shopper) -> Any:
     return envelope(svc, await payment_data(svc, await svc.payments.get_by_number(caller, payment_number)))
 
 
-@router.post("/{payment_number}/cancel")
+@router.post("/{payment_number}/cancel", summary="Cancel one's own payment")
 async def cancel(payment_number: str, svc: Svc, caller: Shopper, _: Sensitive, fault: Fault) -> Any:
     p = await svc.payments.get_by_number(caller, payment_number)
     if p.user_id != caller.user_id:  # the owner cancels; an ADMIN refunds
         raise DomainError("not_found", "NOT_FOUND", f"No such payment: '{payment_number}'.")
-    if p.method_type == "bank" and p.status in PAYMENT_MONEY_TAKEN:
-        raise DomainError("validation", "BANK_NOT_CANCELABLE", "A bank transfer cannot be canceled; ask a refund.")
-    if p.status in PAYMENT_MONEY_TAKEN and p.captured_at and svc.clock.now() - p.captured_at > CANCEL_WINDOW:
-        raise DomainError("validation", "CANCEL_WINDOW_PASSED", "Payments can be canceled for 7 days.")
-    await svc.payments.cancel(caller, p.id, "canceled by the buyer", fault=fault)
+    await svc.payments.cancel(caller, p.id, "canceled by the buyer", fault=fault, policy=CANCEL_POLICY)
     data = await payment_data(svc, await svc.payments.get_payment(caller, p.id))
     return envelope(svc, data)
 
 
-@router.post("/{payment_number}/refund")
+@router.post("/{payment_number}/refund", summary="Refund a payment (ADMIN)")
 async def refund(payment_number: str, svc: Svc, caller: Admin, _: Sensitive, fault: Fault) -> Any:
     p = await svc.payments.get_by_number(caller, payment_number)
     if p.status in PAYMENT_CLOSED:

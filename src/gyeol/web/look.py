@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-from gyeol.faces.pages.texts import BANKS, TEXT
+from gyeol.web.texts import BANKS, TEXT
 
 
 def esc(value: object) -> str:

@@ -24,13 +24,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gyeol.connectors.sandbox.cards import behavior_of
-from gyeol.connectors.toss import window
-from gyeol.connectors.toss.codes import ERROR_STATUS, METHOD_KO, message
 from gyeol.core.clock import KST
-from gyeol.faces.pages.assets import asset_response
-from gyeol.faces.pages.cardform import read_card, read_form
-from gyeol.faces.pages.security import Csrf
-from gyeol.faces.pages.texts import lang_of
+from gyeol.simulators.toss import window
+from gyeol.toss_v1 import ERROR_STATUS, METHOD_KO, ORDER_ID_MAX, message
+from gyeol.web.assets import asset_response
+from gyeol.web.cardform import read_card, read_form
+from gyeol.web.security import Csrf
+from gyeol.web.texts import lang_of
 
 log = structlog.get_logger(__name__)
 CONFIRM_WINDOW = timedelta(minutes=10)
@@ -306,7 +306,7 @@ class TossSimulator:
         async def run(owner: str) -> Response:
             body = await self._body(request)
             order_id, amount, method = body.get("orderId"), body.get("amount"), body.get("method", "CARD")
-            if not isinstance(order_id, str) or not 6 <= len(order_id) <= 64 or type(amount) is not int \
+            if not isinstance(order_id, str) or not 6 <= len(order_id) <= ORDER_ID_MAX or type(amount) is not int \
                     or amount <= 0 or method not in ("CARD", "VIRTUAL_ACCOUNT"):
                 raise TossError("INVALID_REQUEST")
             key = "tgen_" + secrets.token_hex(12)
@@ -330,7 +330,7 @@ class TossSimulator:
                            fail_url=window.fail_target(p.fail_url, p.order_id), error=error, status=status)
 
     async def checkout_page(self, request: Request) -> Response:
-        """Toss's payment window, in the look of Gyeol's own checkout (faces/pages)."""
+        """Toss's payment window, in the look of Gyeol's own checkout (gyeol.web)."""
         p = self.payments.get(request.path_params["payment_key"])
         lang = lang_of(request.query_params.get("lang"))
         return window.not_found(self._base(request), lang) if p is None else self._window(request, p, lang)

@@ -1,16 +1,16 @@
-"""The Toss simulator's payment window, drawn with Gyeol's checkout look (faces/pages: pure rendering, no
+"""The Toss simulator's payment window, drawn with Gyeol's checkout look (gyeol.web: pure rendering, no
 database), so a buyer sees one checkout whether Gyeol or "Toss" hosts it. The ids are those of docs/checkout.md."""
 
 from __future__ import annotations
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from gyeol.connectors.toss.codes import message
 from gyeol.core.money import format_amount
-from gyeol.faces.pages import look
-from gyeol.faces.pages.endings import with_query
-from gyeol.faces.pages.security import PAGE_HEADERS, Csrf, page_headers
-from gyeol.faces.pages.texts import TEXT
+from gyeol.toss_v1 import message
+from gyeol.web import look
+from gyeol.web.security import PAGE_HEADERS, Csrf, page_headers
+from gyeol.web.texts import TEXT
+from gyeol.web.urls import with_query
 
 # What the window tells failUrl, with Toss's codes.
 FAIL_MESSAGES = {

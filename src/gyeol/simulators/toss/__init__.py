@@ -1,0 +1,1 @@
+"""The Toss Payments v1 simulator (`simulator.py`) and its payment window (`window.py`)."""
