@@ -18,7 +18,6 @@ ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 METHOD_KO = {"CARD": "카드", "VIRTUAL_ACCOUNT": "가상계좌", "TRANSFER": "계좌이체", "MOBILE_PHONE": "휴대폰",
              "EASY_PAY": "간편결제"}
-METHOD_CODE = {v: k for k, v in METHOD_KO.items()}
 
 # Each error code of the v1 API, with the HTTP status Toss answers it with (reference §7).
 ERROR_STATUS: dict[str, int] = {
