@@ -1,8 +1,9 @@
 """Toss Payments' v1 vocabulary (docs/toss.md, ../shared/reference/toss-payments-v1.md): its payment statuses,
 its method names, its error codes with their HTTP statuses and messages, and the limits of its keys.
 
-One module for everyone who speaks it: the kiosk and shop faces, the Toss connector and the Toss simulator. It
-imports nothing of Gyeol's, so none of them reaches into another to learn a word.
+One module for everyone who speaks it: the kiosk and shop faces and the Toss simulator (the Toss connector reads
+Toss's JSON through its own schemas). It imports nothing of Gyeol's, so none of them reaches into another to learn
+a word.
 """
 
 from __future__ import annotations
