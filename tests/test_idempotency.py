@@ -111,7 +111,8 @@ async def test_key_left_by_a_crashed_process_is_taken_over(env: Env, monkeypatch
     pay = await env.intent(6000)
     url = f"/api/v1/payments/{pay['paymentId']}/confirm"
     h = {"Idempotency-Key": "crash-key"}
-    real_authorize = env.svc.sandbox.authorize
+    pg = env.svc.connectors.default
+    real_authorize = pg.authorize
 
     async def authorize_then_die(req: Any) -> Any:
         await real_authorize(req)  # the PG charged the card...
@@ -120,7 +121,7 @@ async def test_key_left_by_a_crashed_process_is_taken_over(env: Env, monkeypatch
     async def no_release(*args: Any) -> None:  # a dead process releases nothing
         return None
 
-    monkeypatch.setattr(env.svc.sandbox, "authorize", authorize_then_die)
+    monkeypatch.setattr(pg, "authorize", authorize_then_die)
     monkeypatch.setattr(env.svc.idempotency, "release", no_release)
     with pytest.raises(Crash):
         await env.client.post(url, json={"token": "tok_visa"}, headers=h)

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 
 from conftest import Env, make_env
 from gyeol.app import set_toss_key
-from gyeol.connectors.base import KeyedConfirm
+from gyeol.connectors.base import AuthorizeRequest, ConnectorUnavailable, Credentials
+from gyeol.connectors.toss.connector import TossConnector
 from gyeol.core.reconcile import Reconciler
 from gyeol.simulators.toss.simulator import TossSimulator
 
@@ -39,17 +41,22 @@ class Clock:
 
 
 class LoseAnswers(httpx.AsyncBaseTransport):
-    """Delivers requests to the PG but, when armed, loses its answer: a timeout after the PG did the work."""
+    """Delivers requests to the PG but, when armed, loses its answer: a timeout after the PG did the work. With
+    `status` set, every payment the PG answers with is in that status instead: one Toss may add one day."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.armed = False
+        self.status: str | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.inner.handle_async_request(request)
         if self.armed:
             self.armed = False
             raise httpx.ReadTimeout("lost", request=request)
+        if self.status is not None and response.status_code == 200:
+            body = orjson.loads(await response.aread())
+            return httpx.Response(200, json={**body, "status": self.status})
         return response
 
 
@@ -77,9 +84,10 @@ async def toss(db_url: str, tmp_path: Path) -> AsyncIterator[TossEnv]:
                         retry_unit_seconds=0.001, now=clock,
                         client=httpx.AsyncClient(transport=httpx.ASGITransport(app=env.app)))
     wire = LoseAnswers(httpx.ASGITransport(app=sim))
-    assert env.svc.connectors.toss is not None
-    await env.svc.connectors.toss.client.aclose()
-    env.svc.connectors.toss.client = httpx.AsyncClient(transport=wire)
+    connector = env.svc.connectors.by_name("toss")
+    assert isinstance(connector, TossConnector)
+    await connector.client.aclose()
+    connector.client = httpx.AsyncClient(transport=wire)
     await set_toss_key(env.svc, env.merchant_id, SIM_KEY)
     sim_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=sim), base_url="http://toss.sim",
                                    headers=basic(SIM_KEY))
@@ -195,28 +203,25 @@ async def test_simulator_retries_webhooks_on_tosss_schedule(toss: TossEnv) -> No
 # --- the connector against the simulator --------------------------------------------------------------
 
 async def test_connector_confirm_errors_and_already_processed(toss: TossEnv) -> None:
-    conn = toss.env.svc.connectors.toss
-    assert conn is not None
-    mid = toss.env.merchant_id
+    conn = toss.env.svc.connectors.by_name("toss")
+    creds = Credentials(toss.env.merchant_id, SIM_KEY)  # handed in: the connector reads no database
     key = await toss.window("order-con-1", 2000)
-    for code in ("REJECT_CARD_COMPANY", "INVALID_CARD_EXPIRATION", "EXCEED_MAX_DAILY_PAYMENT_COUNT"):
-        res = await conn.confirm(KeyedConfirm(reference=f"att_{code}", merchant_id=mid, payment_key=key,
-                                              order_id="order-con-1", amount=2000, fault=code))
-        assert res.payment is None and res.error_code == code and res.http_status in (400, 403)
-    from gyeol.connectors.base import ConnectorUnavailable
 
+    def confirm(reference: str, amount: int = 2000, fault: str | None = None) -> AuthorizeRequest:
+        return AuthorizeRequest(creds, reference=reference, payment_id="pay_x", amount=amount, currency="KRW",
+                                capture=True, payment_key=key, order_id="order-con-1", fault=fault)
+
+    for code in ("REJECT_CARD_COMPANY", "INVALID_CARD_EXPIRATION", "EXCEED_MAX_DAILY_PAYMENT_COUNT"):
+        res = await conn.authorize(confirm(f"att_{code}", fault=code))
+        assert (res.outcome, res.failure_code) == ("failed", code)
     with pytest.raises(ConnectorUnavailable):
-        await conn.confirm(KeyedConfirm(reference="att_500", merchant_id=mid, payment_key=key,
-                                        order_id="order-con-1", amount=2000, fault="FAILED_INTERNAL_SYSTEM_PROCESSING"))
-    ok = await conn.confirm(KeyedConfirm(reference="att_ok", merchant_id=mid, payment_key=key,
-                                         order_id="order-con-1", amount=2000))
-    assert ok.payment is not None and (ok.payment.status, ok.payment.total_amount) == ("approved", 2000)
-    again = await conn.confirm(KeyedConfirm(reference="att_again", merchant_id=mid, payment_key=key,
-                                            order_id="order-con-1", amount=2000))
-    assert again.payment is not None and again.payment.status == "approved"  # ALREADY_PROCESSED, accepted
-    wrong = await conn.confirm(KeyedConfirm(reference="att_wrong", merchant_id=mid, payment_key=key,
-                                            order_id="order-con-1", amount=1999))
-    assert wrong.payment is None and wrong.error_code in ("ALREADY_PROCESSED_PAYMENT", "INVALID_REQUEST")
+        await conn.authorize(confirm("att_500", fault="FAILED_INTERNAL_SYSTEM_PROCESSING"))
+    ok = await conn.authorize(confirm("att_ok"))
+    assert (ok.outcome, ok.pg_transaction_id, ok.amount) == ("succeeded", key, 2000)
+    again = await conn.authorize(confirm("att_again"))
+    assert again.outcome == "succeeded"  # ALREADY_PROCESSED, accepted
+    wrong = await conn.authorize(confirm("att_wrong", amount=1999))
+    assert wrong.outcome == "failed" and wrong.failure_code in ("ALREADY_PROCESSED_PAYMENT", "INVALID_REQUEST")
 
 
 async def test_kiosk_through_toss_with_a_lost_answer_and_reconcile(toss: TossEnv) -> None:
@@ -334,3 +339,48 @@ async def test_a_cancel_made_at_toss_is_recorded_from_its_webhook(toss: TossEnv)
     assert sum(i["grossAmount"] for i in items) == 0 and len(items) == 3
     kiosk_view = (await env.client.get(f"/v1/payments/{key}")).json()
     assert kiosk_view["status"] == "CANCELED"
+
+
+# --- what the connector makes of Toss's answers, and of the merchant's credentials --------------------
+
+async def test_a_status_toss_adds_later_leaves_the_payment_pending_never_failed(toss: TossEnv) -> None:
+    c, svc = toss.env.client, toss.env.svc
+    key = await toss.window("kiosk-toss-new", 6000)
+    body = {"paymentKey": key, "orderId": "kiosk-toss-new", "amount": 6000}
+    await c.post("/v1/payments", json=body)
+    toss.wire.status = "IN_REVIEW"  # Toss answers the confirm, in a status the connector has no word for
+    r = await c.post("/v1/payments/confirm", json=body)
+    assert r.status_code == 502, r.text
+    reconciler = Reconciler(svc.payments, svc.refunds, svc.db, svc.clock)
+    result = await reconciler.run_once()  # asked again by orderId: still the unknown status
+    assert [a["status"] for a in result["attempts"]] == ["pending"]
+    assert (await c.get(f"/v1/payments/{key}")).json()["status"] == "IN_PROGRESS"
+    payment_id = (await c.get(f"/v1/payments/{key}")).json()["paymentId"]
+    native = (await c.get(f"/api/v1/payments/{payment_id}")).json()
+    assert (native["status"], native["lastAttempt"]["status"]) == ("pending", "unknown")
+    toss.wire.status = None  # Toss reports the payment it approved
+    result = await reconciler.run_once()
+    assert [a["status"] for a in result["attempts"]] == ["succeeded"]
+    assert (await c.get(f"/v1/payments/{key}")).json()["status"] == "APPROVED"
+
+
+async def test_a_merchants_new_toss_secret_key_is_used_at_once(toss: TossEnv) -> None:
+    c, env = toss.env.client, toss.env
+    first = await toss.window("kiosk-toss-key-1", 3000)
+    body = {"paymentKey": first, "orderId": "kiosk-toss-key-1", "amount": 3000}
+    await c.post("/v1/payments", json=body)
+    assert (await c.post("/v1/payments/confirm", json=body)).json()["status"] == "APPROVED"
+    new_key = "test_sk_merchant_rotated"
+    await set_toss_key(env.svc, env.merchant_id, new_key)
+    # Toss keeps each secret key's payments apart: this one exists for the new key only.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=toss.sim), base_url="http://toss.sim",
+                                 headers=basic(new_key)) as t:
+        second = (await t.post("/payments", json={"orderId": "kiosk-toss-key-2", "amount": 4000})).json()
+        body = {"paymentKey": second["paymentKey"], "orderId": "kiosk-toss-key-2", "amount": 4000}
+        await c.post("/v1/payments", json=body)
+        r = await c.post("/v1/payments/confirm", json=body)
+        assert r.status_code == 200 and r.json()["status"] == "APPROVED", r.text
+        assert (await t.get(f"/v1/payments/{second['paymentKey']}")).json()["status"] == "DONE"
+    # The first payment is the old key's at Toss: the new key does not find it there.
+    r = await c.post(f"/v1/payments/{first}/cancel", json={"cancelReason": "USER_REQUEST"})
+    assert r.status_code == 404 and r.json()["code"] == "NOT_FOUND_PAYMENT", r.text

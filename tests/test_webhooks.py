@@ -264,7 +264,7 @@ async def lost_payment(env: Env, order_id: str) -> str:
     async def down(*args: Any, **kwargs: Any) -> Any:
         raise ConnectorUnavailable("still down")
 
-    env.svc.sandbox.lookup = down  # type: ignore[method-assign]
+    env.svc.connectors.default.lookup = down  # type: ignore[method-assign]
     payment_id: str = r.json()["error"]["details"]["paymentId"]
     return payment_id
 
@@ -307,7 +307,7 @@ async def test_two_reconcilers_at_once_raise_one_alert_per_attempt(env: Env) -> 
     lost = {await lost_payment(env, f"o-lost-{i}") for i in range(6)}
     other = build_services(env.settings, clock=env.svc.clock)
     try:
-        other.sandbox.lookup = env.svc.sandbox.lookup  # type: ignore[method-assign]
+        other.connectors.default.lookup = env.svc.connectors.default.lookup  # type: ignore[method-assign]
         together = asyncio.Barrier(2)
         for s in (env.svc, other):
             begin_together(s.db, together)

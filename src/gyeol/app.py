@@ -23,6 +23,7 @@ from gyeol.config import Settings
 from gyeol.core import processes, recovery
 from gyeol.core.availability import unavailable
 from gyeol.core.errors import DomainError
+from gyeol.core.merchants import pg_accounts
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
 from gyeol.faces.kiosk import errors as kiosk_errors
@@ -124,11 +125,9 @@ def _add_routes(app: FastAPI, *modules: Any) -> None:
 
 async def set_toss_key(svc: Services, merchant_id: str, secret_key: str) -> None:
     """Store a merchant's Toss secret key, encrypted; paymentKey flows then go to Toss."""
-    merchant = await svc.merchants.get(merchant_id)
-    pg = dict((merchant.get("settings") or {}).get("pg") or {})
-    current = svc.cipher.decrypt((pg.get("toss") or {}).get("secretKey"))
-    if current != secret_key:
-        pg["toss"] = {"secretKey": svc.cipher.encrypt(secret_key)}
+    settings = (await svc.merchants.get(merchant_id)).get("settings") or {}
+    if pg_accounts.secret_key(settings, "toss", svc.cipher) != secret_key:
+        pg = pg_accounts.with_secret_key(settings, "toss", secret_key, svc.cipher)
         await svc.merchants.update_settings(merchant_id, {"pg": pg})
 
 

@@ -15,7 +15,6 @@ from gyeol.brokers import Broker, broker_from_url
 from gyeol.config import Settings
 from gyeol.connectors.registry import Connectors
 from gyeol.connectors.sandbox.connector import SandboxConnector
-from gyeol.connectors.sandbox.webhooks import SandboxWebhookSender
 from gyeol.connectors.toss.connector import TossConnector
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
@@ -27,6 +26,7 @@ from gyeol.core.merchants.service import KeyHasher, MerchantService
 from gyeol.core.orders.service import OrderService
 from gyeol.core.payments.checkout import CheckoutService
 from gyeol.core.payments.keyed import KeyedPayments
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.service import SettlementService
@@ -36,6 +36,8 @@ from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.faces.native import views as native_views
 from gyeol.secrets_store import var_secret
+from gyeol.simulators.sandbox.pg import SandboxPG
+from gyeol.simulators.sandbox.webhooks import SandboxWebhookSender
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Services:
     db: Database
     clock: Clock
     connectors: Connectors
-    sandbox: SandboxConnector
+    sandbox: SandboxPG  # the sandbox PG itself, for its own test endpoints; Gyeol pays through its connector
     merchants: MerchantService
     keys: KeyAuthenticator
     users: UserAuthenticator
@@ -89,8 +91,7 @@ class Services:
         if self.broker is not None:
             await self.broker.close()
         await self.sandbox_sender.client.aclose()
-        if self.connectors.toss is not None:
-            await self.connectors.toss.client.aclose()
+        await self.connectors.aclose()
         await self.db.dispose()
 
 
@@ -102,16 +103,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     key_secret = settings.key_hash_secret or var_secret(settings.var_dir, "key_hash_secret")
     hasher = KeyHasher(key_secret.encode())
     fingerprint_key = hashlib.sha256(b"fingerprint:" + key_secret.encode()).digest()
-    sandbox = SandboxConnector(db, clock, fingerprint_key=fingerprint_key, latency_ms=settings.sandbox_latency_ms,
-                               public_url=settings.base_url())
+    sandbox = SandboxPG(db, clock, fingerprint_key=fingerprint_key, latency_ms=settings.sandbox_latency_ms,
+                        public_url=settings.base_url())
     cipher = DataCipher.from_settings(settings.encryption_keys, settings.var_dir)
-    toss = TossConnector(db, cipher, settings.toss_base_url, timeout=settings.pg_timeout_seconds)
-    connectors = Connectors(sandbox, toss)
+    # The first is the default: the PG of test-mode payments that no merchant's own PG account claims.
+    connectors = Connectors(SandboxConnector(sandbox),
+                            TossConnector(settings.toss_base_url, timeout=settings.pg_timeout_seconds))
+    pgs = PgCalls(db, cipher, connectors)
     merchants = MerchantService(db, clock, hasher)
     orders = OrderService(db, clock)
-    customers = CustomerService(db, clock, connectors, cipher)
-    refunds = RefundService(db, clock, connectors)
-    payments = PaymentService(db, clock, connectors, orders, customers, refunds, base_url=settings.base_url(),
+    customers = CustomerService(db, clock, pgs, cipher)
+    refunds = RefundService(db, clock, pgs)
+    payments = PaymentService(db, clock, pgs, orders, customers, refunds, base_url=settings.base_url(),
                               intent_ttl=timedelta(minutes=settings.intent_ttl_minutes), cipher=cipher,
                               va_ttl=settings.va_ttl_delta())
     idempotency = IdempotencyStore(db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours),

@@ -1,8 +1,9 @@
 """Toss Payments' v1 vocabulary (docs/toss.md, ../shared/reference/toss-payments-v1.md): its payment statuses,
 its method names, its error codes with their HTTP statuses and messages, and the limits of its keys.
 
-One module for everyone who speaks it: the kiosk and shop faces, the Toss connector and the Toss simulator. It
-imports nothing of Gyeol's, so none of them reaches into another to learn a word.
+One module for everyone who speaks it: the kiosk and shop faces and the Toss simulator (the Toss connector reads
+Toss's JSON through its own schemas). It imports nothing of Gyeol's, so none of them reaches into another to learn
+a word.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 METHOD_KO = {"CARD": "카드", "VIRTUAL_ACCOUNT": "가상계좌", "TRANSFER": "계좌이체", "MOBILE_PHONE": "휴대폰",
              "EASY_PAY": "간편결제"}
-METHOD_CODE = {v: k for k, v in METHOD_KO.items()}
 
 # Each error code of the v1 API, with the HTTP status Toss answers it with (reference §7).
 ERROR_STATUS: dict[str, int] = {

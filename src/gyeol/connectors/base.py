@@ -1,20 +1,37 @@
-"""The connector protocol and the neutral types every PG speaks through.
+"""The one connector protocol and the neutral types every PG speaks through.
 
-Only `connectors/<pg>/` knows a PG's wire format. A connector never raises for a PG's answer:
-a decline is a result. It raises `ConnectorUnavailable` only when it cannot know the outcome
-(timeout, connection error), which the core records as `unknown`, never as failed.
+Only `connectors/<pg>/` knows a PG's wire format. A connector keeps nothing and reads no database: each call takes
+a request that carries the merchant's credentials, which the core reads and decrypts. A connector never raises for
+a PG's answer: a decline is a result, and an answer it cannot read (a status it does not know) is the outcome
+`unknown`, never a failure. It raises `ConnectorUnavailable` only when the PG could not be reached or did not
+answer (timeout, connection error), which the core records as `unknown` too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
-Outcome = Literal["succeeded", "authorized", "failed", "requires_action", "not_found"]
+Outcome = Literal["succeeded", "authorized", "failed", "requires_action", "not_found", "unknown"]
+# A payment as its PG sees it, found by its key or its order.
+PgStatus = Literal["approved", "partial_canceled", "canceled", "waiting_for_deposit", "pending", "failed",
+                   "expired", "unknown"]
 
 
 class ConnectorUnavailable(Exception):
     """The PG could not be reached or did not answer in time: the outcome is unknown."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The merchant's account at a PG, handed to the connector with every call: the merchant the PG keeps its books
+    by, and the merchant's own secret key there when the PG asks for one (`Connector.needs_secret`)."""
+
+    merchant_id: str
+    secret_key: str | None = None
+
+    def __repr__(self) -> str:  # a secret key never reaches a log line or a traceback
+        return f"Credentials(merchant_id={self.merchant_id!r})"
 
 
 @dataclass(frozen=True)
@@ -39,9 +56,21 @@ class TokenInfo:
 
 
 @dataclass(frozen=True)
+class TokenizeRequest:
+    credentials: Credentials
+    card: CardData
+
+
+@dataclass(frozen=True)
+class TokenQuery:
+    credentials: Credentials
+    token: str
+
+
+@dataclass(frozen=True)
 class AuthorizeRequest:
+    credentials: Credentials
     reference: str  # our attempt id: the PG-side idempotency key
-    merchant_id: str
     payment_id: str
     amount: int
     currency: str
@@ -57,14 +86,51 @@ class AuthorizeRequest:
 class FollowUpRequest:
     """Capture, void or refund of an earlier authorization."""
 
+    credentials: Credentials
     reference: str
-    merchant_id: str
     payment_id: str
     pg_transaction_id: str
     amount: int
     currency: str
     reason: str | None = None
     fault: str | None = None
+
+
+@dataclass(frozen=True)
+class LookupRequest:
+    """What became of a request whose answer was lost or is awaited. `reference` is the request's idempotency key
+    (None: a charge the buyer made at the PG, known by its `pg_transaction_id`); the rest are the hints a PG that
+    does not keep requests by reference needs."""
+
+    credentials: Credentials
+    kind: str  # authorize | capture | void | refund
+    reference: str | None
+    payment_id: str
+    amount: int
+    order_id: str | None = None
+    payment_key: str | None = None
+    pg_transaction_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentQuery:
+    """A payment a PG's own window created, asked of the PG by its key or by its order."""
+
+    credentials: Credentials
+    payment_key: str | None = None
+    order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedAccount:
+    """A virtual account the PG issued for the buyer's deposit."""
+
+    bank_code: str
+    account_number: str
+    holder_name: str
+
+    def __repr__(self) -> str:
+        return f"IssuedAccount(bank_code={self.bank_code!r})"
 
 
 @dataclass(frozen=True)
@@ -77,83 +143,49 @@ class AttemptResult:
     brand: str | None = None
     last4: str | None = None
     approved_at: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
-
-
-class Connector(Protocol):
-    name: str
-
-    async def tokenize(self, merchant_id: str, card: CardData) -> TokenInfo: ...
-    async def describe_token(self, merchant_id: str, token: str) -> TokenInfo | None: ...
-    async def authorize(self, req: AuthorizeRequest) -> AttemptResult: ...
-    async def capture(self, req: FollowUpRequest) -> AttemptResult: ...
-    async def void(self, req: FollowUpRequest) -> AttemptResult: ...
-    async def refund(self, req: FollowUpRequest) -> AttemptResult: ...
-    async def lookup(self, merchant_id: str, reference: str, *, order_id: str | None = None,
-                     payment_key: str | None = None, amount: int | None = None, kind: str = "authorize"
-                     ) -> AttemptResult: ...
+    amount: int | None = None  # what the PG charged, where it says (a lookup)
+    virtual_account: IssuedAccount | None = None
 
 
 @dataclass(frozen=True)
 class PgPayment:
-    """A PG's own view of a payment found by its key: what an unsigned webhook is checked against.
-
-    status is neutral: approved | partial_canceled | canceled | waiting_for_deposit | pending | failed | expired.
-    """
+    """A PG's own view of a payment found by its key or order: what an unsigned webhook is checked against."""
 
     payment_key: str
     order_id: str
-    status: str
+    status: PgStatus
     total_amount: int
     balance_amount: int
+    pg_transaction_id: str  # what the PG's cancel of this payment takes
     currency: str = "KRW"
-    method: str | None = None
+    method: str | None = None  # card | bank | virtual_account; None for a method the core has no type for
     approved_at: str | None = None
     last_transaction_key: str | None = None
-    secret: str | None = None
-    raw: dict[str, object] = field(default_factory=dict)
+    secret: str | None = None  # the PG's per-payment secret, repeated in its deposit callback
 
 
 @dataclass(frozen=True)
-class KeyedConfirm:
-    """Confirm of a payment that a PG's own payment window created and named (Toss's paymentKey)."""
+class PgEvent:
+    """A PG's webhook, verified, in the core's terms: its word on one of a payment's requests, and the amount it
+    speaks of where it says."""
 
-    reference: str  # our attempt id: sent as the PG's Idempotency-Key
-    merchant_id: str
-    payment_key: str
-    order_id: str
-    amount: int
-    currency: str = "KRW"
-    fault: str | None = None
+    payment_id: str
+    result: AttemptResult
+    amount: int | None = None
 
 
-@dataclass(frozen=True)
-class KeyedCancel:
-    reference: str
-    merchant_id: str
-    payment_key: str
-    reason: str
-    amount: int | None = None  # None cancels the whole balance
-    fault: str | None = None
-
-
-@dataclass(frozen=True)
-class KeyedResult:
-    """A keyed PG's answer: the payment as the PG now sees it, or the PG's own error (code, message, HTTP status)."""
-
-    payment: PgPayment | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    http_status: int = 200
-
-
-class KeyedPG(Protocol):
-    """A PG addressed by paymentKey (Toss-style flows: kiosk and shop faces). Raises ConnectorUnavailable when the
-    outcome is unknown (timeout, connection error); every PG answer, including a rejection, is a KeyedResult."""
-
+class Connector(Protocol):
     name: str
+    # Whether each call needs the merchant's own secret key at the PG, which the core then reads and decrypts.
+    needs_secret: bool
 
-    async def confirm(self, req: KeyedConfirm) -> KeyedResult: ...
-    async def cancel(self, req: KeyedCancel) -> KeyedResult: ...
-    async def get_payment(self, merchant_id: str, payment_key: str) -> PgPayment | None: ...
-    async def get_by_order(self, merchant_id: str, order_id: str) -> PgPayment | None: ...
+    async def tokenize(self, req: TokenizeRequest) -> TokenInfo: ...
+    async def describe_token(self, req: TokenQuery) -> TokenInfo | None: ...
+    async def authorize(self, req: AuthorizeRequest) -> AttemptResult: ...
+    async def capture(self, req: FollowUpRequest) -> AttemptResult: ...
+    async def void(self, req: FollowUpRequest) -> AttemptResult: ...
+    async def refund(self, req: FollowUpRequest) -> AttemptResult: ...
+    async def lookup(self, req: LookupRequest) -> AttemptResult: ...
+    async def find_payment(self, req: PaymentQuery) -> PgPayment | None: ...
+    def parse_event(self, type: str, data: dict[str, Any]) -> PgEvent | None: ...
+    async def aclose(self) -> None: ...

@@ -1,43 +1,37 @@
-"""Which PG serves a flow. Test-mode merchants go to the sandbox; a live key never does."""
+"""Which connector serves a flow. The first connector given is the default: the PG of test-mode payments that no
+merchant's own PG account claims. A live key never reaches it."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from gyeol.connectors.base import Connector
 from gyeol.core.errors import DomainError
 
-if TYPE_CHECKING:
-    from gyeol.connectors.sandbox.connector import SandboxConnector
-    from gyeol.connectors.toss.connector import TossConnector
-
 
 class Connectors:
-    def __init__(self, sandbox: SandboxConnector, toss: TossConnector | None = None) -> None:
-        self.sandbox = sandbox
-        self.toss = toss
-        self._by_name: dict[str, Connector] = {sandbox.name: sandbox}
-        if toss is not None:
-            self._by_name[toss.name] = toss
-
-    async def keyed_for(self, merchant_id: str, livemode: bool) -> SandboxConnector | TossConnector:
-        """The PG of a paymentKey flow: Toss where the merchant has Toss credentials, else the sandbox."""
-        if self.toss is not None and await self.toss.configured(merchant_id):
-            return self.toss
-        if livemode:
-            raise DomainError("conflict", "LIVE_PG_NOT_CONFIGURED",
-                              "No live Toss credentials are configured; live keys never reach the sandbox.")
-        return self.sandbox
-
-    def register(self, connector: Connector) -> None:
-        self._by_name[connector.name] = connector
+    def __init__(self, default: Connector, *others: Connector) -> None:
+        self.default = default
+        self._by_name: dict[str, Connector] = {c.name: c for c in (default, *others)}
 
     def by_name(self, name: str) -> Connector:
         return self._by_name[name]
 
+    def get(self, name: str) -> Connector | None:
+        return self._by_name.get(name)
+
     def for_payment(self, livemode: bool, method_type: str) -> Connector:
-        """The PG for a flow. Card data, tokens and saved methods need the card-capable PG."""
+        """The PG for card data, tokens, saved methods, bank transfers and virtual accounts."""
         if livemode:
             raise DomainError("conflict", "LIVE_PG_NOT_CONFIGURED",
                               "No live card PG is configured; live keys never reach the sandbox.")
-        return self.sandbox
+        return self.default
+
+    def without_account(self, livemode: bool) -> Connector:
+        """The PG of a paymentKey flow for a merchant with no PG account of its own."""
+        if livemode:
+            raise DomainError("conflict", "LIVE_PG_NOT_CONFIGURED",
+                              "No live PG credentials are configured; live keys never reach the sandbox.")
+        return self.default
+
+    async def aclose(self) -> None:
+        for connector in self._by_name.values():
+            await connector.aclose()

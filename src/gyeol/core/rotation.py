@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from gyeol.core.merchants import pg_accounts
 from gyeol.core.payments import accounts
 from gyeol.models import merchants, payment_methods
 
@@ -34,9 +35,9 @@ async def rotate_all(svc: Services) -> dict[str, Any]:
         for m in (await conn.execute(sa.select(merchants.c.id, merchants.c.settings))).all():
             settings = dict(m.settings or {})
             changed = False
-            toss = ((settings.get("pg") or {}).get("toss") or {})
-            if toss.get("secretKey"):
-                settings["pg"] = {**settings["pg"], "toss": {**toss, "secretKey": cipher.rotate(toss["secretKey"])}}
+            pg = pg_accounts.rotated(settings, cipher)
+            if pg is not None:
+                settings["pg"] = pg
                 changed = True
             jwt = settings.get("jwt") or {}
             if jwt.get("hs256Secret"):

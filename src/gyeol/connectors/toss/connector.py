@@ -1,8 +1,9 @@
-"""The Toss Payments connector: Toss's v1 wire format over httpx, with each merchant's own secret key.
+"""The Toss Payments connector: Toss's v1 wire format over httpx, with the merchant's own secret key, which each
+request carries (the core reads and decrypts it; the connector keeps none and reads no database).
 
-It serves the core's attempt flow (authorize = confirm, void/refund = cancel, lookup by orderId) and the
-KeyedPG reads the shop face's webhook uses. A timeout, a connection error or a 5xx leaves the outcome unknown
-(ConnectorUnavailable); every other answer, a rejection included, is a result.
+Authorize is Toss's confirm, void and refund are its cancel, and a lost answer is looked up by orderId. A timeout, a
+connection error, a 5xx or a 409 leaves the outcome unknown (ConnectorUnavailable); every other answer, a rejection
+included, is a result.
 """
 
 from __future__ import annotations
@@ -11,68 +12,37 @@ import base64
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from gyeol.connectors.base import (
     AttemptResult,
     AuthorizeRequest,
-    CardData,
     ConnectorUnavailable,
+    Credentials,
     FollowUpRequest,
-    KeyedCancel,
-    KeyedConfirm,
-    KeyedResult,
+    LookupRequest,
+    PaymentQuery,
+    PgEvent,
     PgPayment,
     TokenInfo,
+    TokenizeRequest,
+    TokenQuery,
 )
-from gyeol.connectors.toss.codes import NEUTRAL_STATUS
-from gyeol.core.merchants import repository as merchants_repo
-from gyeol.crypto import DataCipher
-from gyeol.db.engine import Database
-from gyeol.toss_v1 import METHOD_CODE
-
-
-def toss_credentials(settings: dict[str, Any] | None) -> str | None:
-    """The merchant's encrypted Toss secret key, where one is configured."""
-    pg = (settings or {}).get("pg") or {}
-    value = (pg.get("toss") or {}).get("secretKey")
-    return value if isinstance(value, str) else None
-
-
-def to_pg_payment(body: dict[str, Any]) -> PgPayment:
-    method = body.get("method")
-    return PgPayment(
-        payment_key=str(body["paymentKey"]), order_id=str(body.get("orderId") or ""),
-        status=NEUTRAL_STATUS.get(str(body.get("status")), "pending"),
-        total_amount=int(body.get("totalAmount") or 0), balance_amount=int(body.get("balanceAmount") or 0),
-        currency=str(body.get("currency") or "KRW"), method=METHOD_CODE.get(method, method) if method else None,
-        approved_at=body.get("approvedAt"), last_transaction_key=body.get("lastTransactionKey"),
-        secret=body.get("secret"), raw=body,
-    )
+from gyeol.connectors.toss import transformers
+from gyeol.connectors.toss.schemas import CancelIn, ConfirmIn, Error, Payment
 
 
 class TossConnector:
     name = "toss"
+    needs_secret = True
 
-    def __init__(self, db: Database, cipher: DataCipher, base_url: str, *, timeout: float = 10.0,
-                 client: httpx.AsyncClient | None = None) -> None:
-        self.db = db
-        self.cipher = cipher
+    def __init__(self, base_url: str, *, timeout: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.client = client or httpx.AsyncClient(timeout=timeout)
 
-    async def secret_key(self, merchant_id: str) -> str | None:
-        async with self.db.read() as conn:
-            # A prepared read: every paymentKey flow asks whether the merchant has Toss credentials
-            # (`Connectors.keyed_for`).
-            settings = await merchants_repo.settings(conn, merchant_id)
-        return self.cipher.decrypt(toss_credentials(settings))
-
-    async def configured(self, merchant_id: str) -> bool:
-        return await self.secret_key(merchant_id) is not None
-
-    async def _call(self, merchant_id: str, method: str, path: str, body: dict[str, Any] | None = None,
-                    idempotency_key: str | None = None, fault: str | None = None) -> tuple[int, dict[str, Any]]:
-        key = await self.secret_key(merchant_id)
+    async def _call(self, credentials: Credentials, method: str, path: str, body: BaseModel | None = None,
+                    idempotency_key: str | None = None, fault: str | None = None) -> Payment | Error:
+        key = credentials.secret_key
         if key is None:
             raise ConnectorUnavailable("toss: the merchant has no Toss secret key")
         headers = {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
@@ -80,78 +50,44 @@ class TossConnector:
             headers["Idempotency-Key"] = idempotency_key
         if fault and fault.isupper():
             headers["TossPayments-Test-Code"] = fault
+        payload = body.model_dump(by_alias=True, exclude_none=True) if body is not None else None
         try:
-            r = await self.client.request(method, self.base_url + path, json=body, headers=headers)
+            r = await self.client.request(method, self.base_url + path, json=payload, headers=headers)
         except httpx.HTTPError as exc:
             raise ConnectorUnavailable(f"toss: {type(exc).__name__}") from exc
         if r.status_code >= 500 or r.status_code == 409:
             # A 5xx is temporary at Toss and 409 means the first try is still running: the outcome is unknown.
             raise ConnectorUnavailable(f"toss: HTTP {r.status_code}")
         try:
-            data = r.json()
-        except ValueError:
-            raise ConnectorUnavailable("toss: the answer was not JSON") from None
-        return r.status_code, data if isinstance(data, dict) else {}
+            if r.status_code == 200:
+                return Payment.model_validate_json(r.content)
+            return Error.model_validate_json(r.content)
+        except ValidationError:
+            raise ConnectorUnavailable("toss: the answer was not a Toss object") from None
 
-    # --- KeyedPG --------------------------------------------------------------------------------
-    async def confirm(self, req: KeyedConfirm) -> KeyedResult:
-        status, body = await self._call(req.merchant_id, "POST", "/v1/payments/confirm",
-                                        {"paymentKey": req.payment_key, "orderId": req.order_id,
-                                         "amount": req.amount}, idempotency_key=req.reference, fault=req.fault)
-        if status == 200:
-            return KeyedResult(payment=to_pg_payment(body))
-        if body.get("code") == "ALREADY_PROCESSED_PAYMENT":
+    async def _payment(self, credentials: Credentials, path: str) -> Payment | None:
+        answer = await self._call(credentials, "GET", path)
+        return answer if isinstance(answer, Payment) else None
+
+    async def _confirm(self, req: AuthorizeRequest, payment_key: str, order_id: str) -> AttemptResult:
+        answer = await self._call(req.credentials, "POST", "/v1/payments/confirm",
+                                  ConfirmIn(payment_key=payment_key, order_id=order_id, amount=req.amount),
+                                  idempotency_key=req.reference, fault=req.fault)
+        if isinstance(answer, Payment):
+            return transformers.confirmed(answer)
+        if answer.code == "ALREADY_PROCESSED_PAYMENT":
             # Approved before (a retry whose answer was lost, or someone else's confirm): accept what matches.
-            found = await self.get_payment(req.merchant_id, req.payment_key)
-            if found is not None and found.status == "approved" and found.order_id == req.order_id \
+            found = await self._payment(req.credentials, f"/v1/payments/{payment_key}")
+            if found is not None and transformers.status_of(found) == "approved" and found.order_id == order_id \
                     and found.total_amount == req.amount:
-                return KeyedResult(payment=found)
-        return KeyedResult(error_code=str(body.get("code") or "UNKNOWN"), error_message=body.get("message"),
-                           http_status=status)
+                return transformers.confirmed(found)
+        return transformers.refused(answer)
 
-    async def cancel(self, req: KeyedCancel) -> KeyedResult:
-        payload: dict[str, Any] = {"cancelReason": req.reason}
-        if req.amount is not None:
-            payload["cancelAmount"] = req.amount
-        status, body = await self._call(req.merchant_id, "POST", f"/v1/payments/{req.payment_key}/cancel", payload,
-                                        idempotency_key=req.reference, fault=req.fault)
-        if status == 200:
-            return KeyedResult(payment=to_pg_payment(body))
-        return KeyedResult(error_code=str(body.get("code") or "UNKNOWN"), error_message=body.get("message"),
-                           http_status=status)
-
-    async def get_payment(self, merchant_id: str, payment_key: str) -> PgPayment | None:
-        status, body = await self._call(merchant_id, "GET", f"/v1/payments/{payment_key}")
-        return to_pg_payment(body) if status == 200 else None
-
-    async def get_by_order(self, merchant_id: str, order_id: str) -> PgPayment | None:
-        status, body = await self._call(merchant_id, "GET", f"/v1/payments/orders/{order_id}")
-        return to_pg_payment(body) if status == 200 else None
-
-    # --- the core's attempt flow ------------------------------------------------------------------
     async def authorize(self, req: AuthorizeRequest) -> AttemptResult:
         if not req.payment_key or not req.order_id:
             return AttemptResult("failed", failure_code="unsupported_method",
                                  failure_message="Toss confirms payments its own window created (a paymentKey).")
-        result = await self.confirm(KeyedConfirm(reference=req.reference, merchant_id=req.merchant_id,
-                                                 payment_key=req.payment_key, order_id=req.order_id,
-                                                 amount=req.amount, currency=req.currency, fault=req.fault))
-        return self._attempt(result)
-
-    @staticmethod
-    def _attempt(result: KeyedResult) -> AttemptResult:
-        pg = result.payment
-        if pg is None:
-            return AttemptResult("failed", failure_code=result.error_code, failure_message=result.error_message,
-                                 extra={"httpStatus": result.http_status})
-        if pg.status == "approved":
-            return AttemptResult("succeeded", pg_transaction_id=pg.payment_key, approved_at=pg.approved_at)
-        if pg.status in ("failed", "expired", "canceled"):
-            failure: Any = pg.raw.get("failure")
-            code = failure.get("code") if isinstance(failure, dict) else None
-            return AttemptResult("failed", pg_transaction_id=pg.payment_key,
-                                 failure_code=str(code or pg.status.upper()))
-        raise ConnectorUnavailable(f"toss: payment is {pg.status}")  # still pending at Toss: ask again later
+        return await self._confirm(req, req.payment_key, req.order_id)
 
     async def capture(self, req: FollowUpRequest) -> AttemptResult:
         return AttemptResult("failed", failure_code="unsupported_operation",
@@ -161,31 +97,44 @@ class TossConnector:
         return await self.refund(req)
 
     async def refund(self, req: FollowUpRequest) -> AttemptResult:
-        result = await self.cancel(KeyedCancel(reference=req.reference, merchant_id=req.merchant_id,
-                                               payment_key=req.pg_transaction_id, reason=req.reason or "refund",
-                                               amount=req.amount, fault=req.fault))
-        if result.payment is None:
-            return AttemptResult("failed", failure_code=result.error_code, failure_message=result.error_message,
-                                 extra={"httpStatus": result.http_status})
-        return AttemptResult("succeeded", pg_transaction_id=result.payment.last_transaction_key)
+        answer = await self._call(req.credentials, "POST", f"/v1/payments/{req.pg_transaction_id}/cancel",
+                                  CancelIn(cancel_reason=req.reason or "refund", cancel_amount=req.amount),
+                                  idempotency_key=req.reference, fault=req.fault)
+        if isinstance(answer, Error):
+            return transformers.refused(answer)
+        return AttemptResult("succeeded", pg_transaction_id=answer.last_transaction_key)
 
-    async def lookup(self, merchant_id: str, reference: str, *, order_id: str | None = None,
-                     payment_key: str | None = None, amount: int | None = None, kind: str = "authorize"
-                     ) -> AttemptResult:
-        """Settle an attempt whose answer was lost: Toss is asked by orderId, as its docs advise."""
-        if kind == "refund" and payment_key:
-            found = await self.get_payment(merchant_id, payment_key)
-            cancels: Any = (found.raw.get("cancels") if found else None) or []
-            if any(c.get("cancelAmount") == amount for c in cancels):
-                return AttemptResult("succeeded", pg_transaction_id=found.last_transaction_key if found else None)
+    async def lookup(self, req: LookupRequest) -> AttemptResult:
+        """Settle a request whose answer was lost: a cancel is found among the payment's cancels, a confirm by
+        orderId, as Toss's docs advise."""
+        if req.kind == "refund" and req.payment_key:
+            found = await self._payment(req.credentials, f"/v1/payments/{req.payment_key}")
+            if found is not None and any(c.cancel_amount == req.amount for c in found.cancels or ()):
+                return AttemptResult("succeeded", pg_transaction_id=found.last_transaction_key)
             return AttemptResult("not_found")
-        found = await self.get_by_order(merchant_id, order_id) if order_id else None
-        if found is None or found.status == "pending":
+        found = await self._payment(req.credentials, f"/v1/payments/orders/{req.order_id}") if req.order_id \
+            else None
+        if found is None or transformers.status_of(found) == "pending":
             return AttemptResult("not_found")  # the confirm never reached Toss: nothing was taken
-        return self._attempt(KeyedResult(payment=found))
+        return transformers.confirmed(found)
 
-    async def tokenize(self, merchant_id: str, card: CardData) -> TokenInfo:
+    async def find_payment(self, req: PaymentQuery) -> PgPayment | None:
+        if req.payment_key:
+            found = await self._payment(req.credentials, f"/v1/payments/{req.payment_key}")
+        elif req.order_id:
+            found = await self._payment(req.credentials, f"/v1/payments/orders/{req.order_id}")
+        else:
+            found = None
+        return transformers.pg_payment(found) if found is not None else None
+
+    async def tokenize(self, req: TokenizeRequest) -> TokenInfo:
         raise ConnectorUnavailable("toss: card data goes to the card-capable PG, not Toss")
 
-    async def describe_token(self, merchant_id: str, token: str) -> TokenInfo | None:
+    async def describe_token(self, req: TokenQuery) -> TokenInfo | None:
         return None
+
+    def parse_event(self, type: str, data: dict[str, Any]) -> PgEvent | None:
+        return None  # Toss's payment webhooks are unsigned: the payment is asked of Toss (`find_payment`)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

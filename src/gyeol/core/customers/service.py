@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 from sqlalchemy.exc import IntegrityError
 
-from gyeol.connectors.registry import Connectors
 from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
@@ -16,6 +15,7 @@ from gyeol.core.customers import repository as repo
 from gyeol.core.customers.records import Customer, PaymentMethod
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.orders.service import ORDER_ID
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
@@ -28,11 +28,11 @@ def sealed(cipher: DataCipher, details: dict[str, Any] | None) -> dict[str, Any]
 
 
 class CustomerService:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, cipher: DataCipher) -> None:
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, cipher: DataCipher) -> None:
         self.cipher = cipher
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
 
     async def attach(self, caller: Caller, customer_id: str, token: str, type: str,
                      billing_details: dict[str, Any] | None) -> PaymentMethod:
@@ -45,8 +45,8 @@ class CustomerService:
                               details={"field": "type"})
         async with self.db.read() as conn:  # another mode's customer is 404 before any PG refusal
             await self._customer(conn, caller, customer_id, create=False)
-        pg = self.connectors.for_payment(caller.livemode, "card")
-        info = await pg.describe_token(caller.merchant_id, token)
+        pg = self.pgs.for_method(caller.livemode, "card")
+        info = await self.pgs.describe_token(caller, token)
         if info is None:
             raise DomainError("validation", "INVALID_TOKEN", "No such token.", details={"field": "token"})
         now = self.clock.now()

@@ -13,17 +13,18 @@ again later. An attempt already settled ignores a late or repeated answer.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from gyeol.connectors.base import AttemptResult, Outcome
-from gyeol.connectors.registry import Connectors
+from gyeol.connectors.base import AttemptResult
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import inbox, outbox
 from gyeol.core.orders import repository as orders_repo
-from gyeol.core.payments import accounts, pg_calls
+from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Attempt, Charge, Payment
 from gyeol.core.payments.repository import LockedAttempt
 from gyeol.core.settlements import repository as settlements_repo
@@ -63,11 +64,11 @@ def raise_for(charge: Charge, kind: str = "authorize") -> Charge:
 
 
 class Answers:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, *, cipher: DataCipher,
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, *, cipher: DataCipher,
                  va_ttl: timedelta) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
         self.cipher = cipher
         self.va_ttl = va_ttl
 
@@ -115,35 +116,30 @@ class Answers:
         a = await repo.settle_attempt(conn, a, "requires_action", now, pg_transaction_id=result.pg_transaction_id)
         p = await repo.update(conn, p, now, next_action_url=result.next_action_url,
                               pg_transaction_id=result.pg_transaction_id)
-        issued = result.extra.get("virtualAccount")
-        if isinstance(issued, dict) and await accounts.get(conn, p.id) is None:
+        issued = result.virtual_account
+        if issued is not None and await accounts.get(conn, p.id) is None:
             # The deposit is what is awaited; the account waits until its due date.
-            await accounts.record(conn, self.cipher, p, kind="virtual_account", bank_code=str(issued["bankCode"]),
-                                  account_number=str(issued["accountNumber"]),
-                                  holder_name=str(issued.get("holderName") or ""), now=now, due_at=now + self.va_ttl)
+            await accounts.record(conn, self.cipher, p, kind="virtual_account", bank_code=issued.bank_code,
+                                  account_number=issued.account_number, holder_name=issued.holder_name, now=now,
+                                  due_at=now + self.va_ttl)
             await emit(conn, p, "virtual_account.issued", now)
         return p, a
 
     async def apply_pg_event(self, source: str, event_id: str, type: str, data: dict[str, Any]) -> bool:
         """A PG told us of an asynchronous outcome. Returns False for a duplicate delivery."""
         now = self.clock.now()
+        event = self.pgs.event(source, type, data)
         async with self.db.tx() as conn:
             if not await inbox.accept(conn, source, event_id, now):
                 return False
-            p = await repo.get_any(conn, str(data.get("paymentId")), lock=True)
-            if p is None or not p.open_attempt_id:
+            p = await repo.get_any(conn, event.payment_id, lock=True) if event is not None else None
+            if event is None or p is None or not p.open_attempt_id:
                 return True
             locked = await repo.lock_for_answer(conn, p.open_attempt_id)  # the payment's lock is held already
-            if type == "payment.succeeded":
-                outcome: Outcome = "authorized" if p.capture_method == "manual" else "succeeded"
-                result = AttemptResult(outcome, pg_transaction_id=data.get("pgTransactionId"))
-            elif type == "payment.failed":
-                code = str(data.get("failureReason") or "processing_error")
-                result = AttemptResult("failed", pg_transaction_id=data.get("pgTransactionId"),
-                                       failure_code=code, failure_message=data.get("failureMessage"))
-            else:
-                return True
-            if data.get("amount") is not None and data.get("amount") != locked.attempt.amount:
+            result = event.result
+            if result.outcome == "succeeded" and p.capture_method == "manual":
+                result = replace(result, outcome="authorized")  # the PG held the money: the capture is asked later
+            if event.amount is not None and event.amount != locked.attempt.amount:
                 return True  # not the attempt this event speaks of
             try:
                 await self.apply(conn, locked, result, now)
@@ -159,7 +155,7 @@ class Answers:
             p = await repo.get_any(conn, payment_id)
             a = await repo.get_attempt(conn, p.open_attempt_id) if p and p.open_attempt_id else None
         if p is not None and a is not None and a.status == "started":
-            return await self.apply_result(a.id, await pg_calls.send(self.connectors, p, a, None))
+            return await self.apply_result(a.id, await self.pgs.send(p, a, None))
         if a is not None and a.status == "unknown":
             return await self.resolve_attempt(a)
         async with self.db.read() as conn:
@@ -170,7 +166,7 @@ class Answers:
         async with self.db.read() as conn:
             p = await repo.get_any(conn, a.payment_id)
         assert p is not None
-        return await self.apply_result(a.id, await pg_calls.ask(self.connectors, a, p))
+        return await self.apply_result(a.id, await self.pgs.ask(a, p))
 
 
 # What an answer does to the payment of the attempt it settles, by the attempt's kind: the payment after it and

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from gyeol.connectors.base import AttemptResult, PgPayment
-from gyeol.connectors.registry import Connectors
 from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
@@ -24,14 +23,12 @@ from gyeol.core.payments import rows
 from gyeol.core.payments.answers import AWAITING, Answers, emit, raise_for
 from gyeol.core.payments.commands import ResolvedMethod
 from gyeol.core.payments.intents import Intents, refuse_closed
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Charge, Payment
 from gyeol.core.settlements import service as settlements
 from gyeol.core.settlements.records import Settlement
 from gyeol.core.states import PAYMENT_MONEY_TAKEN
 from gyeol.db.engine import Conn, Database
-
-# A PG's names of its methods -> the core's method types.
-_PG_METHODS = {"CARD": "card", "TRANSFER": "bank", "VIRTUAL_ACCOUNT": "virtual_account"}
 
 
 class _RowAppeared(Exception):
@@ -39,11 +36,11 @@ class _RowAppeared(Exception):
 
 
 class Approvals:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, answers: Answers, intents: Intents, *,
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, answers: Answers, intents: Intents, *,
                  intent_ttl: timedelta) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
         self.answers = answers
         self.intents = intents
         self.intent_ttl = intent_ttl
@@ -51,14 +48,17 @@ class Approvals:
     async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Charge:
         """Verify a payment the buyer made at the PG (looked up by its transaction id) and apply it."""
         try:
-            self.connectors.for_payment(caller.livemode, "card")  # a live key never reaches the sandbox
+            self.pgs.for_method(caller.livemode, "card")  # a live key never reaches the default PG
         except DomainError:
             async with self.db.read() as conn:
                 await repo.get(conn, caller, payment_id)  # a payment the caller cannot see is 404 first
             raise
         if idempotency.resumed("payment") == payment_id:
             await self.answers.carry_on(payment_id)
-        found = await self.connectors.sandbox.transaction(caller.merchant_id, pg_transaction_id)
+        connector, found = await self.pgs.find_charge(caller, payment_id, pg_transaction_id, amount)
+        if found is None:
+            raise DomainError("gateway", "PG_TIMEOUT", "The PG did not answer in time; try again.", status=504,
+                              details={"paymentId": payment_id})
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn, "payment", payment_id)
@@ -67,11 +67,11 @@ class Approvals:
             if amount != p.amount:
                 raise DomainError("validation", "AMOUNT_MISMATCH", "amount does not match the payment's amount.",
                                   details={"paymentId": payment_id, "amount": p.amount})
-            if found is None or found.payment_id != p.id:
+            if found.outcome == "not_found":
                 raise DomainError("validation", "PG_TRANSACTION_MISMATCH",
                                   "The PG has no such transaction for this payment.",
                                   details={"pgTransactionId": pg_transaction_id})
-            if found.amount != p.amount:
+            if found.amount is not None and found.amount != p.amount:
                 raise DomainError("validation", "AMOUNT_MISMATCH", "The PG charged another amount.",
                                   details={"paymentId": payment_id, "pgAmount": found.amount})
             if p.status in PAYMENT_MONEY_TAKEN:
@@ -81,13 +81,13 @@ class Approvals:
                                   details={"paymentId": payment_id, "status": p.status})
             order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
             method = ResolvedMethod(type=p.method_type or "card", brand=found.brand, last4=found.last4,
-                                    connector=self.connectors.sandbox.name)
+                                    connector=connector)
             # The attempt records the PG's transaction id: a charge still waiting on the buyer (3-D Secure) is
-            # looked up by it later (`pg_calls.ask`).
+            # looked up by it later (`PgCalls.ask`).
             p, attempt = await self.intents.start_authorize(conn, p, order, method, now,
                                                             pg_transaction_id=pg_transaction_id)
             p, attempt = await self.answers.apply(conn, await repo.lock_for_answer(conn, attempt.id),
-                                                  found.result, now)
+                                                  found, now)
         return raise_for(Charge(p, attempt))
 
     async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *, connector: str,
@@ -133,12 +133,11 @@ class Approvals:
                     merchant_id=merchant_id, livemode=order.livemode, face=face, order_id=order.order_id,
                     amount=order.amount, currency=order.currency, expires_at=now + self.intent_ttl, now=now,
                     order_pk=order.id, customer_id=order.customer_id, user_id=order.user_id,
-                    payment_key=pg.payment_key, method_type=_PG_METHODS.get((pg.method or "CARD").upper(), "card"))
+                    payment_key=pg.payment_key, method_type=pg.method or "card")
                 await repo.insert(conn, p)
                 await emit(conn, p, "payment.created", now)
             attempt_id = await self._attempt_for_approval(conn, p, connector, now)
-            # The id the PG's cancel takes: Toss's paymentKey, the sandbox's charge.
-            approval = AttemptResult("succeeded", pg_transaction_id=str(pg.raw.get("chargeId") or pg.payment_key))
+            approval = AttemptResult("succeeded", pg_transaction_id=pg.pg_transaction_id)
             p, _ = await self.answers.apply(conn, await repo.lock_for_answer(conn, attempt_id), approval, now)
             return p, await settlements.for_payment(conn, p.id)
 

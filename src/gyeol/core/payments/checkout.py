@@ -2,7 +2,8 @@
 
 The buyer holds only the payment's client token, so every call checks it (in constant time) against the
 payment named in the address: a token opens its own payment's checkout and nothing else. Money still moves only
-through `PaymentService` (confirm, and the PG's answer to a 3-D Secure challenge), as the payment's merchant.
+through `PaymentService` (confirm, and the PG's answer once the buyer is back from a 3-D Secure challenge), as the
+payment's merchant.
 A card reaches this module only to be tokenized at the PG; the confirm carries the token.
 """
 
@@ -104,14 +105,13 @@ class CheckoutService:
                              failure=failure)
 
     async def challenge_token(self, payment_id: str) -> str | None:
-        """The client token of a test-mode payment waiting on the sandbox's 3-D Secure challenge, for the address
-        the sandbox gives API callers (`nextAction.redirectUrl`): like a bank's challenge page, it is reached by
-        the transaction alone. None for anything else."""
+        """The client token of a test-mode payment waiting on its 3-D Secure challenge, for the address the test PG
+        gives API callers (`nextAction.redirectUrl`): like a bank's challenge page, it is reached by the transaction
+        alone. None for anything else."""
         async with self.db.read() as conn:
             p = await repo.get_any(conn, payment_id)
             attempt = await repo.get_attempt(conn, p.open_attempt_id) if p and p.open_attempt_id else None
-        if p is None or p.livemode or p.connector != self.core.connectors.sandbox.name \
-                or self._stage(p, attempt) != "challenge":
+        if p is None or p.livemode or self._stage(p, attempt) != "challenge":
             return None
         return p.client_token
 
@@ -142,8 +142,7 @@ class CheckoutService:
             if method == "card":
                 if card is None:
                     raise DomainError("validation", "CARD_REQUIRED", "Card details are required.")
-                pg = self.core.connectors.for_payment(caller.livemode, "card")
-                info = await pg.tokenize(caller.merchant_id, card)
+                info = await self.core.pgs.tokenize(caller, card)
                 spec = MethodSpec(token=info.token)
             elif method == "transfer":
                 if not bank_code:
@@ -157,15 +156,13 @@ class CheckoutService:
             error = None if err.kind == "processing" else err  # a decline shows as the payment's failure
         return await self.open(payment_id, token), error
 
-    async def answer_challenge(self, payment_id: str, token: str, approve: bool) -> CheckoutState:
-        """The buyer's answer to the sandbox's 3-D Secure challenge: the PG settles its waiting charge, and
-        Gyeol asks the PG for the outcome and applies it, as it would on the buyer's return from a bank's page."""
+    async def after_challenge(self, payment_id: str, token: str) -> CheckoutState:
+        """The buyer is back from the 3-D Secure challenge, answered at the PG: Gyeol asks the PG for the outcome
+        and applies it, as it would on the buyer's return from a bank's page."""
         state = await self.open(payment_id, token)
         if state.stage != "challenge":
             return state
         p = state.payment
-        if p.connector == self.core.connectors.sandbox.name:
-            await self.core.connectors.sandbox.complete_challenge(p.merchant_id, payment_id, approve)
         async with self.db.read() as conn:
             attempt = await repo.get_attempt(conn, p.open_attempt_id) if p.open_attempt_id else None
         if attempt is not None:

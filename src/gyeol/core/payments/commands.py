@@ -74,7 +74,7 @@ class ResolvedMethod:
     brand: str | None = None
     last4: str | None = None
     payment_key: str | None = None
-    connector: str | None = None  # chosen at resolution for paymentKey flows (the merchant's Toss, or sandbox)
+    connector: str | None = None  # chosen at resolution for paymentKey flows (the merchant's own PG, or the default)
     bank: BankInfo | None = None
 
 

@@ -3,24 +3,24 @@ deposited into."""
 
 from __future__ import annotations
 
-from gyeol.connectors.registry import Connectors
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
-from gyeol.core.payments import accounts, pg_calls
+from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers, emit
 from gyeol.core.payments.intents import Intents
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.states import PAYMENT
 from gyeol.db.engine import Database
 
 
 class Expiry:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, answers: Answers,
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, answers: Answers,
                  intents: Intents) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
         self.answers = answers
         self.intents = intents
 
@@ -56,7 +56,7 @@ class Expiry:
                 async with self.db.read() as conn:
                     a = await repo.get_attempt(conn, p.open_attempt_id)
                 if a is not None and a.status == "requires_action":
-                    found = await pg_calls.ask(self.connectors, a, p)
+                    found = await self.pgs.ask(a, p)
                     if found is None:
                         continue
                     if found.outcome in ("succeeded", "authorized"):

@@ -3,7 +3,7 @@
 Every money move has the same three steps, and no transaction is ever open during a PG call:
   1. a short transaction that checks the rules under row locks and records a `started` attempt (`rows.new_attempt`)
      as the payment's open attempt; the request's idempotency key is claimed in it (`idempotency.claim`);
-  2. the PG call (`pg_calls.send`), with the attempt's id as the PG's idempotency key;
+  2. the PG call (`PgCalls.send`), with the attempt's id as the PG's idempotency key;
   3. the PG's answer applied (`answers.apply_result`), in a short transaction of its own.
 A timeout leaves the attempt `unknown` and the payment `pending`; the reconciler asks the PG later. Nobody is charged
 twice. A retry of a request that was cut short (`idempotency.resumed`) first carries on what the first try left
@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from gyeol.connectors.registry import Connectors
 from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
@@ -26,10 +25,11 @@ from gyeol.core.money import MAX_AMOUNT, check_currency
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.orders.records import Order
 from gyeol.core.orders.service import CreateOrder, OrderService
-from gyeol.core.payments import accounts, methods, pg_calls, rows
+from gyeol.core.payments import accounts, methods, rows
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers, emit, raise_for
 from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec, ResolvedMethod
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundCommand, RefundService
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
@@ -58,12 +58,12 @@ def _next_action(p: Payment) -> str | None:
 
 
 class Intents:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, orders: OrderService,
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, orders: OrderService,
                  customers: CustomerService, refunds: RefundService, answers: Answers, *, base_url: str,
                  intent_ttl: timedelta, cipher: DataCipher) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
         self.orders = orders
         self.customers = customers
         self.refunds = refunds
@@ -93,7 +93,7 @@ class Intents:
                 async with self.db.read() as conn:
                     redirect = self.checkout_url(await repo.get(conn, caller, resumed))
             return Created(charge, redirect, None)
-        method = await methods.resolve_named(self.db, self.connectors, self.customers, caller, cmd.method,
+        method = await methods.resolve_named(self.db, self.pgs, self.customers, caller, cmd.method,
                                              order_id=cmd.order_id) if cmd.confirm and cmd.method else None
         now = self.clock.now()
         row = rows.new_payment(
@@ -167,7 +167,7 @@ class Intents:
         if not spec.given:
             raise DomainError("validation", "PAYMENT_METHOD_REQUIRED",
                               "Give one of paymentMethodId, token or card.")
-        method = await methods.resolve_named(self.db, self.connectors, self.customers, caller, spec,
+        method = await methods.resolve_named(self.db, self.pgs, self.customers, caller, spec,
                                              payment_id=payment_id)
         now = self.clock.now()
         async with self.db.tx() as conn:
@@ -196,7 +196,7 @@ class Intents:
         if order.amount - order.paid_amount != p.amount:
             raise DomainError("conflict", "AMOUNT_MISMATCH", "Amount does not match order total.",
                               details={"orderId": order.order_id, "orderAmount": order.amount})
-        connector = method.connector or self.connectors.for_payment(p.livemode, method.type).name
+        connector = method.connector or self.pgs.for_method(p.livemode, method.type).name
         attempt = rows.new_attempt(p, "authorize", now, amount=p.amount, connector=connector,
                                    method_type=method.type, pg_token=method.token,
                                    pg_transaction_id=pg_transaction_id)
@@ -222,7 +222,7 @@ class Intents:
     async def _send(self, p: Payment, a: Attempt, fault: str | None) -> Charge:
         """Steps 2 and 3: the PG call, then its answer applied; the payment after it, or the error its outcome
         is."""
-        result = await pg_calls.send(self.connectors, p, a, fault)
+        result = await self.pgs.send(p, a, fault)
         return raise_for(await self.answers.apply_result(a.id, result), a.kind)
 
     # --- capture, cancel ----------------------------------------------------------------------
@@ -286,7 +286,7 @@ class Intents:
                                parent: Attempt | None = None) -> tuple[Payment, Attempt]:
         """Step 1 of a capture or a void: its attempt, as the payment's open one; `parent`, a 3-D Secure charge
         still waiting on the buyer, is canceled by it."""
-        a = rows.new_attempt(p, kind, now, amount=amount, connector=p.connector or "sandbox",
+        a = rows.new_attempt(p, kind, now, amount=amount, connector=p.connector or self.pgs.default,
                              method_type=p.method_type, pg_transaction_id=p.pg_transaction_id)
         await repo.insert_attempt(conn, a)
         if parent is not None:

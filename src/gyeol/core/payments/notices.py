@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import structlog
 
 from gyeol.connectors.base import PgPayment
-from gyeol.connectors.registry import Connectors
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import inbox
 from gyeol.core.payments.approvals import Approvals
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.refunds.service import RefundService
 from gyeol.db.engine import Database
 
@@ -44,22 +44,22 @@ class NoticeOutcome:
 
 
 class Notices:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, approvals: Approvals,
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, approvals: Approvals,
                  refunds: RefundService) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
         self.approvals = approvals
         self.refunds = refunds
 
     async def apply(self, merchant_id: str, notice: PgNotice) -> NoticeOutcome:
         """Ask the merchant's PG about the payment a notice names, and apply what it says."""
-        pg = await self.connectors.keyed_for(merchant_id, livemode=False)
+        connector: str
         fetched: PgPayment | None
         if notice.payment_key is not None:
-            fetched = await pg.get_payment(merchant_id, notice.payment_key)
+            connector, fetched = await self.pgs.find_payment(merchant_id, False, payment_key=notice.payment_key)
         elif notice.order_id is not None and notice.secret is not None:
-            fetched = await pg.get_by_order(merchant_id, notice.order_id)
+            connector, fetched = await self.pgs.find_payment(merchant_id, False, order_id=notice.order_id)
             if fetched is not None and fetched.secret != notice.secret:
                 log.warning("pg_notice_secret_mismatch", merchant_id=merchant_id, source=notice.source)
                 return NoticeOutcome(applied=False)
@@ -79,7 +79,7 @@ class Notices:
         applied = False
         if fetched.status == "approved":
             try:
-                await self.approvals.process_payment_after_approval(merchant_id, fetched, connector=pg.name)
+                await self.approvals.process_payment_after_approval(merchant_id, fetched, connector=connector)
                 applied = True
             except DomainError as err:  # not one of this merchant's orders, or not its amount: change nothing
                 log.warning("pg_notice_not_applied", merchant_id=merchant_id, code=err.code)

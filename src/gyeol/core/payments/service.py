@@ -6,10 +6,10 @@ It reads payments itself and hands each money move to the module that owns it:
   answers.py    THE one way a PG's answer is applied, whatever brought it; carry_on and the reconciler's look-up
   notices.py    unsigned PG webhooks: the PG is asked, and its answer applied by approvals.py or the refunds
   expiry.py     intents and virtual accounts that ran out of time
-with pg_calls.py (every connector call), records.py (the payment and its attempts, as the core returns them),
-rows.py (new payments and attempts), repository.py (the SQL, rows in and records out) and receipts.py (the
-receipt page's read).
-To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `pg_calls.send` -> `Answers.apply`.
+with pg_calls.py (every call to a PG, with the merchant's credentials), records.py (the payment and its attempts,
+as the core returns them), rows.py (new payments and attempts), repository.py (the SQL, rows in and records out)
+and receipts.py (the receipt page's read).
+To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `PgCalls.send` -> `Answers.apply`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 from gyeol.connectors.base import AttemptResult, PgPayment
-from gyeol.connectors.registry import Connectors
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
@@ -33,6 +32,7 @@ from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec
 from gyeol.core.payments.expiry import Expiry
 from gyeol.core.payments.intents import Intents
 from gyeol.core.payments.notices import NoticeOutcome, Notices, PgNotice
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Account, Attempt, Charge, Created, Payment, Receipt
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.records import Settlement
@@ -41,20 +41,20 @@ from gyeol.db.engine import Database
 
 
 class PaymentService:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors, orders: OrderService,
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls, orders: OrderService,
                  customers: CustomerService, refunds: RefundService, *, base_url: str,
                  intent_ttl: timedelta, cipher: DataCipher, va_ttl: timedelta = timedelta(hours=72)) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
         self.refunds = refunds
         self.cipher = cipher
-        self.answers = Answers(db, clock, connectors, cipher=cipher, va_ttl=va_ttl)
-        self.intents = Intents(db, clock, connectors, orders, customers, refunds, self.answers, base_url=base_url,
+        self.answers = Answers(db, clock, pgs, cipher=cipher, va_ttl=va_ttl)
+        self.intents = Intents(db, clock, pgs, orders, customers, refunds, self.answers, base_url=base_url,
                                intent_ttl=intent_ttl, cipher=cipher)
-        self.approvals = Approvals(db, clock, connectors, self.answers, self.intents, intent_ttl=intent_ttl)
-        self.expiry = Expiry(db, clock, connectors, self.answers, self.intents)
-        self.notices = Notices(db, clock, connectors, self.approvals, refunds)
+        self.approvals = Approvals(db, clock, pgs, self.answers, self.intents, intent_ttl=intent_ttl)
+        self.expiry = Expiry(db, clock, pgs, self.answers, self.intents)
+        self.notices = Notices(db, clock, pgs, self.approvals, refunds)
 
     # --- reads --------------------------------------------------------------------------------
     async def get(self, caller: Caller, payment_id: str) -> Charge:
@@ -81,7 +81,7 @@ class PaymentService:
             return await repo.list_page(conn, caller, page, size, status=status, mine=mine)
 
     async def payable_with_client_token(self, client_token: str) -> Payment:
-        """The test-mode payment a buyer pays at the sandbox PG with its client token (seed 003), while it can be
+        """The test-mode payment a buyer pays at the default PG with its client token (seed 003), while it can be
         paid."""
         async with self.db.read() as conn:
             p = await repo.get_by_client_token(conn, client_token)

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gyeol.connectors.base import AttemptResult, ConnectorUnavailable, FollowUpRequest
-from gyeol.connectors.registry import Connectors
+from gyeol.connectors.base import AttemptResult
 from gyeol.core import idempotency
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
@@ -18,6 +17,7 @@ from gyeol.core.orders import repository as orders_repo
 from gyeol.core.pagination import Page
 from gyeol.core.payments import repository as payments_repo
 from gyeol.core.payments.commands import CancelPolicy
+from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Payment
 from gyeol.core.refunds import repository as repo
 from gyeol.core.refunds.records import Refund
@@ -38,19 +38,19 @@ class RefundCommand:
 
 
 def _new_refund(refund_id: str, p: Payment, amount: int, reason: str | None, is_cancel: bool,
-                metadata: dict[str, Any], now: datetime) -> Refund:
+                metadata: dict[str, Any], now: datetime, default_pg: str) -> Refund:
     """A `pending` refund of payment `p`, not yet inserted."""
     return Refund(id=refund_id, merchant_id=p.merchant_id, livemode=p.livemode, payment_id=p.id, amount=amount,
                   currency=p.currency, status="pending", reason=reason, is_cancel=is_cancel, metadata=metadata,
-                  pg_transaction_id=None, failure_reason=None, connector=p.connector or "sandbox", created_at=now,
+                  pg_transaction_id=None, failure_reason=None, connector=p.connector or default_pg, created_at=now,
                   updated_at=now)
 
 
 class RefundService:
-    def __init__(self, db: Database, clock: Clock, connectors: Connectors) -> None:
+    def __init__(self, db: Database, clock: Clock, pgs: PgCalls) -> None:
         self.db = db
         self.clock = clock
-        self.connectors = connectors
+        self.pgs = pgs
 
     async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None) -> Refund:
         """Refund `amount` (default: all that is refundable) of a payment whose money was taken."""
@@ -82,20 +82,15 @@ class RefundService:
                 raise DomainError("conflict", "REFUND_EXCEEDS_AMOUNT",
                                   "The refund exceeds the amount that can still be refunded.",
                                   details={"paymentId": p.id})
-            r = _new_refund(refund_id, p, amount, cmd.reason, cmd.is_cancel, cmd.metadata or {}, now)
+            r = _new_refund(refund_id, p, amount, cmd.reason, cmd.is_cancel, cmd.metadata or {}, now,
+                            self.pgs.default)
             await repo.insert(conn, r)
         result = await self._send(r, p, fault)
         return self._answer(await self.apply(r.id, result), lost=result is None)
 
     async def _send(self, r: Refund, p: Payment, fault: str | None) -> AttemptResult | None:
         """Send the refund to its PG, under its id as the PG's idempotency key; None when the PG did not answer."""
-        req = FollowUpRequest(reference=r.id, merchant_id=p.merchant_id, payment_id=p.id,
-                              pg_transaction_id=p.pg_transaction_id or "", amount=r.amount,
-                              currency=p.currency, reason=r.reason, fault=fault)
-        try:
-            return await self.connectors.by_name(r.connector).refund(req)
-        except ConnectorUnavailable:
-            return None
+        return await self.pgs.refund(r, p, fault)
 
     async def carry_on(self, refund_id: str) -> Refund:
         """Carry on a refund whose request was cut short (a crash): still pending, it is sent to the PG again
@@ -176,7 +171,7 @@ class RefundService:
             if missing <= 0:
                 return None
             p = await payments_repo.update(conn, p, now, refunding_amount=p.refunding_amount + missing)
-            r = _new_refund(new_id("re"), p, missing, "canceled at the PG", True, {}, now)
+            r = _new_refund(new_id("re"), p, missing, "canceled at the PG", True, {}, now, self.pgs.default)
             await repo.insert(conn, r)
             r = await self._succeed(conn, r, p, AttemptResult("succeeded", pg_transaction_id=pg_transaction_id), now)
         return r
@@ -206,13 +201,6 @@ class RefundService:
 
     async def resolve(self, r: Refund) -> Refund:
         """Ask the PG what became of a refund whose answer was lost, and apply it."""
-        connector = self.connectors.by_name(r.connector)
-        try:
-            async with self.db.read() as conn:
-                p = await payments_repo.get_any(conn, r.payment_id)
-            result: AttemptResult | None = await connector.lookup(
-                r.merchant_id, r.id, order_id=p.order_id if p else None,
-                payment_key=p.pg_transaction_id if p else None, amount=r.amount, kind="refund")
-        except ConnectorUnavailable:
-            result = None
-        return await self.apply(r.id, result)
+        async with self.db.read() as conn:
+            p = await payments_repo.get_any(conn, r.payment_id)
+        return await self.apply(r.id, await self.pgs.ask_refund(r, p))

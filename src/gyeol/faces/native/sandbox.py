@@ -19,9 +19,9 @@ router = APIRouter(route_class=JSONRoute, prefix="/api/v1/sandbox", tags=["Sandb
 
 @router.post("/tokens", summary="Tokenize a test card")
 async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sensitive) -> Any:
-    info = await svc.sandbox.tokenize(caller.merchant_id, body.card.to_card())
-    return {"token": info.token, "brand": info.brand, "last4": info.last4,
-            "expMonth": info.exp_month, "expYear": info.exp_year}
+    token = await svc.sandbox.tokenize(caller.merchant_id, body.card.to_card())
+    return {"token": token["id"], "brand": token["brand"], "last4": token["last4"],
+            "expMonth": token["exp_month"], "expYear": token["exp_year"]}
 
 
 @router.get("/charges", summary="List what the sandbox PG charged for a payment")
@@ -85,10 +85,10 @@ async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
 async def approve_in_pg_window(body: KeyedPaymentIn, svc: Svc, caller: TestMode) -> Any:
     """Play Toss's payment window and its confirm at the PG, outside Gyeol: what a webhook-first flow starts from."""
     await svc.sandbox.approve_key(caller.merchant_id, body.payment_key, body.order_id, body.amount)
-    pg = await svc.sandbox.get_payment(caller.merchant_id, body.payment_key)
+    pg = await svc.sandbox.payment(caller.merchant_id, payment_key=body.payment_key)
     assert pg is not None
-    if (pg.order_id, pg.total_amount) != (body.order_id, body.amount):
+    if (pg["order_id"], pg["total_amount"]) != (body.order_id, body.amount):
         raise DomainError("conflict", "AMOUNT_MISMATCH", "This paymentKey was approved for another order or amount.")
-    return {"paymentKey": pg.payment_key, "orderId": pg.order_id, "status": pg.status,
-            "totalAmount": pg.total_amount, "balanceAmount": pg.balance_amount, "approvedAt": pg.approved_at,
-            "lastTransactionKey": pg.last_transaction_key}
+    return {"paymentKey": pg["payment_key"], "orderId": pg["order_id"], "status": pg["status"],
+            "totalAmount": pg["total_amount"], "balanceAmount": pg["balance_amount"], "approvedAt": pg["approved_at"],
+            "lastTransactionKey": pg["charge_id"]}

@@ -140,7 +140,7 @@ async def sandbox_challenge(payment_id: str, request: Request, lang: str = Query
     svc, lang = _services(request), lang_of(lang)
     token = await svc.checkout.challenge_token(payment_id)
     state = await _open(svc, payment_id, token) if token else None
-    if state is None:
+    if state is None or not await svc.sandbox.challenge_waiting(state.payment.merchant_id, payment_id):
         return _not_found(svc, lang)
     return _see_other(views.page_url(state, lang, "/3ds"))
 
@@ -158,7 +158,9 @@ async def answer_challenge(payment_id: str, request: Request) -> Response:
         body = look.error_box(t["csrf"]) + look.link_button("retry-link", views.page_url(state, lang, "/3ds"),
                                                              t["3ds_title"])
         return _html(svc, state, lang, t["3ds_title"], body, status=403)
-    state = await svc.checkout.answer_challenge(payment_id, state.payment.client_token, result == "approve")
+    if state.stage == "challenge":  # the sandbox's issuer settles its waiting charge; Gyeol then asks the PG
+        await svc.sandbox.complete_challenge(state.payment.merchant_id, payment_id, result == "approve")
+    state = await svc.checkout.after_challenge(payment_id, state.payment.client_token)
     return _after(svc, request, state, None, lang, "card")
 
 

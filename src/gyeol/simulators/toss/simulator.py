@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gyeol.connectors.sandbox.cards import behavior_of
 from gyeol.core.clock import KST
+from gyeol.simulators.sandbox.cards import behavior_of
 from gyeol.simulators.toss import window
 from gyeol.toss_v1 import ERROR_STATUS, METHOD_KO, ORDER_ID_MAX, message
 from gyeol.web.assets import asset_response

@@ -1,0 +1,51 @@
+"""Toss's statuses, methods and error codes in the core's terms. A status missing here is `unknown`, never a
+failure: a payment Toss reports in a status it added later is asked about again, not given up."""
+
+from __future__ import annotations
+
+from gyeol.connectors.base import AttemptResult, PgPayment, PgStatus
+from gyeol.connectors.toss.schemas import Error, Payment
+
+STATUS: dict[str, PgStatus] = {
+    "READY": "pending", "IN_PROGRESS": "pending", "WAITING_FOR_DEPOSIT": "waiting_for_deposit", "DONE": "approved",
+    "CANCELED": "canceled", "PARTIAL_CANCELED": "partial_canceled", "ABORTED": "failed", "EXPIRED": "expired",
+}
+# Toss answers in Korean unless asked otherwise; either name -> the core's method type. Methods the core has no
+# type for (mobile phone, easy pay) are None.
+METHOD = {"카드": "card", "CARD": "card", "계좌이체": "bank", "TRANSFER": "bank", "가상계좌": "virtual_account",
+          "VIRTUAL_ACCOUNT": "virtual_account"}
+# Error codes whose request's outcome is not known yet: the first try still runs, or Toss failed inside. Every
+# other error code is Toss's refusal, and the code itself is the failure's (the kiosk and shop faces show it).
+UNKNOWN_OUTCOME = frozenset({"IDEMPOTENT_REQUEST_PROCESSING", "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING",
+                             "FAILED_INTERNAL_SYSTEM_PROCESSING", "UNKNOWN_PAYMENT_ERROR", "COMMON_ERROR",
+                             "FAILED_REFUND_PROCESS"})
+
+
+def status_of(p: Payment) -> PgStatus:
+    return STATUS.get(p.status, "unknown")
+
+
+def pg_payment(p: Payment) -> PgPayment:
+    return PgPayment(payment_key=p.payment_key, order_id=p.order_id, status=status_of(p),
+                     total_amount=p.total_amount, balance_amount=p.balance_amount, pg_transaction_id=p.payment_key,
+                     currency=p.currency, method=METHOD.get(p.method or ""), approved_at=p.approved_at,
+                     last_transaction_key=p.last_transaction_key, secret=p.secret)
+
+
+def confirmed(p: Payment) -> AttemptResult:
+    """What a confirm came to, from the payment Toss answered with (or reports when asked)."""
+    status = status_of(p)
+    if status == "approved":
+        return AttemptResult("succeeded", pg_transaction_id=p.payment_key, approved_at=p.approved_at,
+                             amount=p.total_amount)
+    if status in ("failed", "expired", "canceled"):
+        code = p.failure.code if p.failure and p.failure.code else status.upper()
+        message = p.failure.message if p.failure else None
+        return AttemptResult("failed", pg_transaction_id=p.payment_key, failure_code=code, failure_message=message)
+    return AttemptResult("unknown", pg_transaction_id=p.payment_key)  # still pending at Toss: ask again later
+
+
+def refused(error: Error) -> AttemptResult:
+    if error.code in UNKNOWN_OUTCOME:
+        return AttemptResult("unknown")
+    return AttemptResult("failed", failure_code=error.code, failure_message=error.message)
