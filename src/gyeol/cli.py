@@ -80,6 +80,8 @@ def main() -> None:
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     import uvicorn
 
+    from gyeol.serving import GuardedHttpProtocol
+
     settings = _settings(host=host, port=port, workers=workers)
     host, port, workers = settings.host, settings.port, settings.workers
     # Worker processes read their settings from the environment: pass the CLI's choices along.
@@ -95,8 +97,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     click.echo(f"Gyeol on {base}  (API docs: {base}/docs)")
     if settings.test_secret_key:
         click.echo(f"Test secret key: {settings.test_secret_key}")
+    # The protocol adds the header deadline and limits uvicorn lacks (gyeol/serving.py); the keep-alive timeout
+    # closes a connection idle between requests.
     uvicorn.run("gyeol.app:factory", factory=True, host=host, port=port, workers=workers, loop="auto",
-                http="auto", log_level="warning", access_log=False)
+                http=GuardedHttpProtocol, timeout_keep_alive=5, log_level="warning", access_log=False)
 
 
 @main.command(help="Apply the database migrations.")

@@ -54,6 +54,7 @@ class Services:
     payments: PaymentService
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter
+    public_limiter: RateLimiter  # per client address, on the routes that need no key
     sandbox_webhook_secret: str
     sandbox_sender: SandboxWebhookSender
     cipher: DataCipher
@@ -128,6 +129,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             issuer=settings.jwt_issuer, audience=settings.jwt_audience)),
         orders=orders, customers=customers, refunds=refunds, payments=payments,
         idempotency=idempotency, rate_limiter=RateLimiter(settings.rate_limit),
+        public_limiter=RateLimiter(settings.rate_limit_public),
         sandbox_webhook_secret=webhook_secret,
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments"),
         cipher=cipher,
