@@ -116,7 +116,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                               intent_ttl=timedelta(minutes=settings.intent_ttl_minutes), cipher=cipher,
                               va_ttl=settings.va_ttl_delta())
     idempotency = IdempotencyStore(db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours),
-                                   lease=timedelta(seconds=settings.idempotency_lease_seconds))
+                                   lease=timedelta(seconds=settings.idempotency_lease_seconds), cipher=cipher)
     webhook_secret = settings.sandbox_webhook_secret or var_secret(settings.var_dir, "sandbox_webhook_secret",
                                                                     make="whsec")
     broker = broker_from_url(settings.event_broker_url)
