@@ -56,6 +56,15 @@ REFUSED_LIVE = [
     "https://cgnat.attacker.example/hook",
     "https://[2002:7f00:1::]/hook",  # 6to4 wrapping 127.0.0.1
     "https://[64:ff9b::a00:1]/hook",  # NAT64 of 10.0.0.1
+    "https://[::169.254.169.254]/latest/meta-data",  # IPv4-compatible IPv6
+    "https://[::127.0.0.1]/hook",
+    "https://[::a9fe:a9fe]/hook",
+    "https://[::ffff:0:a9fe:a9fe]/hook",  # IPv4-translated (SIIT) IPv6
+    "https://[::ffff:0:7f00:1]/hook",
+    "https://[::ffff:0:10.0.0.1]/hook",
+    "https://[::]/hook",
+    "http://[::1/hook",  # does not parse
+    "https://hooks.shop.example:99999/hook",  # no such port
     "https://user:pw@hooks.shop.example/hook",
     "ftp://hooks.shop.example/hook",
 ]
@@ -82,7 +91,9 @@ async def test_test_mode_allows_http_and_loopback(url: str) -> None:
     await check_url(url, livemode=False, resolver=local)
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.8/hook", "http://169.254.169.254/", "http://split.attacker.example/x"])
+@pytest.mark.parametrize("url", ["http://10.0.0.8/hook", "http://169.254.169.254/", "http://split.attacker.example/x",
+                                 "http://[::169.254.169.254]/", "http://[::ffff:0:a9fe:a9fe]/",
+                                 "http://[::ffff:0:10.1.2.3]/", "http://[::1/x", "http://127.0.0.1:99999/x"])
 async def test_test_mode_still_refuses_private_networks(url: str) -> None:
     with pytest.raises(DomainError):
         await check_url(url, livemode=False, resolver=resolver)
@@ -92,7 +103,8 @@ async def test_live_key_registration_uses_the_guard(env: Env) -> None:
     env.svc.webhooks.resolver = resolver
     _, live_key = await env.svc.merchants.create_key(env.merchant_id, "live")
     live = env.client_for(live_key)
-    for url in ("https://rebind.attacker.example/hook", "https://2130706433/hook", "http://hooks.shop.example/"):
+    for url in ("https://rebind.attacker.example/hook", "https://2130706433/hook", "http://hooks.shop.example/",
+                "https://[::169.254.169.254]/", "https://[::127.0.0.1]/", "https://[::ffff:0:a9fe:a9fe]/"):
         r = await live.post("/api/v1/webhook-endpoints", json={"url": url, "events": ["*"]})
         assert r.status_code == 400 and r.json()["error"]["code"] == "UNSAFE_WEBHOOK_URL", r.text
     r = await live.post("/api/v1/webhook-endpoints", json={"url": "https://hooks.shop.example/webhook",

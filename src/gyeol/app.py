@@ -39,6 +39,7 @@ from gyeol.faces.native import settlements as native_settlements
 from gyeol.faces.native import webhooks as native_webhooks
 from gyeol.faces.pages import assets as page_assets
 from gyeol.faces.pages import checkout as checkout_pages
+from gyeol.faces.pages import errors as page_errors
 from gyeol.faces.pages import receipts as receipt_pages
 from gyeol.faces.shop import errors as shop_errors
 from gyeol.faces.shop import routes as shop_routes
@@ -97,6 +98,8 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     faces.register("/v1", kiosk_errors.render)
     faces.register("/api/payments", shop_errors.renderer(development=settings.env == "development"))
     faces.register("/api/shopping", shopping_errors.renderer(svc.clock))
+    for prefix in page_errors.PREFIXES:
+        faces.register(prefix, page_errors.render)
     app.state.faces = faces
 
     _add_routes(app, native_payments, native_orders, native_refunds, native_customers, native_sandbox,
@@ -110,7 +113,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     _install_ops_routes(app, svc, metrics)
 
     app.add_middleware(ApiGuardMiddleware, faces=faces, store=svc.idempotency, resolve_caller=svc.resolve_caller,
-                       max_body=settings.max_body_bytes)
+                       max_body=settings.max_body_bytes, body_timeout=settings.body_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

@@ -1,4 +1,4 @@
-"""The `gyeol` command line: serve, migrate, merchants, keys, reconcile."""
+"""The `gyeol` command line: serve, migrate, check, backup, merchants, keys, reconcile."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -80,6 +81,8 @@ def main() -> None:
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     import uvicorn
 
+    from gyeol.serving import GuardedHttpProtocol
+
     settings = _settings(host=host, port=port, workers=workers)
     host, port, workers = settings.host, settings.port, settings.workers
     # Worker processes read their settings from the environment: pass the CLI's choices along.
@@ -95,8 +98,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     click.echo(f"Gyeol on {base}  (API docs: {base}/docs)")
     if settings.test_secret_key:
         click.echo(f"Test secret key: {settings.test_secret_key}")
+    # The protocol adds the header deadline and limits uvicorn lacks (gyeol/serving.py); the keep-alive timeout
+    # closes a connection idle between requests.
     uvicorn.run("gyeol.app:factory", factory=True, host=host, port=port, workers=workers, loop="auto",
-                http="auto", log_level="warning", access_log=False)
+                http=GuardedHttpProtocol, timeout_keep_alive=5, log_level="warning", access_log=False)
 
 
 @main.command(help="Apply the database migrations.")
@@ -108,6 +113,35 @@ def migrate() -> None:
     except preflight.StartupError as err:
         raise CannotStart(str(err)) from None
     click.echo("migrated")
+
+
+@main.command(help="Verify this installation: settings, database and migrations, secrets, event broker.")
+def check() -> None:
+    from gyeol import checkup
+
+    results = checkup.run(_settings())
+    for r in results:
+        click.echo(f"{'ok  ' if r.ok else 'FAIL'} {r.what}: {r.detail}", err=not r.ok)
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
+
+
+@main.command(help="Copy the SQLite database to PATH while Gyeol serves (SQLite's online backup).")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(path: Path) -> None:
+    from gyeol import checkup
+
+    settings = _settings()
+    if not settings.is_sqlite():
+        raise CannotStart("gyeol backup copies SQLite databases; back up PostgreSQL with pg_dump, or with base "
+                          "backups and WAL archiving for point-in-time recovery (docs/operations.md).")
+    try:
+        warnings = checkup.backup_sqlite(settings, path)
+    except (preflight.StartupError, OSError) as err:
+        raise CannotStart(str(err)) from None
+    click.echo(f"backed up to {path}")
+    for line in warnings:
+        click.echo(f"Warning: {line}", err=True)
 
 
 @main.command(help="Resolve PG attempts whose outcome is unknown by looking them up at the PG.")
@@ -282,8 +316,6 @@ def merchants_configure(merchant: str, allow_partial_cancel: bool | None, payout
 @click.option("--live", is_flag=True, help="Users' payments go to the live PG (default: test mode).")
 def merchants_set_jwt(merchant: str, hs256_secret: str | None, public_key_file: str | None, jwks_url: str | None,
                       issuer: str | None, audience: str | None, live: bool) -> None:
-    from pathlib import Path
-
     from gyeol.auth.users import JwtConfig
 
     if not (hs256_secret or public_key_file or jwks_url):

@@ -55,9 +55,15 @@ class Settings(BaseSettings):
     # Sensitive routes: tokens per second per API key, bucket depth = 2 s worth.
     rate_limit: float = Field(default=5000.0, ge=0, allow_inf_nan=False,
                               description="requests per second per API key, 0 or more (0: no limit)")
+    # Routes without a key (checkout pay, sandbox pay, receipts): tokens per second per client address, as above.
+    rate_limit_public: float = Field(default=20.0, ge=0, allow_inf_nan=False,
+                                     description="requests per second per client address, 0 or more (0: no limit)")
     idempotency_ttl_hours: Positive = Field(default=24, description="hours an Idempotency-Key is kept, 1 or more")
     idempotency_lease_seconds: Positive = Field(default=60, description="seconds a request holds its key, 1 or more")
     max_body_bytes: Positive = Field(default=1024 * 1024, description="a body size in bytes, 1 or more")
+    # Slow clients: the request line and headers must arrive within the first, the body within the second.
+    header_timeout_seconds: Seconds = Field(default=10.0, description=SECONDS)
+    body_timeout_seconds: Seconds = Field(default=30.0, description=SECONDS)
     intent_ttl_minutes: Positive = Field(default=60, description="minutes a payment waits for its buyer, 1 or more")
 
     pg_timeout_seconds: Seconds = Field(default=10.0, description=SECONDS)

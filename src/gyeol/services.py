@@ -56,6 +56,7 @@ class Services:
     payments: PaymentService
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter
+    public_limiter: RateLimiter  # per client address, on the routes that need no key
     sandbox_webhook_secret: str
     sandbox_sender: SandboxWebhookSender
     cipher: DataCipher
@@ -118,7 +119,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                               intent_ttl=timedelta(minutes=settings.intent_ttl_minutes), cipher=cipher,
                               va_ttl=settings.va_ttl_delta())
     idempotency = IdempotencyStore(db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours),
-                                   lease=timedelta(seconds=settings.idempotency_lease_seconds))
+                                   lease=timedelta(seconds=settings.idempotency_lease_seconds), cipher=cipher)
     webhook_secret = settings.sandbox_webhook_secret or var_secret(settings.var_dir, "sandbox_webhook_secret",
                                                                     make="whsec")
     broker = broker_from_url(settings.event_broker_url)
@@ -131,6 +132,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             issuer=settings.jwt_issuer, audience=settings.jwt_audience)),
         orders=orders, customers=customers, refunds=refunds, payments=payments,
         idempotency=idempotency, rate_limiter=RateLimiter(settings.rate_limit),
+        public_limiter=RateLimiter(settings.rate_limit_public),
         sandbox_webhook_secret=webhook_secret,
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments"),
         cipher=cipher,

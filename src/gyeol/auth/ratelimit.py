@@ -1,11 +1,24 @@
-"""A token bucket per API key for the routes that move money or mint keys and tokens."""
+"""Token buckets: per API key for the routes that move money or mint keys and tokens, and per client address for
+the routes that need no key (the checkout's pay forms, the sandbox's buyer, receipts)."""
 
 from __future__ import annotations
 
 import math
 import time
 
+from starlette.types import Scope
+
 from gyeol.core.errors import DomainError
+
+# Buckets that have filled up again are dropped past this many, so addresses that came once cost nothing.
+MAX_BUCKETS = 10_000
+
+
+def address_of(scope: Scope) -> str:
+    """The client's address as the server saw it (uvicorn puts the proxy's X-Forwarded-For there when the proxy
+    is trusted: `FORWARDED_ALLOW_IPS`)."""
+    client = scope.get("client")
+    return f"addr:{client[0]}" if client else "addr:unknown"
 
 
 class RateLimiter:
@@ -27,4 +40,15 @@ class RateLimiter:
             retry = max(1, math.ceil((1.0 - tokens) / self.rate))
             raise DomainError("rate_limit", "RATE_LIMITED", "Too many requests; slow down.",
                               headers={"Retry-After": str(retry)}, details={"retryAfter": retry})
+        if len(self._buckets) >= MAX_BUCKETS and key not in self._buckets:
+            self._forget_full(now)
         self._buckets[key] = (tokens - 1.0, now)
+
+    def _forget_full(self, now: float) -> None:
+        full = [k for k, (tokens, last) in self._buckets.items()
+                if tokens + (now - last) * self.rate >= self.capacity]
+        for k in full:
+            del self._buckets[k]
+        if len(self._buckets) >= MAX_BUCKETS // 2:  # a flood from many addresses: the oldest buckets go
+            for k in list(self._buckets)[:MAX_BUCKETS // 2]:
+                del self._buckets[k]

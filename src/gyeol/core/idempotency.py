@@ -6,7 +6,8 @@ inside its first transaction that writes, together with what that transaction cr
 payment, a refund). A request that finds the key taken there is rolled back and answered from the key's record.
 A key whose holder process is gone, or whose request ended without an answer to keep, is resumed by the next retry:
 the service finds its recovery point with `resumed(...)`, settles what the first try left open, and answers with it.
-Only a hash of the request body is stored: bodies may carry card data.
+Only a hash of the request body is stored: bodies may carry card data. The response kept for replays is stored
+encrypted, as account numbers are: an answer may show a virtual account's number.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 
 from gyeol.core import processes
 from gyeol.core.clock import Clock
+from gyeol.crypto import PREFIX, DataCipher
 from gyeol.db import commits, sql
 from gyeol.db.engine import Conn, Database
 from gyeol.models import idempotency_keys as ik
@@ -124,11 +126,23 @@ def resumed(resource: Resource) -> str | None:
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database, clock: Clock, *, ttl: timedelta, lease: timedelta) -> None:
+    def __init__(self, db: Database, clock: Clock, *, ttl: timedelta, lease: timedelta,
+                 cipher: DataCipher | None = None) -> None:
         self.db = db
         self.clock = clock
         self.ttl = ttl
         self.lease = lease
+        self.cipher = cipher
+
+    def _sealed(self, body: bytes) -> bytes:
+        if self.cipher is None:
+            return body
+        return str(self.cipher.encrypt(body.decode("latin-1"))).encode()
+
+    def _opened(self, stored: bytes | None) -> bytes | None:
+        if stored is None or self.cipher is None or not stored.startswith(PREFIX.encode()):
+            return stored  # kept before responses were sealed
+        return str(self.cipher.decrypt(stored.decode())).encode("latin-1")
 
     def fresh(self, req: Request, holder: str | None) -> dict[str, Any]:
         now = self.clock.now()
@@ -150,7 +164,8 @@ class IdempotencyStore:
             if (found["method"], found["path"], found["request_hash"]) != (req.method, req.path, req.request_hash):
                 return Claim("mismatch")
             if found["status"] == "completed":
-                return Claim("replay", found["response_status"], found["response_body"], found["response_headers"])
+                return Claim("replay", found["response_status"], self._opened(found["response_body"]),
+                             found["response_headers"])
             holder = found["holder"]
             if holder is not None and found["locked_until"] > now and await _held(conn, holder, now):
                 return Claim("in_progress")
@@ -162,7 +177,7 @@ class IdempotencyStore:
     async def complete(self, key: RequestKey, status: int, body: bytes, headers: dict[str, Any]) -> bool:
         """Keep the response. A key the request never claimed (it wrote nothing) is claimed and completed in one
         write; False if another request holds it by then."""
-        completed = {"status": "completed", "response_status": status, "response_body": body,
+        completed = {"status": "completed", "response_status": status, "response_body": self._sealed(body),
                      "response_headers": headers, "locked_until": None, "holder": None}
         async with self.db.autocommit() as conn:
             req = key.req

@@ -1,13 +1,16 @@
-"""The API request guard: body size, content type, and idempotency keys, for every face.
+"""The request guard, in front of every route: the request's target, its body's size, the time it takes to arrive
+and its JSON, and idempotency keys on the API faces.
 
-It sits in front of the routes and holds their responses back until the key's record is settled: a request
-whose key another one holds changes nothing (its service's claim finds the key taken and its transaction is rolled
-back) and gets that request's response instead, or resumes its work when that request is gone. Refusals are
-rendered in the format of the face that owns the path.
+Every body is read here, whole and within its limits, before any route parses it, so a limit holds for every face
+and page alike. On the API faces the guard holds the routes' responses back until the key's record is settled: a
+request whose key another one holds changes nothing (its service's claim finds the key taken and its transaction
+is rolled back) and gets that request's response instead, or resumes its work when that request is gone.
+Refusals are rendered in the format of the face that owns the path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 
@@ -19,20 +22,29 @@ from gyeol.core.availability import unavailable
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.idempotency import Claim, IdempotencyStore, KeyTaken, Request, RequestKey
+from gyeol.faces.bodies import check_json, check_target, header
 from gyeol.faces.http import FaceErrors
 
 log = structlog.get_logger(__name__)
 CallerResolver = Callable[[Scope], Awaitable[Caller | None]]
 API_PREFIXES = ("/api/", "/v1/")
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # Responses that describe the request, not its outcome, are not kept (Stripe does the same).
 NOT_STORED = {401, 429}
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for k, v in scope["headers"]:
-        if k == name:
-            return v.decode("latin-1")
-    return None
+class _Replay:
+    """The body, read already, handed to the route once; after it, what the client sends (its disconnect)."""
+
+    def __init__(self, body: bytes, receive: Receive) -> None:
+        self.body: bytes | None = body
+        self.receive = receive
+
+    async def __call__(self) -> Message:
+        if self.body is None:
+            return await self.receive()
+        body, self.body = self.body, None
+        return {"type": "http.request", "body": body, "more_body": False}
 
 
 class _Response:
@@ -58,40 +70,41 @@ class _Response:
 
 class ApiGuardMiddleware:
     def __init__(self, app: ASGIApp, *, faces: FaceErrors, store: IdempotencyStore, resolve_caller: CallerResolver,
-                 max_body: int) -> None:
+                 max_body: int, body_timeout: float) -> None:
         self.app = app
         self.faces = faces
         self.store = store
         self.resolve_caller = resolve_caller
         self.max_body = max_body
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH", "DELETE") \
-                or not scope["path"].startswith(API_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        api = scope["method"] in BODY_METHODS and scope["path"].startswith(API_PREFIXES)
         try:
+            check_target(scope)
             body = await self._read_body(scope, receive)
-            self._check_content_type(scope, body)
-            key = _header(scope, b"idempotency-key")
-            if key is not None:
-                self._check_key(key)
+            key = None
+            if api:
+                check_json(scope, body)
+                key = header(scope, b"idempotency-key")
+                if key is not None:
+                    self._check_key(key)
         except DomainError as err:
             await self._refuse(scope, receive, send, err)
             return
 
-        async def replay_receive() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
-
         if key is None or scope["method"] != "POST":
-            await self.app(scope, replay_receive, send)
+            await self.app(scope, _Replay(body, receive), send)
             return
         caller = await self.resolve_caller(scope)
         if caller is None:  # the route answers 401
-            await self.app(scope, replay_receive, send)
+            await self.app(scope, _Replay(body, receive), send)
             return
         try:
-            await self._idempotent(scope, replay_receive, send, caller, key, body)
+            await self._idempotent(scope, receive, send, caller, key, body)
         except Exception as exc:
             # The key's own record could not be read or kept: nothing was answered yet, and a retry of the key
             # resumes whatever the route committed.
@@ -109,13 +122,13 @@ class ApiGuardMiddleware:
         with idempotency.bind(held):
             try:
                 try:
-                    response = await self._run(scope, receive)
+                    response = await self._run(scope, body, receive)
                 except KeyTaken:
                     claim = await self.store.take(held)
                     if await self._answer(scope, receive, send, claim):
                         return
                     held.resumed = claim
-                    response = await self._run(scope, receive)
+                    response = await self._run(scope, body, receive)
             except BaseException:
                 await self._release(held)
                 raise
@@ -139,10 +152,10 @@ class ApiGuardMiddleware:
         except Exception:
             log.warning("idempotency_release_failed", key=held.req.key)
 
-    async def _run(self, scope: Scope, receive: Receive) -> _Response:
+    async def _run(self, scope: Scope, body: bytes, receive: Receive) -> _Response:
         """Run the route, holding its response back until the key's record says it may go."""
         response = _Response()
-        await self.app(scope, receive, response.capture)
+        await self.app(scope, _Replay(body, receive), response.capture)
         return response
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, claim: Claim) -> bool:
@@ -165,34 +178,33 @@ class ApiGuardMiddleware:
         return True
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            raise DomainError("validation", "BODY_TOO_LARGE", f"The body exceeds {self.max_body} bytes.",
-                              status=413)
+            raise self._too_large()
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                raise DomainError("validation", "BODY_TOO_LARGE", f"The body exceeds {self.max_body} bytes.",
-                                  status=413)
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
+        try:
+            async with asyncio.timeout(self.body_timeout):  # a slow client holds a connection, not the server
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        break
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise self._too_large()
+                    chunks.append(chunk)
+                    if not message.get("more_body"):
+                        break
+        except TimeoutError:
+            raise DomainError("validation", "REQUEST_TIMEOUT",
+                              f"The body did not arrive within {self.body_timeout:g} seconds.", status=408,
+                              headers={"Connection": "close"}) from None
         return b"".join(chunks)
 
-    @staticmethod
-    def _check_content_type(scope: Scope, body: bytes) -> None:
-        if not body.strip():
-            return
-        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-        if ctype != "application/json" and not ctype.endswith("+json"):
-            raise DomainError("validation", "UNSUPPORTED_MEDIA_TYPE",
-                              "Send the body as JSON with 'Content-Type: application/json'.", status=415)
+    def _too_large(self) -> DomainError:
+        return DomainError("validation", "BODY_TOO_LARGE", f"The body exceeds {self.max_body} bytes.", status=413,
+                           headers={"Connection": "close"})
 
     @staticmethod
     def _check_key(key: str) -> None:

@@ -30,7 +30,10 @@ async def read_form(request: Request) -> dict[str, str]:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
         return {}
-    return {k: v[0] for k, v in parsed.items()}
+    fields = {k: v[0] for k, v in parsed.items()}
+    if any("\x00" in k or "\x00" in v for k, v in fields.items()):  # no field takes one, and no database stores it
+        return {}
+    return fields
 
 
 def read_card(form: dict[str, str], now: datetime | None = None) -> tuple[CardData | None, str | None]:

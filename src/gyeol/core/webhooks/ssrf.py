@@ -2,8 +2,9 @@
 may also use http and loopback, for local development. Checked at registration and again before each delivery.
 
 Hosts are parsed the way a socket library would (decimal `2130706433`, hex `0x7f.1`, octal `0177.0.0.1`,
-IPv4-mapped IPv6), and names are resolved through an injectable resolver, so a name is judged by what it points
-at, every address of it: one private address is enough to refuse.
+and IPv6 forms that carry an IPv4 address: mapped, compatible, translated, 6to4, Teredo, NAT64), and names are
+resolved through an injectable resolver, so a name is judged by what it points at, every address of it: one
+private address is enough to refuse.
 """
 
 from __future__ import annotations
@@ -42,26 +43,42 @@ def literal_ip(host: str) -> IP | None:
         return None
 
 
-def _public(ip: IP) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is not None:
-            return _public(embedded)
-        if ip in ipaddress.IPv6Network("64:ff9b::/96"):  # NAT64 of an IPv4 address
-            return _public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    return ip.is_global and not ip.is_multicast
+# IPv6 prefixes whose last 32 bits are an IPv4 address: NAT64, IPv4-compatible (deprecated, but a stack may still
+# route it), and IPv4-translated (SIIT). Python's `is_global` judges them as IPv6 and finds them public.
+_LOW_32_BITS = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"),
+                ipaddress.IPv6Network("::ffff:0:0:0/96"))
+
+
+def _ipv4_inside(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+    if embedded is not None:
+        return embedded
+    if int(ip) > 1 and any(ip in net for net in _LOW_32_BITS):  # `::` and `::1` are IPv6's own
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _judged(ip: IP) -> IP:
+    """The address that decides: the IPv4 one an IPv6 address carries, if it carries one."""
+    inside = _ipv4_inside(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return inside if inside is not None else ip
 
 
 def _allowed(ip: IP, livemode: bool) -> bool:
-    if _public(ip):
+    ip = _judged(ip)
+    if ip.is_global and not ip.is_multicast:
         return True
-    loopback = ip.is_loopback or (isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None
-                                  and ip.ipv4_mapped.is_loopback)
-    return not livemode and loopback
+    return not livemode and ip.is_loopback
 
 
 async def check_url(url: str, livemode: bool, resolver: Resolver = system_resolver) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:  # "http://[::1/x", "https://host:99999/"
+        raise _refused(url, "it is not a well-formed URL with a port from 1 to 65535") from None
+    if port == 0:
+        raise _refused(url, "it is not a well-formed URL with a port from 1 to 65535")
     if parts.scheme not in ("https", "http") or (livemode and parts.scheme != "https"):
         raise _refused(url, "live endpoints must use https" if livemode else "the scheme must be http or https")
     host = parts.hostname

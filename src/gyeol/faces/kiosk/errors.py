@@ -24,7 +24,7 @@ def render(err: DomainError, request_id: str) -> Response:
         code, status = err.code, KEPT[err.code]
     elif err.kind in BY_KIND:
         code, status = BY_KIND[err.kind]
-        if err.status == 413 or err.status == 415:
+        if err.status in (408, 413, 415):
             status = err.status
     else:
         code, status = err.code, err.status

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from gyeol.auth.ratelimit import address_of
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.pagination import MAX_PAGE_SIZE
@@ -26,6 +27,8 @@ async def caller(request: Request) -> Caller:
     if found is None:
         raise DomainError("authentication", "UNAUTHORIZED",
                           "A valid secret key is required: 'Authorization: Basic base64(<key>:)' or 'Bearer <key>'.")
+    if found.is_user and not found.roles:  # the one rule for users' tokens on every face (docs/users.md)
+        raise DomainError("permission", "FORBIDDEN", "The token has neither the USER nor the ADMIN role.")
     return found
 
 
@@ -42,6 +45,11 @@ async def sensitive(request: Request) -> Caller:
     found = await caller(request)
     request.app.state.services.rate_limiter.check(found.key_id or found.scope)
     return found
+
+
+async def per_address(request: Request) -> None:
+    """Routes that need no key: rate-limited per client address."""
+    request.app.state.services.public_limiter.check(address_of(request.scope))
 
 
 async def test_mode(request: Request) -> Caller:
@@ -74,3 +82,4 @@ Sensitive = Annotated[Caller, Depends(sensitive)]
 TestMode = Annotated[Caller, Depends(test_mode)]
 Fault = Annotated[str | None, Depends(fault)]
 Paging = Annotated[PageParams, Depends(PageParams)]
+PerAddress = Annotated[None, Depends(per_address)]

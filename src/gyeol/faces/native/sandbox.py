@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from gyeol.core.clock import iso
 from gyeol.core.errors import DomainError
 from gyeol.faces.http import JSONRoute
-from gyeol.faces.native.deps import Sensitive, Svc, TestMode
+from gyeol.faces.native.deps import PerAddress, Sensitive, Svc, TestMode
 from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
 from gyeol.faces.native.views import charge_view
 from gyeol.faces.toss_schemas import KeyedPaymentIn
@@ -54,7 +54,7 @@ async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: T
 
 
 @router.post("/pay", summary="Pay as the buyer, with a payment's client token")
-async def buyer_pays(body: SandboxPayIn, svc: Svc) -> Any:
+async def buyer_pays(body: SandboxPayIn, svc: Svc, _: PerAddress) -> Any:
     """The buyer's side of a user's payment: pay at the PG with the payment's client token (no API key).
     Gyeol's payment does not change until the app calls `POST /api/v1/payments/complete`."""
     p = await svc.payments.payable_with_client_token(body.client_token)

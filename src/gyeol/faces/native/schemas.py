@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from gyeol.connectors.base import CardData
 from gyeol.core.money import MAX_AMOUNT
@@ -14,7 +15,22 @@ from gyeol.core.payments.commands import BankInfo, MethodSpec
 
 Amount = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
 Metadata = Annotated[dict[str, Any], Field(max_length=50)]
-Url = Annotated[StrictStr, Field(max_length=2000, pattern=r"^https?://")]
+
+
+def _well_formed(url: str) -> str:
+    """A URL the checkout's redirects and the webhook sender can use: it parses, names a host, and its port is
+    1 to 65535 (`http://[::1/x` and `https://host:99999/` pass the pattern alone)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("must be a well-formed URL") from None
+    if not parts.hostname or port == 0:
+        raise ValueError("must name a host, and a port from 1 to 65535")
+    return url
+
+
+Url = Annotated[StrictStr, Field(max_length=2000, pattern=r"^https?://"), AfterValidator(_well_formed)]
 _CARD_SEPARATORS = re.compile(r"[ -]")
 
 

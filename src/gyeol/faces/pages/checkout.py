@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from gyeol.auth.ratelimit import address_of
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.checkout import CheckoutService, CheckoutState
 from gyeol.faces.pages import checkout_views as views
@@ -23,6 +24,13 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 def _services(request: Request) -> Services:
     svc: Services = request.app.state.services
+    return svc
+
+
+def _limited(request: Request) -> Services:
+    """The services, for a post that pays: rate-limited per client address (it needs no key)."""
+    svc = _services(request)
+    svc.public_limiter.check(address_of(request.scope))
     return svc
 
 
@@ -94,7 +102,7 @@ async def checkout_page(payment_id: str, request: Request, token: str = Query(de
 
 @router.post("/checkout/{payment_id}")
 async def pay(payment_id: str, request: Request) -> Response:
-    svc, form = _services(request), await read_form(request)
+    svc, form = _limited(request), await read_form(request)
     lang = lang_of(form.get("lang"))
     checkout: CheckoutService = svc.checkout
     state = await _open(svc, payment_id, form.get("token", ""))
@@ -147,7 +155,7 @@ async def sandbox_challenge(payment_id: str, request: Request, lang: str = Query
 
 @router.post("/checkout/{payment_id}/3ds")
 async def answer_challenge(payment_id: str, request: Request) -> Response:
-    svc, form = _services(request), await read_form(request)
+    svc, form = _limited(request), await read_form(request)
     lang = lang_of(form.get("lang"))
     state = await _open(svc, payment_id, form.get("token", ""))
     if state is None:

@@ -8,6 +8,7 @@ from html import escape
 from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
+from gyeol.auth.ratelimit import address_of
 from gyeol.core.clock import KST
 from gyeol.core.money import format_amount
 from gyeol.core.payments.records import Receipt
@@ -46,6 +47,7 @@ def _page(lang: str, title: str, body: str, status: int = 200) -> Response:
 @router.get("/receipts/{receipt_id}")
 async def receipt(receipt_id: str, request: Request, lang: str = Query(default="ko")) -> Response:
     svc: Services = request.app.state.services
+    svc.public_limiter.check(address_of(request.scope))
     lang = lang_of(lang)
     t = TEXT[lang]
     found = await svc.payments.receipt(receipt_id)

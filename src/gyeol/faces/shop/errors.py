@@ -19,7 +19,7 @@ BY_KIND = {"validation": 400, "authentication": 401, "not_found": 404, "processi
 def renderer(development: bool) -> Callable[[DomainError, str], Response]:
     def render(err: DomainError, request_id: str) -> Response:
         pg_status = ERROR_STATUS.get(err.code) if err.kind == "processing" else None
-        own = err.status if err.status in (409, 413, 415, 422, 429) else None
+        own = err.status if err.status in (408, 409, 413, 415, 422, 429) else None
         status = pg_status or STATUS.get(err.code) or own or BY_KIND.get(err.kind, err.status)
         body: dict[str, str] = {"error": err.message if err.kind != "internal" else "Internal server error."}
         if development:

@@ -41,7 +41,7 @@ def renderer(clock: Clock) -> ErrorRenderer:
         code, status, message = BY_CODE.get(err.code) or BY_KIND.get(err.kind) or BY_KIND["internal"]
         if err.kind == "gateway":
             status = err.status if err.status in (502, 503, 504) else status
-        elif err.kind == "validation" and err.status in (413, 415):
+        elif err.kind == "validation" and err.status in (408, 413, 415):
             status = err.status
         elif err.kind == "idempotency":
             status = err.status
