@@ -116,7 +116,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     refunds = RefundService(db, clock, pgs)
     payments = PaymentService(db, clock, pgs, orders, customers, refunds, base_url=settings.base_url(),
                               intent_ttl=timedelta(minutes=settings.intent_ttl_minutes), cipher=cipher,
-                              va_ttl=settings.va_ttl_delta())
+                              va_ttl=settings.va_ttl_delta(),
+                              confirm_ttl=timedelta(minutes=settings.confirm_ttl_minutes))
     idempotency = IdempotencyStore(db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours),
                                    lease=timedelta(seconds=settings.idempotency_lease_seconds))
     webhook_secret = settings.sandbox_webhook_secret or var_secret(settings.var_dir, "sandbox_webhook_secret",

@@ -3,7 +3,8 @@
 The buyer holds only the payment's client token, so every call checks it (in constant time) against the
 payment named in the address: a token opens its own payment's checkout and nothing else. Money still moves only
 through `PaymentService` (confirm, and the PG's answer once the buyer is back from a 3-D Secure challenge), as the
-payment's merchant.
+payment's merchant. A Toss-style payment's window only authenticates the buyer (`authenticated.py`): its merchant's
+confirm charges, as Toss's window leaves it to the merchant's confirm.
 A card reaches this module only to be tokenized at the PG; the confirm carries the token.
 """
 
@@ -20,13 +21,14 @@ from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
+from gyeol.core.payments.authenticated import charged_at_confirm
 from gyeol.core.payments.commands import BankInfo, MethodSpec
 from gyeol.core.payments.keyed import KeyedPayments
 from gyeol.core.payments.records import Account, Attempt, Payment
 from gyeol.core.payments.service import PaymentService
 from gyeol.models import merchants, orders, payments
 
-Stage = Literal["pay", "expired", "closed", "paid", "processing", "challenge", "deposit"]
+Stage = Literal["pay", "expired", "closed", "paid", "authenticated", "processing", "challenge", "deposit"]
 METHODS = ("card", "transfer", "virtual_account")
 # The core's method types for the checkout's choices, and back.
 METHOD_TYPE = {"card": "card", "transfer": "bank", "virtual_account": "virtual_account"}
@@ -122,6 +124,8 @@ class CheckoutService:
         if status in ("created", "failed"):
             return "expired" if p.expires_at <= self.clock.now() else "pay"
         if status == "pending":
+            if attempt is not None and attempt.status == "authenticated":
+                return "authenticated"  # the merchant's confirm charges
             if attempt is not None and attempt.status == "requires_action":
                 return "deposit" if p.method_type == "virtual_account" else "challenge"
             return "processing"
@@ -150,7 +154,10 @@ class CheckoutService:
                 spec = MethodSpec(type="bank", bank=BankInfo(bank_code))
             else:
                 spec = MethodSpec(type="virtual_account")
-            await self.core.confirm(caller, payment_id, spec)
+            if charged_at_confirm(p) and spec.type != "virtual_account":
+                await self.core.authenticate(caller, payment_id, spec)  # no money moves until the merchant confirms
+            else:
+                await self.core.confirm(caller, payment_id, spec)
             error = None
         except DomainError as err:
             error = None if err.kind == "processing" else err  # a decline shows as the payment's failure

@@ -179,10 +179,11 @@ class Intents:
 
     async def start_authorize(self, conn: Conn, p: Payment, order: Order, method: ResolvedMethod, now: datetime, *,
                               new_order: bool = False, created: outbox.Event | None = None,
-                              pg_transaction_id: str | None = None) -> tuple[Payment, Attempt]:
+                              pg_transaction_id: str | None = None,
+                              attempt_status: str = "started") -> tuple[Payment, Attempt]:
         """Step 1 of a confirm: open an authorize attempt on `p` and move it to pending. `created`: `p` is new, and
         inserted moved, with this event of its creation; `pg_transaction_id`: the charge the PG made already
-        (seed 003's complete)."""
+        (seed 003's complete); `attempt_status` authenticated: sent at the merchant's confirm (`authenticated.py`)."""
         PAYMENT.next(p.status, "confirm")  # refuse early, before any other check
         if p.expires_at <= now:
             raise DomainError("conflict", "PAYMENT_EXPIRED", "The payment intent has expired.",
@@ -199,7 +200,7 @@ class Intents:
         connector = method.connector or self.pgs.for_method(p.livemode, method.type).name
         attempt = rows.new_attempt(p, "authorize", now, amount=p.amount, connector=connector,
                                    method_type=method.type, pg_token=method.token,
-                                   pg_transaction_id=pg_transaction_id)
+                                   pg_transaction_id=pg_transaction_id, status=attempt_status)
         changes = dict(
             open_attempt_id=attempt.id, connector=connector, method_type=method.type,
             payment_method_id=method.payment_method_id, card_brand=method.brand, card_last4=method.last4,
@@ -267,12 +268,14 @@ class Intents:
                     # Release the hold (or the waiting 3-D Secure charge) at the PG first.
                     _refuse_in_progress(p, allow=open_attempt)
                     p, a = await self._start_follow_up(conn, p, "void", p.amount, now, parent=open_attempt)
-                elif open_attempt is not None:
+                elif open_attempt is not None and open_attempt.status != "authenticated":
                     raise DomainError("conflict", "PAYMENT_IN_PROGRESS",
                                       "A PG request for this payment is in progress; try again shortly.",
                                       details={"paymentId": payment_id, "status": p.status})
                 else:
-                    p = await repo.transition(conn, p, "cancel", now, canceled_at=now)
+                    if open_attempt is not None:  # authenticated only: no PG holds anything to release
+                        await repo.settle_attempt(conn, open_attempt, "canceled", now)
+                    p = await repo.transition(conn, p, "cancel", now, canceled_at=now, open_attempt_id=None)
                     await emit(conn, p, "payment.canceled", now)
                     return Charge(p)
         if money_taken:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from gyeol.core import idempotency
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
+from gyeol.core.payments.authenticated import expired, session_gone
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
 from gyeol.core.payments.records import Payment
 from gyeol.core.payments.service import PaymentService
@@ -121,13 +122,18 @@ class KeyedPayments:
         p = await self.find(caller, key)
         if (p.order_id, p.amount) != (order_id, amount):
             raise _mismatch()
+        if expired(p):
+            raise session_gone(p.id)
         if p.status in PAYMENT_CLOSED:
             raise DomainError("conflict", "ALREADY_CANCELED", "The payment has been canceled.", status=422)
         if p.status not in PAYMENT_MONEY_TAKEN:
             try:
-                # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
-                await self.core.confirm(caller, p.id, MethodSpec(payment_key=p.payment_key or p.id),
-                                        fault=fault, resume=p.status == "pending")
+                # The buyer authenticated in the window: this confirm is what charges.
+                charge = await self.core.charge_authenticated(caller, p, fault=fault) if p.status == "pending" else None
+                if charge is None:
+                    # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
+                    await self.core.confirm(caller, p.id, MethodSpec(payment_key=p.payment_key or p.id),
+                                            fault=fault, resume=p.status == "pending")
             except DomainError as err:
                 # A concurrent confirm or the PG's webhook may have approved it meanwhile: that is success.
                 if err.kind != "conflict" or not await self._approved_soon(caller, key):

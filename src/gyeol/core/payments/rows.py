@@ -39,11 +39,12 @@ def new_payment(*, merchant_id: str, livemode: bool, face: str, order_id: str, a
 
 
 def new_attempt(p: Payment, kind: str, now: datetime, *, amount: int, connector: str, method_type: str | None,
-                pg_token: str | None = None, pg_transaction_id: str | None = None) -> Attempt:
+                pg_token: str | None = None, pg_transaction_id: str | None = None, status: str = "started") -> Attempt:
     """A `started` attempt at payment `p`'s PG, not yet inserted: `kind` is authorize, capture or void. Its id is
-    the PG's idempotency key, so a resend of the same attempt is never a second charge."""
+    the PG's idempotency key, so a resend of the same attempt is never a second charge. An `authenticated` one is
+    sent only when the merchant confirms (`authenticated.py`)."""
     return Attempt(
-        id=new_id("att"), payment_id=p.id, merchant_id=p.merchant_id, livemode=p.livemode, kind=kind, status="started",
+        id=new_id("att"), payment_id=p.id, merchant_id=p.merchant_id, livemode=p.livemode, kind=kind, status=status,
         amount=amount, connector=connector, method_type=method_type, pg_token=pg_token,
         pg_transaction_id=pg_transaction_id, error_code=None, error_message=None, next_check_at=None, checks=0,
         created_at=now, updated_at=now,
