@@ -176,3 +176,29 @@ def test_the_merchant_named_default_is_marked_the_default(empty_url: str) -> Non
         assert marked == ["default"]
     finally:
         engine.dispose()
+
+
+async def test_payments_approved_before_receipts_were_given_at_approval_get_one(empty_url: str,
+                                                                                 tmp_path: Path) -> None:
+    """A payment approved before its approval wrote its receipt id has one after the upgrade, unguessable and its own;
+    a payment that took no money gets none."""
+    upgrade(empty_url)
+    env = await make_env(empty_url, tmp_path)
+    try:
+        paid = [(await env.paid(orderId=f"o-r{i}"))["paymentId"] for i in range(2)]
+        unpaid = (await env.intent(orderId="o-unpaid"))["paymentId"]
+    finally:
+        await env.close()
+    command.downgrade(alembic_config(empty_url), "0010_livemode")
+    engine = sa.create_engine(sync_url(empty_url))
+    try:
+        with engine.begin() as conn:  # as the old code left a payment that no kiosk confirm or checkout page saw
+            conn.execute(sa.text("UPDATE payments SET receipt_id = NULL"))
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            got = dict(conn.execute(sa.select(payments.c.id, payments.c.receipt_id)).all())
+    finally:
+        engine.dispose()
+    assert got[unpaid] is None
+    assert all(got[p] and got[p].startswith("rcpt_") and len(got[p]) > 25 for p in paid), got
+    assert got[paid[0]] != got[paid[1]]

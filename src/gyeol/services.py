@@ -143,6 +143,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                                      timeout=settings.webhook_timeout_seconds),
         relay=OutboxRelay(db, clock, broker),
         broker=broker,
-        checkout=CheckoutService(payments, keyed),
+        checkout=CheckoutService(payments),
         page_secret=hashlib.sha256(b"pages:" + key_secret.encode()).digest(),
     )

@@ -23,7 +23,6 @@ from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.authenticated import charged_at_confirm
 from gyeol.core.payments.commands import BankInfo, MethodSpec
-from gyeol.core.payments.keyed import KeyedPayments
 from gyeol.core.payments.records import Account, Attempt, Payment
 from gyeol.core.payments.service import PaymentService
 from gyeol.models import merchants, orders, payments
@@ -70,11 +69,10 @@ def allowed_methods(p: Payment, merchant_settings: dict[str, Any]) -> tuple[str,
 
 
 class CheckoutService:
-    def __init__(self, payments_service: PaymentService, keyed: KeyedPayments) -> None:
+    def __init__(self, payments_service: PaymentService) -> None:
         self.core = payments_service
         self.db = payments_service.db
         self.clock = payments_service.clock
-        self.keyed = keyed
 
     # --- reads --------------------------------------------------------------------------------
     async def open(self, payment_id: str, token: str) -> CheckoutState:
@@ -93,8 +91,6 @@ class CheckoutService:
             attempt = await repo.get_attempt(conn, p.open_attempt_id) if p.open_attempt_id else None
             account = await accounts.get(conn, payment_id)
         stage = self._stage(p, attempt)
-        if stage in ("paid", "deposit") and not p.receipt_id:
-            p = await self.keyed.with_receipt(p)
         failure = None
         if p.status == "failed":
             failure = (p.failure_reason or "processing_error", p.failure_message or "")

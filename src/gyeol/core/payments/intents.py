@@ -211,9 +211,9 @@ class Intents:
             p = repo.with_status_after(p, "confirm", now, **changes)
             await sql.write_all(conn, [repo.inserting(p), repo.inserting_attempt(attempt),
                                        outbox.inserting([created], now)])
-        else:
-            await repo.insert_attempt(conn, attempt)
-            p = await repo.transition(conn, p, "confirm", now, **changes)
+        else:  # the attempt and the move, one statement on PostgreSQL
+            p, moved = repo.moving(p, "confirm", now, **changes)
+            await sql.write_all(conn, [repo.inserting_attempt(attempt), moved])
         if method.bank is not None and await accounts.get(conn, p.id) is None:
             await accounts.record(conn, self.cipher, p, kind="bank", bank_code=method.bank.bank_code,
                                   account_number=method.bank.account_number, holder_name=method.bank.holder_name,

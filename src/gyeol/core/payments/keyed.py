@@ -8,13 +8,10 @@ merchant allows partial cancels, and the receipt address. A native payment is fo
 from __future__ import annotations
 
 import asyncio
-import secrets
-from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gyeol.core import idempotency
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.authenticated import expired, session_gone
@@ -31,9 +28,6 @@ from gyeol.models import payments
 BY_KEY = (sa.select(payments).where(
     payments.c.merchant_id == sa.bindparam("merchant_id"),
     sa.or_(payments.c.payment_key == sa.bindparam("key"), payments.c.id == sa.bindparam("key"))))
-SET_RECEIPT = (payments.update().where(payments.c.id == sa.bindparam("w_id"), payments.c.receipt_id.is_(None))
-                       .values(receipt_id=sa.bindparam("receipt_id")))
-RECEIPT = sa.select(payments.c.receipt_id).where(payments.c.id == sa.bindparam("id"))
 
 
 def _not_found(key: str) -> DomainError:
@@ -132,14 +126,15 @@ class KeyedPayments:
                 charge = await self.core.charge_authenticated(caller, p, fault=fault) if p.status == "pending" else None
                 if charge is None:
                     # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
-                    await self.core.confirm(caller, p.id, MethodSpec(payment_key=p.payment_key or p.id),
-                                            fault=fault, resume=p.status == "pending")
+                    charge = await self.core.confirm(caller, p.id, MethodSpec(payment_key=p.payment_key or p.id),
+                                                     fault=fault, resume=p.status == "pending")
+                p = charge.payment  # as the answer's transaction left it, its receipt id included
             except DomainError as err:
                 # A concurrent confirm or the PG's webhook may have approved it meanwhile: that is success.
                 if err.kind != "conflict" or not await self._approved_soon(caller, key):
                     raise
-        p = await self.find(caller, key)
-        return await self.with_receipt(p)
+                p = await self.find(caller, key)
+        return p
 
     async def cancel(self, caller: Caller, key: str, reason: str, amount: int | None, *,
                      allow_partial: bool, fault: str | None = None) -> Payment:
@@ -163,17 +158,6 @@ class KeyedPayments:
 
     async def cancels(self, payment_id: str) -> list[Refund]:
         return await self.core.refunds.succeeded(payment_id)
-
-    async def with_receipt(self, p: Payment) -> Payment:
-        """Give an approved payment its receipt id (random: a paymentKey can be guessed), once."""
-        if p.receipt_id:
-            return p
-        receipt_id = "rcpt_" + secrets.token_urlsafe(18)
-        async with self.db.tx() as conn:
-            await idempotency.claim(conn)
-            await conn.execute(SET_RECEIPT, {"w_id": p.id, "receipt_id": receipt_id})
-            found = await sql.one(conn, RECEIPT, {"id": p.id})
-        return replace(p, receipt_id=found["receipt_id"] if found else None)
 
     def receipt_url(self, p: Payment) -> str | None:
         return f"{self.base_url}/receipts/{p.receipt_id}" if p.receipt_id else None
