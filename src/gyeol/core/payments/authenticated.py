@@ -28,7 +28,7 @@ from gyeol.core.payments.answers import Answers, raise_for
 from gyeol.core.payments.commands import ResolvedMethod
 from gyeol.core.payments.intents import Intents
 from gyeol.core.payments.pg_calls import PgCalls
-from gyeol.core.payments.records import Attempt, Charge, Payment
+from gyeol.core.payments.records import Attempt, Channel, Charge, Payment
 from gyeol.core.payments.repository import LockedAttempt
 from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
@@ -56,7 +56,7 @@ def session_gone(payment_id: str) -> DomainError:
 
 def charged_at_confirm(p: Payment) -> bool:
     """Whether the buyer's window only authenticates `p`, and its merchant's confirm charges (Toss's way)."""
-    return p.face == "kiosk"
+    return p.channel == Channel.TOSS_PAYMENT
 
 
 def expired(p: Payment) -> bool:

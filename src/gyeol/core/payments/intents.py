@@ -97,7 +97,7 @@ class Intents:
                                              order_id=cmd.order_id) if cmd.confirm and cmd.method else None
         now = self.clock.now()
         row = rows.new_payment(
-            merchant_id=caller.merchant_id, livemode=caller.livemode, face=cmd.face, order_id=cmd.order_id,
+            merchant_id=caller.merchant_id, livemode=caller.livemode, channel=cmd.channel, order_id=cmd.order_id,
             amount=cmd.amount, currency=currency, expires_at=now + self.intent_ttl, now=now,
             capture_method="automatic" if cmd.capture else "manual", description=cmd.description,
             customer_id=cmd.customer_id, user_id=cmd.user_id or caller.user_id, payment_key=cmd.payment_key,
@@ -105,7 +105,7 @@ class Intents:
             cancel_url=cmd.cancel_url, metadata=cmd.metadata or {})
         try:
             row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now,
-                                                     new_order=not cmd.require_order)
+                                                     new_order=not cmd.order_must_exist)
         except orders_repo.OrderExists:
             # The merchant knows this order: again, with the order read, locked and checked.
             row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now, new_order=False)
@@ -129,7 +129,7 @@ class Intents:
             else:
                 order = await self._known_order(conn, caller, cmd, currency)
             row = replace(row, order_pk=order.id)
-            if cmd.numbered:
+            if cmd.assign_payment_number:
                 row = replace(row, payment_number=await accounts.next_payment_number(conn, caller.merchant_id, now))
             created = outbox.Event(row.merchant_id, "payment.created", row, row.id)
             if method is None:
@@ -140,7 +140,7 @@ class Intents:
     async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Order:
         """The order to pay, which the merchant has already: locked, and checked against the intent."""
         order = await orders_repo.get(conn, caller, cmd.order_id, lock=True)
-        if order is None or (cmd.require_order and caller.is_user and order.user_id != caller.user_id):
+        if order is None or (cmd.order_must_exist and caller.is_user and order.user_id != caller.user_id):
             raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
                               details={"orderId": cmd.order_id})
         if caller.user_id and order.user_id not in (None, caller.user_id):

@@ -16,7 +16,7 @@ from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.authenticated import expired, session_gone
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
-from gyeol.core.payments.records import Payment
+from gyeol.core.payments.records import Channel, Payment
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.records import Refund
 from gyeol.core.refunds.service import RefundCommand
@@ -83,7 +83,7 @@ class KeyedPayments:
             raise DomainError("not_found", "NOT_FOUND", f"No payment for orderId '{order_id}'.")
         return Payment(**row)
 
-    async def create(self, caller: Caller, key: str, order_id: str, amount: int, *, face: str,
+    async def create(self, caller: Caller, key: str, order_id: str, amount: int, *, channel: Channel,
                      return_url: str | None = None, cancel_url: str | None = None) -> Payment:
         """Create the payment for a paymentKey, or return the one that exists with the same order and amount.
         The return and cancel addresses are where Gyeol's hosted checkout sends the buyer (Toss's successUrl and
@@ -99,8 +99,8 @@ class KeyedPayments:
                 return existing
             try:
                 await self.core.create_intent(caller, CreateIntent(order_id=order_id, amount=amount, currency="KRW",
-                                                                   face=face, payment_key=key, return_url=return_url,
-                                                                   cancel_url=cancel_url))
+                                                                   channel=channel, payment_key=key,
+                                                                   return_url=return_url, cancel_url=cancel_url))
             except IntegrityError:
                 continue  # a concurrent create of the same key won; read it
             except DomainError as err:

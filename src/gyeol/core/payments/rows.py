@@ -11,17 +11,17 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from gyeol.core.payments.records import Attempt, Payment
+from gyeol.core.payments.records import Attempt, Channel, Payment
 from gyeol.ids import new_id
 
 
-def new_payment(*, merchant_id: str, livemode: bool, face: str, order_id: str, amount: int, currency: str,
+def new_payment(*, merchant_id: str, livemode: bool, channel: Channel, order_id: str, amount: int, currency: str,
                 expires_at: datetime, now: datetime, **given: Any) -> Payment:
     """A `created` payment, not yet inserted, with its client token; `given` sets any other column."""
     payment_id = new_id("pay")
     row: dict[str, Any] = {
         "id": payment_id, "merchant_id": merchant_id, "order_pk": "", "order_id": order_id,
-        "livemode": livemode, "face": face, "status": "created", "amount": amount, "currency": currency,
+        "livemode": livemode, "channel": channel, "status": "created", "amount": amount, "currency": currency,
         "capture_method": "automatic", "authorized_amount": 0, "captured_amount": 0, "refunded_amount": 0,
         "refunding_amount": 0, "open_attempt_id": None, "description": None, "customer_id": None,
         "user_id": None, "payment_key": None, "payment_number": None, "method_type": None,

@@ -132,9 +132,9 @@ class PaymentService:
     async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Charge:
         return await self.approvals.complete(caller, payment_id, pg_transaction_id, amount)
 
-    async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *, connector: str,
-                                             face: str = "shop") -> tuple[Payment, Settlement]:
-        return await self.approvals.process_payment_after_approval(merchant_id, pg, connector=connector, face=face)
+    async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *,
+                                             connector: str) -> tuple[Payment, Settlement]:
+        return await self.approvals.process_payment_after_approval(merchant_id, pg, connector=connector)
 
     # --- a PG's answers: answers.py -----------------------------------------------------------
     async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Charge:
