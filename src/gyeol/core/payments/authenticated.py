@@ -93,7 +93,8 @@ class Authentications:
             await idempotency.claim(conn, "payment", p.id)
             row = await sql.one(conn, START, {"w_id": p.open_attempt_id, "since": now - self.ttl, "now": now})
             a = Attempt(**row) if row is not None else await repo.get_attempt(conn, p.open_attempt_id)
-        if row is None and a is not None and a.status == "started":
+        if row is None and a is not None and a.status == "started" and idempotency.resumed("payment") != p.id:
+            # Another confirm is sending it now (a retry of a request cut short carries it on instead).
             raise DomainError("conflict", "PAYMENT_IN_PROGRESS", "Another confirm of this payment is at the PG.",
                               details={"paymentId": p.id, "status": p.status})
         if a is None or (row is None and a.status != "authenticated"):
