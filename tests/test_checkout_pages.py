@@ -369,7 +369,9 @@ async def test_kiosk_payments_return_the_toss_way(kiosk: tuple[Env, httpx.AsyncC
     assert (target.netloc, target.path) == ("kiosk.example", "/success")
     assert parse_qs(target.query) == {"paymentType": ["NORMAL"], "paymentKey": ["pay_k1"],
                                       "orderId": ["order_k1"], "amount": ["10000"]}
-    # The kiosk's server confirms as the seed says: the approval the checkout made, once.
+    # The window authenticated the buyer and charged nothing; the kiosk's server confirms as the seed says, and
+    # that confirm charges, once.
+    assert await env.charges(buyer.payment_id) == []
     ok = (await c.post("/v1/payments/confirm", json={k: body[k] for k in ("paymentKey", "orderId", "amount")}))
     assert ok.status_code == 200 and ok.json()["status"] == "APPROVED" and ok.json()["checkout"] is None
     assert ok.json()["receipt"]["url"].startswith("http://testserver/receipts/rcpt_")

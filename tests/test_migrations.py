@@ -176,3 +176,55 @@ def test_the_merchant_named_default_is_marked_the_default(empty_url: str) -> Non
         assert marked == ["default"]
     finally:
         engine.dispose()
+
+
+async def test_payments_approved_before_receipts_were_given_at_approval_get_one(empty_url: str,
+                                                                                 tmp_path: Path) -> None:
+    """A payment approved before its approval wrote its receipt id has one after the upgrade, unguessable and its own;
+    a payment that took no money gets none."""
+    upgrade(empty_url)
+    env = await make_env(empty_url, tmp_path)
+    try:
+        paid = [(await env.paid(orderId=f"o-r{i}"))["paymentId"] for i in range(2)]
+        unpaid = (await env.intent(orderId="o-unpaid"))["paymentId"]
+    finally:
+        await env.close()
+    command.downgrade(alembic_config(empty_url), "0010_livemode")
+    engine = sa.create_engine(sync_url(empty_url))
+    try:
+        with engine.begin() as conn:  # as the old code left a payment that no kiosk confirm or checkout page saw
+            conn.execute(sa.text("UPDATE payments SET receipt_id = NULL"))
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            got = dict(conn.execute(sa.select(payments.c.id, payments.c.receipt_id)).all())
+    finally:
+        engine.dispose()
+    assert got[unpaid] is None
+    assert all(got[p] and got[p].startswith("rcpt_") and len(got[p]) > 25 for p in paid), got
+    assert got[paid[0]] != got[paid[1]]
+
+
+async def test_a_payments_face_becomes_its_channel(empty_url: str, tmp_path: Path) -> None:
+    """The face a payment was created on, as it was stored, is its channel in the core's terms after the upgrade, and
+    the app reads the payments written before."""
+    upgrade(empty_url)
+    paid = await _fill(empty_url, tmp_path)
+    command.downgrade(alembic_config(empty_url), "0012_receipts_at_approval")
+    engine = sa.create_engine(sync_url(empty_url))
+    try:
+        with engine.connect() as conn:
+            faces = dict(conn.execute(sa.text("SELECT id, face FROM payments")).all())
+        assert faces == {paid[0]: "kiosk", paid[1][0]: "native", paid[1][1]: "native"}
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            channels = dict(conn.execute(sa.select(payments.c.id, payments.c.channel)).all())
+        assert channels == {paid[0]: "toss_payment", paid[1][0]: "api", paid[1][1]: "api"}
+    finally:
+        engine.dispose()
+    svc = build_services(make_settings(empty_url, tmp_path))
+    try:
+        async with client(httpx.ASGITransport(app=create_app(svc.settings, svc)), KIOSK_AUTH) as kiosk:
+            got = await kiosk.get("/v1/payments/pk_migrated")
+            assert got.status_code == 200 and got.json()["status"] == "INITIATED", got.text
+    finally:
+        await svc.close()

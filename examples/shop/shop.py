@@ -7,9 +7,10 @@ PAY_PROCESS_CANCELED). Two windows:
 
 - Gyeol's hosted checkout (the default): the shop's server creates the payment with its secret key and a paymentKey
   of its own (`POST /v1/payments {paymentKey, orderId, amount, successUrl, failUrl}`) and sends the buyer to its
-  `checkout.url`. The checkout takes the card (or issues a virtual account) and charges it.
-- Toss's payment window, played by Gyeol's simulator (`POST /sandbox/toss/payments` → `checkoutUrl`). It only
-  authenticates; the confirm below is what approves.
+  `checkout.url`. The checkout takes the card or the bank and charges nothing (or issues a virtual account).
+- Toss's payment window, played by Gyeol's simulator (`POST /sandbox/toss/payments` → `checkoutUrl`).
+Either window only authenticates; the confirm below is what charges. A confirm that Gyeol's card declines, or that
+waits on a 3-D Secure challenge, sends the buyer back to Gyeol's window, which shows why or the challenge.
 
 The success page trusts nothing in its query: the shop's server checks the amount against its own order and that
 the paymentKey is one it opened for this order, then calls Gyeol's confirm (`POST /api/payments/confirm`, seed
@@ -241,8 +242,8 @@ class Shop:
                     "successUrl": f"{base}/success", "failUrl": f"{base}/fail"})
                 key, url = str(opened["paymentKey"]), str(opened["checkoutUrl"])
             else:
-                # A payment with a paymentKey of the shop's own: Gyeol's checkout takes the card and, like Toss's
-                # window, returns with paymentKey, orderId and amount.
+                # A payment with a paymentKey of the shop's own: Gyeol's checkout authenticates the buyer and, like
+                # Toss's window, returns with paymentKey, orderId and amount.
                 key = f"{order.order_id}-{secrets.token_hex(6)}"
                 created = await self.gyeol.call("POST", "/v1/payments", {
                     "paymentKey": key, "orderId": order.order_id, "amount": order.amount,
@@ -282,23 +283,39 @@ class Shop:
         if window is None:
             return self._problem(order, "결제를 확인하지 못했습니다", "이 주문에서 연 결제가 아닙니다.", 400)
         if window == "gyeol":
-            # Gyeol's checkout charges the card itself: make sure it did before confirming anything.
+            # Gyeol's checkout authenticates the buyer (IN_PROGRESS), or shows a virtual account that is APPROVED
+            # once paid into: make sure the buyer got that far before confirming anything.
             try:
                 p = await self.gyeol.call("GET", f"/v1/payments/{key}")
             except GyeolError as err:
                 return self._problem(order, "결제를 확인하지 못했습니다", err.message, 502, retry_key=key)
-            if p.get("status") != "APPROVED":
+            if p.get("status") not in ("IN_PROGRESS", "APPROVED"):
                 return self._problem(order, "결제가 완료되지 않았습니다", "결제창에서 결제를 마치지 않았습니다.", 402)
-        # Toss's window only authenticates: this confirm is what approves the payment there.
+        # Either window only authenticates: this confirm is what approves the payment.
         try:
             done = await self.gyeol.call("POST", "/api/payments/confirm",
                                          {"paymentKey": key, "orderId": order.order_id, "amount": order.amount})
         except GyeolError as err:
+            back = await self._back_to_window(key) if window == "gyeol" and err.status != 502 else None
+            if back:
+                return RedirectResponse(back, status_code=303)
             return self._problem(order, "결제 승인에 실패했습니다", err.message, err.status, retry_key=key)
         order.status, order.payment_key = "paid", key
         order.settlement_id = done.get("settlementId")
         order.receipt_url = await self._receipt_url(key)
         return self._paid_page(order)
+
+    async def _back_to_window(self, key: str) -> str | None:
+        """Gyeol's window again, when the confirm needs the buyer: a declined card (the window shows why and takes
+        another) or a 3-D Secure challenge. Gyeol charges at this confirm, so that is where the card answers."""
+        try:
+            p = await self.gyeol.call("GET", f"/v1/payments/{key}")
+        except GyeolError:
+            return None
+        checkout = p.get("checkout")
+        if p.get("status") in ("ABORTED", "IN_PROGRESS") and isinstance(checkout, dict) and checkout.get("url"):
+            return str(checkout["url"])
+        return None
 
     async def _receipt_url(self, key: str) -> str | None:
         try:  # the Toss-style payment object carries receipt.url

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     header_timeout_seconds: Seconds = Field(default=10.0, description=SECONDS)
     body_timeout_seconds: Seconds = Field(default=30.0, description=SECONDS)
     intent_ttl_minutes: Positive = Field(default=60, description="minutes a payment waits for its buyer, 1 or more")
+    confirm_ttl_minutes: Positive = Field(default=10, description="minutes a Toss-style payment waits for the "
+                                          "merchant's confirm after its buyer authenticated, 1 or more")
 
     pg_timeout_seconds: Seconds = Field(default=10.0, description=SECONDS)
     sandbox_latency_ms: int = Field(default=0, ge=0, description="milliseconds, 0 or more")

@@ -117,7 +117,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     refunds = RefundService(db, clock, pgs)
     payments = PaymentService(db, clock, pgs, orders, customers, refunds, base_url=settings.base_url(),
                               intent_ttl=timedelta(minutes=settings.intent_ttl_minutes), cipher=cipher,
-                              va_ttl=settings.va_ttl_delta())
+                              va_ttl=settings.va_ttl_delta(),
+                              confirm_ttl=timedelta(minutes=settings.confirm_ttl_minutes))
     idempotency = IdempotencyStore(db, clock, ttl=timedelta(hours=settings.idempotency_ttl_hours),
                                    lease=timedelta(seconds=settings.idempotency_lease_seconds), cipher=cipher)
     webhook_secret = settings.sandbox_webhook_secret or var_secret(settings.var_dir, "sandbox_webhook_secret",
@@ -144,6 +145,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                                      timeout=settings.webhook_timeout_seconds),
         relay=OutboxRelay(db, clock, broker),
         broker=broker,
-        checkout=CheckoutService(payments, keyed),
+        checkout=CheckoutService(payments),
         page_secret=hashlib.sha256(b"pages:" + key_secret.encode()).digest(),
     )

@@ -54,6 +54,8 @@ PAYMENT = Transitions(
         ("failed", "cancel"): "canceled",
         ("created", "expire"): "canceled",
         ("failed", "expire"): "canceled",
+        # A buyer authenticated in a Toss-style window whose merchant never confirmed: nothing was charged.
+        ("pending", "expire_unconfirmed"): "canceled",
         ("authorized", "capture"): "captured",
         ("authorized", "void"): "voided",
         # A cancel after money was taken is a full refund.
@@ -98,5 +100,8 @@ ATTEMPT = Transitions(
         ("requires_action", "succeeded"): "succeeded",
         ("requires_action", "failed"): "failed",
         ("requires_action", "canceled"): "canceled",
+        # The buyer authenticated in the window; the PG is asked only when the merchant confirms.
+        ("authenticated", "started"): "started",
+        ("authenticated", "canceled"): "canceled",
     },
 )

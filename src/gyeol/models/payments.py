@@ -13,7 +13,7 @@ payments = sa.Table(
     sa.Column("order_pk", sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True),
     sa.Column("order_id", sa.String(64), nullable=False),
     sa.Column("livemode", sa.Boolean, nullable=False, default=False),
-    sa.Column("face", sa.String(16), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),  # the API it was created through: payments.records.Channel
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("amount", Money, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),

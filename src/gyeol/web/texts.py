@@ -38,6 +38,7 @@ TEXT: dict[str, dict[str, str]] = {
         # plain notices
         "paid": "결제가 완료되었습니다.", "expired": "결제 가능 시간이 지났습니다. 상점에서 다시 주문해 주세요.",
         "closed": "취소되었거나 더 이상 진행할 수 없는 결제입니다.",
+        "authenticated": "인증이 완료되었습니다. 상점이 결제를 승인하면 결제가 완료됩니다.",
         "processing": "결제를 처리하고 있습니다. 잠시 후 다시 확인해 주세요.",
         "no_methods": "이 결제에 사용할 수 있는 결제 수단이 없습니다.",
         "not_found": "결제 정보를 찾을 수 없습니다.", "not_found_title": "찾을 수 없음",
@@ -84,6 +85,7 @@ TEXT: dict[str, dict[str, str]] = {
         "decline_authentication_failed": "Card authentication failed. Try again or use another card.",
         "paid": "This payment is complete.", "expired": "This payment has expired. Please order again at the shop.",
         "closed": "This payment was canceled or can no longer be made.",
+        "authenticated": "You are authenticated. The payment is complete when the shop confirms it.",
         "processing": "The payment is being processed. Check again in a moment.",
         "no_methods": "No payment method is available for this payment.",
         "not_found": "No such payment.", "not_found_title": "Not found",

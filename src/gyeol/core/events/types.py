@@ -4,7 +4,7 @@ from __future__ import annotations
 
 EVENT_TYPES = frozenset({
     "payment.created", "payment.authorized", "payment.succeeded", "payment.failed", "payment.captured",
-    "payment.voided", "payment.canceled", "payment.completed",
+    "payment.voided", "payment.canceled", "payment.expired", "payment.completed",
     "refund.succeeded", "refund.failed",
     "order.paid",
     "settlement.created",

@@ -22,7 +22,7 @@ from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import inbox, outbox
 from gyeol.core.orders import repository as orders_repo
-from gyeol.core.payments import accounts
+from gyeol.core.payments import accounts, receipts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Attempt, Charge, Payment
@@ -114,9 +114,11 @@ class Answers:
                                now: datetime) -> tuple[Payment, Attempt]:
         """The PG waits on the buyer: a 3-D Secure challenge, or the deposit into a virtual account it issued."""
         a = await repo.settle_attempt(conn, a, "requires_action", now, pg_transaction_id=result.pg_transaction_id)
-        p = await repo.update(conn, p, now, next_action_url=result.next_action_url,
-                              pg_transaction_id=result.pg_transaction_id)
         issued = result.virtual_account
+        # An issued account's receipt says what is awaited ("입금 대기") until the deposit.
+        receipt = {"receipt_id": p.receipt_id or receipts.new_id()} if issued is not None else {}
+        p = await repo.update(conn, p, now, next_action_url=result.next_action_url,
+                              pg_transaction_id=result.pg_transaction_id, **receipt)
         if issued is not None and await accounts.get(conn, p.id) is None:
             # The deposit is what is awaited; the account waits until its due date.
             await accounts.record(conn, self.cipher, p, kind="virtual_account", bank_code=issued.bank_code,
@@ -188,10 +190,11 @@ def _authorized(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: da
     pg_tx = result.pg_transaction_id or p.pg_transaction_id
     if p.capture_method == "manual" or result.outcome == "authorized":
         p, write = repo.moving(p, "authorized", now, authorized_amount=p.amount, authorized_at=now,
-                               pg_transaction_id=pg_tx, **common)
+                               pg_transaction_id=pg_tx, receipt_id=p.receipt_id or receipts.new_id(), **common)
         return p, [write, outbox.inserting([_event(p, "payment.authorized")], now)]
     p, write = repo.moving(p, "succeeded", now, authorized_amount=p.amount, captured_amount=p.amount,
-                           authorized_at=now, captured_at=now, pg_transaction_id=pg_tx, **common)
+                           authorized_at=now, captured_at=now, pg_transaction_id=pg_tx,
+                           receipt_id=p.receipt_id or receipts.new_id(), **common)
     writes: Writes = [write]
     events = []
     if p.method_type == "virtual_account":

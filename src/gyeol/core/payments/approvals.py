@@ -24,7 +24,7 @@ from gyeol.core.payments.answers import AWAITING, Answers, emit, raise_for
 from gyeol.core.payments.commands import ResolvedMethod
 from gyeol.core.payments.intents import Intents, refuse_closed
 from gyeol.core.payments.pg_calls import PgCalls
-from gyeol.core.payments.records import Charge, Payment
+from gyeol.core.payments.records import Channel, Charge, Payment
 from gyeol.core.settlements import service as settlements
 from gyeol.core.settlements.records import Settlement
 from gyeol.core.states import PAYMENT_MONEY_TAKEN
@@ -90,8 +90,8 @@ class Approvals:
                                                   found, now)
         return raise_for(Charge(p, attempt))
 
-    async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *, connector: str,
-                                             face: str = "shop") -> tuple[Payment, Settlement]:
+    async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *,
+                                             connector: str) -> tuple[Payment, Settlement]:
         """Seed 004's shared step, for a PG's approval however it arrived (the confirm's answer or a webhook).
 
         One transaction under the order's and the payment's row locks: the payment row (created here when the
@@ -103,13 +103,12 @@ class Approvals:
         """
         for _ in range(3):
             try:
-                return await self._after_approval(merchant_id, pg, connector, face)
+                return await self._after_approval(merchant_id, pg, connector)
             except (IntegrityError, _RowAppeared):
                 continue  # a concurrent request created the payment row first; run again and find it
         raise DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; retry.")
 
-    async def _after_approval(self, merchant_id: str, pg: PgPayment, connector: str,
-                              face: str) -> tuple[Payment, Settlement]:
+    async def _after_approval(self, merchant_id: str, pg: PgPayment, connector: str) -> tuple[Payment, Settlement]:
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
@@ -130,9 +129,10 @@ class Approvals:
                                   details={"orderId": pg.order_id, "orderStatus": order.status})
             if p is None:
                 p = rows.new_payment(
-                    merchant_id=merchant_id, livemode=order.livemode, face=face, order_id=order.order_id,
-                    amount=order.amount, currency=order.currency, expires_at=now + self.intent_ttl, now=now,
-                    order_pk=order.id, customer_id=order.customer_id, user_id=order.user_id,
+                    merchant_id=merchant_id, livemode=order.livemode, channel=Channel.TOSS_CONFIRM,
+                    order_id=order.order_id, amount=order.amount, currency=order.currency,
+                    expires_at=now + self.intent_ttl, now=now, order_pk=order.id, customer_id=order.customer_id,
+                    user_id=order.user_id,
                     payment_key=pg.payment_key, method_type=pg.method or "card")
                 await repo.insert(conn, p)
                 await emit(conn, p, "payment.created", now)

@@ -3,7 +3,8 @@
 The buyer holds only the payment's client token, so every call checks it (in constant time) against the
 payment named in the address: a token opens its own payment's checkout and nothing else. Money still moves only
 through `PaymentService` (confirm, and the PG's answer once the buyer is back from a 3-D Secure challenge), as the
-payment's merchant.
+payment's merchant. A Toss-style payment's window only authenticates the buyer (`authenticated.py`): its merchant's
+confirm charges, as Toss's window leaves it to the merchant's confirm.
 A card reaches this module only to be tokenized at the PG; the confirm carries the token.
 """
 
@@ -20,13 +21,13 @@ from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
+from gyeol.core.payments.authenticated import charged_at_confirm
 from gyeol.core.payments.commands import BankInfo, MethodSpec
-from gyeol.core.payments.keyed import KeyedPayments
 from gyeol.core.payments.records import Account, Attempt, Payment
 from gyeol.core.payments.service import PaymentService
 from gyeol.models import merchants, orders, payments
 
-Stage = Literal["pay", "expired", "closed", "paid", "processing", "challenge", "deposit"]
+Stage = Literal["pay", "expired", "closed", "paid", "authenticated", "processing", "challenge", "deposit"]
 METHODS = ("card", "transfer", "virtual_account")
 # The core's method types for the checkout's choices, and back.
 METHOD_TYPE = {"card": "card", "transfer": "bank", "virtual_account": "virtual_account"}
@@ -68,11 +69,10 @@ def allowed_methods(p: Payment, merchant_settings: dict[str, Any]) -> tuple[str,
 
 
 class CheckoutService:
-    def __init__(self, payments_service: PaymentService, keyed: KeyedPayments) -> None:
+    def __init__(self, payments_service: PaymentService) -> None:
         self.core = payments_service
         self.db = payments_service.db
         self.clock = payments_service.clock
-        self.keyed = keyed
 
     # --- reads --------------------------------------------------------------------------------
     async def open(self, payment_id: str, token: str) -> CheckoutState:
@@ -91,8 +91,6 @@ class CheckoutService:
             attempt = await repo.get_attempt(conn, p.open_attempt_id) if p.open_attempt_id else None
             account = await accounts.get(conn, payment_id)
         stage = self._stage(p, attempt)
-        if stage in ("paid", "deposit") and not p.receipt_id:
-            p = await self.keyed.with_receipt(p)
         failure = None
         if p.status == "failed":
             failure = (p.failure_reason or "processing_error", p.failure_message or "")
@@ -122,6 +120,8 @@ class CheckoutService:
         if status in ("created", "failed"):
             return "expired" if p.expires_at <= self.clock.now() else "pay"
         if status == "pending":
+            if attempt is not None and attempt.status == "authenticated":
+                return "authenticated"  # the merchant's confirm charges
             if attempt is not None and attempt.status == "requires_action":
                 return "deposit" if p.method_type == "virtual_account" else "challenge"
             return "processing"
@@ -150,7 +150,10 @@ class CheckoutService:
                 spec = MethodSpec(type="bank", bank=BankInfo(bank_code))
             else:
                 spec = MethodSpec(type="virtual_account")
-            await self.core.confirm(caller, payment_id, spec)
+            if charged_at_confirm(p) and spec.type != "virtual_account":
+                await self.core.authenticate(caller, payment_id, spec)  # no money moves until the merchant confirms
+            else:
+                await self.core.confirm(caller, payment_id, spec)
             error = None
         except DomainError as err:
             error = None if err.kind == "processing" else err  # a decline shows as the payment's failure

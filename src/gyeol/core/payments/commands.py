@@ -8,7 +8,7 @@ from typing import Any
 
 from gyeol.connectors.base import CardData
 from gyeol.core.errors import DomainError
-from gyeol.core.payments.records import Payment
+from gyeol.core.payments.records import Channel, Payment
 from gyeol.core.states import PAYMENT_MONEY_TAKEN
 
 # The method names of seeds 002 and 003 -> the core's method types.
@@ -60,10 +60,10 @@ class CreateIntent:
     order_name: str | None = None
     confirm: bool = False
     method: MethodSpec | None = None
-    face: str = "native"
+    channel: Channel = Channel.API
     payment_key: str | None = None
-    numbered: bool = False  # give it a PAY-YYYYMMDD-NNN payment number (shopping face)
-    require_order: bool = False  # the order must already exist (and be the user's)
+    assign_payment_number: bool = False  # a PAY-YYYYMMDD-NNN number, the merchant's next of the day
+    order_must_exist: bool = False  # the order must already exist (and be the calling user's)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Payments that ran out of time, canceled by the worker's jobs: intents never paid, and virtual accounts never
-deposited into."""
+"""Payments that ran out of time, canceled by the worker's jobs: intents never paid, authentications never
+confirmed (`authenticated.py`), and virtual accounts never deposited into."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from gyeol.core.errors import DomainError
 from gyeol.core.payments import accounts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers, emit
+from gyeol.core.payments.authenticated import Authentications
 from gyeol.core.payments.intents import Intents
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.states import PAYMENT
@@ -17,15 +18,17 @@ from gyeol.db.engine import Database
 
 class Expiry:
     def __init__(self, db: Database, clock: Clock, pgs: PgCalls, answers: Answers,
-                 intents: Intents) -> None:
+                 intents: Intents, authenticated: Authentications) -> None:
         self.db = db
         self.clock = clock
         self.pgs = pgs
         self.answers = answers
         self.intents = intents
+        self.authenticated = authenticated
 
     async def expire_due(self, limit: int = 500) -> list[str]:
-        """Cancel intents past their `expiresAt` that never took money (created, or failed and not retried)."""
+        """Cancel intents past their `expiresAt` that never took money (created, or failed and not retried), and
+        payments authenticated in the buyer's window that their merchant did not confirm in time."""
         now = self.clock.now()
         async with self.db.read() as conn:
             ids = await repo.due_to_expire(conn, now, limit)
@@ -38,7 +41,7 @@ class Expiry:
                 p = await repo.transition(conn, p, "expire", now, canceled_at=now, failure_reason=p.failure_reason)
                 await emit(conn, p, "payment.canceled", now)
                 expired.append(payment_id)
-        return expired
+        return expired + await self.authenticated.expire_due(limit)
 
     async def expire_virtual_accounts(self, limit: int = 200) -> list[str]:
         """Virtual accounts unpaid after their due date: the waiting charge is voided and the payment canceled."""

@@ -97,7 +97,7 @@ class Intents:
                                              order_id=cmd.order_id) if cmd.confirm and cmd.method else None
         now = self.clock.now()
         row = rows.new_payment(
-            merchant_id=caller.merchant_id, livemode=caller.livemode, face=cmd.face, order_id=cmd.order_id,
+            merchant_id=caller.merchant_id, livemode=caller.livemode, channel=cmd.channel, order_id=cmd.order_id,
             amount=cmd.amount, currency=currency, expires_at=now + self.intent_ttl, now=now,
             capture_method="automatic" if cmd.capture else "manual", description=cmd.description,
             customer_id=cmd.customer_id, user_id=cmd.user_id or caller.user_id, payment_key=cmd.payment_key,
@@ -105,7 +105,7 @@ class Intents:
             cancel_url=cmd.cancel_url, metadata=cmd.metadata or {})
         try:
             row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now,
-                                                     new_order=not cmd.require_order)
+                                                     new_order=not cmd.order_must_exist)
         except orders_repo.OrderExists:
             # The merchant knows this order: again, with the order read, locked and checked.
             row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now, new_order=False)
@@ -129,7 +129,7 @@ class Intents:
             else:
                 order = await self._known_order(conn, caller, cmd, currency)
             row = replace(row, order_pk=order.id)
-            if cmd.numbered:
+            if cmd.assign_payment_number:
                 row = replace(row, payment_number=await accounts.next_payment_number(conn, caller.merchant_id, now))
             created = outbox.Event(row.merchant_id, "payment.created", row, row.id)
             if method is None:
@@ -140,7 +140,7 @@ class Intents:
     async def _known_order(self, conn: Conn, caller: Caller, cmd: CreateIntent, currency: str) -> Order:
         """The order to pay, which the merchant has already: locked, and checked against the intent."""
         order = await orders_repo.get(conn, caller, cmd.order_id, lock=True)
-        if order is None or (cmd.require_order and caller.is_user and order.user_id != caller.user_id):
+        if order is None or (cmd.order_must_exist and caller.is_user and order.user_id != caller.user_id):
             raise DomainError("not_found", "ORDER_NOT_FOUND", f"No such order: '{cmd.order_id}'.",
                               details={"orderId": cmd.order_id})
         if caller.user_id and order.user_id not in (None, caller.user_id):
@@ -179,10 +179,11 @@ class Intents:
 
     async def start_authorize(self, conn: Conn, p: Payment, order: Order, method: ResolvedMethod, now: datetime, *,
                               new_order: bool = False, created: outbox.Event | None = None,
-                              pg_transaction_id: str | None = None) -> tuple[Payment, Attempt]:
+                              pg_transaction_id: str | None = None,
+                              attempt_status: str = "started") -> tuple[Payment, Attempt]:
         """Step 1 of a confirm: open an authorize attempt on `p` and move it to pending. `created`: `p` is new, and
         inserted moved, with this event of its creation; `pg_transaction_id`: the charge the PG made already
-        (seed 003's complete)."""
+        (seed 003's complete); `attempt_status` authenticated: sent at the merchant's confirm (`authenticated.py`)."""
         PAYMENT.next(p.status, "confirm")  # refuse early, before any other check
         if p.expires_at <= now:
             raise DomainError("conflict", "PAYMENT_EXPIRED", "The payment intent has expired.",
@@ -199,7 +200,7 @@ class Intents:
         connector = method.connector or self.pgs.for_method(p.livemode, method.type).name
         attempt = rows.new_attempt(p, "authorize", now, amount=p.amount, connector=connector,
                                    method_type=method.type, pg_token=method.token,
-                                   pg_transaction_id=pg_transaction_id)
+                                   pg_transaction_id=pg_transaction_id, status=attempt_status)
         changes = dict(
             open_attempt_id=attempt.id, connector=connector, method_type=method.type,
             payment_method_id=method.payment_method_id, card_brand=method.brand, card_last4=method.last4,
@@ -210,9 +211,9 @@ class Intents:
             p = repo.with_status_after(p, "confirm", now, **changes)
             await sql.write_all(conn, [repo.inserting(p), repo.inserting_attempt(attempt),
                                        outbox.inserting([created], now)])
-        else:
-            await repo.insert_attempt(conn, attempt)
-            p = await repo.transition(conn, p, "confirm", now, **changes)
+        else:  # the attempt and the move, one statement on PostgreSQL
+            p, moved = repo.moving(p, "confirm", now, **changes)
+            await sql.write_all(conn, [repo.inserting_attempt(attempt), moved])
         if method.bank is not None and await accounts.get(conn, p.id) is None:
             await accounts.record(conn, self.cipher, p, kind="bank", bank_code=method.bank.bank_code,
                                   account_number=method.bank.account_number, holder_name=method.bank.holder_name,
@@ -267,12 +268,14 @@ class Intents:
                     # Release the hold (or the waiting 3-D Secure charge) at the PG first.
                     _refuse_in_progress(p, allow=open_attempt)
                     p, a = await self._start_follow_up(conn, p, "void", p.amount, now, parent=open_attempt)
-                elif open_attempt is not None:
+                elif open_attempt is not None and open_attempt.status != "authenticated":
                     raise DomainError("conflict", "PAYMENT_IN_PROGRESS",
                                       "A PG request for this payment is in progress; try again shortly.",
                                       details={"paymentId": payment_id, "status": p.status})
                 else:
-                    p = await repo.transition(conn, p, "cancel", now, canceled_at=now)
+                    if open_attempt is not None:  # authenticated only: no PG holds anything to release
+                        await repo.settle_attempt(conn, open_attempt, "canceled", now)
+                    p = await repo.transition(conn, p, "cancel", now, canceled_at=now, open_attempt_id=None)
                     await emit(conn, p, "payment.canceled", now)
                     return Charge(p)
         if money_taken:

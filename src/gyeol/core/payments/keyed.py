@@ -8,17 +8,15 @@ merchant allows partial cancels, and the receipt address. A native payment is fo
 from __future__ import annotations
 
 import asyncio
-import secrets
-from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gyeol.core import idempotency
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
+from gyeol.core.payments.authenticated import expired, session_gone
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
-from gyeol.core.payments.records import Payment
+from gyeol.core.payments.records import Channel, Payment
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.records import Refund
 from gyeol.core.refunds.service import RefundCommand
@@ -30,9 +28,6 @@ from gyeol.models import payments
 BY_KEY = (sa.select(payments).where(
     payments.c.merchant_id == sa.bindparam("merchant_id"),
     sa.or_(payments.c.payment_key == sa.bindparam("key"), payments.c.id == sa.bindparam("key"))))
-SET_RECEIPT = (payments.update().where(payments.c.id == sa.bindparam("w_id"), payments.c.receipt_id.is_(None))
-                       .values(receipt_id=sa.bindparam("receipt_id")))
-RECEIPT = sa.select(payments.c.receipt_id).where(payments.c.id == sa.bindparam("id"))
 
 
 def _not_found(key: str) -> DomainError:
@@ -88,7 +83,7 @@ class KeyedPayments:
             raise DomainError("not_found", "NOT_FOUND", f"No payment for orderId '{order_id}'.")
         return Payment(**row)
 
-    async def create(self, caller: Caller, key: str, order_id: str, amount: int, *, face: str,
+    async def create(self, caller: Caller, key: str, order_id: str, amount: int, *, channel: Channel,
                      return_url: str | None = None, cancel_url: str | None = None) -> Payment:
         """Create the payment for a paymentKey, or return the one that exists with the same order and amount.
         The return and cancel addresses are where Gyeol's hosted checkout sends the buyer (Toss's successUrl and
@@ -104,8 +99,8 @@ class KeyedPayments:
                 return existing
             try:
                 await self.core.create_intent(caller, CreateIntent(order_id=order_id, amount=amount, currency="KRW",
-                                                                   face=face, payment_key=key, return_url=return_url,
-                                                                   cancel_url=cancel_url))
+                                                                   channel=channel, payment_key=key,
+                                                                   return_url=return_url, cancel_url=cancel_url))
             except IntegrityError:
                 continue  # a concurrent create of the same key won; read it
             except DomainError as err:
@@ -121,19 +116,25 @@ class KeyedPayments:
         p = await self.find(caller, key)
         if (p.order_id, p.amount) != (order_id, amount):
             raise _mismatch()
+        if expired(p):
+            raise session_gone(p.id)
         if p.status in PAYMENT_CLOSED:
             raise DomainError("conflict", "ALREADY_CANCELED", "The payment has been canceled.", status=422)
         if p.status not in PAYMENT_MONEY_TAKEN:
             try:
-                # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
-                await self.core.confirm(caller, p.id, MethodSpec(payment_key=p.payment_key or p.id),
-                                        fault=fault, resume=p.status == "pending")
+                # The buyer authenticated in the window: this confirm is what charges.
+                charge = await self.core.charge_authenticated(caller, p, fault=fault) if p.status == "pending" else None
+                if charge is None:
+                    # A retry after a lost PG answer settles the open attempt first (resume): never a second charge.
+                    charge = await self.core.confirm(caller, p.id, MethodSpec(payment_key=p.payment_key or p.id),
+                                                     fault=fault, resume=p.status == "pending")
+                p = charge.payment  # as the answer's transaction left it, its receipt id included
             except DomainError as err:
                 # A concurrent confirm or the PG's webhook may have approved it meanwhile: that is success.
                 if err.kind != "conflict" or not await self._approved_soon(caller, key):
                     raise
-        p = await self.find(caller, key)
-        return await self.with_receipt(p)
+                p = await self.find(caller, key)
+        return p
 
     async def cancel(self, caller: Caller, key: str, reason: str, amount: int | None, *,
                      allow_partial: bool, fault: str | None = None) -> Payment:
@@ -157,17 +158,6 @@ class KeyedPayments:
 
     async def cancels(self, payment_id: str) -> list[Refund]:
         return await self.core.refunds.succeeded(payment_id)
-
-    async def with_receipt(self, p: Payment) -> Payment:
-        """Give an approved payment its receipt id (random: a paymentKey can be guessed), once."""
-        if p.receipt_id:
-            return p
-        receipt_id = "rcpt_" + secrets.token_urlsafe(18)
-        async with self.db.tx() as conn:
-            await idempotency.claim(conn)
-            await conn.execute(SET_RECEIPT, {"w_id": p.id, "receipt_id": receipt_id})
-            found = await sql.one(conn, RECEIPT, {"id": p.id})
-        return replace(p, receipt_id=found["receipt_id"] if found else None)
 
     def receipt_url(self, p: Payment) -> str | None:
         return f"{self.base_url}/receipts/{p.receipt_id}" if p.receipt_id else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import sqlalchemy as sa
 
 from gyeol.core.payments.records import Payment, Receipt
@@ -21,6 +23,12 @@ BY_RECEIPT_ID = (
     .where(payments.c.receipt_id == sa.bindparam("receipt_id"))
 )
 _PAYMENT_COLUMNS = len(payments.c)
+
+
+def new_id() -> str:
+    """A receipt's id: random, because a paymentKey or a payment id can be guessed. A payment gets it in the
+    transaction that applies the PG's approval (or issues its virtual account): `answers.py`."""
+    return "rcpt_" + secrets.token_urlsafe(18)
 
 
 async def find(conn: Conn, receipt_id: str) -> Receipt | None:

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from gyeol.core.records import Record
 from gyeol.core.refunds.records import Refund
+
+
+class Channel(StrEnum):
+    """The API a payment was created through, kept with it. The core decides one thing by it: a payment of Toss's
+    payment API is authenticated in the buyer's window and charged at its merchant's confirm (`authenticated.py`)."""
+
+    API = "api"  # Gyeol's own API (seeds 000 and 003)
+    TOSS_PAYMENT = "toss_payment"  # Toss's payment API: created by paymentKey, then confirmed (seed 001)
+    TOSS_CONFIRM = "toss_confirm"  # the confirm, or the webhook, of a payment Toss's own window made (seed 004)
+    SHOPPING = "shopping"  # a user's order paid through the shopping API, with a payment number (seed 002)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +29,7 @@ class Payment(Record):
     order_pk: str  # "" until the payment's transaction has its order (`rows.new_payment`)
     order_id: str
     livemode: bool
-    face: str
+    channel: str  # a Channel
     status: str
     amount: int
     currency: str

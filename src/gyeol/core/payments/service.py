@@ -5,7 +5,8 @@ It reads payments itself and hands each money move to the module that owns it:
   approvals.py  payments the PG approved first: seed 003's complete, the shop's post-approval step
   answers.py    THE one way a PG's answer is applied, whatever brought it; carry_on and the reconciler's look-up
   notices.py    unsigned PG webhooks: the PG is asked, and its answer applied by approvals.py or the refunds
-  expiry.py     intents and virtual accounts that ran out of time
+  authenticated.py  Toss-style payments: authenticated in the buyer's window, charged at the merchant's confirm
+  expiry.py     intents, unconfirmed authentications and virtual accounts that ran out of time
 with pg_calls.py (every call to a PG, with the merchant's credentials), records.py (the payment and its attempts,
 as the core returns them), rows.py (new payments and attempts), repository.py (the SQL, rows in and records out)
 and receipts.py (the receipt page's read).
@@ -24,10 +25,11 @@ from gyeol.core.customers.service import CustomerService
 from gyeol.core.errors import DomainError
 from gyeol.core.orders.service import OrderService
 from gyeol.core.pagination import Page
-from gyeol.core.payments import accounts, receipts
+from gyeol.core.payments import accounts, methods, receipts
 from gyeol.core.payments import repository as repo
 from gyeol.core.payments.answers import Answers
 from gyeol.core.payments.approvals import Approvals
+from gyeol.core.payments.authenticated import Authentications
 from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec
 from gyeol.core.payments.expiry import Expiry
 from gyeol.core.payments.intents import Intents
@@ -43,7 +45,8 @@ from gyeol.db.engine import Database
 class PaymentService:
     def __init__(self, db: Database, clock: Clock, pgs: PgCalls, orders: OrderService,
                  customers: CustomerService, refunds: RefundService, *, base_url: str,
-                 intent_ttl: timedelta, cipher: DataCipher, va_ttl: timedelta = timedelta(hours=72)) -> None:
+                 intent_ttl: timedelta, cipher: DataCipher, va_ttl: timedelta = timedelta(hours=72),
+                 confirm_ttl: timedelta = timedelta(minutes=10)) -> None:
         self.db = db
         self.clock = clock
         self.pgs = pgs
@@ -53,7 +56,8 @@ class PaymentService:
         self.intents = Intents(db, clock, pgs, orders, customers, refunds, self.answers, base_url=base_url,
                                intent_ttl=intent_ttl, cipher=cipher)
         self.approvals = Approvals(db, clock, pgs, self.answers, self.intents, intent_ttl=intent_ttl)
-        self.expiry = Expiry(db, clock, pgs, self.answers, self.intents)
+        self.authenticated = Authentications(db, clock, pgs, self.answers, self.intents, ttl=confirm_ttl)
+        self.expiry = Expiry(db, clock, pgs, self.answers, self.intents, self.authenticated)
         self.notices = Notices(db, clock, pgs, self.approvals, refunds)
 
     # --- reads --------------------------------------------------------------------------------
@@ -116,13 +120,21 @@ class PaymentService:
                      fault: str | None = None, policy: CancelPolicy | None = None) -> Charge:
         return await self.intents.cancel(caller, payment_id, reason, fault=fault, policy=policy)
 
+    # --- authenticated in the buyer's window, charged at the merchant's confirm: authenticated.py -----
+    async def authenticate(self, caller: Caller, payment_id: str, spec: MethodSpec) -> Payment:
+        method = await methods.resolve(self.pgs, self.intents.customers, caller, spec)
+        return await self.authenticated.authenticate(caller, payment_id, method)
+
+    async def charge_authenticated(self, caller: Caller, p: Payment, *, fault: str | None = None) -> Charge | None:
+        return await self.authenticated.charge(caller, p, fault=fault)
+
     # --- approved at the PG first: approvals.py -----------------------------------------------
     async def complete(self, caller: Caller, payment_id: str, pg_transaction_id: str, amount: int) -> Charge:
         return await self.approvals.complete(caller, payment_id, pg_transaction_id, amount)
 
-    async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *, connector: str,
-                                             face: str = "shop") -> tuple[Payment, Settlement]:
-        return await self.approvals.process_payment_after_approval(merchant_id, pg, connector=connector, face=face)
+    async def process_payment_after_approval(self, merchant_id: str, pg: PgPayment, *,
+                                             connector: str) -> tuple[Payment, Settlement]:
+        return await self.approvals.process_payment_after_approval(merchant_id, pg, connector=connector)
 
     # --- a PG's answers: answers.py -----------------------------------------------------------
     async def apply_result(self, attempt_id: str, result: AttemptResult | None) -> Charge:

@@ -11,7 +11,7 @@ from gyeol.toss_v1 import ERROR_STATUS
 # Core codes that keep their name on this face, with the status seed 001 gives them.
 KEPT = {"AMOUNT_MISMATCH": 409, "ALREADY_CANCELED": 422, "NOT_APPROVED": 422, "PARTIAL_MISMATCH": 409,
         "ORDER_ALREADY_PAID": 409, "IDEMPOTENCY_KEY_REUSED": 422, "IDEMPOTENCY_REQUEST_IN_PROGRESS": 409,
-        "PAYMENT_IN_PROGRESS": 409, "RATE_LIMITED": 429}
+        "PAYMENT_IN_PROGRESS": 409, "RATE_LIMITED": 429, "NOT_FOUND_PAYMENT_SESSION": 404}
 BY_KIND = {"authentication": ("UNAUTHORIZED_KEY", 401), "validation": ("INVALID_REQUEST", 400),
            "not_found": ("NOT_FOUND", 404), "processing": ("REJECT_CARD_PAYMENT", 403),
            "gateway": ("PG_UNAVAILABLE", 502), "internal": ("FAILED_INTERNAL_SYSTEM_PROCESSING", 500)}

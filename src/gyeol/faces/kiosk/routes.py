@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field, StrictStr
 
-from gyeol.core.payments.records import Payment
+from gyeol.core.payments.records import Channel, Payment
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.kiosk.views import payment_object
 from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
@@ -40,7 +40,7 @@ async def _object(svc: Services, p: Payment) -> dict[str, Any]:
 
 @router.post("", summary="Create a payment by paymentKey")
 async def create(body: CreateIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
-    p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, face="kiosk",
+    p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, channel=Channel.TOSS_PAYMENT,
                                return_url=body.success_url, cancel_url=body.fail_url)
     return await _object(svc, p)
 

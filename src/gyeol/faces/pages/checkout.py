@@ -22,6 +22,15 @@ from gyeol.web.texts import BANKS, TEXT, decline_text, lang_of
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
+LANG_COOKIE = "gyeol_lang"
+
+
+def _lang(request: Request, given: str | None) -> str:
+    """The buyer's language: the address's, else the one this browser last saw the checkout in. A merchant that
+    sends the buyer back to `checkout.url` (a decline at its confirm) does not know it."""
+    return lang_of(given or request.cookies.get(LANG_COOKIE))
+
+
 def _services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
@@ -47,8 +56,10 @@ def _html(svc: Services, state: CheckoutState | None, lang: str, title: str, bod
     headers = PAGE_HEADERS if state is None else page_headers(
         state.payment.return_url, state.payment.cancel_url)
     response = HTMLResponse(look.document(lang, title, body), status_code=status, headers=headers)
+    secure = svc.settings.base_url().startswith("https://")
     if nonce is not None and nonce[1]:
-        Csrf.set_cookie(response, nonce[0], secure=svc.settings.base_url().startswith("https://"))
+        Csrf.set_cookie(response, nonce[0], secure=secure)
+    response.set_cookie(LANG_COOKIE, lang, httponly=True, samesite="lax", secure=secure, path="/checkout")
     return response
 
 
@@ -92,8 +103,8 @@ def render(svc: Services, request: Request, state: CheckoutState, lang: str, *, 
 
 @router.get("/checkout/{payment_id}")
 async def checkout_page(payment_id: str, request: Request, token: str = Query(default=""),
-                        lang: str = Query(default="ko")) -> Response:
-    svc, lang = _services(request), lang_of(lang)
+                        lang: str | None = Query(default=None)) -> Response:
+    svc, lang = _services(request), _lang(request, lang)
     state = await _open(svc, payment_id, token)
     if state is None:
         return _not_found(svc, lang)
@@ -129,8 +140,8 @@ async def pay(payment_id: str, request: Request) -> Response:
 
 @router.get("/checkout/{payment_id}/3ds")
 async def challenge_page(payment_id: str, request: Request, token: str = Query(default=""),
-                         lang: str = Query(default="ko")) -> Response:
-    svc, lang = _services(request), lang_of(lang)
+                         lang: str | None = Query(default=None)) -> Response:
+    svc, lang = _services(request), _lang(request, lang)
     state = await _open(svc, payment_id, token)
     if state is None:
         return _not_found(svc, lang)
@@ -143,9 +154,9 @@ async def challenge_page(payment_id: str, request: Request, token: str = Query(d
 
 
 @router.get("/sandbox/3ds/{payment_id}")
-async def sandbox_challenge(payment_id: str, request: Request, lang: str = Query(default="ko")) -> Response:
+async def sandbox_challenge(payment_id: str, request: Request, lang: str | None = Query(default=None)) -> Response:
     """Where the sandbox sends a buyer whose payment an API caller confirmed with a 3-D Secure card."""
-    svc, lang = _services(request), lang_of(lang)
+    svc, lang = _services(request), _lang(request, lang)
     token = await svc.checkout.challenge_token(payment_id)
     state = await _open(svc, payment_id, token) if token else None
     if state is None or not await svc.sandbox.challenge_waiting(state.payment.merchant_id, payment_id):
@@ -176,7 +187,7 @@ def _after(svc: Services, request: Request, state: CheckoutState, err: DomainErr
            method: str) -> Response:
     """Where a form post ends: the merchant on success, the challenge, or this page again (a decline, a
     virtual account, a notice)."""
-    if state.stage == "paid":
+    if state.stage in ("paid", "authenticated"):  # authenticated: the merchant's confirm charges, as at Toss
         target = success_url(state.payment)
         if target:
             return _see_other(target)

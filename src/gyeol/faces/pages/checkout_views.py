@@ -72,8 +72,9 @@ def _links(state: CheckoutState, lang: str) -> str:
 
 def notice_page(state: CheckoutState, lang: str) -> str:
     """Expired, closed, in progress or already paid: a plain message, never a form."""
-    key = {"paid": "paid", "expired": "expired", "closed": "closed"}.get(state.stage, "processing")
-    extra = _links(state, lang) if state.stage == "paid" else ""
+    key = {"paid": "paid", "authenticated": "authenticated", "expired": "expired",
+           "closed": "closed"}.get(state.stage, "processing")
+    extra = _links(state, lang) if state.stage in ("paid", "authenticated") else ""
     return _head(state, lang) + look.notice(TEXT[lang][key], extra)
 
 

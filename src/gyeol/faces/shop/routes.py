@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.notices import PgNotice
-from gyeol.core.payments.records import Payment
+from gyeol.core.payments.records import Channel, Payment
 from gyeol.core.settlements.records import Settlement
 from gyeol.core.states import PAYMENT_MONEY_TAKEN
 from gyeol.faces.http import JSONRoute
@@ -37,7 +37,8 @@ async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sen
         raise
     if order.amount != body.amount:
         raise DomainError("validation", "AMOUNT_MISMATCH", "결제 금액이 주문 금액과 일치하지 않습니다.")
-    p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, face="shop")
+    p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount,
+                               channel=Channel.TOSS_CONFIRM)
     if p.status not in PAYMENT_MONEY_TAKEN:  # else the webhook (or an earlier confirm) already did it all
         p = await svc.keyed.confirm(caller, body.payment_key, body.order_id, body.amount, fault=fault)
     if p.status not in PAYMENT_MONEY_TAKEN:

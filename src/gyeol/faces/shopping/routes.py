@@ -19,7 +19,7 @@ from gyeol.core.clock import KST, iso
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import METHOD_TYPES, BankInfo, CancelPolicy, CreateIntent, MethodSpec
-from gyeol.core.payments.records import Payment
+from gyeol.core.payments.records import Channel, Payment
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.faces.http import JSONRoute
@@ -136,8 +136,9 @@ async def create(body: PaymentIn, svc: Svc, caller: Shopper, _: Sensitive, fault
         method = MethodSpec(type="bank", bank=BankInfo(info.bank_code, info.account_number, info.holder_name))
     else:
         method = MethodSpec(type="virtual_account")
-    cmd = CreateIntent(order_id=body.order_number, amount=body.amount, currency="KRW", face="shopping",
-                       user_id=caller.user_id, numbered=True, require_order=True, confirm=True, method=method)
+    cmd = CreateIntent(order_id=body.order_number, amount=body.amount, currency="KRW",
+                       channel=Channel.SHOPPING, user_id=caller.user_id, assign_payment_number=True,
+                       order_must_exist=True, confirm=True, method=method)
     created = await svc.payments.create_intent(caller, cmd, fault=fault)
     return envelope(svc, await payment_data(svc, await svc.payments.get_payment(caller, created.charge.payment.id)))
 
