@@ -323,9 +323,13 @@ class Database:
                     await _close_all(self._idle, invalidate=True)
                 raise
             finally:
-                # Lent again only as it was taken: open, and in no transaction (one a cut-off call left).
-                if pg.invalidated or raw.is_closed() or raw.is_in_transaction():
-                    await _close_all([(pg, raw)], invalidate=not pg.invalidated)
+                # Lent again only as it was taken: open, and in no transaction (one a cut-off call left). A lost
+                # connection says the database may have gone away: the idle ones are not trusted either.
+                if pg.invalidated or raw.is_closed():
+                    await _close_all([(pg, raw), *self._idle], invalidate=not pg.invalidated)
+                    self._idle.clear()
+                elif raw.is_in_transaction():
+                    await _close_all([(pg, raw)], invalidate=True)
                 else:
                     self._idle.append((pg, raw))
 
