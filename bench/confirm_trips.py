@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import os
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from inproc import call, count_statements  # noqa: E402
+from inproc import bench_app, call, count_statements  # noqa: E402
 
 
 async def main() -> None:
@@ -27,19 +25,10 @@ async def main() -> None:
     ap.add_argument("--db", default="")
     ap.add_argument("-n", type=int, default=50)
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp()
-    os.environ.update({"GYEOL_DATABASE_URL": a.db or f"sqlite:///{tmp}/p.db", "GYEOL_VAR_DIR": tmp,
-                       "GYEOL_TEST_SECRET_KEY": "test_sk_bench", "GYEOL_WORKER": "external",
-                       "GYEOL_LOG_LEVEL": "WARNING", "GYEOL_RATE_LIMIT": "100000000"})
-    from gyeol.app import create_app
-    from gyeol.config import Settings
+    s, app = bench_app(a.db)
     from gyeol.core.context import Caller
     from gyeol.core.payments.commands import MethodSpec
-    from gyeol.db.migrate import upgrade
 
-    s = Settings()
-    upgrade(s.database_url)
-    app = create_app(s, bootstrap=True)
     auth = [(b"authorization", b"Basic " + base64.b64encode(b"test_sk_bench:")),
             (b"content-type", b"application/json")]
     stmts = {"n": 0, "begin": 0, "end": 0, "connects": 0}

@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -90,16 +91,11 @@ def count_statements(stmts: dict[str, int], on: list[bool]) -> None:
     counting(Transaction, "rollback", "ROLLBACK")
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--db", default="")
-    ap.add_argument("-n", type=int, default=300)
-    ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--count-sql", action="store_true")
-    ap.add_argument("-c", type=int, default=1, help="payments in flight at once")
-    a = ap.parse_args()
+def bench_app(db: str) -> tuple[Any, Any]:
+    """Settings and the app as the benchmark runs it (no worker, no rate limit), on `db` migrated, or on a new
+    SQLite file."""
     tmp = tempfile.mkdtemp()
-    os.environ.update({"GYEOL_DATABASE_URL": a.db or f"sqlite:///{tmp}/p.db", "GYEOL_VAR_DIR": tmp,
+    os.environ.update({"GYEOL_DATABASE_URL": db or f"sqlite:///{tmp}/p.db", "GYEOL_VAR_DIR": tmp,
                        "GYEOL_TEST_SECRET_KEY": "test_sk_bench", "GYEOL_WORKER": "external",
                        "GYEOL_LOG_LEVEL": "WARNING", "GYEOL_RATE_LIMIT": "100000000"})
     from gyeol.app import create_app
@@ -110,7 +106,18 @@ async def main() -> None:
     s = Settings()
     configure_logging(s.log_level, s.log_json)
     upgrade(s.database_url)
-    app = create_app(s, bootstrap=True)
+    return s, create_app(s, bootstrap=True)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", default="")
+    ap.add_argument("-n", type=int, default=300)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--count-sql", action="store_true")
+    ap.add_argument("-c", type=int, default=1, help="payments in flight at once")
+    a = ap.parse_args()
+    s, app = bench_app(a.db)
     auth = b"Basic " + base64.b64encode(b"test_sk_bench:")
     stmts = {"n": 0, "begin": 0, "end": 0, "connects": 0}
     counting = [False]
