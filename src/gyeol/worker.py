@@ -6,6 +6,7 @@ A feature adds its job to JOBS; each job takes the services and returns a small 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -77,3 +78,20 @@ async def run_forever(svc: Services, interval: float = 1.0, stop: asyncio.Event 
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
             pass
+
+
+async def run_until_signalled(svc: Services, interval: float, grace: float) -> None:
+    """`gyeol worker`: on SIGTERM or SIGINT, start no new pass, let the one in flight finish (its deliveries
+    recorded, its lease released) for up to `grace` seconds, then cut it off; its `finally`s still release."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    jobs = asyncio.create_task(run_forever(svc, interval, stop))
+    signalled = asyncio.create_task(stop.wait())
+    await asyncio.wait([jobs, signalled], return_when=asyncio.FIRST_COMPLETED)
+    signalled.cancel()
+    try:
+        await asyncio.wait_for(jobs, grace)
+    except TimeoutError:
+        log.warning("worker_grace_ran_out", grace_seconds=grace)
