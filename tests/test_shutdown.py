@@ -110,3 +110,26 @@ async def test_worker_finishes_deliveries_in_flight_and_exits_zero(db_url: str, 
                 # The only lease left is the server's own heartbeat.
                 assert [name for name, _ in _leases(db_url) if not name.startswith("process:")] == []
                 assert len(_leases(db_url)) == 1
+
+
+async def test_serve_cuts_off_a_request_that_outlasts_the_grace(db_url: str, tmp_path: Path) -> None:
+    with Server(_env(db_url, tmp_path / "var") | {"GYEOL_SHUTDOWN_GRACE_SECONDS": "1"}) as s:
+        s.wait_ready()
+        started = asyncio.Event()
+
+        async def endless_body() -> AsyncIterator[bytes]:
+            yield b'{"orderId": "slow", '
+            started.set()
+            for _ in range(20):  # a byte a second: within the body deadline, far beyond the grace
+                await asyncio.sleep(1)
+                yield b" "
+            yield b'"amount": 5000, "currency": "KRW"}'
+
+        async with httpx.AsyncClient(headers={**AUTH, "content-type": "application/json"}, timeout=30) as c:
+            sent = asyncio.create_task(c.post(s.url + "/api/v1/payments/intent", content=endless_body()))
+            await started.wait()
+            code, took = await asyncio.to_thread(_terminated, s.proc)
+            sent.cancel()
+        assert code in (0, -signal.SIGTERM), s.output()
+        assert took < 5, took
+        assert _leases(db_url) == []

@@ -59,9 +59,12 @@ JOBS: dict[str, Job] = {
 }
 
 
-async def run_once(svc: Services) -> dict[str, Any]:
+async def run_once(svc: Services, stop: asyncio.Event | None = None) -> dict[str, Any]:
+    """Every job once; once `stop` is set, the job in flight finishes and the others wait for the next start."""
     results: dict[str, Any] = {}
     for name, job in JOBS.items():
+        if stop is not None and stop.is_set():
+            break
         try:
             results[name] = await job(svc)
         except Exception as exc:  # one failing job must not stop the others
@@ -73,7 +76,7 @@ async def run_once(svc: Services) -> dict[str, Any]:
 async def run_forever(svc: Services, interval: float = 1.0, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     while not stop.is_set():
-        await run_once(svc)
+        await run_once(svc, stop)
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
