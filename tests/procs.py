@@ -81,3 +81,9 @@ class Server:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """`gyeol worker` running until stopped; its output on stdout."""
+    return subprocess.Popen([GYEOL, "worker", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)

@@ -27,6 +27,7 @@ class Receiver:
     fail_rate: float = 0.0
     answer: Callable[[Received], int] | None = None  # overrides fail_rate when set
     seed: int = 7
+    delay: float = 0.0  # seconds each answer takes
     calls: list[Received] = field(default_factory=list)
     _server: Any = None
     _task: Any = None
@@ -45,6 +46,7 @@ class Receiver:
             got.status = self.answer(got)
         elif self._rng.random() < self.fail_rate:
             got.status = 500
+        await asyncio.sleep(self.delay)
         self.calls.append(got)
         if got.status in (301, 302, 307):
             return Response(status_code=got.status, headers={"location": "http://127.0.0.1:1/elsewhere"})

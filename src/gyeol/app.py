@@ -77,7 +77,10 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
         stop.set()
         await beats
         if jobs is not None:
-            await jobs
+            try:  # the pass in flight finishes, or is cut off (its `finally`s still release its lease)
+                await asyncio.wait_for(jobs, settings.shutdown_grace_seconds)
+            except TimeoutError:
+                log.warning("worker_grace_ran_out", grace_seconds=settings.shutdown_grace_seconds)
         if simulator is not None:
             await simulator.aclose()
         if services is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -101,7 +102,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     # The protocol adds the header deadline and limits uvicorn lacks (gyeol/serving.py); the keep-alive timeout
     # closes a connection idle between requests.
     uvicorn.run("gyeol.app:factory", factory=True, host=host, port=port, workers=workers, loop="auto",
-                http=GuardedHttpProtocol, timeout_keep_alive=5, log_level="warning", access_log=False)
+                http=GuardedHttpProtocol, timeout_keep_alive=5, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds))
 
 
 @main.command(help="Apply the database migrations.")
@@ -162,7 +164,8 @@ def worker(once: bool, interval: float) -> None:
     if once:
         _print(_run(jobs.run_once))
     else:
-        _run(lambda svc: jobs.run_forever(svc, interval))
+        grace = _settings().shutdown_grace_seconds
+        _run(lambda svc: jobs.run_until_signalled(svc, interval, grace))
 
 
 @main.group(help="Merchants: create, list, update, and their PG, JWT and other settings.")

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # `gyeol serve` runs the jobs in-process unless external
     worker: Literal["embedded", "external"] = Field(default="embedded", description="embedded or external")
     worker_interval: Seconds = Field(default=1.0, description=SECONDS)
+    # On SIGTERM: how long requests and jobs in flight may take to finish before they are cut off.
+    shutdown_grace_seconds: Seconds = Field(default=30.0, description=SECONDS)
     webhook_retry_scale: Seconds = Field(default=1.0, description="a factor of the retry schedule, more than 0")
     webhook_lease_seconds: Seconds = Field(default=60.0, description=SECONDS)
     webhook_timeout_seconds: Seconds = Field(default=10.0, description=SECONDS)

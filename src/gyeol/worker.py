@@ -6,6 +6,7 @@ A feature adds its job to JOBS; each job takes the services and returns a small 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,9 +59,12 @@ JOBS: dict[str, Job] = {
 }
 
 
-async def run_once(svc: Services) -> dict[str, Any]:
+async def run_once(svc: Services, stop: asyncio.Event | None = None) -> dict[str, Any]:
+    """Every job once; once `stop` is set, the job in flight finishes and the others wait for the next start."""
     results: dict[str, Any] = {}
     for name, job in JOBS.items():
+        if stop is not None and stop.is_set():
+            break
         try:
             results[name] = await job(svc)
         except Exception as exc:  # one failing job must not stop the others
@@ -72,8 +76,25 @@ async def run_once(svc: Services) -> dict[str, Any]:
 async def run_forever(svc: Services, interval: float = 1.0, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     while not stop.is_set():
-        await run_once(svc)
+        await run_once(svc, stop)
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
             pass
+
+
+async def run_until_signalled(svc: Services, interval: float, grace: float) -> None:
+    """`gyeol worker`: on SIGTERM or SIGINT, start no new pass, let the one in flight finish (its deliveries
+    recorded, its lease released) for up to `grace` seconds, then cut it off; its `finally`s still release."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    jobs = asyncio.create_task(run_forever(svc, interval, stop))
+    signalled = asyncio.create_task(stop.wait())
+    await asyncio.wait([jobs, signalled], return_when=asyncio.FIRST_COMPLETED)
+    signalled.cancel()
+    try:
+        await asyncio.wait_for(jobs, grace)
+    except TimeoutError:
+        log.warning("worker_grace_ran_out", grace_seconds=grace)
