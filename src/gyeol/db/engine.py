@@ -168,13 +168,11 @@ async def _waiting(lock: asyncio.Lock | asyncio.Semaphore, seconds: float) -> As
 
 
 async def _close_all(conns: list[tuple[AsyncConnection, Any]], *, invalidate: bool) -> None:
-    """Close lent connections (emptying `conns`); `invalidate`: they are not fit to go back to the pool either.
-    A connection the server dropped may fail to close: that never hides the error being handled."""
-    taken = conns[:]
-    conns.clear()
-    for pg, _ in taken:
+    """Close lent connections; `invalidate`: they are not fit to go back to the pool either. A connection the
+    server dropped may fail to close: that never hides the error being handled."""
+    for pg, _ in conns:
         try:
-            if invalidate:
+            if invalidate and not pg.invalidated:
                 await pg.invalidate()
             await pg.close()
         except Exception as exc:
@@ -309,7 +307,7 @@ class Database:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[tuple[AsyncConnection, Any]]:
         """A PostgreSQL connection and its asyncpg connection, lent for one transaction or read. One that was
-        lost (invalidated) is closed, and with it every idle one when the database went away."""
+        lost is closed, and with it every idle one."""
         async with _waiting(self._borrowers, POOL_WAIT_S):
             if self._idle:
                 pg, raw = self._idle.pop()
@@ -318,16 +316,13 @@ class Database:
                 raw = (await pg.get_raw_connection()).driver_connection
             try:
                 yield pg, raw
-            except BaseException as exc:
-                if database_unreachable(exc):
-                    await _close_all(self._idle, invalidate=True)
-                raise
             finally:
                 # Lent again only as it was taken: open, and in no transaction (one a cut-off call left). A lost
-                # connection says the database may have gone away: the idle ones are not trusted either.
+                # connection (invalidated where its call failed) says the database may have gone away: the idle
+                # ones are not trusted either.
                 if pg.invalidated or raw.is_closed():
-                    await _close_all([(pg, raw), *self._idle], invalidate=not pg.invalidated)
-                    self._idle.clear()
+                    lost, self._idle = [(pg, raw), *self._idle], []
+                    await _close_all(lost, invalidate=True)
                 elif raw.is_in_transaction():
                     await _close_all([(pg, raw)], invalidate=True)
                 else:
@@ -335,7 +330,8 @@ class Database:
 
     async def dispose(self) -> None:
         if not self.is_sqlite:
-            await _close_all(self._idle, invalidate=False)
+            idle, self._idle = self._idle, []
+            await _close_all(idle, invalidate=False)
             await self.engine.dispose()
             return
         if self._writer is not None:
