@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run demo test lint typecheck pytest chromium bench bench-quick bench-ab bench-ab-quick clean
+.PHONY: run demo test lint typecheck pytest chromium bench bench-quick bench-ab bench-ab-quick bench-soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -59,6 +59,12 @@ bench-ab: $(STAMP)
 bench-ab-quick: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/ab.py --quick $(if $(OLD),--old $(OLD)) --new $(NEW)
+
+# Load held for MINUTES (default 10) at c=64 on each store; exits non-zero when RSS or p99 drifts (bench/README.md).
+MINUTES ?= 10
+bench-soak: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/soak.py --minutes $(MINUTES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

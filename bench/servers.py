@@ -185,6 +185,22 @@ class Server:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
 
+    def database_bytes(self) -> int:
+        """The store's size on disk: the SQLite file with its write-ahead log, or PostgreSQL's database."""
+        assert self.tmp is not None
+        if self.kind == "sqlite":
+            return sum(p.stat().st_size for p in self.tmp.glob("bench.db*"))
+        import sqlalchemy as sa
+        from sqlalchemy.engine import make_url
+
+        assert self.pg_name is not None
+        admin = sa.create_engine(make_url(PG_ADMIN).set(drivername="postgresql+psycopg"))
+        try:
+            with admin.connect() as conn:
+                return int(conn.execute(sa.text("SELECT pg_database_size(:n)"), {"n": self.pg_name}).scalar_one())
+        finally:
+            admin.dispose()
+
     def __enter__(self) -> Server:
         try:
             return self.start()

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -45,8 +44,8 @@ from gyeol.faces.shop import errors as shop_errors
 from gyeol.faces.shop import routes as shop_routes
 from gyeol.faces.shopping import errors as shopping_errors
 from gyeol.faces.shopping import routes as shopping_routes
-from gyeol.models import payments
-from gyeol.observability import Metrics, RequestContextMiddleware
+from gyeol.metrics import Metrics
+from gyeol.observability import RequestContextMiddleware
 from gyeol.services import Services, build_services
 from gyeol.simulators.toss.simulator import TossSimulator
 from gyeol.worker import run_forever
@@ -56,7 +55,7 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings, services: Services | None = None, *, bootstrap: bool = False) -> FastAPI:
     svc = services or build_services(settings)
-    metrics = Metrics()
+    metrics = svc.metrics
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -204,12 +203,8 @@ def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
 
     @app.get("/metrics", tags=["Operations"], summary="Prometheus metrics")
     async def prometheus_metrics() -> Response:
-        async with svc.db.read() as conn:
-            rows = (await conn.execute(sa.select(payments.c.status, sa.func.count()).group_by(payments.c.status))).all()
-        metrics.payments.clear()
-        for status, count in rows:
-            metrics.payments.labels(status).set(count)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        await metrics.database.read(svc.db, svc.clock.now())
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 def factory() -> FastAPI:

@@ -158,14 +158,18 @@ def reconcile(older_than: float) -> None:
 @main.command(help="Run the background jobs (reconcile, expiries, purges) until stopped.")
 @click.option("--once", is_flag=True, help="Run one pass of every job and exit.")
 @click.option("--interval", type=float, default=1.0, help="Seconds between passes.")
-def worker(once: bool, interval: float) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve this worker's own metrics (PG calls, webhook deliveries, database waits) on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="The address of --metrics-port.")
+def worker(once: bool, interval: float, metrics_port: int | None, metrics_host: str) -> None:
     from gyeol import worker as jobs
 
     if once:
         _print(_run(jobs.run_once))
     else:
         grace = _settings().shutdown_grace_seconds
-        _run(lambda svc: jobs.run_until_signalled(svc, interval, grace))
+        _run(lambda svc: jobs.run_until_signalled(svc, interval, grace, metrics_host=metrics_host,
+                                                  metrics_port=metrics_port))
 
 
 @main.group(help="Merchants: create, list, update, and their PG, JWT and other settings.")

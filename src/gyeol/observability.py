@@ -1,4 +1,4 @@
-"""Structured JSON logs with a request id, and Prometheus metrics."""
+"""Structured JSON logs with a request id, and each request's metrics (the families: gyeol.metrics)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gyeol.ids import new_id
+from gyeol.metrics import Metrics
 
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
@@ -27,17 +27,6 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
         cache_logger_on_first_use=True,
     )
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("gyeol_http_requests_total", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("gyeol_http_request_duration_seconds", "HTTP request latency",
-                                 ["route"], registry=self.registry,
-                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
-        self.payments = Gauge("gyeol_payments", "Payments by status", ["status"], registry=self.registry)
 
 
 class RequestContextMiddleware:

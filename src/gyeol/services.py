@@ -35,6 +35,7 @@ from gyeol.core.webhooks.service import WebhookService
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.faces.native import views as native_views
+from gyeol.metrics import Metrics
 from gyeol.secrets_store import var_secret
 from gyeol.simulators.sandbox.pg import SandboxPG
 from gyeol.simulators.sandbox.webhooks import SandboxWebhookSender
@@ -68,6 +69,7 @@ class Services:
     broker: Broker | None
     checkout: CheckoutService
     page_secret: bytes  # the buyer's pages' CSRF key
+    metrics: Metrics
 
     async def resolve_caller(self, scope: Scope) -> Caller | None:
         state = scope.setdefault("state", {})
@@ -100,7 +102,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
     # Events speak the native API's objects; the core renders none itself.
     outbox.use_renderer(native_views.render)
-    db = Database(settings.database_url)
+    metrics = Metrics()
+    db = Database(settings.database_url, on_wait=metrics.db_wait)
     key_secret = settings.key_hash_secret or var_secret(settings.var_dir, "key_hash_secret")
     hasher = KeyHasher(key_secret.encode())
     fingerprint_key = hashlib.sha256(b"fingerprint:" + key_secret.encode()).digest()
@@ -110,7 +113,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # The first is the default: the PG of test-mode payments that no merchant's own PG account claims.
     connectors = Connectors(SandboxConnector(sandbox),
                             TossConnector(settings.toss_base_url, timeout=settings.pg_timeout_seconds))
-    pgs = PgCalls(db, cipher, connectors)
+    pgs = PgCalls(db, cipher, connectors, observe=metrics.pg_call)
     merchants = MerchantService(db, clock, hasher)
     orders = OrderService(db, clock)
     customers = CustomerService(db, clock, pgs, cipher)
@@ -142,9 +145,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         webhooks=WebhookService(db, clock, cipher),
         dispatcher=WebhookDispatcher(db, clock, cipher, retry_scale=settings.webhook_retry_scale,
                                      lease=timedelta(seconds=settings.webhook_lease_seconds),
-                                     timeout=settings.webhook_timeout_seconds),
+                                     timeout=settings.webhook_timeout_seconds, observe=metrics.webhook_delivery),
         relay=OutboxRelay(db, clock, broker),
         broker=broker,
         checkout=CheckoutService(payments),
         page_secret=hashlib.sha256(b"pages:" + key_secret.encode()).digest(),
+        metrics=metrics,
     )

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from prometheus_client import start_http_server
 
 from gyeol.core.reconcile import Reconciler
 from gyeol.services import Services
@@ -83,9 +84,23 @@ async def run_forever(svc: Services, interval: float = 1.0, stop: asyncio.Event 
             pass
 
 
-async def run_until_signalled(svc: Services, interval: float, grace: float) -> None:
+async def run_until_signalled(svc: Services, interval: float, grace: float, *, metrics_host: str = "127.0.0.1",
+                              metrics_port: int | None = None) -> None:
     """`gyeol worker`: on SIGTERM or SIGINT, start no new pass, let the one in flight finish (its deliveries
-    recorded, its lease released) for up to `grace` seconds, then cut it off; its `finally`s still release."""
+    recorded, its lease released) for up to `grace` seconds, then cut it off; its `finally`s still release.
+    With `metrics_port`, this process's own counters are served there (prometheus_client's server, on a thread of
+    its own); the database's gauges are the server's `/metrics`."""
+    exporter = None
+    if metrics_port is not None:
+        exporter, _ = start_http_server(metrics_port, metrics_host, registry=svc.metrics.registry)
+    try:
+        await _until_signalled(svc, interval, grace)
+    finally:
+        if exporter is not None:
+            exporter.shutdown()
+
+
+async def _until_signalled(svc: Services, interval: float, grace: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +36,8 @@ POOL_WAIT_S = 30.0
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+# Told of each wait for a connection: the pool waited on, the seconds waited, and whether the wait gave up.
+WaitObserver = Callable[[str, float, bool], None]
 
 
 class Conn:
@@ -150,15 +153,22 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 @asynccontextmanager
-async def _waiting(lock: asyncio.Lock | asyncio.Semaphore, seconds: float) -> AsyncIterator[None]:
+async def _waiting(lock: asyncio.Lock | asyncio.Semaphore, seconds: float, pool: str,
+                   on_wait: WaitObserver | None) -> AsyncIterator[None]:
     """Hold `lock`, waiting at most `seconds` for it (a timer only when there is a wait); past that, the database is
-    as busy as a pool with no free connection (`database_unreachable`)."""
+    as busy as a pool with no free connection (`database_unreachable`). A wait is reported to `on_wait` (the
+    metrics); taking a free connection reports nothing."""
     if lock.locked():
+        began = time.perf_counter()
         try:
             async with asyncio.timeout(seconds):
                 await lock.acquire()
         except TimeoutError:
+            if on_wait is not None:
+                on_wait(pool, time.perf_counter() - began, True)
             raise PoolTimeout(f"No database connection came free within {seconds:g} s.") from None
+        if on_wait is not None:
+            on_wait(pool, time.perf_counter() - began, False)
     else:
         await lock.acquire()
     try:
@@ -192,9 +202,10 @@ def database_unreachable(exc: BaseException) -> bool:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 20) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, on_wait: WaitObserver | None = None) -> None:
         ensure_sqlite_dir(url)
         self.url = url
+        self.on_wait = on_wait
         self.is_sqlite = url.startswith("sqlite")
         json = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
         if self.is_sqlite:
@@ -238,7 +249,7 @@ class Database:
                 await _on_driver(pg, "COMMIT", transaction.commit())
             commits.committed()
             return
-        async with _waiting(self._write_lock, WRITE_LOCK_WAIT_S):
+        async with _waiting(self._write_lock, WRITE_LOCK_WAIT_S, "sqlite_write", self.on_wait):
             conn = self._writer or self._open_writer()
             driver: Any = conn.connection.driver_connection
             await sqlite.patiently(lambda: driver.execute("BEGIN IMMEDIATE"))
@@ -292,7 +303,7 @@ class Database:
             async with self._connection() as (pg, raw):
                 yield Conn(async_=pg, driver=raw)
             return
-        async with _waiting(self._readers, POOL_WAIT_S):
+        async with _waiting(self._readers, POOL_WAIT_S, "sqlite_read", self.on_wait):
             with self.sync_engine.connect() as sync:
                 driver: Any = sync.connection.driver_connection
                 driver.execute("BEGIN")  # one snapshot for the read's statements, whichever way they run
@@ -308,7 +319,7 @@ class Database:
     async def _connection(self) -> AsyncIterator[tuple[AsyncConnection, Any]]:
         """A PostgreSQL connection and its asyncpg connection, lent for one transaction or read. One that was
         lost is closed, and with it every idle one."""
-        async with _waiting(self._borrowers, POOL_WAIT_S):
+        async with _waiting(self._borrowers, POOL_WAIT_S, "postgresql", self.on_wait):
             if self._idle:
                 pg, raw = self._idle.pop()
             else:

@@ -5,11 +5,18 @@ handed in with the request (a connector keeps none and reads no database).
 A money call returns the PG's answer, or None when the PG did not answer (a timeout, a dropped connection) or its
 answer tells nothing yet (`unknown`): an answer not known yet, which `answers.apply` records as such, never as a
 failure.
+
+Each call is reported to `observe` (the metrics) with its connector, operation, outcome and duration: `succeeded`
+(the PG answered: a success, a lookup's "no such request", a challenge to the buyer), `declined` (it refused),
+`timeout` (no answer, or none the connector could read: `ConnectorUnavailable`), `unknown` (an answer that tells no
+outcome yet, or the call failed some other way).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from gyeol.connectors.base import (
     AttemptResult,
@@ -29,6 +36,7 @@ from gyeol.connectors.base import (
 )
 from gyeol.connectors.registry import Connectors
 from gyeol.core.context import Caller
+from gyeol.core.errors import DomainError
 from gyeol.core.merchants import pg_accounts
 from gyeol.core.merchants import repository as merchants_repo
 from gyeol.core.payments.records import Attempt, Payment
@@ -36,16 +44,45 @@ from gyeol.core.refunds.records import Refund
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 
+T = TypeVar("T")
+# Told of each call: connector, operation, outcome, seconds.
+PgCallObserver = Callable[[str, str, str, float], None]
+
 
 def _known(result: AttemptResult) -> AttemptResult | None:
     return None if result.outcome == "unknown" else result
 
 
+def _outcome(answer: object) -> str:
+    if isinstance(answer, AttemptResult):
+        return {"failed": "declined", "unknown": "unknown"}.get(answer.outcome, "succeeded")
+    return "succeeded"
+
+
 class PgCalls:
-    def __init__(self, db: Database, cipher: DataCipher, connectors: Connectors) -> None:
+    def __init__(self, db: Database, cipher: DataCipher, connectors: Connectors, *,
+                 observe: PgCallObserver | None = None) -> None:
         self.db = db
         self.cipher = cipher
         self.connectors = connectors
+        self.observe = observe
+
+    async def _call(self, connector: Connector, operation: str, call: Awaitable[T]) -> T:
+        """The one place a connector is called: the call, timed and reported with its outcome."""
+        outcome, began = "unknown", time.perf_counter()
+        try:
+            answer = await call
+            outcome = _outcome(answer)
+            return answer
+        except ConnectorUnavailable:
+            outcome = "timeout"
+            raise
+        except DomainError:
+            outcome = "declined"
+            raise
+        finally:
+            if self.observe is not None:
+                self.observe(connector.name, operation, outcome, time.perf_counter() - began)
 
     @property
     def default(self) -> str:
@@ -80,11 +117,13 @@ class PgCalls:
     # --- cards --------------------------------------------------------------------------------
     async def tokenize(self, caller: Caller, card: CardData) -> TokenInfo:
         pg = self.for_method(caller.livemode, "card")
-        return await pg.tokenize(TokenizeRequest(await self.credentials(caller.merchant_id, pg), card))
+        return await self._call(pg, "tokenize", pg.tokenize(
+            TokenizeRequest(await self.credentials(caller.merchant_id, pg), card)))
 
     async def describe_token(self, caller: Caller, token: str) -> TokenInfo | None:
         pg = self.for_method(caller.livemode, "card")
-        return await pg.describe_token(TokenQuery(await self.credentials(caller.merchant_id, pg), token))
+        return await self._call(pg, "describe_token", pg.describe_token(
+            TokenQuery(await self.credentials(caller.merchant_id, pg), token)))
 
     # --- a payment's attempts -----------------------------------------------------------------
     async def send(self, p: Payment, a: Attempt, fault: str | None) -> AttemptResult | None:
@@ -94,14 +133,14 @@ class PgCalls:
         creds = await self.credentials(p.merchant_id, connector)
         try:
             if a.kind == "authorize":
-                return _known(await connector.authorize(AuthorizeRequest(
+                return _known(await self._call(connector, "authorize", connector.authorize(AuthorizeRequest(
                     creds, reference=a.id, payment_id=p.id, amount=p.amount, currency=p.currency,
                     capture=p.capture_method == "automatic", token=a.pg_token, payment_key=p.payment_key,
-                    order_id=p.order_id, method_type=a.method_type or "card", fault=fault)))
+                    order_id=p.order_id, method_type=a.method_type or "card", fault=fault))))
             req = FollowUpRequest(creds, reference=a.id, payment_id=p.id, pg_transaction_id=p.pg_transaction_id or "",
                                   amount=a.amount, currency=p.currency, fault=fault)
             call = {"capture": connector.capture, "void": connector.void}[a.kind]
-            return _known(await call(req))
+            return _known(await self._call(connector, a.kind, call(req)))
         except ConnectorUnavailable:
             return None
 
@@ -109,10 +148,10 @@ class PgCalls:
         """What the PG says became of attempt `a`, whose answer was lost or is still awaited."""
         connector = self.connectors.by_name(a.connector)
         try:
-            return _known(await connector.lookup(LookupRequest(
+            return _known(await self._call(connector, "lookup", connector.lookup(LookupRequest(
                 await self.credentials(p.merchant_id, connector), kind=a.kind, reference=a.id, payment_id=p.id,
                 amount=a.amount, order_id=p.order_id, payment_key=p.payment_key,
-                pg_transaction_id=a.pg_transaction_id)))
+                pg_transaction_id=a.pg_transaction_id))))
         except ConnectorUnavailable:
             return None
 
@@ -121,9 +160,9 @@ class PgCalls:
         """A charge the buyer made at the card PG (seed 003): the connector's name and the PG's word on it."""
         connector = self.for_method(caller.livemode, "card")
         try:
-            found = await connector.lookup(LookupRequest(
+            found = await self._call(connector, "lookup", connector.lookup(LookupRequest(
                 await self.credentials(caller.merchant_id, connector), kind="authorize", reference=None,
-                payment_id=payment_id, amount=amount, pg_transaction_id=pg_transaction_id))
+                payment_id=payment_id, amount=amount, pg_transaction_id=pg_transaction_id)))
         except ConnectorUnavailable:
             return connector.name, None
         return connector.name, _known(found)
@@ -132,8 +171,8 @@ class PgCalls:
                            order_id: str | None = None) -> tuple[str, PgPayment | None]:
         """A payment the PG's own window created, as the merchant's PG sees it: the connector's name and it."""
         connector = await self.for_key(merchant_id, livemode)
-        found = await connector.find_payment(PaymentQuery(await self.credentials(merchant_id, connector),
-                                                          payment_key=payment_key, order_id=order_id))
+        found = await self._call(connector, "find_payment", connector.find_payment(PaymentQuery(
+            await self.credentials(merchant_id, connector), payment_key=payment_key, order_id=order_id)))
         return connector.name, found
 
     # --- refunds ------------------------------------------------------------------------------
@@ -141,10 +180,10 @@ class PgCalls:
         """Send refund `r` to its PG, under its id as the PG's idempotency key."""
         connector = self.connectors.by_name(r.connector)
         try:
-            return _known(await connector.refund(FollowUpRequest(
+            return _known(await self._call(connector, "refund", connector.refund(FollowUpRequest(
                 await self.credentials(p.merchant_id, connector), reference=r.id, payment_id=p.id,
                 pg_transaction_id=p.pg_transaction_id or "", amount=r.amount, currency=p.currency, reason=r.reason,
-                fault=fault)))
+                fault=fault))))
         except ConnectorUnavailable:
             return None
 
@@ -152,9 +191,9 @@ class PgCalls:
         """What the PG says became of refund `r`, whose answer was lost."""
         connector = self.connectors.by_name(r.connector)
         try:
-            return _known(await connector.lookup(LookupRequest(
+            return _known(await self._call(connector, "lookup", connector.lookup(LookupRequest(
                 await self.credentials(r.merchant_id, connector), kind="refund", reference=r.id,
                 payment_id=r.payment_id, amount=r.amount, order_id=p.order_id if p else None,
-                payment_key=p.pg_transaction_id if p else None)))
+                payment_key=p.pg_transaction_id if p else None))))
         except ConnectorUnavailable:
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,8 +56,9 @@ class Result:
 class WebhookDispatcher:
     def __init__(self, db: Database, clock: Clock, cipher: DataCipher, *, resolver: Resolver = system_resolver,
                  retry_scale: float = 1.0, lease: timedelta = timedelta(seconds=60), timeout: float = 10.0,
-                 concurrency: int = 16) -> None:
+                 concurrency: int = 16, observe: Callable[[str], None] | None = None) -> None:
         self.db = db
+        self.observe = observe  # told each attempt's outcome once it is recorded: succeeded, failed or dead
         self.clock = clock
         self.cipher = cipher
         self.resolver = resolver
@@ -82,6 +84,8 @@ class WebhookDispatcher:
         outcome = {"delivered": 0, "failed": 0, "dead": 0}
         for r in results:
             outcome[{"succeeded": "delivered", "pending": "failed", "dead": "dead"}[r.status]] += 1
+            if self.observe is not None:
+                self.observe("failed" if r.status == "pending" else r.status)
         return outcome
 
     async def _claim(self, limit: int) -> list[Row]:
