@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -87,3 +88,13 @@ def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     """`gyeol worker` running until stopped; its output on stdout."""
     return subprocess.Popen([GYEOL, "worker", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
+
+
+async def until_answered(c: httpx.AsyncClient, url: str, body: dict[str, Any], key: str) -> httpx.Response:
+    """Retry under the Idempotency-Key until the answer is definitive (not 'in progress', not a 5xx)."""
+    for _ in range(200):
+        r = await c.post(url, json=body, headers={"Idempotency-Key": key})
+        if r.status_code != 409 and r.status_code < 500:
+            return r
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{key}: no definitive answer: {r.status_code} {r.text}")

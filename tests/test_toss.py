@@ -384,3 +384,29 @@ async def test_a_merchants_new_toss_secret_key_is_used_at_once(toss: TossEnv) ->
     # The first payment is the old key's at Toss: the new key does not find it there.
     r = await c.post(f"/v1/payments/{first}/cancel", json={"cancelReason": "USER_REQUEST"})
     assert r.status_code == 404 and r.json()["code"] == "NOT_FOUND_PAYMENT", r.text
+
+
+async def test_fault_switches_are_checked_scoped_to_their_key_and_set_per_request(toss: TossEnv) -> None:
+    t = toss.sim_client
+    for spec in ({"fault": "explode"}, {"fault": "slow", "before": True}, {"fault": "timeout", "times": 0},
+                 {"fault": "error", "match": {"operation": "window"}}, {"fault": "reset", "match": {"amount": 1}}):
+        r = await t.post("/admin/faults", json=spec)
+        assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST", (spec, r.text)
+    assert (await t.get("/admin/faults")).json() == {"faults": []}
+    key = await toss.window("order-fault-1", 1000)
+    armed = (await t.post("/admin/faults", json={"fault": "error", "match": {"operation": "lookup"}})).json()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=toss.sim), base_url="http://toss.sim",
+                                 headers=basic("test_sk_someone_else")) as other:
+        assert (await other.get("/admin/faults")).json() == {"faults": []}  # another key's switches are apart
+    assert (await t.get(f"/v1/payments/{key}")).status_code == 500
+    assert (await t.get(f"/v1/payments/{key}")).status_code == 200  # used up by its one hit
+    assert (await t.get("/admin/faults")).json()["faults"] == [{**armed, "hits": 1}]
+    r = await t.get(f"/v1/payments/{key}", headers={"Gyeol-Sim-Fault": "missing_field; field=totalAmount"})
+    assert r.status_code == 200 and "totalAmount" not in r.json() and r.json()["status"] == "IN_PROGRESS"
+    r = await t.get(f"/v1/payments/{key}", headers={"Gyeol-Sim-Fault": "slow; seconds=x"})
+    assert r.status_code == 400 and r.json()["code"] == "INVALID_REQUEST"
+    await t.delete("/admin/faults")
+    assert (await t.get("/admin/faults")).json() == {"faults": []}
+    journal = (await t.get("/admin/journal")).json()["entries"]
+    assert [(e["operation"], e["httpStatus"], e["fault"]) for e in journal] == [
+        ("lookup", 200, "error"), ("lookup", 200, None), ("lookup", 200, "missing_field")]

@@ -110,6 +110,7 @@ class LookupRequest:
     order_id: str | None = None
     payment_key: str | None = None
     pg_transaction_id: str | None = None
+    reason: str | None = None  # a refund's, for a PG that learns a lost answer by the request sent again
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """The Toss Payments connector: Toss's v1 wire format over httpx, with the merchant's own secret key, which each
 request carries (the core reads and decrypts it; the connector keeps none and reads no database).
 
-Authorize is Toss's confirm, void and refund are its cancel, and a lost answer is looked up by orderId. A timeout, a
-connection error, a 5xx or a 409 leaves the outcome unknown (ConnectorUnavailable); every other answer, a rejection
-included, is a result.
+Authorize is Toss's confirm, void and refund are its cancel. A timeout, a connection error, a 5xx, a 409 or an
+answer that is not a whole Toss object leaves the outcome unknown (ConnectorUnavailable); every other answer, a
+rejection included, is a result. A lost answer is learnt from Toss: a confirm from the payment, and a confirm Toss
+has not approved yet, like a cancel, by sending the request again under its own Idempotency-Key, which Toss answers
+with the first request's answer (or 409 while it still runs) and never carries out twice.
 """
 
 from __future__ import annotations
@@ -69,25 +71,35 @@ class TossConnector:
         answer = await self._call(credentials, "GET", path)
         return answer if isinstance(answer, Payment) else None
 
-    async def _confirm(self, req: AuthorizeRequest, payment_key: str, order_id: str) -> AttemptResult:
-        answer = await self._call(req.credentials, "POST", "/v1/payments/confirm",
-                                  ConfirmIn(payment_key=payment_key, order_id=order_id, amount=req.amount),
-                                  idempotency_key=req.reference, fault=req.fault)
+    async def _known_payment(self, credentials: Credentials, path: str) -> Payment | None:
+        """The payment at `path`, None only when Toss has none; any other refusal leaves it unknown."""
+        answer = await self._call(credentials, "GET", path)
+        if isinstance(answer, Error) and answer.code != "NOT_FOUND_PAYMENT":
+            raise ConnectorUnavailable(f"toss: lookup refused with {answer.code}")
+        return answer if isinstance(answer, Payment) else None
+
+    async def _confirm(self, credentials: Credentials, reference: str, payment_key: str, order_id: str, amount: int,
+                       fault: str | None = None) -> AttemptResult:
+        answer = await self._call(credentials, "POST", "/v1/payments/confirm",
+                                  ConfirmIn(payment_key=payment_key, order_id=order_id, amount=amount),
+                                  idempotency_key=reference, fault=fault)
         if isinstance(answer, Payment):
             return transformers.confirmed(answer)
         if answer.code == "ALREADY_PROCESSED_PAYMENT":
-            # Approved before (a retry whose answer was lost, or someone else's confirm): accept what matches.
-            found = await self._payment(req.credentials, f"/v1/payments/{payment_key}")
-            if found is not None and transformers.status_of(found) == "approved" and found.order_id == order_id \
-                    and found.total_amount == req.amount:
-                return transformers.confirmed(found)
+            # Approved before: by this confirm, whose answer was lost and whose key Toss no longer holds, or by
+            # someone else's. The payment says what it came to when it is this order's, at this amount.
+            found = await self._known_payment(credentials, f"/v1/payments/{payment_key}")
+            if found is None or (found.order_id, found.total_amount) != (order_id, amount):
+                return transformers.refused(answer)
+            return transformers.confirmed(found)
         return transformers.refused(answer)
 
     async def authorize(self, req: AuthorizeRequest) -> AttemptResult:
         if not req.payment_key or not req.order_id:
             return AttemptResult("failed", failure_code="unsupported_method",
                                  failure_message="Toss confirms payments its own window created (a paymentKey).")
-        return await self._confirm(req, req.payment_key, req.order_id)
+        return await self._confirm(req.credentials, req.reference, req.payment_key, req.order_id, req.amount,
+                                   req.fault)
 
     async def capture(self, req: FollowUpRequest) -> AttemptResult:
         return AttemptResult("failed", failure_code="unsupported_operation",
@@ -97,25 +109,40 @@ class TossConnector:
         return await self.refund(req)
 
     async def refund(self, req: FollowUpRequest) -> AttemptResult:
-        answer = await self._call(req.credentials, "POST", f"/v1/payments/{req.pg_transaction_id}/cancel",
-                                  CancelIn(cancel_reason=req.reason or "refund", cancel_amount=req.amount),
-                                  idempotency_key=req.reference, fault=req.fault)
-        if isinstance(answer, Error):
-            return transformers.refused(answer)
-        return AttemptResult("succeeded", pg_transaction_id=answer.last_transaction_key)
+        return await self._cancel(req.credentials, req.reference, req.pg_transaction_id, req.amount, req.reason,
+                                  req.fault)
+
+    async def _cancel(self, credentials: Credentials, reference: str, payment_key: str, amount: int,
+                      reason: str | None, fault: str | None = None) -> AttemptResult:
+        answer = await self._call(credentials, "POST", f"/v1/payments/{payment_key}/cancel",
+                                  CancelIn(cancel_reason=reason or "refund", cancel_amount=amount),
+                                  idempotency_key=reference, fault=fault)
+        if isinstance(answer, Payment):
+            return AttemptResult("succeeded", pg_transaction_id=answer.last_transaction_key)
+        if answer.code == "ALREADY_CANCELED_PAYMENT":
+            # Wholly canceled before: by this cancel, whose answer was lost and whose key Toss no longer holds, or
+            # at Toss. Either way the amount went back once; the cancel that took it is this one's record.
+            found = await self._known_payment(credentials, f"/v1/payments/{payment_key}")
+            if found is not None and found.status == "CANCELED":
+                taken = [c for c in found.cancels or () if c.cancel_amount == amount]
+                if taken:
+                    return AttemptResult("succeeded", pg_transaction_id=taken[-1].transaction_key)
+        return transformers.refused(answer)
 
     async def lookup(self, req: LookupRequest) -> AttemptResult:
-        """Settle a request whose answer was lost: a cancel is found among the payment's cancels, a confirm by
-        orderId, as Toss's docs advise."""
-        if req.kind == "refund" and req.payment_key:
-            found = await self._payment(req.credentials, f"/v1/payments/{req.payment_key}")
-            if found is not None and any(c.cancel_amount == req.amount for c in found.cancels or ()):
-                return AttemptResult("succeeded", pg_transaction_id=found.last_transaction_key)
-            return AttemptResult("not_found")
-        found = await self._payment(req.credentials, f"/v1/payments/orders/{req.order_id}") if req.order_id \
-            else None
-        if found is None or transformers.status_of(found) == "pending":
-            return AttemptResult("not_found")  # the confirm never reached Toss: nothing was taken
+        """Settle a request whose answer was lost or is awaited."""
+        if req.kind == "refund":
+            if not (req.payment_key and req.reference):
+                return AttemptResult("not_found")
+            return await self._cancel(req.credentials, req.reference, req.payment_key, req.amount, req.reason)
+        path = f"/v1/payments/{req.payment_key}" if req.payment_key else f"/v1/payments/orders/{req.order_id}"
+        found = await self._known_payment(req.credentials, path) if req.payment_key or req.order_id else None
+        if found is None:
+            return AttemptResult("not_found")  # Toss has no such payment: nothing was taken
+        if transformers.status_of(found) == "pending" and req.reference and req.payment_key and req.order_id:
+            # Not approved yet: the confirm may still run at Toss, or never have reached it. Sent again under its
+            # key, Toss answers which (409 while it runs: still unknown) and approves at most once.
+            return await self._confirm(req.credentials, req.reference, req.payment_key, req.order_id, req.amount)
         return transformers.confirmed(found)
 
     async def find_payment(self, req: PaymentQuery) -> PgPayment | None:

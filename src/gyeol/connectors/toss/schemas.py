@@ -1,5 +1,7 @@
 """Toss Payments' v1 JSON, as the connector reads and writes it (docs/toss.md). Fields Gyeol does not use are
-ignored; a payment object without its key or status is no answer at all."""
+ignored. Toss sends every field of its objects, null where it has no value; an answer without one that Gyeol reads
+is no answer at all (the outcome stays unknown), never a default that could read as a refusal or a wrong amount.
+"""
 
 from __future__ import annotations
 
@@ -18,30 +20,30 @@ class Failure(Toss):
 
 class Cancel(Toss):
     cancel_amount: int
-    transaction_key: str | None = None
+    transaction_key: str | None
 
 
 class Payment(Toss):
     """The Payment object every payments endpoint answers with."""
 
     payment_key: str
-    order_id: str = ""
+    order_id: str
     status: str
-    total_amount: int = 0
-    balance_amount: int = 0
-    currency: str = "KRW"
-    method: str | None = None  # in the caller's language: "카드" or "CARD"
-    approved_at: str | None = None
-    last_transaction_key: str | None = None
-    secret: str | None = None
-    failure: Failure | None = None
-    cancels: list[Cancel] | None = None
+    total_amount: int
+    balance_amount: int
+    currency: str
+    method: str | None  # in the caller's language: "카드" or "CARD"
+    approved_at: str | None
+    last_transaction_key: str | None
+    secret: str | None
+    failure: Failure | None
+    cancels: list[Cancel] | None
 
 
 class Error(Toss):
     """Every error answer: {code, message}."""
 
-    code: str = "UNKNOWN"
+    code: str
     message: str | None = None
 
 

@@ -194,6 +194,6 @@ class PgCalls:
             return _known(await self._call(connector, "lookup", connector.lookup(LookupRequest(
                 await self.credentials(r.merchant_id, connector), kind="refund", reference=r.id,
                 payment_id=r.payment_id, amount=r.amount, order_id=p.order_id if p else None,
-                payment_key=p.pg_transaction_id if p else None))))
+                payment_key=p.pg_transaction_id if p else None, reason=r.reason))))
         except ConnectorUnavailable:
             return None

@@ -8,7 +8,7 @@ in memory (one process); the simulator plays Toss, not Gyeol, so it shares nothi
 from __future__ import annotations
 
 import asyncio
-import base64
+import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +25,10 @@ from starlette.routing import Route
 
 from gyeol.core.clock import KST
 from gyeol.simulators.sandbox.cards import behavior_of
-from gyeol.simulators.toss import window
-from gyeol.toss_v1 import ERROR_STATUS, METHOD_KO, ORDER_ID_MAX, message
+from gyeol.simulators.toss import faults, window
+from gyeol.simulators.toss.faults import BadFault, Fault
+from gyeol.simulators.toss.wire import TossError, body_of, error_response, json_response, owner_of
+from gyeol.toss_v1 import ERROR_STATUS, METHOD_KO, ORDER_ID_MAX
 from gyeol.web.assets import asset_response
 from gyeol.web.cardform import read_card, read_form
 from gyeol.web.security import Csrf
@@ -35,13 +37,6 @@ from gyeol.web.texts import lang_of
 log = structlog.get_logger(__name__)
 CONFIRM_WINDOW = timedelta(minutes=10)
 RETRY_MINUTES = (1, 4, 16, 64, 256, 1024, 4096)  # Toss's re-send schedule after a failed webhook
-
-
-class TossError(Exception):
-    def __init__(self, code: str, status: int | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.status = status or ERROR_STATUS.get(code, 400)
 
 
 def _toss_time(dt: datetime | None) -> str | None:
@@ -108,6 +103,7 @@ class TossSimulator:
         self.payments: dict[str, SimPayment] = {}
         self.idempotency: dict[tuple[str, str, str, str], tuple[int, bytes] | None] = {}
         self.deliveries: list[dict[str, Any]] = []
+        self.faults = faults.Switchboard()
         self._tasks: set[asyncio.Task[None]] = set()
         self.csrf = Csrf(secrets.token_bytes(32))  # the window's forms; in memory, like everything here
         self.app = Starlette(routes=[
@@ -120,6 +116,7 @@ class TossSimulator:
             Route("/checkout/{payment_key}", self.checkout_page, methods=["GET"]),
             Route("/checkout/{payment_key}/{answer:str}", self.checkout_answer, methods=["POST"]),
             Route("/assets/{name}", self.asset, methods=["GET"]),
+            *faults.admin_routes(self.faults, self._books),
         ])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -129,45 +126,16 @@ class TossSimulator:
     def _base(self, request: Request) -> str:
         return self.public_url or str(request.base_url).rstrip("/")
 
-    @staticmethod
-    def _owner(request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        if not header.startswith("Basic "):
-            raise TossError("UNAUTHORIZED_KEY")
-        try:
-            decoded = base64.b64decode(header[6:], validate=True).decode()
-        except ValueError:
-            raise TossError("UNAUTHORIZED_KEY") from None
-        if ":" not in decoded:
-            raise TossError("INCORRECT_BASIC_AUTH_FORMAT")
-        key = decoded.split(":", 1)[0]
-        if not key.startswith("test_sk_") or len(key) < 9:
-            raise TossError("UNAUTHORIZED_KEY")
-        return key
-
-    @staticmethod
-    async def _body(request: Request) -> dict[str, Any]:
-        try:
-            body = orjson.loads(await request.body() or b"{}")
-        except orjson.JSONDecodeError:
-            raise TossError("INVALID_REQUEST") from None
-        if not isinstance(body, dict):
-            raise TossError("INVALID_REQUEST")
-        return body
-
-    @staticmethod
-    def _error(err: TossError) -> Response:
-        return Response(orjson.dumps({"code": err.code, "message": message(err.code)}), status_code=err.status,
-                        media_type="application/json")
-
     def _ok(self, request: Request, p: SimPayment) -> Response:
         english = request.headers.get("accept-language", "").lower().startswith("en")
         return Response(orjson.dumps(p.to_json(self._base(request), english)), media_type="application/json")
 
-    async def _api(self, request: Request, handler: Callable[[str], Any], *, post: bool) -> Response:
-        """Auth, the test-code header, and Toss's Idempotency-Key rules around one API call."""
+    async def _api(self, request: Request, handler: Callable[[str], Any], *, post: bool,
+                   operation: str | None = None) -> Response:
+        """Auth, the test-code header, the fault switches (`faults.py`) and Toss's Idempotency-Key rules around one
+        API call of a connector's `operation` (None: the buyer's side, which meets no fault)."""
         try:
-            owner = self._owner(request)
+            owner = owner_of(request)
             test_code = request.headers.get("tosspayments-test-code")
             if test_code:
                 if test_code not in ERROR_STATUS:
@@ -176,7 +144,24 @@ class TossSimulator:
             ikey = request.headers.get("idempotency-key") if post else None
             if ikey is not None and len(ikey) > 300:
                 raise TossError("INVALID_IDEMPOTENCY_KEY")
-            slot = (owner, ikey or "", request.method, request.url.path)
+            key, order = await self._facts(request)
+            fault = self._fault(request, owner, operation, key, order) if operation else None
+        except TossError as err:
+            return error_response(err)
+        # A fault `before` the work: the request never reached Toss.
+        answer = None if fault is not None and fault.before else \
+            await self._run(request, owner, handler, ikey, fault, operation)
+        if operation:
+            self.faults.record(owner, operation, key, order, answer, fault, _toss_time(self.now()))
+        if fault is not None:
+            return faults.instead(fault, answer)
+        assert answer is not None
+        return answer
+
+    async def _run(self, request: Request, owner: str, handler: Callable[[str], Any], ikey: str | None,
+                   fault: Fault | None, operation: str | None) -> Response:
+        slot = (owner, ikey or "", request.method, request.url.path)
+        try:
             if ikey:
                 if slot in self.idempotency:
                     stored = self.idempotency[slot]
@@ -185,17 +170,51 @@ class TossSimulator:
                     return Response(stored[1], status_code=stored[0], media_type="application/json")
                 self.idempotency[slot] = None
             try:
+                if fault is not None and fault.name == "slow":
+                    await asyncio.sleep(fault.seconds)  # the work is under way: a retry of its key gets a 409
                 response: Response = await handler(owner)
             except TossError as err:
-                response = self._error(err)
+                response = error_response(err)
             except BaseException:
                 self.idempotency.pop(slot, None)
                 raise
             if ikey:
                 self.idempotency[slot] = (response.status_code, bytes(response.body))
+            if fault is not None and fault.name == "already_processed" and response.status_code == 200 and (
+                    operation == "confirm" or orjson.loads(response.body)["status"] == "CANCELED"):
+                # Toss no longer knows the key: a retry meets the payment's state (ALREADY_PROCESSED_PAYMENT,
+                # ALREADY_CANCELED_PAYMENT). A partial cancel keeps it, or its retry would cancel twice.
+                self.idempotency.pop(slot, None)
             return response
         except TossError as err:
-            return self._error(err)
+            return error_response(err)
+
+    async def _facts(self, request: Request) -> tuple[str | None, str | None]:
+        """The paymentKey and orderId a call names: in its path or body, or the orderId of its payment."""
+        body: dict[str, Any] = {}
+        if request.method == "POST":
+            with contextlib.suppress(TossError):
+                body = await body_of(request)
+        key = request.path_params.get("payment_key") or body.get("paymentKey")
+        order = request.path_params.get("order_id") or body.get("orderId")
+        key, order = (key if isinstance(key, str) else None), (order if isinstance(order, str) else None)
+        if order is None and key in self.payments:
+            order = self.payments[key].order_id
+        return key, order
+
+    def _fault(self, request: Request, owner: str, operation: str, key: str | None, order: str | None
+               ) -> Fault | None:
+        try:
+            return self.faults.pick(owner, request.headers.get("gyeol-sim-fault"), operation, key, order)
+        except BadFault as exc:
+            raise TossError("INVALID_REQUEST", text=str(exc)) from None
+
+    def _books(self, owner: str, order_id: str | None) -> list[dict[str, Any]]:
+        """The owner's payments (of one order), as Toss would answer each."""
+        found = [p for p in self.payments.values() if p.owner == owner and order_id in (None, p.order_id)]
+        for p in found:
+            self._expire(p)
+        return [p.to_json(self.public_url, english=False) for p in found]
 
     def _find(self, owner: str, payment_key: str) -> SimPayment:
         p = self.payments.get(payment_key)
@@ -213,20 +232,20 @@ class TossSimulator:
     # --- the API ------------------------------------------------------------------------------
     async def confirm(self, request: Request) -> Response:
         async def run(owner: str) -> Response:
-            body = await self._body(request)
+            body = await body_of(request)
             return self._confirm(request, owner, body.get("paymentKey"), body)
-        return await self._api(request, run, post=True)
+        return await self._api(request, run, post=True, operation="confirm")
 
     async def get_or_legacy_confirm(self, request: Request) -> Response:
         key = request.path_params["payment_key"]
         if request.method == "POST":  # the legacy confirm path, an alias
             async def legacy(owner: str) -> Response:
-                return self._confirm(request, owner, key, await self._body(request))
-            return await self._api(request, legacy, post=True)
+                return self._confirm(request, owner, key, await body_of(request))
+            return await self._api(request, legacy, post=True, operation="confirm")
 
         async def get(owner: str) -> Response:
             return self._ok(request, self._find(owner, key))
-        return await self._api(request, get, post=False)
+        return await self._api(request, get, post=False, operation="lookup")
 
     def _confirm(self, request: Request, owner: str, key: Any, body: dict[str, Any]) -> Response:
         order_id, amount = body.get("orderId"), body.get("amount")
@@ -264,11 +283,11 @@ class TossSimulator:
             p = found[-1]
             self._expire(p)
             return self._ok(request, p)
-        return await self._api(request, run, post=False)
+        return await self._api(request, run, post=False, operation="lookup")
 
     async def cancel(self, request: Request) -> Response:
         async def run(owner: str) -> Response:
-            body = await self._body(request)
+            body = await body_of(request)
             p = self._find(owner, request.path_params["payment_key"])
             reason, amount = body.get("cancelReason"), body.get("cancelAmount")
             if not isinstance(reason, str) or not reason or len(reason) > 200:
@@ -298,13 +317,13 @@ class TossSimulator:
             p.status = "CANCELED" if p.balance == 0 else "PARTIAL_CANCELED"
             self._status_changed(p)
             return self._ok(request, p)
-        return await self._api(request, run, post=True)
+        return await self._api(request, run, post=True, operation="cancel")
 
     # --- the buyer's side: the payment window and deposits ------------------------------------
     async def open_window(self, request: Request) -> Response:
         """Play the buyer's payment window: a payment owned by this key, authenticated, ready to confirm."""
         async def run(owner: str) -> Response:
-            body = await self._body(request)
+            body = await body_of(request)
             order_id, amount, method = body.get("orderId"), body.get("amount"), body.get("method", "CARD")
             if not isinstance(order_id, str) or not 6 <= len(order_id) <= ORDER_ID_MAX or type(amount) is not int \
                     or amount <= 0 or method not in ("CARD", "VIRTUAL_ACCOUNT"):
@@ -314,8 +333,7 @@ class TossSimulator:
                            order_name=str(body.get("orderName") or order_id)[:100], amount=amount, method=method,
                            requested_at=self.now(), success_url=body.get("successUrl"), fail_url=body.get("failUrl"))
             self.payments[key] = p
-            return Response(orjson.dumps({"paymentKey": key, "checkoutUrl": f"{self._base(request)}/checkout/{key}"}),
-                            media_type="application/json")
+            return json_response({"paymentKey": key, "checkoutUrl": f"{self._base(request)}/checkout/{key}"})
         return await self._api(request, run, post=True)
 
     async def asset(self, request: Request) -> Response:
