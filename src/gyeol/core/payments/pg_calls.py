@@ -58,6 +58,8 @@ def _known(result: AttemptResult) -> AttemptResult | None:
 def _outcome(answer: object) -> str:
     if isinstance(answer, AttemptResult):
         return {"failed": "declined", "unknown": "unknown"}.get(answer.outcome, "succeeded")
+    if isinstance(answer, OpenedWindow) and answer.payment_key is None:
+        return "declined"
     return "succeeded"
 
 
@@ -139,7 +141,7 @@ class PgCalls:
         """The payment the PG opened for its window, or its refusal; None when the PG did not answer (the same
         request sent again answers the same payment: `req.reference` is its idempotency key)."""
         try:
-            return await connector.open_window(req)
+            return await self._call(connector, "open_window", connector.open_window(req))
         except ConnectorUnavailable:
             return None
 
