@@ -5,6 +5,7 @@ confirm charges at Toss, once. A sandbox merchant keeps Gyeol's own checkout."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -58,6 +59,14 @@ async def _at_toss(toss: TossEnv, payment_key: str) -> dict[str, Any]:  # noqa: 
     assert r.status_code == 200, r.text
     got: dict[str, Any] = r.json()
     return got
+
+
+async def _window_calls(toss: TossEnv, outcome: str) -> float:  # noqa: F811
+    """Gyeol's count of its calls opening a window at Toss, of one outcome (its /metrics)."""
+    text = (await toss.env.client.get("/metrics")).text
+    labels = f'connector="toss",operation="open_window",outcome="{outcome}"'
+    found = re.search(r"^gyeol_pg_calls_total\{" + re.escape(labels) + r"\} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def _opened_for(toss: TossEnv, order_id: str) -> list[str]:  # noqa: F811
@@ -182,8 +191,10 @@ async def test_a_lost_answer_or_a_crash_before_the_insert_opens_one_window(
     r = await c.post("/v1/payments", json={**_triple("kiosk-key-5", "order-window-5"), **WINDOW})
     assert (r.status_code, r.json()["code"]) == (502, "PG_UNAVAILABLE"), r.text
     assert len(_opened_for(toss, "order-window-5")) == 1
+    assert await _window_calls(toss, "timeout") == 1
     created = await _create(toss, "kiosk-key-5", "order-window-5")
     assert _opened_for(toss, "order-window-5") == [created["paymentKey"]]
+    assert await _window_calls(toss, "succeeded") == 1
 
     svc = toss.env.svc
     insert = svc.payments.create_intent
@@ -211,6 +222,7 @@ async def test_tosss_refusal_and_a_missing_fail_url_record_nothing(toss: TossEnv
     c = toss.env.client
     r = await c.post("/v1/payments", json={**_triple("kiosk-key-7", "o-7"), **WINDOW})  # Toss wants 6+ chars
     assert (r.status_code, r.json()["code"]) == (400, "INVALID_REQUEST"), r.text
+    assert await _window_calls(toss, "declined") == 1
     r = await c.post("/v1/payments", json={**_triple("kiosk-key-8", "order-window-8"),
                                            "successUrl": WINDOW["successUrl"]})
     assert (r.status_code, r.json()["code"]) == (400, "INVALID_REQUEST"), r.text
