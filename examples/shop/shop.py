@@ -1,14 +1,16 @@
 """결 상점 (Gyeol Shop): a small merchant web shop in front of Gyeol, the kind seed 004 describes.
 
-Products, then an order, which the shop's server registers in Gyeol (`POST /api/v1/orders`) before any payment.
-Then the buyer goes to a payment window, which comes back the way Toss's does: to `successUrl` with
-`?paymentKey=&orderId=&amount=`, or to `failUrl` with `?code=&message=&orderId=` (a cancel is code
-PAY_PROCESS_CANCELED). Two windows:
+Products, then an order. The buyer chooses a payment window; the shop's server registers the order in Gyeol
+(`POST /api/v1/orders`) before any payment, creates the payment with a paymentKey of its own (`POST /v1/payments
+{paymentKey, orderId, amount, successUrl, failUrl}`) and sends the buyer to the answer's `checkout.url`. The window
+comes back the way Toss's does: to `successUrl` with `?paymentKey=&orderId=&amount=`, or to `failUrl` with
+`?code=&message=&orderId=` (a cancel is code PAY_PROCESS_CANCELED). The shop holds two of Gyeol's merchants, and
+Gyeol decides the window by the merchant's PG:
 
-- Gyeol's hosted checkout (the default): the shop's server creates the payment with its secret key and a paymentKey
-  of its own (`POST /v1/payments {paymentKey, orderId, amount, successUrl, failUrl}`) and sends the buyer to its
-  `checkout.url`. The checkout takes the card or the bank and charges nothing (or issues a virtual account).
-- Toss's payment window, played by Gyeol's simulator (`POST /sandbox/toss/payments` → `checkoutUrl`).
+- Gyeol's hosted checkout (the default), for the shop's merchant on the sandbox PG (`SHOP_SECRET_KEY`). The
+  checkout takes the card or the bank and charges nothing (or issues a virtual account).
+- Toss's payment window, for the shop's merchant whose PG is Toss (`SHOP_TOSS_SECRET_KEY`; under `make demo`,
+  Gyeol's Toss simulator plays Toss). Gyeol opens the payment at Toss, and the answer's paymentKey is Toss's.
 Either window only authenticates; the confirm below is what charges. A confirm that Gyeol's card declines, or that
 waits on a 3-D Secure challenge, sends the buyer back to Gyeol's window, which shows why or the challenge.
 
@@ -67,6 +69,7 @@ class Order:
     name: str
     status: str = "created"  # → "paid" once Gyeol's confirm answered
     windows: dict[str, str] = field(default_factory=dict)  # paymentKey → the window it was opened in
+    registered: set[str] = field(default_factory=set)  # the windows whose merchant in Gyeol knows the order
     payment_key: str | None = None
     settlement_id: str | None = None  # from the confirm's answer: what a real shop books for its accounts
     receipt_url: str | None = None
@@ -75,16 +78,18 @@ class Order:
 @dataclass
 class Config:
     gyeol_url: str  # how the shop's server reaches Gyeol (and the origin its pages' forms may redirect to)
-    secret_key: str  # the shop's Gyeol secret key: server side only
+    secret_key: str  # the Gyeol secret key of the shop's merchant on the sandbox PG: server side only
     public_url: str  # how buyers reach the shop (returnUrl, successUrl, …)
     name: str = "결 상점"
+    toss_secret_key: str | None = None  # the Gyeol secret key of the shop's merchant whose PG is Toss, if any
 
     @classmethod
     def from_env(cls, port: int) -> Config:
         return cls(gyeol_url=os.environ.get("SHOP_GYEOL_URL", "http://127.0.0.1:9090").rstrip("/"),
                    secret_key=os.environ.get("SHOP_SECRET_KEY", "test_sk_dummy"),
                    public_url=os.environ.get("SHOP_PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/"),
-                   name=os.environ.get("SHOP_NAME", "결 상점"))
+                   name=os.environ.get("SHOP_NAME", "결 상점"),
+                   toss_secret_key=os.environ.get("SHOP_TOSS_SECRET_KEY") or None)
 
 
 async def form_of(request: Request) -> dict[str, str]:
@@ -112,10 +117,10 @@ class GyeolError(Exception):
 
 
 class Gyeol:
-    """The shop's server-side client for Gyeol, authenticated with the shop's secret key."""
+    """The shop's server-side client for Gyeol, authenticated with one of the shop's secret keys."""
 
-    def __init__(self, cfg: Config) -> None:
-        token = base64.b64encode(f"{cfg.secret_key}:".encode()).decode()
+    def __init__(self, cfg: Config, secret_key: str) -> None:
+        token = base64.b64encode(f"{secret_key}:".encode()).decode()
         self.client = httpx.AsyncClient(base_url=cfg.gyeol_url, timeout=20.0,
                                         headers={"Authorization": f"Basic {token}"})
 
@@ -169,7 +174,10 @@ class Shop:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.orders: dict[str, Order] = {}
-        self.gyeol = Gyeol(cfg)
+        # A merchant per window: Gyeol opens each merchant's payments in the window of its PG.
+        self.gyeol = {"gyeol": Gyeol(cfg, cfg.secret_key)}
+        if cfg.toss_secret_key:
+            self.gyeol["toss"] = Gyeol(cfg, cfg.toss_secret_key)
 
     # 1. the product list
     async def home(self, request: Request) -> Response:
@@ -199,14 +207,21 @@ class Shop:
         name = lines[0][0].name + (f" 외 {len(lines) - 1}건" if len(lines) > 1 else "")
         order = Order(order_id=f"shop-{secrets.token_hex(8)}", lines=lines, amount=amount, name=name)
         try:
-            await self.gyeol.call("POST", "/api/v1/orders", {
-                "orderId": order.order_id, "amount": amount, "currency": "KRW", "orderName": name,
-                "items": [{"name": p.name, "amount": p.price, "quantity": q} for p, q in lines]})
+            await self._register(order, "gyeol")
         except GyeolError as err:
             return page(self.cfg, "주문 실패", f'<h1>주문하지 못했습니다</h1><p role="alert">{escape(err.message)}</p>'
                                             '<p><a href="/">상품 목록으로</a></p>', status=502)
         self.orders[order.order_id] = order
         return RedirectResponse(f"/orders/{order.order_id}", status_code=303)
+
+    async def _register(self, order: Order, window: str) -> None:
+        """The order, registered with the merchant of `window` in Gyeol (seed 004, 3단계), once."""
+        if window in order.registered:
+            return
+        await self.gyeol[window].call("POST", "/api/v1/orders", {
+            "orderId": order.order_id, "amount": order.amount, "currency": "KRW", "orderName": order.name,
+            "items": [{"name": p.name, "amount": p.price, "quantity": q} for p, q in order.lines]})
+        order.registered.add(window)
 
     async def show_order(self, request: Request) -> Response:
         order = self.orders.get(request.path_params["order_id"])
@@ -216,12 +231,13 @@ class Shop:
             await self._refresh(order)  # a virtual account may have been paid meanwhile
         if order.status == "paid":
             return self._paid_page(order)
+        toss = ('<label><input type="radio" name="window" value="toss"> 토스 결제창 (토스 가맹점)</label>'
+                if "toss" in self.gyeol else "")
         body = (f'<h1>주문 확인</h1>{order_table(order)}<p id="order-status">결제 전</p>'
                 f'<form method="post" action="/orders/{order.order_id}/pay" class="pay">'
                 f'<fieldset><legend>결제창</legend>'
                 f'<label><input type="radio" name="window" value="gyeol" checked> 결 결제창 (카드·계좌이체·가상계좌)'
-                f"</label>"
-                f'<label><input type="radio" name="window" value="toss"> 토스 결제창 (결의 시뮬레이터)</label>'
+                f"</label>{toss}"
                 f'</fieldset><button type="submit" id="pay-now">{won(order.amount)} 결제하기</button></form>')
         return page(self.cfg, "주문 확인", body)
 
@@ -233,24 +249,20 @@ class Shop:
         if order.status == "paid":
             return RedirectResponse(f"/orders/{order.order_id}", status_code=303)
         form = await form_of(request)
-        window = "toss" if form.get("window") == "toss" else "gyeol"
+        window = "toss" if form.get("window") == "toss" and "toss" in self.gyeol else "gyeol"
         base = self.cfg.public_url
         try:
-            if window == "toss":
-                opened = await self.gyeol.call("POST", "/sandbox/toss/payments", {
-                    "orderId": order.order_id, "orderName": order.name, "amount": order.amount, "method": "CARD",
-                    "successUrl": f"{base}/success", "failUrl": f"{base}/fail"})
-                key, url = str(opened["paymentKey"]), str(opened["checkoutUrl"])
-            else:
-                # A payment with a paymentKey of the shop's own: Gyeol's checkout authenticates the buyer and, like
-                # Toss's window, returns with paymentKey, orderId and amount.
-                key = f"{order.order_id}-{secrets.token_hex(6)}"
-                created = await self.gyeol.call("POST", "/v1/payments", {
-                    "paymentKey": key, "orderId": order.order_id, "amount": order.amount,
-                    "successUrl": f"{base}/success", "failUrl": f"{base}/fail"})
-                url = str((created.get("checkout") or {}).get("url") or "")
-                if not url:
-                    raise GyeolError(502, {"message": "결 서버가 결제창 주소를 주지 않았습니다."})
+            await self._register(order, window)
+            # A payment with a paymentKey of the shop's own. Gyeol opens it in the window of the merchant's PG (its
+            # own checkout, or Toss's, whose paymentKey the answer then carries), which authenticates the buyer and
+            # returns with paymentKey, orderId and amount.
+            created = await self.gyeol[window].call("POST", "/v1/payments", {
+                "paymentKey": f"{order.order_id}-{secrets.token_hex(6)}", "orderId": order.order_id,
+                "amount": order.amount, "successUrl": f"{base}/success", "failUrl": f"{base}/fail"})
+            key = str(created.get("paymentKey") or "")
+            url = str((created.get("checkout") or {}).get("url") or "")
+            if not key or not url:
+                raise GyeolError(502, {"message": "결 서버가 결제창 주소를 주지 않았습니다."})
         except GyeolError as err:
             return self._problem(order, "결제창을 열지 못했습니다", err.message, 502)
         order.windows[key] = window
@@ -282,18 +294,20 @@ class Shop:
         window = order.windows.get(key)
         if window is None:
             return self._problem(order, "결제를 확인하지 못했습니다", "이 주문에서 연 결제가 아닙니다.", 400)
+        gyeol = self.gyeol[window]
         if window == "gyeol":
             # Gyeol's checkout authenticates the buyer (IN_PROGRESS), or shows a virtual account that is APPROVED
-            # once paid into: make sure the buyer got that far before confirming anything.
+            # once paid into: make sure the buyer got that far before confirming anything. (Toss keeps the
+            # authentication in its own window to itself: its confirm refuses a payment nobody authenticated.)
             try:
-                p = await self.gyeol.call("GET", f"/v1/payments/{key}")
+                p = await gyeol.call("GET", f"/v1/payments/{key}")
             except GyeolError as err:
                 return self._problem(order, "결제를 확인하지 못했습니다", err.message, 502, retry_key=key)
             if p.get("status") not in ("IN_PROGRESS", "APPROVED"):
                 return self._problem(order, "결제가 완료되지 않았습니다", "결제창에서 결제를 마치지 않았습니다.", 402)
         # Either window only authenticates: this confirm is what approves the payment.
         try:
-            done = await self.gyeol.call("POST", "/api/payments/confirm",
+            done = await gyeol.call("POST", "/api/payments/confirm",
                                          {"paymentKey": key, "orderId": order.order_id, "amount": order.amount})
         except GyeolError as err:
             back = await self._back_to_window(key) if window == "gyeol" and err.status != 502 else None
@@ -302,14 +316,14 @@ class Shop:
             return self._problem(order, "결제 승인에 실패했습니다", err.message, err.status, retry_key=key)
         order.status, order.payment_key = "paid", key
         order.settlement_id = done.get("settlementId")
-        order.receipt_url = await self._receipt_url(key)
+        order.receipt_url = await self._receipt_url(gyeol, key)
         return self._paid_page(order)
 
     async def _back_to_window(self, key: str) -> str | None:
         """Gyeol's window again, when the confirm needs the buyer: a declined card (the window shows why and takes
         another) or a 3-D Secure challenge. Gyeol charges at this confirm, so that is where the card answers."""
         try:
-            p = await self.gyeol.call("GET", f"/v1/payments/{key}")
+            p = await self.gyeol["gyeol"].call("GET", f"/v1/payments/{key}")
         except GyeolError:
             return None
         checkout = p.get("checkout")
@@ -317,20 +331,21 @@ class Shop:
             return str(checkout["url"])
         return None
 
-    async def _receipt_url(self, key: str) -> str | None:
+    async def _receipt_url(self, gyeol: Gyeol, key: str) -> str | None:
         try:  # the Toss-style payment object carries receipt.url
-            p = await self.gyeol.call("GET", f"/v1/payments/{key}")
+            p = await gyeol.call("GET", f"/v1/payments/{key}")
         except GyeolError:
             return None
         receipt = p.get("receipt")
         return str(receipt["url"]) if isinstance(receipt, dict) and receipt.get("url") else None
 
     async def _refresh(self, order: Order) -> None:
-        """Ask Gyeol about an unpaid order: a virtual account's deposit lands while the buyer is away."""
-        if not order.windows:
+        """Ask Gyeol about an unpaid order: a virtual account's deposit (issued in Gyeol's window) lands while the
+        buyer is away."""
+        if "gyeol" not in order.windows.values():
             return
         try:
-            p = await self.gyeol.call("GET", f"/v1/payments/orders/{order.order_id}")
+            p = await self.gyeol["gyeol"].call("GET", f"/v1/payments/orders/{order.order_id}")
         except GyeolError:
             return
         if p.get("status") == "APPROVED" and p.get("paymentKey") in order.windows:
@@ -379,7 +394,8 @@ def create_app(cfg: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        await shop.gyeol.aclose()
+        for gyeol in shop.gyeol.values():
+            await gyeol.aclose()
 
     app = Starlette(routes=[
         Route("/", shop.home),

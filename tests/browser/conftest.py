@@ -9,6 +9,7 @@ under CI=true, where they fail: Playwright's own browser download cannot work on
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from procs import GYEOL, free_port, gyeol_env
+from procs import GYEOL, free_port, gyeol_env, run_cli
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,7 +33,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 SHOP = ROOT / "examples" / "shop" / "shop.py"
-KEY = "test_sk_dummy"
+KEY = "test_sk_dummy"  # the default merchant's: on the sandbox PG, its buyers pay in Gyeol's checkout
+TOSS_MERCHANT = "toss-shop"  # the shop's second merchant: its PG is Toss, its buyers pay in Toss's window
+TOSS_KEY_AT_SIM = "test_sk_browser_toss"  # that merchant's key at "Toss" (the simulator)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SERIOUS = ("serious", "critical")
 WATCHDOG_SECONDS = 120
@@ -44,7 +47,7 @@ class Proc:
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], port: int, ready_path: str,
                  log: Path) -> None:
-        self.name, self.port = name, port
+        self.name, self.port, self.env = name, port, env
         self.url = f"http://127.0.0.1:{port}"
         self.ready_url = self.url + ready_path
         self.log = log
@@ -93,14 +96,13 @@ def chromium() -> str:
 
 @pytest.fixture(scope="package")
 def gyeol(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    """`gyeol serve`: a temp SQLite db, the sandbox PG, key test_sk_dummy, the Toss simulator at /sandbox/toss.
-    The default merchant's Toss key is the simulator's too, so a Toss-window payment is confirmed there."""
+    """`gyeol serve`: a temp SQLite db, the sandbox PG, key test_sk_dummy, the Toss simulator at /sandbox/toss,
+    which Gyeol calls as Toss (`GYEOL_TOSS_BASE_URL`) for the merchant whose PG is Toss (`toss_merchant_key`)."""
     tmp = tmp_path_factory.mktemp("gyeol")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = gyeol_env(f"sqlite:///{tmp / 'gyeol.db'}", tmp / "var", GYEOL_TEST_SECRET_KEY=KEY, GYEOL_TOSS_SIM="true",
-                    GYEOL_PUBLIC_URL=url, GYEOL_TOSS_SECRET_KEY=KEY, GYEOL_TOSS_BASE_URL=f"{url}/sandbox/toss",
-                    GYEOL_RATE_LIMIT="1000000")
+                    GYEOL_PUBLIC_URL=url, GYEOL_TOSS_BASE_URL=f"{url}/sandbox/toss", GYEOL_RATE_LIMIT="1000000")
     p = Proc("gyeol serve", [GYEOL, "serve", "--host", "127.0.0.1", "--port", str(port)], env, port, "/readyz",
              tmp / "gyeol.log")
     try:
@@ -111,11 +113,21 @@ def gyeol(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 
 
 @pytest.fixture(scope="package")
-def shop(gyeol: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+def toss_merchant_key(gyeol: Proc) -> str:
+    """The Gyeol secret key of the shop's merchant whose PG is Toss, made as an operator would: `gyeol merchants
+    create`, then `gyeol merchants set-pg` with its key at Toss (the simulator)."""
+    made = run_cli(["merchants", "create", "--name", TOSS_MERCHANT], gyeol.env)
+    run_cli(["merchants", "set-pg", "--merchant", TOSS_MERCHANT, "--toss-secret-key", TOSS_KEY_AT_SIM], gyeol.env)
+    key: str = json.loads(made.stdout)["testSecretKey"]
+    return key
+
+
+@pytest.fixture(scope="package")
+def shop(gyeol: Proc, toss_merchant_key: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     tmp = tmp_path_factory.mktemp("shop")
     port = free_port()
     env = {**os.environ, "SHOP_GYEOL_URL": gyeol.url, "SHOP_SECRET_KEY": KEY,
-           "SHOP_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+           "SHOP_TOSS_SECRET_KEY": toss_merchant_key, "SHOP_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     p = Proc("the example shop", [sys.executable, str(SHOP), "--port", str(port)], env, port, "/healthz",
              tmp / "shop.log")
     try:
@@ -184,8 +196,22 @@ def watchdog() -> Iterator[None]:
 
 @pytest.fixture
 def api(gyeol: Proc) -> Iterator[httpx.Client]:
-    """Gyeol's API as the shop's server sees it (the shop's secret key)."""
+    """Gyeol's API as the shop's server sees it (the secret key of its merchant on the sandbox PG)."""
     with httpx.Client(base_url=gyeol.url, auth=(KEY, ""), timeout=20) as c:
+        yield c
+
+
+@pytest.fixture
+def toss_api(gyeol: Proc, toss_merchant_key: str) -> Iterator[httpx.Client]:
+    """Gyeol's API with the secret key of the shop's merchant whose PG is Toss."""
+    with httpx.Client(base_url=gyeol.url, auth=(toss_merchant_key, ""), timeout=20) as c:
+        yield c
+
+
+@pytest.fixture
+def at_toss(gyeol: Proc) -> Iterator[httpx.Client]:
+    """Toss's API (the simulator) with that merchant's key at Toss: what Toss itself holds."""
+    with httpx.Client(base_url=f"{gyeol.url}/sandbox/toss", auth=(TOSS_KEY_AT_SIM, ""), timeout=20) as c:
         yield c
 
 

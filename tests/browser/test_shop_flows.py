@@ -183,31 +183,37 @@ def test_virtual_account_then_deposit(page: Any, shop: Proc, gyeol: Proc, api: h
 
 
 def toss_window(page: Any, shop: Proc, gyeol: Proc) -> tuple[str, str]:
-    """Order, and open Toss's payment window (Gyeol's simulator plays it); returns (orderId, paymentKey)."""
+    """Order, and pay in Toss's payment window (Gyeol's simulator plays Toss): the shop's merchant whose PG is Toss
+    creates the payment, and Gyeol opens it at Toss. Returns (orderId, Toss's paymentKey)."""
     order_id = order(page, shop, window="toss")
     page.wait_for_url(re.compile(re.escape(gyeol.url) + r"/sandbox/toss/checkout/tgen_"))
     assert "12,000" in page.inner_text("#amount")
+    assert "결 머그컵" in page.inner_text("#order-name")  # the order's name, as the shop registered it in Gyeol
     return order_id, urlsplit(page.url).path.rsplit("/", 1)[1]
 
 
-def test_toss_window_and_success_url_confirm(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:
+def test_toss_window_and_success_url_confirm(page: Any, shop: Proc, gyeol: Proc, toss_api: httpx.Client,
+                                             at_toss: httpx.Client) -> None:
     """Seed 004 as written: Toss's payment window, successUrl with paymentKey, orderId and amount, the shop's
-    server confirms with Gyeol, and Gyeol confirms at "Toss" (the simulator holds the default merchant's key)."""
+    server confirms with Gyeol, and Gyeol confirms at "Toss" (the simulator holds that merchant's Toss key)."""
     order_id, payment_key = toss_window(page, shop, gyeol)
+    assert at_toss.get(f"/v1/payments/{payment_key}").json()["status"] == "READY"
     assert_accessible(page, "Toss window")
     pay_by_card(page, GOOD_CARD)
     assert "결제가 완료되었습니다" in shop_says(page, shop, "/success?")
     query = parse_qs(urlsplit(page.url).query)
     assert query["paymentKey"] == [payment_key] and query["orderId"] == [order_id] and query["amount"] == ["12000"]
-    paid = gyeol_order(api, order_id)
+    paid = gyeol_order(toss_api, order_id)
     assert paid["status"] == "paid" and paid["paymentKey"] == payment_key
-    at_toss = api.get(f"/sandbox/toss/v1/payments/{payment_key}")
-    assert at_toss.status_code == 200 and at_toss.json()["status"] == "DONE", at_toss.text
+    got = at_toss.get(f"/v1/payments/{payment_key}")
+    assert got.status_code == 200 and got.json()["status"] == "DONE", got.text
+    native = toss_api.get(f"/v1/payments/{payment_key}").json()
+    assert (native["status"], native["checkout"]) == ("APPROVED", None)
     assert "승인" in receipt_status(page)
 
 
-def test_toss_window_decline_and_cancel_go_to_fail_url(page: Any, shop: Proc, gyeol: Proc,
-                                                      api: httpx.Client) -> None:
+def test_toss_window_decline_and_cancel_go_to_fail_url(page: Any, shop: Proc, gyeol: Proc, toss_api: httpx.Client,
+                                                      at_toss: httpx.Client) -> None:
     order_id, payment_key = toss_window(page, shop, gyeol)
     pay_by_card(page, DECLINED_CARD)
     assert "결제에 실패했습니다" in shop_says(page, shop, "/fail?")
@@ -219,8 +225,8 @@ def test_toss_window_decline_and_cancel_go_to_fail_url(page: Any, shop: Proc, gy
     page.click("#cancel-button")
     assert "결제를 취소했습니다" in shop_says(page, shop, "/fail?")
     assert parse_qs(urlsplit(page.url).query)["code"] == ["PAY_PROCESS_CANCELED"]
-    assert gyeol_order(api, order_id)["status"] == "created"
-    assert api.get(f"/sandbox/toss/v1/payments/{payment_key}").json()["status"] == "IN_PROGRESS"
+    assert gyeol_order(toss_api, order_id)["status"] == "created"
+    assert at_toss.get(f"/v1/payments/{payment_key}").json()["status"] == "READY"  # nobody authenticated
 
 
 def test_keyboard_only_card_payment(page: Any, shop: Proc, gyeol: Proc, api: httpx.Client) -> None:

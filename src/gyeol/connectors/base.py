@@ -123,6 +123,36 @@ class PaymentQuery:
 
 
 @dataclass(frozen=True)
+class WindowRequest:
+    """A payment to open at a PG that takes the buyer's payment in a window of its own (`Connector.hosts_window`):
+    the PG creates the payment and names it (its payment key), the buyer authenticates in its window and is sent
+    back to `success_url` (or `fail_url`) with that key, and the merchant's confirm charges (`authorize`)."""
+
+    credentials: Credentials
+    reference: str  # the PG-side idempotency key: the same opening sent again answers the same payment
+    order_id: str
+    order_name: str
+    amount: int
+    currency: str
+    success_url: str
+    fail_url: str
+    method_type: str = "card"
+
+
+@dataclass(frozen=True)
+class OpenedWindow:
+    """The PG's answer to `open_window`: its payment (key, order and amount as the PG recorded them) and the window's
+    address; or, when the PG refused to open it, its failure code and message and no key."""
+
+    payment_key: str | None = None
+    checkout_url: str | None = None
+    order_id: str | None = None
+    amount: int | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+@dataclass(frozen=True)
 class IssuedAccount:
     """A virtual account the PG issued for the buyer's deposit."""
 
@@ -179,6 +209,8 @@ class Connector(Protocol):
     name: str
     # Whether each call needs the merchant's own secret key at the PG, which the core then reads and decrypts.
     needs_secret: bool
+    # Whether the PG takes the buyer's payment in a window of its own (`open_window`) instead of Gyeol's checkout.
+    hosts_window: bool
 
     async def tokenize(self, req: TokenizeRequest) -> TokenInfo: ...
     async def describe_token(self, req: TokenQuery) -> TokenInfo | None: ...
@@ -187,6 +219,7 @@ class Connector(Protocol):
     async def void(self, req: FollowUpRequest) -> AttemptResult: ...
     async def refund(self, req: FollowUpRequest) -> AttemptResult: ...
     async def lookup(self, req: LookupRequest) -> AttemptResult: ...
+    async def open_window(self, req: WindowRequest) -> OpenedWindow: ...
     async def find_payment(self, req: PaymentQuery) -> PgPayment | None: ...
     def parse_event(self, type: str, data: dict[str, Any]) -> PgEvent | None: ...
     async def aclose(self) -> None: ...

@@ -14,12 +14,14 @@ from gyeol.connectors.base import (
     ConnectorUnavailable,
     FollowUpRequest,
     LookupRequest,
+    OpenedWindow,
     PaymentQuery,
     PgEvent,
     PgPayment,
     TokenInfo,
     TokenizeRequest,
     TokenQuery,
+    WindowRequest,
 )
 from gyeol.connectors.sandbox import transformers
 from gyeol.connectors.sandbox.schemas import Charge, EventData, KeyedPayment, Token
@@ -39,6 +41,7 @@ def _charge(answer: object) -> Charge:
 class SandboxConnector:
     name = "sandbox"
     needs_secret = False  # the sandbox knows a merchant by its id
+    hosts_window = False  # its buyers pay in Gyeol's hosted checkout
 
     def __init__(self, pg: SandboxPG) -> None:
         self.pg = pg
@@ -60,6 +63,10 @@ class SandboxConnector:
         except AnswerLost:
             raise ConnectorUnavailable("sandbox: simulated timeout") from None
         return transformers.result(_charge(answer))
+
+    async def open_window(self, req: WindowRequest) -> OpenedWindow:
+        return OpenedWindow(failure_code="unsupported_operation",
+                            failure_message="The sandbox has no window of its own: its buyers pay in Gyeol's checkout.")
 
     async def capture(self, req: FollowUpRequest) -> AttemptResult:
         return await self._follow_up("capture", req)

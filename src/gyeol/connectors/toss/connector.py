@@ -1,11 +1,13 @@
 """The Toss Payments connector: Toss's v1 wire format over httpx, with the merchant's own secret key, which each
 request carries (the core reads and decrypts it; the connector keeps none and reads no database).
 
-Authorize is Toss's confirm, void and refund are its cancel. A timeout, a connection error, a 5xx, a 409 or an
-answer that is not a whole Toss object leaves the outcome unknown (ConnectorUnavailable); every other answer, a
-rejection included, is a result. A lost answer is learnt from Toss: a confirm from the payment, and a confirm Toss
-has not approved yet, like a cancel, by sending the request again under its own Idempotency-Key, which Toss answers
-with the first request's answer (or 409 while it still runs) and never carries out twice.
+A payment is opened with Toss's payment creation, whose answer carries its window's address (`checkout.url`): the
+buyer pays there, and the merchant's confirm charges. Authorize is Toss's confirm, void and refund are its cancel.
+A timeout, a connection error, a 5xx, a 409 or an answer that is not a whole Toss object leaves the outcome unknown
+(ConnectorUnavailable); every other answer, a rejection included, is a result. A lost answer is learnt from Toss: a
+confirm from the payment, and a confirm Toss has not approved yet, like a cancel, by sending the request again under
+its own Idempotency-Key, which Toss answers with the first request's answer (or 409 while it still runs) and never
+carries out twice.
 """
 
 from __future__ import annotations
@@ -23,20 +25,23 @@ from gyeol.connectors.base import (
     Credentials,
     FollowUpRequest,
     LookupRequest,
+    OpenedWindow,
     PaymentQuery,
     PgEvent,
     PgPayment,
     TokenInfo,
     TokenizeRequest,
     TokenQuery,
+    WindowRequest,
 )
 from gyeol.connectors.toss import transformers
-from gyeol.connectors.toss.schemas import CancelIn, ConfirmIn, Error, Payment
+from gyeol.connectors.toss.schemas import CancelIn, ConfirmIn, CreateIn, Error, Payment
 
 
 class TossConnector:
     name = "toss"
     needs_secret = True
+    hosts_window = True
 
     def __init__(self, base_url: str, *, timeout: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -100,6 +105,22 @@ class TossConnector:
                                  failure_message="Toss confirms payments its own window created (a paymentKey).")
         return await self._confirm(req.credentials, req.reference, req.payment_key, req.order_id, req.amount,
                                    req.fault)
+
+    async def open_window(self, req: WindowRequest) -> OpenedWindow:
+        method = transformers.METHOD_OF_TYPE.get(req.method_type, "CARD")
+        answer = await self._call(req.credentials, "POST", "/v1/payments",
+                                  CreateIn(method=method, amount=req.amount, order_id=req.order_id,
+                                           order_name=req.order_name, success_url=req.success_url,
+                                           fail_url=req.fail_url),
+                                  idempotency_key=req.reference)
+        if isinstance(answer, Payment):
+            opened = transformers.opened(answer)
+            if opened is None:
+                raise ConnectorUnavailable("toss: the payment came without its window")
+            return opened
+        if answer.code in transformers.UNKNOWN_OUTCOME:
+            raise ConnectorUnavailable(f"toss: {answer.code}")  # asked again, it answers the same payment
+        return OpenedWindow(failure_code=answer.code, failure_message=answer.message)
 
     async def capture(self, req: FollowUpRequest) -> AttemptResult:
         return AttemptResult("failed", failure_code="unsupported_operation",

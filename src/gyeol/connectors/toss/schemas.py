@@ -23,6 +23,10 @@ class Cancel(Toss):
     transaction_key: str | None
 
 
+class Checkout(Toss):
+    url: str | None = None
+
+
 class Payment(Toss):
     """The Payment object every payments endpoint answers with."""
 
@@ -38,6 +42,7 @@ class Payment(Toss):
     secret: str | None
     failure: Failure | None
     cancels: list[Cancel] | None
+    checkout: Checkout | None = None  # the payment window's address, while the buyer may pay in it
 
 
 class Error(Toss):
@@ -51,6 +56,17 @@ class ConfirmIn(Toss):
     payment_key: str
     order_id: str
     amount: int
+
+
+class CreateIn(Toss):
+    """Toss's payment creation (`POST /v1/payments`), the API way to open its payment window."""
+
+    method: str
+    amount: int
+    order_id: str
+    order_name: str
+    success_url: str
+    fail_url: str
 
 
 class CancelIn(Toss):

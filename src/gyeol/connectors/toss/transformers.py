@@ -3,7 +3,7 @@ failure: a payment Toss reports in a status it added later is asked about again,
 
 from __future__ import annotations
 
-from gyeol.connectors.base import AttemptResult, PgPayment, PgStatus
+from gyeol.connectors.base import AttemptResult, OpenedWindow, PgPayment, PgStatus
 from gyeol.connectors.toss.schemas import Error, Payment
 
 STATUS: dict[str, PgStatus] = {
@@ -14,6 +14,8 @@ STATUS: dict[str, PgStatus] = {
 # type for (mobile phone, easy pay) are None.
 METHOD = {"카드": "card", "CARD": "card", "계좌이체": "bank", "TRANSFER": "bank", "가상계좌": "virtual_account",
           "VIRTUAL_ACCOUNT": "virtual_account"}
+# The core's method type -> the method Toss's window opens for.
+METHOD_OF_TYPE = {"card": "CARD", "bank": "TRANSFER", "virtual_account": "VIRTUAL_ACCOUNT"}
 # Error codes whose request's outcome is not known yet: the first try still runs, or Toss failed inside. Every
 # other error code is Toss's refusal, and the code itself is the failure's (the kiosk and shop faces show it).
 UNKNOWN_OUTCOME = frozenset({"IDEMPOTENT_REQUEST_PROCESSING", "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING",
@@ -49,3 +51,12 @@ def refused(error: Error) -> AttemptResult:
     if error.code in UNKNOWN_OUTCOME:
         return AttemptResult("unknown")
     return AttemptResult("failed", failure_code=error.code, failure_message=error.message)
+
+
+def opened(p: Payment) -> OpenedWindow | None:
+    """The payment Toss created for its window, and the window's address (`checkout.url`); None for an answer that
+    has no window to offer."""
+    url = p.checkout.url if p.checkout is not None else None
+    if not url:
+        return None
+    return OpenedWindow(payment_key=p.payment_key, checkout_url=url, order_id=p.order_id, amount=p.total_amount)

@@ -84,7 +84,8 @@ class CheckoutService:
              .where(payments.c.id == payment_id))
         async with self.db.read() as conn:
             row = (await conn.execute(q)).mappings().first()
-            if row is None or not hmac.compare_digest(str(row["client_token"]).encode(), token.encode()):
+            if row is None or not hmac.compare_digest(str(row["client_token"]).encode(), token.encode()) \
+                    or self.core.pgs.hosts_window(row["connector"]):  # its buyer pays in its PG's own window
                 raise _not_found()
             p = Payment(**{k: v for k, v in row.items() if k not in ("merchant_name", "merchant_settings",
                                                                       "order_name")})

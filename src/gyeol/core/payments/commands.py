@@ -64,6 +64,8 @@ class CreateIntent:
     payment_key: str | None = None
     assign_payment_number: bool = False  # a PAY-YYYYMMDD-NNN number, the merchant's next of the day
     order_must_exist: bool = False  # the order must already exist (and be the calling user's)
+    connector: str | None = None  # the payment's PG, where it is known before any confirm (its window's host)
+    window_url: str | None = None  # where the buyer pays, when the PG opened a window of its own for the payment
 
 
 @dataclass(frozen=True)

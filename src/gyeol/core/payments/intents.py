@@ -98,11 +98,11 @@ class Intents:
         now = self.clock.now()
         row = rows.new_payment(
             merchant_id=caller.merchant_id, livemode=caller.livemode, channel=cmd.channel, order_id=cmd.order_id,
-            amount=cmd.amount, currency=currency, expires_at=now + self.intent_ttl, now=now,
+            amount=cmd.amount, currency=currency, expires_at=now + self.intent_ttl, now=now, connector=cmd.connector,
             capture_method="automatic" if cmd.capture else "manual", description=cmd.description,
             customer_id=cmd.customer_id, user_id=cmd.user_id or caller.user_id, payment_key=cmd.payment_key,
             method_type=cmd.method.type if cmd.method else None, return_url=cmd.return_url,
-            cancel_url=cmd.cancel_url, metadata=cmd.metadata or {})
+            cancel_url=cmd.cancel_url, metadata=cmd.metadata or {}, next_action_url=cmd.window_url)
         try:
             row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now,
                                                      new_order=not cmd.order_must_exist)

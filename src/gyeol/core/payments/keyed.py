@@ -8,12 +8,14 @@ merchant allows partial cancels, and the receipt address. A native payment is fo
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
+from gyeol.core.payments import windows
 from gyeol.core.payments.authenticated import expired, session_gone
 from gyeol.core.payments.commands import CreateIntent, MethodSpec
 from gyeol.core.payments.records import Channel, Payment
@@ -37,6 +39,13 @@ def _not_found(key: str) -> DomainError:
 def _mismatch() -> DomainError:
     return DomainError("conflict", "AMOUNT_MISMATCH",
                        "The orderId or amount differs from the payment created with this paymentKey.")
+
+
+def _same(p: Payment, order_id: str, amount: int) -> Payment:
+    """`p`, the payment a create finds under its paymentKey, if it is for the same order and amount."""
+    if (p.order_id, p.amount) != (order_id, amount):
+        raise _mismatch()
+    return p
 
 
 class KeyedPayments:
@@ -66,12 +75,11 @@ class KeyedPayments:
             await asyncio.sleep(0.1)
         return False
 
-    async def _exists(self, caller: Caller, key: str) -> bool:
+    async def _maybe(self, caller: Caller, key: str) -> Payment | None:
         try:
-            await self.find(caller, key)
+            return await self.find(caller, key)
         except DomainError:
-            return False
-        return True
+            return None
 
     async def find_by_order(self, caller: Caller, order_id: str) -> Payment:
         q = (sa.select(payments).where(payments.c.merchant_id == caller.merchant_id,
@@ -88,28 +96,58 @@ class KeyedPayments:
         """Create the payment for a paymentKey, or return the one that exists with the same order and amount.
         The return and cancel addresses are where Gyeol's hosted checkout sends the buyer (Toss's successUrl and
         failUrl)."""
-        for _ in range(2):
-            try:
-                existing = await self.find(caller, key)
-            except DomainError:
-                existing = None
-            if existing is not None:
-                if (existing.order_id, existing.amount) != (order_id, amount):
-                    raise _mismatch()
-                return existing
-            try:
-                await self.core.create_intent(caller, CreateIntent(order_id=order_id, amount=amount, currency="KRW",
-                                                                   channel=channel, payment_key=key,
-                                                                   return_url=return_url, cancel_url=cancel_url))
-            except IntegrityError:
-                continue  # a concurrent create of the same key won; read it
-            except DomainError as err:
-                # The PG's webhook may have recorded this very key's approval meanwhile: then it is the answer.
-                if err.code == "ORDER_ALREADY_PAID" and await self._exists(caller, key):
-                    continue
+        existing = await self._maybe(caller, key)
+        if existing is not None:
+            return _same(existing, order_id, amount)
+        return await self._insert(caller, CreateIntent(order_id=order_id, amount=amount, currency="KRW",
+                                                       channel=channel, payment_key=key, return_url=return_url,
+                                                       cancel_url=cancel_url))
+
+    async def open(self, caller: Caller, key: str, order_id: str, amount: int, *, channel: Channel,
+                   success_url: str | None, fail_url: str | None) -> Payment:
+        """The kiosk's create (`create`, where the buyer's window is Gyeol's checkout). A merchant whose own PG
+        takes the buyer's payment in a window of its own (`windows.py`) has the payment opened there when the
+        kiosk says where the window returns to (`success_url`): the PG names the payment, so it is recorded under
+        the PG's key, with the window's address. Without `success_url` the kiosk opened the PG's window itself
+        (the PG's SDK), and `key` is the one the PG named."""
+        existing = await self._maybe(caller, key)
+        if existing is not None:
+            return _same(existing, order_id, amount)
+        host = await self.core.pgs.window_host(caller.merchant_id)
+        cmd = CreateIntent(order_id=order_id, amount=amount, currency="KRW", channel=channel, payment_key=key,
+                           return_url=success_url, cancel_url=fail_url, connector=host[0].name if host else None)
+        if host is None or success_url is None:
+            return await self._insert(caller, cmd)
+        name = await self._order_name(caller, order_id)
+        pg_key, url = await windows.open_at_pg(self.core.pgs, caller, host, cmd, name)
+        existing = await self._maybe(caller, pg_key)  # a retry: the first try recorded it already
+        if existing is not None:
+            return _same(existing, order_id, amount)
+        return await self._insert(caller, replace(cmd, payment_key=pg_key, window_url=url))
+
+    async def _order_name(self, caller: Caller, order_id: str) -> str:
+        """The name the merchant registered the order under, or its id: what the PG's window shows the buyer."""
+        try:
+            return (await self.core.intents.orders.get(caller, order_id)).order_name or order_id
+        except DomainError:
+            return order_id
+
+    async def _insert(self, caller: Caller, cmd: CreateIntent) -> Payment:
+        """Record the payment `cmd` asks for under its paymentKey; or answer the one recorded under the key meanwhile
+        (a concurrent create, or the PG's webhook of this very key's approval)."""
+        key = cmd.payment_key or ""
+        try:
+            return (await self.core.create_intent(caller, cmd)).charge.payment
+        except IntegrityError:
+            pass  # a concurrent create of the same key won; read it
+        except DomainError as err:
+            if err.code != "ORDER_ALREADY_PAID" or (recorded := await self._maybe(caller, key)) is None:
                 raise
-            return await self.find(caller, key)
-        raise _mismatch()
+            return _same(recorded, cmd.order_id, cmd.amount)
+        found = await self._maybe(caller, key)
+        if found is None:
+            raise _mismatch()  # the key is taken in the other mode
+        return _same(found, cmd.order_id, cmd.amount)
 
     async def confirm(self, caller: Caller, key: str, order_id: str, amount: int, *,
                       fault: str | None = None) -> Payment:

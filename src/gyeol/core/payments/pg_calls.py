@@ -27,12 +27,14 @@ from gyeol.connectors.base import (
     Credentials,
     FollowUpRequest,
     LookupRequest,
+    OpenedWindow,
     PaymentQuery,
     PgEvent,
     PgPayment,
     TokenInfo,
     TokenizeRequest,
     TokenQuery,
+    WindowRequest,
 )
 from gyeol.connectors.registry import Connectors
 from gyeol.core.context import Caller
@@ -56,6 +58,8 @@ def _known(result: AttemptResult) -> AttemptResult | None:
 def _outcome(answer: object) -> str:
     if isinstance(answer, AttemptResult):
         return {"failed": "declined", "unknown": "unknown"}.get(answer.outcome, "succeeded")
+    if isinstance(answer, OpenedWindow) and answer.payment_key is None:
+        return "declined"
     return "succeeded"
 
 
@@ -97,17 +101,49 @@ class PgCalls:
             return Credentials(merchant_id)
         async with self.db.read() as conn:
             settings = await merchants_repo.settings(conn, merchant_id)
+        return self._credentials(merchant_id, connector, settings)
+
+    def _credentials(self, merchant_id: str, connector: Connector, settings: dict[str, Any]) -> Credentials:
+        if not connector.needs_secret:
+            return Credentials(merchant_id)
         return Credentials(merchant_id, pg_accounts.secret_key(settings, connector.name, self.cipher))
 
-    async def for_key(self, merchant_id: str, livemode: bool) -> Connector:
-        """The PG of a paymentKey flow: the merchant's own PG account where it has one."""
+    async def _own_pg(self, merchant_id: str) -> tuple[Connector | None, dict[str, Any]]:
+        """The merchant's own PG (an account of its at a PG Gyeol has a connector for), and its settings."""
         async with self.db.read() as conn:
             settings = await merchants_repo.settings(conn, merchant_id)
         for name, account in pg_accounts.accounts(settings).items():
             connector = self.connectors.get(name)
             if connector is not None and account.get("secretKey"):
-                return connector
-        return self.connectors.without_account(livemode)
+                return connector, settings
+        return None, settings
+
+    async def for_key(self, merchant_id: str, livemode: bool) -> Connector:
+        """The PG of a paymentKey flow: the merchant's own PG account where it has one."""
+        own, _ = await self._own_pg(merchant_id)
+        return own or self.connectors.without_account(livemode)
+
+    # --- a PG's own window --------------------------------------------------------------------
+    def hosts_window(self, connector: str | None) -> bool:
+        """Whether the PG named `connector` takes the buyer's payment in a window of its own."""
+        found = self.connectors.get(connector) if connector else None
+        return found is not None and found.hosts_window
+
+    async def window_host(self, merchant_id: str) -> tuple[Connector, Credentials] | None:
+        """The merchant's own PG, with the merchant's credentials there, when it takes the buyer's payment in a
+        window of its own; None when Gyeol's hosted checkout is the buyer's window."""
+        own, settings = await self._own_pg(merchant_id)
+        if own is None or not own.hosts_window:
+            return None
+        return own, self._credentials(merchant_id, own, settings)
+
+    async def open_window(self, connector: Connector, req: WindowRequest) -> OpenedWindow | None:
+        """The payment the PG opened for its window, or its refusal; None when the PG did not answer (the same
+        request sent again answers the same payment: `req.reference` is its idempotency key)."""
+        try:
+            return await self._call(connector, "open_window", connector.open_window(req))
+        except ConnectorUnavailable:
+            return None
 
     def event(self, source: str, type: str, data: dict[str, Any]) -> PgEvent | None:
         """A webhook of the PG `source`, its signature checked, in the core's terms; None when it tells of no

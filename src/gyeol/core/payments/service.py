@@ -6,6 +6,7 @@ It reads payments itself and hands each money move to the module that owns it:
   answers.py    THE one way a PG's answer is applied, whatever brought it; carry_on and the reconciler's look-up
   notices.py    unsigned PG webhooks: the PG is asked, and its answer applied by approvals.py or the refunds
   authenticated.py  Toss-style payments: authenticated in the buyer's window, charged at the merchant's confirm
+  windows.py    payments opened at a PG that takes the buyer's payment in a window of its own
   expiry.py     intents, unconfirmed authentications and virtual accounts that ran out of time
 with pg_calls.py (every call to a PG, with the merchant's credentials), records.py (the payment and its attempts,
 as the core returns them), rows.py (new payments and attempts), repository.py (the SQL, rows in and records out)
@@ -103,6 +104,14 @@ class PaymentService:
 
     def checkout_url(self, p: Payment) -> str:
         return self.intents.checkout_url(p)
+
+    def window_url(self, p: Payment) -> str | None:
+        """Where the buyer pays `p`, while they may: the window its PG opened for it, while the payment is new, for
+        a PG with a window of its own (`windows.py`); else Gyeol's hosted checkout, which also shows a decline, a
+        challenge or an authentication that waits for the merchant's confirm."""
+        if self.pgs.hosts_window(p.connector):
+            return p.next_action_url if p.status == "created" else None
+        return self.checkout_url(p) if p.status in ("created", "failed", "pending") else None
 
     # --- money moves: intents.py --------------------------------------------------------------
     async def create_intent(self, caller: Caller, cmd: CreateIntent, *, fault: str | None = None) -> Created:

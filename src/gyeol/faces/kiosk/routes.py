@@ -20,8 +20,9 @@ router = APIRouter(route_class=JSONRoute, prefix="/v1/payments", tags=["Kiosk (T
 
 
 class CreateIn(KeyedPaymentIn):
-    """{paymentKey, orderId, amount}, plus where Gyeol's hosted checkout (`checkout.url`) sends the buyer back, as
-    Toss's payment window does: `successUrl` and `failUrl`."""
+    """{paymentKey, orderId, amount}, plus where the buyer's payment window (`checkout.url`) sends the buyer back,
+    as Toss's does: `successUrl` and `failUrl`. The window is Gyeol's hosted checkout, or the window the merchant's
+    PG opened for the payment where that PG has its own (Toss's: the answer's paymentKey is then the PG's)."""
 
     success_url: Url | None = Field(default=None, alias="successUrl")
     fail_url: Url | None = Field(default=None, alias="failUrl")
@@ -34,14 +35,13 @@ class CancelIn(Strict):
 
 async def _object(svc: Services, p: Payment) -> dict[str, Any]:
     cancels = await svc.keyed.cancels(p.id) if p.refunded_amount else None
-    checkout = svc.payments.checkout_url(p) if p.status in ("created", "failed", "pending") else None
-    return payment_object(p, svc.keyed.receipt_url(p), cancels, checkout_url=checkout)
+    return payment_object(p, svc.keyed.receipt_url(p), cancels, checkout_url=svc.payments.window_url(p))
 
 
 @router.post("", summary="Create a payment by paymentKey")
 async def create(body: CreateIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
-    p = await svc.keyed.create(caller, body.payment_key, body.order_id, body.amount, channel=Channel.TOSS_PAYMENT,
-                               return_url=body.success_url, cancel_url=body.fail_url)
+    p = await svc.keyed.open(caller, body.payment_key, body.order_id, body.amount, channel=Channel.TOSS_PAYMENT,
+                             success_url=body.success_url, fail_url=body.fail_url)
     return await _object(svc, p)
 
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,67 +26,18 @@ from gyeol.core.clock import KST
 from gyeol.simulators.sandbox.cards import behavior_of
 from gyeol.simulators.toss import faults, window
 from gyeol.simulators.toss.faults import BadFault, Fault
+from gyeol.simulators.toss.payment import UNPAID, SimPayment, toss_time
 from gyeol.simulators.toss.wire import TossError, body_of, error_response, json_response, owner_of
-from gyeol.toss_v1 import ERROR_STATUS, METHOD_KO, ORDER_ID_MAX
+from gyeol.toss_v1 import ERROR_STATUS, ORDER_ID_MAX
 from gyeol.web.assets import asset_response
 from gyeol.web.cardform import read_card, read_form
 from gyeol.web.security import Csrf
 from gyeol.web.texts import lang_of
 
 log = structlog.get_logger(__name__)
-CONFIRM_WINDOW = timedelta(minutes=10)
 RETRY_MINUTES = (1, 4, 16, 64, 256, 1024, 4096)  # Toss's re-send schedule after a failed webhook
 
 
-def _toss_time(dt: datetime | None) -> str | None:
-    return dt.astimezone(KST).isoformat(timespec="seconds") if dt else None
-
-
-@dataclass
-class SimPayment:
-    owner: str
-    payment_key: str
-    order_id: str
-    order_name: str
-    amount: int
-    method: str
-    requested_at: datetime
-    status: str = "IN_PROGRESS"
-    approved_at: datetime | None = None
-    balance: int = 0
-    cancels: list[dict[str, Any]] = field(default_factory=list)
-    last_transaction_key: str | None = None
-    secret: str | None = None
-    virtual_account: dict[str, Any] | None = None
-    failure: dict[str, str] | None = None
-    success_url: str | None = None
-    fail_url: str | None = None
-
-    def to_json(self, base: str, english: bool) -> dict[str, Any]:
-        vat = round(self.balance / 11) if self.status != "IN_PROGRESS" else round(self.amount / 11)
-        supplied = (self.balance if self.status != "IN_PROGRESS" else self.amount) - vat
-        method = self.method if english else METHOD_KO.get(self.method, self.method)
-        card = None
-        if self.method == "CARD" and self.status not in ("IN_PROGRESS", "READY", "EXPIRED"):
-            card = {"amount": self.amount, "issuerCode": "61", "acquirerCode": "31", "number": "43301234****123*",
-                    "installmentPlanMonths": 0, "approveNo": self.payment_key[-8:].upper(), "useCardPoint": False,
-                    "cardType": "CREDIT" if english else "신용", "ownerType": "PERSONAL" if english else "개인",
-                    "acquireStatus": "READY", "isInterestFree": False, "interestPayer": None}
-        return {
-            "mId": "tosspayments", "version": "2022-11-16", "paymentKey": self.payment_key, "type": "NORMAL",
-            "orderId": self.order_id, "orderName": self.order_name, "currency": "KRW", "country": "KR",
-            "method": None if self.status == "EXPIRED" else method, "status": self.status,
-            "requestedAt": _toss_time(self.requested_at), "approvedAt": _toss_time(self.approved_at),
-            "totalAmount": self.amount, "balanceAmount": self.balance if self.status != "IN_PROGRESS" else self.amount,
-            "suppliedAmount": supplied, "vat": vat, "taxFreeAmount": 0, "taxExemptionAmount": 0,
-            "useEscrow": False, "cultureExpense": False, "isPartialCancelable": True,
-            "lastTransactionKey": self.last_transaction_key, "transactionKey": None, "secret": self.secret,
-            "metadata": None, "failure": self.failure, "card": card, "virtualAccount": self.virtual_account,
-            "transfer": None, "mobilePhone": None, "giftCertificate": None, "easyPay": None, "cashReceipt": None,
-            "cashReceipts": None, "discount": None, "cancels": [dict(c) for c in self.cancels] or None,
-            "receipt": {"url": f"{base}/receipts/{self.payment_key}"} if self.approved_at else None,
-            "checkout": {"url": f"{base}/checkout/{self.payment_key}"},
-        }
 
 
 class TossSimulator:
@@ -107,6 +57,7 @@ class TossSimulator:
         self._tasks: set[asyncio.Task[None]] = set()
         self.csrf = Csrf(secrets.token_bytes(32))  # the window's forms; in memory, like everything here
         self.app = Starlette(routes=[
+            Route("/v1/payments", self.create, methods=["POST"]),
             Route("/v1/payments/confirm", self.confirm, methods=["POST"]),
             Route("/v1/payments/orders/{order_id}", self.by_order, methods=["GET"]),
             Route("/v1/payments/{payment_key}/cancel", self.cancel, methods=["POST"]),
@@ -152,7 +103,7 @@ class TossSimulator:
         answer = None if fault is not None and fault.before else \
             await self._run(request, owner, handler, ikey, fault, operation)
         if operation:
-            self.faults.record(owner, operation, key, order, answer, fault, _toss_time(self.now()))
+            self.faults.record(owner, operation, key, order, answer, fault, toss_time(self.now()))
         if fault is not None:
             return faults.instead(fault, answer)
         assert answer is not None
@@ -224,7 +175,7 @@ class TossSimulator:
         return p
 
     def _expire(self, p: SimPayment) -> None:
-        if p.status == "IN_PROGRESS" and self.now() > p.requested_at + CONFIRM_WINDOW:
+        if p.out_of_time(self.now()):
             p.status = "EXPIRED"
             p.failure = {"code": "EXPIRED_PAYMENT", "message": "결제 유효 시간이 지나 만료되었습니다."}
             self._status_changed(p)
@@ -252,7 +203,7 @@ class TossSimulator:
         if not isinstance(key, str) or not isinstance(order_id, str) or type(amount) is not int:
             raise TossError("INVALID_REQUEST")
         p = self._find(owner, key)
-        if p.status == "EXPIRED":
+        if p.status in ("EXPIRED", "READY"):  # out of time, or the buyer never authenticated: no session to confirm
             raise TossError("NOT_FOUND_PAYMENT_SESSION")
         if p.status in ("DONE", "CANCELED", "PARTIAL_CANCELED", "WAITING_FOR_DEPOSIT"):
             raise TossError("ALREADY_PROCESSED_PAYMENT")
@@ -267,7 +218,7 @@ class TossSimulator:
             due = self.now() + timedelta(days=7)
             p.virtual_account = {"accountType": "일반", "accountNumber": "X" + str(secrets.randbelow(10**13)).zfill(13),
                                  "bankCode": "20", "customerName": "구매자", "depositorName": None,
-                                 "dueDate": _toss_time(due), "refundStatus": "NONE", "expired": False,
+                                 "dueDate": toss_time(due), "refundStatus": "NONE", "expired": False,
                                  "settlementStatus": "INCOMPLETED", "refundReceiveAccount": None}
         else:
             p.status, p.approved_at, p.balance = "DONE", self.now(), p.amount
@@ -311,7 +262,7 @@ class TossSimulator:
             p.cancels.append({"cancelAmount": amount, "cancelReason": reason, "taxFreeAmount": 0,
                               "taxExemptionAmount": 0, "refundableAmount": p.balance, "cardDiscountAmount": 0,
                               "transferDiscountAmount": 0, "easyPayDiscountAmount": 0,
-                              "canceledAt": _toss_time(self.now()), "transactionKey": tx, "receiptKey": None,
+                              "canceledAt": toss_time(self.now()), "transactionKey": tx, "receiptKey": None,
                               "cancelStatus": "DONE", "cancelRequestId": None})
             p.last_transaction_key = tx
             p.status = "CANCELED" if p.balance == 0 else "PARTIAL_CANCELED"
@@ -320,21 +271,36 @@ class TossSimulator:
         return await self._api(request, run, post=True, operation="cancel")
 
     # --- the buyer's side: the payment window and deposits ------------------------------------
+    async def create(self, request: Request) -> Response:
+        """Toss's payment creation, the API way to open its window: a `READY` payment whose `checkout.url` the buyer
+        authenticates in, with `successUrl` and `failUrl` required."""
+        async def run(owner: str) -> Response:
+            body = await body_of(request)
+            if not all(isinstance(body.get(k), str) and body[k] for k in ("orderName", "successUrl", "failUrl")):
+                raise TossError("INVALID_REQUEST")
+            return self._ok(request, self._new(owner, body, status="READY"))
+        return await self._api(request, run, post=True)
+
     async def open_window(self, request: Request) -> Response:
         """Play the buyer's payment window: a payment owned by this key, authenticated, ready to confirm."""
         async def run(owner: str) -> Response:
-            body = await body_of(request)
-            order_id, amount, method = body.get("orderId"), body.get("amount"), body.get("method", "CARD")
-            if not isinstance(order_id, str) or not 6 <= len(order_id) <= ORDER_ID_MAX or type(amount) is not int \
-                    or amount <= 0 or method not in ("CARD", "VIRTUAL_ACCOUNT"):
-                raise TossError("INVALID_REQUEST")
-            key = "tgen_" + secrets.token_hex(12)
-            p = SimPayment(owner=owner, payment_key=key, order_id=order_id,
-                           order_name=str(body.get("orderName") or order_id)[:100], amount=amount, method=method,
-                           requested_at=self.now(), success_url=body.get("successUrl"), fail_url=body.get("failUrl"))
-            self.payments[key] = p
-            return json_response({"paymentKey": key, "checkoutUrl": f"{self._base(request)}/checkout/{key}"})
+            p = self._new(owner, await body_of(request), status="IN_PROGRESS")
+            return json_response({"paymentKey": p.payment_key,
+                                  "checkoutUrl": f"{self._base(request)}/checkout/{p.payment_key}"})
         return await self._api(request, run, post=True)
+
+    def _new(self, owner: str, body: dict[str, Any], *, status: str) -> SimPayment:
+        order_id, amount, method = body.get("orderId"), body.get("amount"), body.get("method", "CARD")
+        if not isinstance(order_id, str) or not 6 <= len(order_id) <= ORDER_ID_MAX or type(amount) is not int \
+                or amount <= 0 or method not in ("CARD", "VIRTUAL_ACCOUNT"):
+            raise TossError("INVALID_REQUEST")
+        now = self.now()
+        p = SimPayment(owner=owner, payment_key="tgen_" + secrets.token_hex(12), order_id=order_id,
+                       order_name=str(body.get("orderName") or order_id)[:100], amount=amount, method=method,
+                       requested_at=now, status=status, authenticated_at=now if status == "IN_PROGRESS" else None,
+                       success_url=body.get("successUrl"), fail_url=body.get("failUrl"))
+        self.payments[p.payment_key] = p
+        return p
 
     async def asset(self, request: Request) -> Response:
         return asset_response(request.path_params["name"])
@@ -349,14 +315,21 @@ class TossSimulator:
 
     async def checkout_page(self, request: Request) -> Response:
         """Toss's payment window, in the look of Gyeol's own checkout (gyeol.web)."""
-        p = self.payments.get(request.path_params["payment_key"])
+        p = self._payable(request.path_params["payment_key"])
         lang = lang_of(request.query_params.get("lang"))
         return window.not_found(self._base(request), lang) if p is None else self._window(request, p, lang)
 
+    def _payable(self, payment_key: str) -> SimPayment | None:
+        """The payment a window is open for, while the buyer may still pay in it."""
+        p = self.payments.get(payment_key)
+        if p is not None:
+            self._expire(p)
+        return p if p is not None and p.status in UNPAID else None
+
     async def checkout_answer(self, request: Request) -> Response:
-        """The buyer paid in the window: on to successUrl with paymentKey, orderId and amount (the payment waits
-        for the merchant's confirm), or to failUrl with code, message and orderId."""
-        p = self.payments.get(request.path_params["payment_key"])
+        """The buyer paid in the window: authenticated (`IN_PROGRESS`), on to successUrl with paymentKey, orderId
+        and amount (the payment waits for the merchant's confirm); or to failUrl with code, message and orderId."""
+        p = self._payable(request.path_params["payment_key"])
         form = await read_form(request)
         lang = lang_of(form.get("lang"))
         if p is None:
@@ -372,6 +345,8 @@ class TossSimulator:
             if behavior_of(card.number).startswith("decline:"):
                 target = window.fail_target(p.fail_url, p.order_id, "REJECT_CARD_COMPANY")
                 return window.done(self._base(request), lang, target)
+        if p.status == "READY":
+            p.status, p.authenticated_at = "IN_PROGRESS", self.now()
         target = window.success_target(p.success_url, p.payment_key, p.order_id, p.amount)
         return window.done(self._base(request), lang, target)
 
@@ -414,7 +389,7 @@ class TossSimulator:
         raw = orjson.dumps(body)
         for attempt in range(len(RETRY_MINUTES) + 1):
             headers = {"content-type": "application/json", "tosspayments-webhook-transmission-id": transmission,
-                       "tosspayments-webhook-transmission-time": _toss_time(self.now()) or "",
+                       "tosspayments-webhook-transmission-time": toss_time(self.now()) or "",
                        "tosspayments-webhook-transmission-retried-count": str(attempt)}
             status = None
             try:
