@@ -214,3 +214,31 @@ async def test_the_dashboard_opens_on_test_data_until_a_live_key_and_never_mixes
     token = csrf_of(listed.text)
     await post_form(c2, "/dashboard/mode", csrf=token, live="0")
     assert test_paid["paymentId"] in (await c2.get("/dashboard/payments")).text
+
+
+async def test_every_dashboard_post_refuses_bad_input_and_changes_nothing(env: Env) -> None:
+    """Each form route of the dashboard, posted by a signed-in owner with a body that is not its form (none, JSON,
+    junk, a bad CSRF token, odd ids), answers 4xx and changes no row; without a session it sends to sign-in."""
+    from test_bad_inputs import counts
+
+    paid = await env.paid(10_000)
+    owner = await staff_browser(env)
+    token = await page_csrf(owner)
+    routes = sorted(r.path for r in env.app.routes if "POST" in (getattr(r, "methods", None) or ())
+                    and r.path.startswith("/dashboard/") and not r.path.startswith("/dashboard/login"))
+    assert len(routes) >= 15
+    ids = {"payment_id": paid["paymentId"], "action": "refund", "endpoint_id": "we_x\u202e", "delivery_id": "dlv_x",
+           "key_id": "key_nope", "part": "fees", "staff_id": "stf_nope"}
+    bodies = [{"content": b""}, {"json": {"csrf": token}}, {"content": b"\xff\xfe", "headers": {
+        "content-type": "application/x-www-form-urlencoded"}}, {"data": {"csrf": "forged", "amount": "10000"}},
+              {"data": {"csrf": token + "\x00", "email": "x"}}]
+    for route in routes:
+        path = route.format(**ids)
+        for body in bodies:
+            before = await counts(env)
+            r = await owner.post(path, **body)  # type: ignore[arg-type]
+            assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith("text/html"), \
+                (route, body, r.status_code)
+            assert await counts(env) == before, (route, body)
+        anonymous = await browser(env).post(path, data={"csrf": token})
+        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/dashboard/login", route
