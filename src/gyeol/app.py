@@ -18,7 +18,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gyeol.config import Settings
@@ -105,10 +105,11 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
             webhook_url=settings.toss_sim_webhook_url or settings.base_url() + "/api/payments/callback",
             retry_unit_seconds=settings.toss_sim_retry_unit_seconds, public_url=settings.base_url() + "/sandbox/toss")
 
-    # /docs and /redoc from the Swagger UI and ReDoc files fastapi-offline ships: no page loads a CDN.
+    # /docs is Swagger UI from the files fastapi-offline ships, its validator badge off: the page asks no other host.
+    # ReDoc is not served (its side menu loads a logo from Redocly's CDN); /redoc leads to /docs.
     app = FastAPIOffline(title="Gyeol", version="0.1.0", default_response_class=FastJSON, lifespan=lifespan,
                          description="A self-hostable payment server. Amounts are integers in minor units.",
-                         favicon_url="/favicon.ico")
+                         favicon_url="/favicon.ico", redoc_url=None, swagger_ui_parameters={"validatorUrl": None})
     app.state.services = svc
     app.state.settings = settings
     faces = FaceErrors(native_errors.render)
@@ -201,6 +202,10 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
 
 
 def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return RedirectResponse("/docs", status_code=307)
+
     @app.get("/healthz", tags=["Operations"], summary="Liveness")
     async def healthz() -> Any:
         return {"status": "ok"}

@@ -53,7 +53,7 @@ _KO: dict[str, str] = {
     "api_keys": "API 키", "mode": "모드", "prefix": "접두사", "revoked": "폐기됨", "revoke": "폐기",
     "new_key": "새 키 만들기", "test_key": "테스트 키", "live_key": "라이브 키",
     "key_once": "비밀 키입니다. 지금 한 번만 보여 드립니다. 안전한 곳에 보관하세요.",
-    "api_reference": "API 문서", "docs": "Swagger UI (/docs)", "redoc": "ReDoc (/redoc)",
+    "api_reference": "API 문서", "docs": "Swagger UI (/docs)",
     # audit
     "action": "작업", "who": "누가", "where": "어디서", "target": "대상", "no_entries": "기록이 없습니다.",
     "older": "이전 기록",
@@ -112,7 +112,7 @@ _EN: dict[str, str] = {
     "api_keys": "API keys", "mode": "Mode", "prefix": "Prefix", "revoked": "Revoked", "revoke": "Revoke",
     "new_key": "Create a key", "test_key": "Test key", "live_key": "Live key",
     "key_once": "The secret key, shown this once. Keep it somewhere safe.",
-    "api_reference": "API reference", "docs": "Swagger UI (/docs)", "redoc": "ReDoc (/redoc)",
+    "api_reference": "API reference", "docs": "Swagger UI (/docs)",
     "action": "Action", "who": "Who", "where": "From", "target": "Target", "no_entries": "No entries.",
     "older": "Older entries",
     "merchant_name": "Merchant name", "fees": "Fees", "bps": "Rate (basis points)", "fixed": "Fixed",

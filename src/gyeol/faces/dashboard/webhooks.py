@@ -19,7 +19,7 @@ def _events(text: str) -> list[str]:
 
 
 def _problem(request: Request, err: DomainError) -> str:
-    return f"{TEXT[web.lang(request)]['error']}: {err.message}"
+    return f"{TEXT[web.lang(request)]['error']} ({err.message})"
 
 
 @router.get("/dashboard/webhooks")
