@@ -242,3 +242,39 @@ async def test_every_dashboard_post_refuses_bad_input_and_changes_nothing(env: E
             assert await counts(env) == before, (route, body)
         anonymous = await browser(env).post(path, data={"csrf": token})
         assert anonymous.status_code == 303 and anonymous.headers["location"] == "/dashboard/login", route
+
+
+async def test_gyeol_staff_manages_accounts_from_the_command_line(env: Env, db_url: str, tmp_path: Path) -> None:
+    import subprocess
+
+    import orjson
+
+    from procs import GYEOL, gyeol_env
+
+    cli_env = gyeol_env(db_url, env.settings.var_dir)
+
+    def gyeol(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([GYEOL, "staff", *args], env=cli_env, input=stdin, capture_output=True, text=True,
+                              timeout=120)
+
+    made = gyeol("create", "--merchant", "acme", "--email", "Ops@Acme.example", "--role", "admin",
+                 "--password-stdin", stdin=PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    assert orjson.loads(made.stdout)["email"] == "ops@acme.example" and PASSWORD not in made.stdout
+    assert (await sign_in(browser(env), "ops@acme.example")).status_code == 303  # the newline was not the password's
+    again = gyeol("create", "--merchant", "acme", "--email", "ops@acme.example", "--role", "viewer",
+                  "--password-stdin", stdin=PASSWORD)
+    assert again.returncode != 0 and "exists" in again.stderr
+    weak = gyeol("create", "--merchant", "acme", "--email", "x@acme.example", "--role", "viewer",
+                 "--password-stdin", stdin="short")
+    assert weak.returncode != 0
+    signed = await staff_browser(env, "owner")
+    assert gyeol("set-password", "--email", "ops@acme.example", "--password-stdin",
+                 stdin="another long password").returncode == 0
+    assert (await sign_in(browser(env), "ops@acme.example")).status_code == 401
+    assert (await sign_in(browser(env), "ops@acme.example", "another long password")).status_code == 303
+    assert gyeol("disable", "--email", "owner@acme.example").returncode == 0
+    assert (await signed.get("/dashboard")).status_code == 303  # its session ended
+    listed = orjson.loads(gyeol("list", "--merchant", "acme").stdout)
+    assert {(s["email"], s["role"], s["disabled"]) for s in listed} == {
+        ("ops@acme.example", "admin", False), ("owner@acme.example", "owner", True)}
