@@ -27,12 +27,14 @@ typecheck: $(STAMP)
 
 # The browser tests (tests/browser/) drive Debian's Chromium; Playwright's own browser download cannot work here.
 # Without root the tests skip with one loud line (and fail under CI=true).
+# Korean glyphs for the screenshots come from Debian's fonts-noto-cjk, installed the same way.
 chromium:
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing Debian's chromium for tests/browser/"; \
+	@if { [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; } && [ "$$(id -u)" = 0 ] \
+	    && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium and fonts-noto-cjk for tests/browser/"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
-	  echo "apt-get install chromium failed"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null || \
+	  echo "apt-get install chromium fonts-noto-cjk failed"; \
 	fi
 
 pytest: $(STAMP) chromium

@@ -61,16 +61,19 @@ async def test_rotate_data_moves_everything_to_the_new_key(db_url: str, tmp_path
         await _every_user_flow(env)
         await env.svc.merchants.update_settings(env.merchant_id, {"pg": {"toss": {
             "secretKey": env.svc.cipher.encrypt("test_sk_toss_for_rotation")}}})
+        member = await env.svc.staff.create(env.merchant_id, "totp@acme.example", "owner", "a long password")
+        totp_secret, _ = await env.svc.staff.totp_begin(member.id)
         before = [v for v in await _stored_values(env) if v.startswith("enc:v1:")]
         assert before
         # the operator puts the new key first and keeps the old one to read what is stored
         env.svc.cipher = DataCipher([new, old])
         counts = await rotate_all(env.svc)
         assert counts["paymentAccounts"] == 4 and counts["billingDetails"] == 1 and counts["merchantSecrets"] == 1
+        assert counts["staffSecrets"] == 1
         after = [v for v in await _stored_values(env) if v.startswith("enc:v1:")]
         only_new = DataCipher([new])
         plain = [only_new.decrypt(v) for v in after]
-        assert "110-234-567890" in plain and "test_sk_toss_for_rotation" in plain
+        assert "110-234-567890" in plain and "test_sk_toss_for_rotation" in plain and totp_secret in plain
         with pytest.raises(ValueError):
             DataCipher([old]).decrypt(after[0])
     finally:

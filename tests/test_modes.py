@@ -38,6 +38,8 @@ NO_MODE = {
     "job_leases": "the workers' own",
     "sandbox_charges": "the sandbox PG's own books, which test keys alone reach",
     "sandbox_tokens": "the sandbox PG's own books, which test keys alone reach",
+    "staff": "a merchant's staff see both modes, one at a time (their session's `livemode`)",
+    "signin_failures": "the sign-in throttle's counts, before anyone is signed in",
 }
 
 
@@ -266,7 +268,25 @@ UNNAMED = {
     ("GET", "/healthz"): "the process's health",
     ("GET", "/readyz"): "the process's health",
     ("GET", "/metrics"): "the process's metrics",
+    ("MOUNT", "/static-offline-docs"): "documentation",
 }
+# The dashboard's routes name objects of the mode its session views (`Session.caller`), never of a key's: their
+# scoping is tested in tests/test_dashboard_auth.py (another merchant's objects, the test/live switch).
+UNNAMED.update({(m, p): "the dashboard: the session's merchant and mode" for m, p in [
+    ("GET", "/dashboard"), ("GET", "/dashboard/account"), ("GET", "/dashboard/audit"),
+    ("GET", "/dashboard/developers"), ("GET", "/dashboard/login"), ("GET", "/dashboard/login/code"),
+    ("GET", "/dashboard/payments"), ("GET", "/dashboard/payments.csv"), ("GET", "/dashboard/payments/{payment_id}"),
+    ("GET", "/dashboard/settings"), ("GET", "/dashboard/webhooks"), ("GET", "/dashboard/webhooks/{endpoint_id}"),
+    ("GET", "/dashboard/webhooks/{endpoint_id}/deliveries/{delivery_id}"), ("POST", "/dashboard/account/totp"),
+    ("POST", "/dashboard/account/totp/disable"), ("POST", "/dashboard/account/totp/enable"),
+    ("POST", "/dashboard/developers/keys"), ("POST", "/dashboard/developers/keys/{key_id}/revoke"),
+    ("POST", "/dashboard/login"), ("POST", "/dashboard/login/code"), ("POST", "/dashboard/logout"),
+    ("POST", "/dashboard/mode"), ("POST", "/dashboard/payments/{payment_id}/{action}"),
+    ("POST", "/dashboard/payments/{payment_id}/{action}/confirm"), ("POST", "/dashboard/settings/{part}"),
+    ("POST", "/dashboard/staff"), ("POST", "/dashboard/staff/{staff_id}/disable"), ("POST", "/dashboard/webhooks"),
+    ("POST", "/dashboard/webhooks/{endpoint_id}"),
+    ("POST", "/dashboard/webhooks/{endpoint_id}/deliveries/{delivery_id}/resend"),
+    ("POST", "/dashboard/webhooks/{endpoint_id}/resend-failed"), ("POST", "/dashboard/webhooks/{endpoint_id}/rotate")]})
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:

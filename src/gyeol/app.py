@@ -12,17 +12,26 @@ import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gyeol.config import Settings
 from gyeol.core import processes, recovery
 from gyeol.core.availability import unavailable
 from gyeol.core.errors import DomainError
-from gyeol.core.merchants import pg_accounts
+from gyeol.core.staff.service import DEV_OWNER
+from gyeol.faces.dashboard import actions as dashboard_actions
+from gyeol.faces.dashboard import auth as dashboard_auth
+from gyeol.faces.dashboard import developers as dashboard_developers
+from gyeol.faces.dashboard import errors as dashboard_errors
+from gyeol.faces.dashboard import payments as dashboard_payments
+from gyeol.faces.dashboard import settings as dashboard_settings
+from gyeol.faces.dashboard import webhooks as dashboard_webhooks
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
 from gyeol.faces.kiosk import errors as kiosk_errors
@@ -46,6 +55,7 @@ from gyeol.faces.shopping import errors as shopping_errors
 from gyeol.faces.shopping import routes as shopping_routes
 from gyeol.metrics import Metrics
 from gyeol.observability import RequestContextMiddleware
+from gyeol.secrets_store import var_secret
 from gyeol.services import Services, build_services
 from gyeol.simulators.toss.simulator import TossSimulator
 from gyeol.worker import run_forever
@@ -65,6 +75,9 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
                 print(f"Created the default merchant. Its test secret key (shown once): {generated}", flush=True)
             if settings.toss_secret_key:
                 await set_toss_key(svc, default["id"], settings.toss_secret_key)
+            if settings.env == "development":  # `gyeol serve` printed its password (./var keeps it)
+                await svc.staff.ensure_owner(default["id"], DEV_OWNER, var_secret(
+                    settings.var_dir, "dashboard_owner_password", make="password"))
         stop, jobs = asyncio.Event(), None
         beats = asyncio.create_task(processes.heartbeat(
             svc.db, svc.clock, stop, lambda: recovery.carry_on_orphans(svc.idempotency, svc.payments, svc.refunds)))
@@ -91,8 +104,11 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
             webhook_url=settings.toss_sim_webhook_url or settings.base_url() + "/api/payments/callback",
             retry_unit_seconds=settings.toss_sim_retry_unit_seconds, public_url=settings.base_url() + "/sandbox/toss")
 
-    app = FastAPI(title="Gyeol", version="0.1.0", default_response_class=FastJSON, lifespan=lifespan,
-                  description="A self-hostable payment server. Amounts are integers in minor units.")
+    # /docs is Swagger UI from the files fastapi-offline ships, its validator badge off: the page asks no other host.
+    # ReDoc is not served (its side menu loads a logo from Redocly's CDN); /redoc leads to /docs.
+    app = FastAPIOffline(title="Gyeol", version="0.1.0", default_response_class=FastJSON, lifespan=lifespan,
+                         description="A self-hostable payment server. Amounts are integers in minor units.",
+                         favicon_url="/favicon.ico", redoc_url=None, swagger_ui_parameters={"validatorUrl": None})
     app.state.services = svc
     app.state.settings = settings
     faces = FaceErrors(native_errors.render)
@@ -102,11 +118,13 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     faces.register("/api/shopping", shopping_errors.renderer(svc.clock))
     for prefix in page_errors.PREFIXES:
         faces.register(prefix, page_errors.render)
+    faces.register(dashboard_errors.PREFIX, dashboard_errors.render)
     app.state.faces = faces
 
     _add_routes(app, native_payments, native_orders, native_refunds, native_customers, native_sandbox,
                 native_webhooks, native_settlements, native_events, kiosk_routes, page_assets, checkout_pages,
-                receipt_pages, shop_routes, shopping_routes)
+                receipt_pages, shop_routes, shopping_routes, dashboard_auth, dashboard_payments, dashboard_actions,
+                dashboard_webhooks, dashboard_developers, dashboard_settings)
 
     if simulator is not None:
         app.state.toss_simulator = simulator
@@ -117,6 +135,8 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     app.add_middleware(ApiGuardMiddleware, faces=faces, store=svc.idempotency, resolve_caller=svc.resolve_caller,
                        max_body=settings.max_body_bytes, body_timeout=settings.body_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    if settings.proxies():  # outermost: every part of Gyeol sees the client's address, not the proxy's
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies())
     return app
 
 
@@ -130,10 +150,7 @@ def _add_routes(app: FastAPI, *modules: Any) -> None:
 
 async def set_toss_key(svc: Services, merchant_id: str, secret_key: str) -> None:
     """Store a merchant's Toss secret key, encrypted; paymentKey flows then go to Toss."""
-    settings = (await svc.merchants.get(merchant_id)).get("settings") or {}
-    if pg_accounts.secret_key(settings, "toss", svc.cipher) != secret_key:
-        pg = pg_accounts.with_secret_key(settings, "toss", secret_key, svc.cipher)
-        await svc.merchants.update_settings(merchant_id, {"pg": pg})
+    await svc.merchants.set_pg_secret(merchant_id, "toss", secret_key, svc.cipher)
 
 
 def _request_id(request: Request) -> str:
@@ -184,6 +201,10 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
 
 
 def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return RedirectResponse("/docs", status_code=307)
+
     @app.get("/healthz", tags=["Operations"], summary="Liveness")
     async def healthz() -> Any:
         return {"status": "ok"}

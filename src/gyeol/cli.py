@@ -1,4 +1,4 @@
-"""The `gyeol` command line: serve, migrate, check, backup, merchants, keys, reconcile."""
+"""The `gyeol` command line: serve, migrate, check, backup, merchants, keys, staff, reconcile."""
 
 from __future__ import annotations
 
@@ -99,10 +99,18 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     click.echo(f"Gyeol on {base}  (API docs: {base}/docs)")
     if settings.test_secret_key:
         click.echo(f"Test secret key: {settings.test_secret_key}")
+    if settings.env == "development":
+        from gyeol.core.staff.service import DEV_OWNER
+        from gyeol.secrets_store import var_secret
+
+        password = var_secret(settings.var_dir, "dashboard_owner_password", make="password")
+        click.echo(f"Dashboard: {base}/dashboard  (development owner: {DEV_OWNER}, password {password})")
     # The protocol adds the header deadline and limits uvicorn lacks (gyeol/serving.py); the keep-alive timeout
     # closes a connection idle between requests.
     uvicorn.run("gyeol.app:factory", factory=True, host=host, port=port, workers=workers, loop="auto",
                 http=GuardedHttpProtocol, timeout_keep_alive=5, log_level="warning", access_log=False,
+                # X-Forwarded-For is read by the app, from GYEOL_TRUSTED_PROXIES only (app.create_app)
+                proxy_headers=False,
                 timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds))
 
 
@@ -383,6 +391,14 @@ def toss_sim(host: str, port: int, webhook_url: str | None) -> None:
     click.echo(f"Toss simulator on http://{host}:{port}")
     uvicorn.run(sim, host=host, port=port, log_level="warning")
 
+
+def _add_groups() -> None:
+    from gyeol.cli_staff import staff
+
+    main.add_command(staff)
+
+
+_add_groups()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     test_secret_key: str | None = Field(default=None, description="a test secret key: test_sk_ and some characters")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
     log_json: bool = Field(default=True, description="true or false")
+    # The reverse proxies whose X-Forwarded-For names the client (sign-in throttles, per-address limits); a
+    # request from anywhere else is the client itself, whatever the header says.
+    trusted_proxies: str = Field(default="", description="addresses or networks (CIDR) of reverse proxies, "
+                                 "separated by commas, or empty")
 
     # Sensitive routes: tokens per second per API key, bucket depth = 2 s worth.
     rate_limit: float = Field(default=5000.0, ge=0, allow_inf_nan=False,
@@ -121,6 +125,19 @@ class Settings(BaseSettings):
         if url.drivername.startswith("sqlite") and not url.database:
             raise ValueError("a SQLite URL names its file")
         return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, v: str) -> str:
+        import ipaddress
+
+        for item in (i.strip() for i in v.split(",")):
+            if item:
+                ipaddress.ip_network(item, strict=False)  # ValueError unless an address or a network
+        return v
+
+    def proxies(self) -> list[str]:
+        return [i.strip() for i in self.trusted_proxies.split(",") if i.strip()]
 
     @field_validator("log_level")
     @classmethod

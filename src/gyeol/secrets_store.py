@@ -45,6 +45,8 @@ def _generate(make: str) -> str:
         from cryptography.fernet import Fernet
 
         return Fernet.generate_key().decode()
+    if make == "password":  # typed by a person: short, and no characters that a terminal might mangle
+        return secrets.token_urlsafe(12)
     if make == "whsec":
         import base64
 

@@ -19,6 +19,7 @@ from gyeol.connectors.toss.connector import TossConnector
 from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.customers.service import CustomerService
+from gyeol.core.dashboard.service import Dashboard
 from gyeol.core.events import outbox
 from gyeol.core.events.relay import OutboxRelay
 from gyeol.core.idempotency import IdempotencyStore
@@ -30,6 +31,9 @@ from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.service import PaymentService
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.service import SettlementService
+from gyeol.core.staff.audit import AuditLog
+from gyeol.core.staff.service import StaffService
+from gyeol.core.staff.signin import SignIn
 from gyeol.core.webhooks.delivery import WebhookDispatcher
 from gyeol.core.webhooks.service import WebhookService
 from gyeol.crypto import DataCipher
@@ -70,6 +74,10 @@ class Services:
     checkout: CheckoutService
     page_secret: bytes  # the buyer's pages' CSRF key
     metrics: Metrics
+    staff: StaffService
+    signin: SignIn
+    audit: AuditLog
+    dashboard: Dashboard
 
     async def resolve_caller(self, scope: Scope) -> Caller | None:
         state = scope.setdefault("state", {})
@@ -128,6 +136,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                                                                     make="whsec")
     broker = broker_from_url(settings.event_broker_url)
     keyed = KeyedPayments(db, payments, settings.base_url())
+    staff = StaffService(db, clock, cipher)
     return Services(
         settings=settings, db=db, clock=clock, connectors=connectors, sandbox=sandbox, merchants=merchants,
         keys=KeyAuthenticator(merchants),
@@ -151,4 +160,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         checkout=CheckoutService(payments),
         page_secret=hashlib.sha256(b"pages:" + key_secret.encode()).digest(),
         metrics=metrics,
+        staff=staff, signin=SignIn(db, clock, staff), audit=AuditLog(db, clock), dashboard=Dashboard(db, clock),
     )

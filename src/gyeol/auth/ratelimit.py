@@ -15,8 +15,8 @@ MAX_BUCKETS = 10_000
 
 
 def address_of(scope: Scope) -> str:
-    """The client's address as the server saw it (uvicorn puts the proxy's X-Forwarded-For there when the proxy
-    is trusted: `FORWARDED_ALLOW_IPS`)."""
+    """The client's address as the server saw it (the proxy's X-Forwarded-For is put there when the proxy is
+    trusted: GYEOL_TRUSTED_PROXIES)."""
     client = scope.get("client")
     return f"addr:{client[0]}" if client else "addr:unknown"
 

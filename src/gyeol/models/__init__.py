@@ -11,10 +11,12 @@ from gyeol.models.payments import payment_attempts, payments
 from gyeol.models.refunds import refunds
 from gyeol.models.sandbox import sandbox_charges, sandbox_tokens
 from gyeol.models.settlements import settlements
+from gyeol.models.staff import audit_log, signin_failures, staff, staff_sessions
 from gyeol.models.webhooks import job_leases, webhook_deliveries, webhook_endpoints
 
 __all__ = [
     "api_keys",
+    "audit_log",
     "counters",
     "customers",
     "idempotency_keys",
@@ -32,6 +34,9 @@ __all__ = [
     "sandbox_charges",
     "sandbox_tokens",
     "settlements",
+    "signin_failures",
+    "staff",
+    "staff_sessions",
     "webhook_deliveries",
     "webhook_endpoints",
 ]

@@ -52,6 +52,8 @@ payments = sa.Table(
     created_at(),
     updated_at(),
     sa.Index("ix_payments_merchant_created", "merchant_id", "created_at"),
+    # The dashboard's lists and totals: a merchant's payments in one mode, newest first (keyset on created_at, id).
+    sa.Index("ix_payments_dashboard", "merchant_id", "livemode", "created_at", "id"),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint(
         "refunded_amount >= 0 AND refunding_amount >= 0"

@@ -25,4 +25,6 @@ refunds = sa.Table(
     created_at(),
     updated_at(),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
+    # The dashboard's totals: a merchant's refunds in one mode over a window of days.
+    sa.Index("ix_refunds_dashboard", "merchant_id", "livemode", "created_at"),
 )

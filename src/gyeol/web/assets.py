@@ -8,7 +8,7 @@ from importlib.resources import files
 from starlette.responses import Response
 
 MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-ASSETS = ("checkout.css", "checkout.js", "receipt.css")
+ASSETS = ("checkout.css", "checkout.js", "receipt.css", "dashboard.css")
 
 
 @cache

@@ -13,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gyeol.core.clock import Clock, iso
 from gyeol.core.errors import DomainError, not_found
+from gyeol.core.merchants import pg_accounts
+from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import api_keys, merchants
@@ -95,11 +97,13 @@ class MerchantService:
             await conn.execute(api_keys.insert().values(**row))
         return self._key_view(row), key
 
-    async def revoke_key(self, key_id: str) -> dict[str, Any]:
+    async def revoke_key(self, key_id: str, merchant_id: str | None = None) -> dict[str, Any]:
+        """Revoke a key; `merchant_id`: only if it is that merchant's (another's is not found)."""
+        mine = [api_keys.c.id == key_id] + ([api_keys.c.merchant_id == merchant_id] if merchant_id else [])
         async with self.db.tx() as conn:
-            res = await conn.execute(api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            res = await conn.execute(api_keys.update().where(*mine, api_keys.c.revoked_at.is_(None))
                                      .values(revoked_at=self.clock.now()))
-            row = (await conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id))).mappings().first()
+            row = (await conn.execute(sa.select(api_keys).where(*mine))).mappings().first()
         if row is None:
             raise not_found("key", key_id)
         if res.rowcount == 0:
@@ -163,6 +167,13 @@ class MerchantService:
             settings = {**(row["settings"] or {}), **changes}
             await conn.execute(merchants.update().where(merchants.c.id == merchant_id).values(settings=settings))
         return {**dict(row), "settings": settings}
+
+    async def set_pg_secret(self, merchant_id: str, connector: str, secret: str, cipher: DataCipher) -> None:
+        """Keep a merchant's secret key at a PG, encrypted (unchanged when it is the one kept already)."""
+        settings = (await self.get(merchant_id)).get("settings") or {}
+        if pg_accounts.secret_key(settings, connector, cipher) != secret:
+            await self.update_settings(merchant_id, {"pg": pg_accounts.with_secret_key(settings, connector, secret,
+                                                                                       cipher)})
 
     async def find_key(self, key: str) -> KeyRecord | None:
         digest = self.hasher.hash(key)
