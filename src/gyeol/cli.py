@@ -1,4 +1,4 @@
-"""The `gyeol` command line: serve, migrate, check, backup, merchants, keys, reconcile."""
+"""The `gyeol` command line: serve, migrate, check, backup, merchants, keys, reconcile, settlements."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import click
 import orjson
 
 from gyeol import config, preflight
+from gyeol.cli_settlements import settlements
 from gyeol.config import Settings
 
 T = TypeVar("T")
@@ -379,6 +380,8 @@ def toss_sim(host: str, port: int, webhook_url: str | None) -> None:
     click.echo(f"Toss simulator on http://{host}:{port}")
     uvicorn.run(sim, host=host, port=port, log_level="warning")
 
+
+main.add_command(settlements)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

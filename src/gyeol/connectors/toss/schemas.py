@@ -3,6 +3,8 @@ ignored; a payment object without its key or status is no answer at all."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -54,3 +56,32 @@ class ConfirmIn(Toss):
 class CancelIn(Toss):
     cancel_reason: str
     cancel_amount: int | None = None
+
+
+class Fee(Toss):
+    type: str = "BASE"
+    fee: int = 0
+
+
+class SettlementCancel(Toss):
+    cancel_amount: int = 0
+    transaction_key: str | None = None
+
+
+class SettlementRow(Toss):
+    """A row of `GET /v1/settlements`: one approval or one cancel (a cancel's amounts negative), with its fee
+    (VAT included) and its days. `fee` is in every live row but absent from some samples: then it is the sum of
+    `fees`."""
+
+    payment_key: str
+    transaction_key: str | None = None
+    order_id: str = ""
+    currency: str = "KRW"
+    amount: int
+    fee: int | None = None
+    fees: list[Fee] | None = None
+    vat: int = 0
+    pay_out_amount: int
+    sold_date: date
+    paid_out_date: date
+    cancel: SettlementCancel | None = None

@@ -9,6 +9,7 @@ failure.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from gyeol.connectors.base import (
@@ -23,6 +24,8 @@ from gyeol.connectors.base import (
     PaymentQuery,
     PgEvent,
     PgPayment,
+    ReportQuery,
+    ReportRow,
     TokenInfo,
     TokenizeRequest,
     TokenQuery,
@@ -135,6 +138,14 @@ class PgCalls:
         found = await connector.find_payment(PaymentQuery(await self.credentials(merchant_id, connector),
                                                           payment_key=payment_key, order_id=order_id))
         return connector.name, found
+
+    # --- reports ------------------------------------------------------------------------------
+    async def report(self, merchant_id: str, pg: str, start: date, end: date) -> list[ReportRow]:
+        """The settlement report of the PG `pg` for the merchant's sales from `start` to `end` (Korean days).
+        Raises ConnectorUnavailable when the PG gave none."""
+        connector = self.connectors.by_name(pg)
+        return await connector.settlement_report(ReportQuery(await self.credentials(merchant_id, connector), start,
+                                                             end))
 
     # --- refunds ------------------------------------------------------------------------------
     async def refund(self, r: Refund, p: Payment, fault: str | None) -> AttemptResult | None:

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from gyeol.core.clock import KST
 from gyeol.simulators.sandbox.cards import behavior_of
 from gyeol.simulators.toss import window
+from gyeol.simulators.toss.settlements import SimSettlements
 from gyeol.toss_v1 import ERROR_STATUS, METHOD_KO, ORDER_ID_MAX, message
 from gyeol.web.assets import asset_response
 from gyeol.web.cardform import read_card, read_form
@@ -110,6 +111,7 @@ class TossSimulator:
         self.deliveries: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.csrf = Csrf(secrets.token_bytes(32))  # the window's forms; in memory, like everything here
+        self.settlements = SimSettlements(self)  # GET /v1/settlements, and the switches that skew it
         self.app = Starlette(routes=[
             Route("/v1/payments/confirm", self.confirm, methods=["POST"]),
             Route("/v1/payments/orders/{order_id}", self.by_order, methods=["GET"]),
@@ -120,6 +122,7 @@ class TossSimulator:
             Route("/checkout/{payment_key}", self.checkout_page, methods=["GET"]),
             Route("/checkout/{payment_key}/{answer:str}", self.checkout_answer, methods=["POST"]),
             Route("/assets/{name}", self.asset, methods=["GET"]),
+            *self.settlements.routes(),
         ])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
