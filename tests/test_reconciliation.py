@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,10 +27,13 @@ from gyeol.core.clock import KST
 from gyeol.models import outbox_events, reconciliation_items, reconciliation_report_rows, reconciliation_runs
 from gyeol.simulators.toss.simulator import TossSimulator
 from procs import gyeol_env, run_cli
+from users import enable_users, order_for, user
 
 SIM_KEY = "test_sk_merchant_at_toss"
 EXCEPTIONS = ("amount_mismatch", "fee_mismatch", "date_mismatch", "missing_at_pg", "unknown_to_gyeol")
-PAYMENTS, REFUNDS = 200, 10
+# `make bench` runs the day at its full size, 1,000 payments and 50 refunds (bench/reconcile.py).
+PAYMENTS = int(os.environ.get("GYEOL_RECONCILE_DAY_PAYMENTS", "200"))
+REFUNDS = PAYMENTS // 20
 
 
 def basic(key: str) -> dict[str, str]:
@@ -276,13 +280,20 @@ async def test_the_sandbox_reports_from_its_books_and_the_worker_runs_yesterday(
     for pid, amount in ((paid[0]["paymentId"], 2500), (held["paymentId"], 6000)):
         r = await c.post("/api/v1/refunds", json={"paymentId": pid, "amount": amount})
         assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    await enable_users(env)  # a virtual account, paid by its deposit: the sandbox's flat fee
+    r = await user(env, "alice", "USER").post("/api/shopping/payments", json={
+        "orderNumber": await order_for(env, "alice", 9000), "paymentMethod": "VIRTUAL_ACCOUNT", "amount": 9000})
+    number = r.json()["data"]["paymentNumber"]
+    assert (await c.post(f"/api/v1/sandbox/virtual-accounts/{number}/deposit")).status_code == 200
     today = env.svc.clock.now().astimezone(KST).date()
     r = await c.post("/api/v1/reconciliation/runs", json={"from": (today - timedelta(days=1)).isoformat(),
                                                           "to": today.isoformat()})
     assert r.status_code == 200, r.text
     run = r.json()
     assert (run["pg"], run["source"]) == ("sandbox", "api")
-    only(run, matched=8)
+    only(run, matched=9)
+    fees = {s["feeAmount"] for s in (await c.get("/api/v1/settlements", params={"size": 100})).json()["items"]}
+    assert 300 in fees  # the virtual account's, matched too
 
     # Other merchants and the other mode see none of it.
     other, _, _ = await env.new_merchant("other")
@@ -295,7 +306,7 @@ async def test_the_sandbox_reports_from_its_books_and_the_worker_runs_yesterday(
     r = await c.post("/api/v1/reconciliation/runs", json={"from": (today - timedelta(days=1)).isoformat(),
                                                           "to": today.isoformat()})
     assert (r.json()["runId"], r.json()["times"]) == (run["runId"], 2)
-    only(r.json(), matched=8, fee_mismatch=1)
+    only(r.json(), matched=9, fee_mismatch=1)
 
     # The worker reconciles yesterday by itself, once.
     env.svc.clock.advance(timedelta(days=1))
@@ -303,7 +314,7 @@ async def test_the_sandbox_reports_from_its_books_and_the_worker_runs_yesterday(
     assert len(made["runs"]) == 1 and made["failed"] == 0, made
     daily = (await c.get(f"/api/v1/reconciliation/runs/{made['runs'][0]}")).json()
     assert (daily["from"], daily["to"], daily["pg"]) == (today.isoformat(), today.isoformat(), "sandbox")
-    only(daily, matched=8, fee_mismatch=1)
+    only(daily, matched=9, fee_mismatch=1)
     assert (await worker.run_once(env.svc))["reconcile_settlements"] == {"runs": []}
     assert (await c.get("/api/v1/reconciliation/runs")).json()["total"] == 2
 
@@ -363,6 +374,14 @@ async def test_a_csv_report_imported_over_http_and_by_the_cli(env: Env, db_url: 
     found = {i["state"]: i for i in (await c.get("/api/v1/reconciliation/exceptions")).json()["items"]}
     assert found["fee_mismatch"]["paymentId"] == paid[1]["paymentId"]
     assert found["unknown_to_gyeol"]["transactionId"] == "ch_unheard_of"
+
+    # The range run four times at once: one run, replaced four times, its exceptions once, their event once.
+    same = {"from": day.isoformat(), "to": day.isoformat(), "source": "import"}
+    answers = await asyncio.gather(*(c.post("/api/v1/reconciliation/runs", json=same) for _ in range(4)))
+    assert {(a.status_code, a.json()["runId"]) for a in answers} == {(200, run["runId"])}
+    assert sorted(a.json()["times"] for a in answers) == [2, 3, 4, 5]
+    assert await count(env, reconciliation_items) == 2
+    assert len(await events(env, "reconciliation.exception")) == 1
 
     # The same through the command line, for a PG Gyeol has no connector to: its report is all it knows.
     file = tmp_path / "report.csv"

@@ -9,6 +9,7 @@ PG whose contract differs from what Gyeol was told.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -25,8 +26,13 @@ def _day_start(d: date) -> datetime:
     return datetime.combine(d, time(0), KST)
 
 
+@functools.lru_cache(maxsize=64)
+def payout_of(sold: date) -> date:
+    return add_business_days(sold, PAYOUT_DAYS)
+
+
 def row_of(charge: Row) -> dict[str, Any]:
-    """One settled charge as the sandbox reports it (its wire format: plain names, amounts signed)."""
+    """One settled charge as the sandbox reports it (its wire format: plain names and values, amounts signed)."""
     kind = charge["kind"]
     method = (charge["method"] if kind == "charge" else charge["parent_method"]) or "card"
     bps, fixed = FEES.get(method, FEES["card"])
@@ -40,7 +46,7 @@ def row_of(charge: Row) -> dict[str, Any]:
     return {"transaction_id": key, "payment_transaction_id": payment, "type": "cancel" if kind == "refund" else
             "payment", "order_id": (charge["order_id"] if kind == "charge" else charge["parent_order_id"]) or "",
             "amount": amount, "fee": fee, "vat": vat_inside(fee), "net": amount - fee, "currency": charge["currency"],
-            "sold_date": sold.isoformat(), "payout_date": add_business_days(sold, PAYOUT_DAYS).isoformat()}
+            "sold_date": sold, "payout_date": payout_of(sold)}
 
 
 async def report(books: Books, merchant_id: str, start: date, end: date) -> list[dict[str, Any]]:
