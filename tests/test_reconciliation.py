@@ -180,9 +180,11 @@ async def test_a_day_through_toss_matches_and_each_disagreement_is_found_alone(t
     [item] = await toss.exceptions(state="expected")
     assert (item["transactionId"], item["status"], item["pg"]) == (gone["paymentKey"], None, None)
     assert run["expectedUntil"] == item["gyeol"]["payoutDate"]
-    env.svc.clock.advance(timedelta(days=7))  # past its payout day
-    later = await toss.run(date.fromisoformat(run["from"]), date.fromisoformat(run["to"]))
-    assert later["runId"] == run["runId"]
+    env.svc.clock.advance(timedelta(days=7))  # past its payout day: the worker runs the range again by itself
+    daily = await env.svc.reconciliation.daily.run_once()
+    assert run["runId"] in daily["runs"] and daily["failed"] == 0, daily
+    later = (await env.client.get(f"/api/v1/reconciliation/runs/{run['runId']}")).json()
+    assert (later["times"], later["expectedUntil"]) == (run["times"] + 1, None)
     only(later, matched=PAYMENTS + REFUNDS - 1, missing_at_pg=1)
     [item] = await toss.exceptions()
     assert (item["state"], item["transactionId"], item["pg"]) == ("missing_at_pg", gone["paymentKey"], None)
@@ -215,7 +217,7 @@ async def test_a_day_through_toss_matches_and_each_disagreement_is_found_alone(t
     assert len(await events(env, "reconciliation.exception")) == 1
     r = await env.client.post(f"/api/v1/reconciliation/exceptions/{item['itemId']}/resolve", json={"note": "x"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "INVALID_STATE_TRANSITION", r.text
-    assert len(await events(env, "reconciliation.completed")) == 9  # one per run
+    assert len(await events(env, "reconciliation.completed")) == 10  # one per run (the worker's yesterday too)
 
 
 async def test_the_simulators_report_follows_tosss_sheet(toss: Toss) -> None:
