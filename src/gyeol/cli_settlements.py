@@ -3,7 +3,7 @@ CSV file (docs/ledger.md, Reconciliation). Registered on `gyeol` by `cli.py`."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +45,14 @@ def _go(work: Any) -> Any:
               help="The PG's report API, or the rows imported before (default: api where Gyeol has one).")
 @MERCHANT
 @MODE
-def reconcile(start: Any, end: Any, pg: str | None, source: str | None, merchant: str | None, live: bool) -> None:
+def reconcile(start: datetime, end: datetime, pg: str | None, source: str | None, merchant: str | None,
+              live: bool) -> None:
     from gyeol.cli import _print
     from gyeol.faces.native.views import run_view
 
     async def go(svc: Any) -> Any:
-        run = await svc.reconciliation.run(await _caller(svc, merchant, live), date.fromordinal(start.toordinal()),
-                                           date.fromordinal(end.toordinal()), pg=pg, source=source)
+        run = await svc.reconciliation.run(await _caller(svc, merchant, live), start.date(), end.date(), pg=pg,
+                                           source=source)
         return run_view(run)
 
     view = _go(go)

@@ -35,6 +35,7 @@ from gyeol.connectors.toss.schemas import CancelIn, ConfirmIn, Error, Payment, S
 
 # The report's page size (the largest every source agrees Toss takes) and its timeout: Toss asks for 60 s.
 REPORT_PAGE = 5000
+REPORT_PAGES = 400  # two million rows
 REPORT_TIMEOUT = 60.0
 SETTLEMENT_ROWS = TypeAdapter(list[SettlementRow])
 
@@ -160,6 +161,8 @@ class TossConnector:
             rows += [transformers.report_row(row) for row in found]
             if len(found) < REPORT_PAGE:
                 return rows
+            if page == REPORT_PAGES:  # an answer that ignores `page` must not keep the run here for ever
+                raise ConnectorUnavailable(f"toss: the report did not end within {REPORT_PAGES} pages")
             page += 1
 
     async def tokenize(self, req: TokenizeRequest) -> TokenInfo:
