@@ -10,6 +10,7 @@ import argparse
 import time
 from typing import Any
 
+import reconcile
 from servers import Server, cpu_model, ensure_peer, errors, git, p50, p99, raise_nofile, write_results
 
 LEVELS = (1, 8, 32)
@@ -22,9 +23,9 @@ LIKE_DEADLINE = 1800  # seconds: never reached on this machine; a run it stops i
 def plan(quick: bool) -> dict[str, Any]:
     if quick:
         return {"like": {1: 150, 8: 300, 32: 300}, "flows": 600, "growth": 2000, "peer_growth_s": 60,
-                "slow": {256: 600, 1024: 1024}}
+                "slow": {256: 600, 1024: 1024}, "reconcile": 20_000, "reconcile_day": 200}
     return {"like": {1: 500, 8: 1000, 32: 1000}, "flows": 3000, "growth": 10_000, "peer_growth_s": 300,
-            "slow": {256: 3000, 1024: 5000}}
+            "slow": {256: 3000, 1024: 5000}, "reconcile": 100_000, "reconcile_day": 1000}
 
 
 def like_with_like(n: dict[int, int]) -> list[dict[str, Any]]:
@@ -82,12 +83,12 @@ def slow(counts: dict[int, int]) -> list[dict[str, Any]]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", choices=("like", "flows", "growth", "scale", "slow"), action="append",
+    p.add_argument("--only", choices=("like", "flows", "growth", "scale", "slow", "reconcile"), action="append",
                    help="run only these parts (repeatable); default all")
     p.add_argument("--peer-growth-seconds", type=float, help="how long localstripe's growth run may take")
     args = p.parse_args()
     n = plan(args.quick)
-    parts = set(args.only or ("like", "flows", "growth", "scale", "slow"))
+    parts = set(args.only or ("like", "flows", "growth", "scale", "slow", "reconcile"))
     raise_nofile()
     ensure_peer()
     started, commit = time.monotonic(), git("rev-parse", "HEAD")
@@ -104,10 +105,13 @@ def main() -> None:
     if "slow" in parts:
         results += slow(n["slow"])
     report(results)
+    # In process, after the servers: 100,000 payments reconciled on each store (bench/reconcile.py), its own table.
+    reconciled = reconcile.bench(n["reconcile"], n["reconcile_day"]) if "reconcile" in parts else None
     # The servers run this checkout as it is when each starts: a commit made meanwhile is part of the run.
     moved = git("rev-parse", "HEAD") if git("rev-parse", "HEAD") != commit else ""
     out = write_results("", {"commit": commit, "dirty": dirty, "moved_to": moved, "quick": args.quick, "plan": n,
-                             "results": results, "minutes": round((time.monotonic() - started) / 60, 1)})
+                             "results": results, "reconciliation": reconciled,
+                             "minutes": round((time.monotonic() - started) / 60, 1)})
     print(f"\ncommit {commit}{' + uncommitted changes in src/' if dirty else ''}"
           f"{f' (HEAD moved to {moved[:12]} during the run)' if moved else ''}  cpu {cpu_model()}  "
           f"{(time.monotonic() - started) / 60:.1f} min  raw figures: bench/results/{out.name}")

@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
 from conftest import Env
+from gyeol.core.clock import KST
 from gyeol.models import metadata
 from users import JWT_SECRET, enable_users, order_for, token
 
@@ -66,6 +67,8 @@ class World:
     user_charge: str  # the PG's transaction id of that payment
     number: str  # alice's shopping payment (card, completed)
     va_number: str  # alice's shopping payment by virtual account, waiting for its deposit
+    run: str  # a reconciliation run over an imported report
+    exception: str  # what it found: a row of the report Gyeol does not know
 
     def ids(self) -> list[str]:
         return list(vars(self).values())
@@ -130,9 +133,15 @@ async def make_world(env: Env) -> World:
     va = ok(await alice.post("/api/shopping/payments", json={
         "orderNumber": await order_for(env, "alice", 9000), "paymentMethod": "VIRTUAL_ACCOUNT",
         "amount": 9000}))["data"]["paymentNumber"]
+    day = env.svc.clock.now().astimezone(KST).date().isoformat()
+    ok(await c.post(f"{P}/reconciliation/imports", json={"pg": "modes-pg", "csv": (
+        "transaction_id,order_id,type,amount,fee,vat,net,currency,sold_date,payout_date\n"
+        f"tx-modes-1,o-modes,payment,1000,25,2,975,KRW,{day},{day}\n")}))
+    run = ok(await c.post(f"{P}/reconciliation/runs", json={"from": day, "to": day, "pg": "modes-pg"}))["runId"]
+    exception = ok(await c.get(f"{P}/reconciliation/exceptions"))["items"][0]["itemId"]
     return World(paid["paymentId"], authorized["paymentId"], created["paymentId"], challenged["paymentId"], order,
                  refund, "cus_modes", method["paymentMethodId"], settlement, endpoint, event, kiosk_key, kiosk_order,
-                 shop_order, user_order, seed3["paymentId"], charge["pgTransactionId"], number, va)
+                 shop_order, user_order, seed3["paymentId"], charge["pgTransactionId"], number, va, run, exception)
 
 
 Call = Callable[[Callers, World], Awaitable[list[httpx.Response]]]
@@ -194,6 +203,10 @@ NAMED: dict[tuple[str, str], tuple[str, bool, Call]] = {
         lambda c, w: c.key.post(f"{P}/sandbox/virtual-accounts/{w.va_number}/deposit"))),
     ("GET", P + "/settlements/{settlement_id}"): (NATIVE, False, each(
         lambda c, w: c.key.get(f"{P}/settlements/{w.settlement}"))),
+    ("GET", P + "/reconciliation/runs/{run_id}"): (NATIVE, False, each(
+        lambda c, w: c.key.get(f"{P}/reconciliation/runs/{w.run}"))),
+    ("POST", P + "/reconciliation/exceptions/{exception_id}/resolve"): (NATIVE, False, each(
+        lambda c, w: c.key.post(f"{P}/reconciliation/exceptions/{w.exception}/resolve", json={"note": "mode"}))),
     ("GET", P + "/webhook-endpoints/{endpoint_id}"): (NATIVE, False, each(
         lambda c, w: c.key.get(f"{P}/webhook-endpoints/{w.endpoint}"))),
     ("PATCH", P + "/webhook-endpoints/{endpoint_id}"): (NATIVE, False, each(
@@ -240,6 +253,9 @@ LISTS: dict[tuple[str, str], Callable[[Callers], Awaitable[httpx.Response]]] = {
     ("GET", P + "/refunds"): lambda c: c.key.get(f"{P}/refunds", params={"size": 100}),
     ("GET", P + "/settlements"): lambda c: c.key.get(f"{P}/settlements", params={"size": 100}),
     ("GET", P + "/settlements.csv"): lambda c: c.key.get(f"{P}/settlements.csv"),
+    ("GET", P + "/reconciliation/runs"): lambda c: c.key.get(f"{P}/reconciliation/runs", params={"size": 100}),
+    ("GET", P + "/reconciliation/exceptions"): lambda c: c.key.get(f"{P}/reconciliation/exceptions",
+                                                                   params={"size": 100}),
     ("GET", P + "/webhook-endpoints"): lambda c: c.key.get(f"{P}/webhook-endpoints", params={"size": 100}),
 }
 
@@ -247,6 +263,8 @@ LISTS: dict[tuple[str, str], Callable[[Callers], Awaitable[httpx.Response]]] = {
 UNNAMED = {
     ("POST", P + "/orders"): "creates an order; a merchant's orderIds are unique across its modes",
     ("POST", P + "/webhook-endpoints"): "creates an endpoint of the caller's mode",
+    ("POST", P + "/reconciliation/runs"): "reconciles the caller's mode: the other mode's range is another run",
+    ("POST", P + "/reconciliation/imports"): "imports a report into the caller's mode",
     ("POST", P + "/sandbox/tokens"): "the sandbox PG's tokenization, for test keys only",
     ("POST", P + "/sandbox/pay"): "the buyer at the sandbox PG: the client token is the credential, no key",
     ("POST", P + "/sandbox/keyed-payments"): "the sandbox PG's own window: its books, not Gyeol's objects",

@@ -41,6 +41,7 @@ from gyeol.faces.native import errors as native_errors
 from gyeol.faces.native import events as native_events
 from gyeol.faces.native import orders as native_orders
 from gyeol.faces.native import payments as native_payments
+from gyeol.faces.native import reconciliation as native_reconciliation
 from gyeol.faces.native import refunds as native_refunds
 from gyeol.faces.native import sandbox as native_sandbox
 from gyeol.faces.native import settlements as native_settlements
@@ -122,9 +123,9 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     app.state.faces = faces
 
     _add_routes(app, native_payments, native_orders, native_refunds, native_customers, native_sandbox,
-                native_webhooks, native_settlements, native_events, kiosk_routes, page_assets, checkout_pages,
-                receipt_pages, shop_routes, shopping_routes, dashboard_auth, dashboard_payments, dashboard_actions,
-                dashboard_webhooks, dashboard_developers, dashboard_settings)
+                native_webhooks, native_settlements, native_reconciliation, native_events, kiosk_routes, page_assets,
+                checkout_pages, receipt_pages, shop_routes, shopping_routes, dashboard_auth, dashboard_payments,
+                dashboard_actions, dashboard_webhooks, dashboard_developers, dashboard_settings)
 
     if simulator is not None:
         app.state.toss_simulator = simulator

@@ -1,4 +1,4 @@
-"""The `gyeol` command line: serve, migrate, check, backup, merchants, keys, staff, reconcile."""
+"""The `gyeol` command line: serve, migrate, check, backup, merchants, keys, staff, reconcile, settlements."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import click
 import orjson
 
 from gyeol import config, preflight
+from gyeol.cli_settlements import settlements
 from gyeol.config import Settings
 
 T = TypeVar("T")
@@ -390,6 +391,9 @@ def toss_sim(host: str, port: int, webhook_url: str | None) -> None:
     sim = TossSimulator(webhook_url=webhook_url, public_url=f"http://{host}:{port}")
     click.echo(f"Toss simulator on http://{host}:{port}")
     uvicorn.run(sim, host=host, port=port, log_level="warning")
+
+
+main.add_command(settlements)
 
 
 def _add_groups() -> None:

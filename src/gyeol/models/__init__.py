@@ -8,6 +8,12 @@ from gyeol.models.idempotency import idempotency_keys
 from gyeol.models.merchants import api_keys, merchants
 from gyeol.models.orders import orders
 from gyeol.models.payments import payment_attempts, payments
+from gyeol.models.reconciliation import (
+    reconciliation_items,
+    reconciliation_report_rows,
+    reconciliation_resolutions,
+    reconciliation_runs,
+)
 from gyeol.models.refunds import refunds
 from gyeol.models.sandbox import sandbox_charges, sandbox_tokens
 from gyeol.models.settlements import settlements
@@ -30,6 +36,10 @@ __all__ = [
     "payment_attempts",
     "payment_methods",
     "payments",
+    "reconciliation_items",
+    "reconciliation_report_rows",
+    "reconciliation_resolutions",
+    "reconciliation_runs",
     "refunds",
     "sandbox_charges",
     "sandbox_tokens",

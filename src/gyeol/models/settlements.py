@@ -27,5 +27,7 @@ settlements = sa.Table(
     sa.Column("paid_at", UTCDateTime(), nullable=True),
     created_at(),
     sa.Index("ix_settlements_merchant_payout", "merchant_id", "payout_date"),
+    # A reconciliation reads a merchant's settlements by the day they were booked (the sale's day).
+    sa.Index("ix_settlements_merchant_created", "merchant_id", "created_at"),
     sa.CheckConstraint("net_amount = gross_amount - fee_amount", name="net_is_gross_minus_fee"),
 )

@@ -8,6 +8,7 @@ EVENT_TYPES = frozenset({
     "refund.succeeded", "refund.failed",
     "order.paid",
     "settlement.created",
+    "reconciliation.completed", "reconciliation.exception",
     "virtual_account.issued", "virtual_account.deposited", "virtual_account.expired",
     "endpoint.disabled",
     "attempt.unresolved",

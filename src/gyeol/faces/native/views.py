@@ -13,6 +13,7 @@ from gyeol.core.events.records import Event
 from gyeol.core.orders.records import Order
 from gyeol.core.pagination import Page
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
+from gyeol.core.reconciliation.records import Imported, Item, Run
 from gyeol.core.refunds.records import Refund
 from gyeol.core.settlements.records import Settlement
 from gyeol.core.webhooks.records import WebhookDelivery, WebhookEndpoint
@@ -133,6 +134,40 @@ def settlement_view(s: Settlement) -> Json:
     }
 
 
+def run_view(r: Run) -> Json:
+    return {
+        "runId": r.id, "object": "reconciliation_run", "pg": r.pg, "source": r.source,
+        "from": r.date_from.isoformat(), "to": r.date_to.isoformat(), "status": r.status, "counts": dict(r.counts),
+        "gyeolRows": r.gyeol_rows, "reportRows": r.report_rows,
+        "expectedUntil": r.expected_until.isoformat() if r.expected_until else None, "failure": r.failure,
+        "times": r.times, "livemode": bool(r.livemode), "createdAt": iso(r.created_at), "updatedAt": iso(r.updated_at),
+    }
+
+
+def item_view(i: Item) -> Json:
+    """A row of a run that did not simply match, with each side's figures (null: that side has no row)."""
+    gyeol = None if i.gyeol_amount is None else {
+        "amount": i.gyeol_amount, "fee": i.gyeol_fee, "currency": i.gyeol_currency,
+        "payoutDate": i.gyeol_payout_date.isoformat() if i.gyeol_payout_date else None}
+    pg = None if i.pg_amount is None else {
+        "amount": i.pg_amount, "fee": i.pg_fee, "currency": i.pg_currency,
+        "payoutDate": i.pg_payout_date.isoformat() if i.pg_payout_date else None}
+    r = i.resolution
+    return {
+        "itemId": i.id, "object": "reconciliation_item", "runId": i.run_id, "state": i.state, "status": i.status,
+        "type": i.type, "transactionId": i.transaction_id, "paymentId": i.payment_id,
+        "settlementId": i.settlement_id, "orderId": i.order_id, "soldDate": i.sold_date.isoformat(),
+        "gyeol": gyeol, "pg": pg, "livemode": bool(i.livemode), "createdAt": iso(i.created_at),
+        "resolution": None if r is None else {"state": r.state, "note": r.note, "resolvedBy": r.resolved_by,
+                                              "resolvedAt": iso(r.created_at)},
+    }
+
+
+def imported_view(i: Imported) -> Json:
+    return {"importId": i.id, "object": "reconciliation_import", "pg": i.pg, "rows": i.rows,
+            "from": i.date_from.isoformat(), "to": i.date_to.isoformat(), "livemode": bool(i.livemode)}
+
+
 def method_view(m: PaymentMethod) -> Json:
     return {
         "paymentMethodId": m.id,
@@ -181,7 +216,7 @@ def page_view(page: Page[T], view: Callable[[T], Json]) -> Json:
 
 _VIEWS: dict[type, Callable[[Any], Json]] = {
     Payment: payment_view, Attempt: attempt_view, Order: order_view, Refund: refund_view,
-    Settlement: settlement_view, WebhookEndpoint: endpoint_view,
+    Settlement: settlement_view, WebhookEndpoint: endpoint_view, Run: run_view, Item: item_view,
 }
 
 
