@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from faults import until_answered
 from procs import Server, gyeol_env
 
 KEY = "test_sk_crash"
@@ -21,16 +22,6 @@ POINTS = (1, 2, 3, 4)
 
 def _env(db_url: str, var: Path, **extra: str) -> dict[str, str]:
     return gyeol_env(db_url, var, GYEOL_TEST_SECRET_KEY=KEY, GYEOL_IDEMPOTENCY_LEASE_SECONDS="3", **extra)
-
-
-async def _until_answered(c: httpx.AsyncClient, url: str, body: dict[str, object], key: str) -> httpx.Response:
-    """Retry under the key until the answer is definitive (not 'in progress', not a 5xx)."""
-    for _ in range(200):
-        r = await c.post(url, json=body, headers={"Idempotency-Key": key})
-        if r.status_code != 409 and r.status_code < 500:
-            return r
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{key}: no definitive answer: {r.status_code} {r.text}")
 
 
 async def _cut(servers: list[Server], path: str, bodies: list[dict[str, object]], keys: list[str]) -> None:
@@ -64,9 +55,9 @@ async def test_a_payment_and_a_refund_cut_after_each_commit_resume_under_their_k
                     "methodOptions": {"token": "tok_visa"}})
                 assert r.status_code == 200, r.text
                 paid.append(r.json()["paymentId"])
-            usual_refund = await _until_answered(c, "/api/v1/refunds", {"paymentId": paid[-1], "amount": 2000},
+            usual_refund = await until_answered(c, "/api/v1/refunds", {"paymentId": paid[-1], "amount": 2000},
                                                  "usual-refund")
-            usual_payment = await _until_answered(c, "/api/v1/payments/intent", {
+            usual_payment = await until_answered(c, "/api/v1/payments/intent", {
                 "orderId": "usual", "amount": 3000, "currency": "KRW", "confirm": True,
                 "methodOptions": {"token": "tok_visa"}},
                 "usual-payment")
@@ -88,9 +79,9 @@ async def test_a_payment_and_a_refund_cut_after_each_commit_resume_under_their_k
     with Server(_env(db_url, var)) as again:
         again.wait_ready()
         async with httpx.AsyncClient(base_url=again.url, headers=AUTH, timeout=30) as c:
-            payments = await asyncio.gather(*(_until_answered(c, "/api/v1/payments/intent", b, f"pay-{n}")
+            payments = await asyncio.gather(*(until_answered(c, "/api/v1/payments/intent", b, f"pay-{n}")
                                               for n, b in zip(POINTS, pay_bodies, strict=True)))
-            refunds = await asyncio.gather(*(_until_answered(c, "/api/v1/refunds", b, f"refund-{n}")
+            refunds = await asyncio.gather(*(until_answered(c, "/api/v1/refunds", b, f"refund-{n}")
                                              for n, b in zip(POINTS, refund_bodies, strict=True)))
             for n, r in zip(POINTS, payments, strict=True):
                 assert r.status_code == usual_payment.status_code, (n, r.text)
