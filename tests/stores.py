@@ -37,19 +37,27 @@ class PrivatePostgres:
         if not bindirs or not os.path.exists(f"{bindirs[-1]}/pg_ctl"):
             loud_skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
         self.bin = bindirs[-1]
+        if ROOT:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                loud_skip("PostgreSQL refuses to run as root, and there is no `postgres` user to run it as")
         self.dir = Path(tempfile.mkdtemp(prefix="gyeol-pg-"))
         if ROOT:
-            owner = pwd.getpwnam("postgres")
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
         self.data = self.dir / "data"
         self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
-                 "--locale=C")
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
-                       "fsync = off\nfull_page_writes = off\nmax_connections = 100\n")
-        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-t", "60", "start")
+        try:
+            self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
+                     "--locale=C")
+            with open(self.data / "postgresql.conf", "a") as conf:
+                conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+                           "fsync = off\nfull_page_writes = off\nmax_connections = 100\n")
+            self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-t", "60", "start")
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def _pg(self, program: str, *args: str) -> None:
         cmd = [f"{self.bin}/{program}", *args]
