@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from procs import Server, gyeol_env, until_answered
+from faults import until_answered
+from procs import Server, gyeol_env
 
 KEY = "test_sk_crash"
 AUTH = {"Authorization": f"Bearer {KEY}"}

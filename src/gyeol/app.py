@@ -191,11 +191,14 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
         err = unavailable(exc)
         if err is None:
             return await internal_error(request, exc)
-        log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
+        log.warning("database_unavailable", code=err.code, error=type(exc).__name__, path=request.url.path)
         return faces.render(request.url.path, err, _request_id(request))
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
+        # Also what a middleware raised, outside the routes' handlers: the database may be what failed there too.
+        if unavailable(exc) is not None:
+            return await database_error(request, exc)
         log.error("unhandled_error", error=type(exc).__name__, path=request.url.path)
         err = DomainError("internal", "INTERNAL", "Something went wrong on our side. Quote the request id.")
         return faces.render(request.url.path, err, _request_id(request))

@@ -38,10 +38,13 @@ def _settings(**overrides: Any) -> Settings:
         raise BadSettings(str(err)) from None
 
 
-def _ready(settings: Settings) -> None:
-    """The var directory and the database, or one line saying what to fix."""
+def _ready(settings: Settings, *, writes: bool = False) -> None:
+    """The var directory and the database (that it can be written, for a command that `writes`), or one line
+    saying what to fix."""
     try:
         preflight.var_dir(settings)
+        if writes:
+            preflight.sqlite_writable(settings.database_url)
         preflight.database(settings.database_url)
     except preflight.UnusableSetting as err:
         raise BadSettings(str(err)) from None
@@ -89,7 +92,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     host, port, workers = settings.host, settings.port, settings.workers
     # Worker processes read their settings from the environment: pass the CLI's choices along.
     os.environ["GYEOL_HOST"], os.environ["GYEOL_PORT"] = host, str(port)
-    _ready(settings)
+    _ready(settings, writes=True)
     try:
         if settings.auto_migrate:
             preflight.migrate(settings.database_url)
@@ -118,7 +121,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 @main.command(help="Apply the database migrations.")
 def migrate() -> None:
     settings = _settings()
-    _ready(settings)
+    _ready(settings, writes=True)
     try:
         preflight.migrate(settings.database_url)
     except preflight.StartupError as err:
