@@ -22,6 +22,7 @@ from gyeol.core.customers.service import CustomerService
 from gyeol.core.events import outbox
 from gyeol.core.events.relay import OutboxRelay
 from gyeol.core.idempotency import IdempotencyStore
+from gyeol.core.ledger.service import LedgerService
 from gyeol.core.merchants.service import KeyHasher, MerchantService
 from gyeol.core.orders.service import OrderService
 from gyeol.core.payments.checkout import CheckoutService
@@ -61,6 +62,7 @@ class Services:
     sandbox_sender: SandboxWebhookSender
     cipher: DataCipher
     settlements: SettlementService
+    ledger: LedgerService
     keyed: KeyedPayments
     webhooks: WebhookService
     dispatcher: WebhookDispatcher
@@ -138,6 +140,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments"),
         cipher=cipher,
         settlements=SettlementService(db, clock),
+        ledger=LedgerService(db, clock),
         keyed=keyed,
         webhooks=WebhookService(db, clock, cipher),
         dispatcher=WebhookDispatcher(db, clock, cipher, retry_scale=settings.webhook_retry_scale,
