@@ -84,6 +84,11 @@ async def by_pg_transaction(conn: Conn, merchant_id: str, livemode: bool,
     return [Transfer(**r) for r in await sql.rows(conn, q)]
 
 
+async def one_snapshot(conn: Conn) -> None:
+    """The rest of this PostgreSQL transaction reads one snapshot, and writes nothing."""
+    await conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+
+
 async def all_accounts(conn: Conn) -> dict[str, tuple[str, bool, str, str]]:
     """Every account: (merchant, livemode, currency, kind) by id."""
     q = sa.select(accounts.c.id, accounts.c.merchant_id, accounts.c.livemode, accounts.c.currency, accounts.c.kind)

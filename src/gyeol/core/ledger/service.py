@@ -57,7 +57,14 @@ class LedgerService:
         return items, len(legs) > limit
 
     async def verify(self) -> verifying.Report:
-        async with self.db.read() as conn:
+        """`verify.verify` in one snapshot, so that a movement committed while it reads is in all of its reads or
+        in none: SQLite's read transaction, or a read-only REPEATABLE READ transaction on PostgreSQL (where
+        `db.read()` runs each statement on its own)."""
+        if self.db.is_sqlite:
+            async with self.db.read() as conn:
+                return await verifying.verify(conn)
+        async with self.db.tx() as conn:
+            await repo.one_snapshot(conn)
             return await verifying.verify(conn)
 
     async def export(self, start: datetime | None, end: datetime | None
