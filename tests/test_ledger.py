@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from conftest import Env
 from gyeol.core.clock import KST
 from gyeol.core.settlements.service import add_business_days
-from gyeol.models import ledger_transfers, payments
+from gyeol.models import ledger_transfers, payments, refunds, settlements
 from procs import gyeol_env, run_cli
 from users import enable_users, order_for, user
 
@@ -249,9 +249,25 @@ async def test_verify_prints_each_difference_and_fails(env: Env, db_url: str, tm
     cli = gyeol_env(db_url, tmp_path / "var")
     assert "no difference" in run_cli(["ledger", "verify"], cli).stdout
     pid = (await env.paid(3_000))["paymentId"]
-    async with env.svc.db.tx() as conn:  # a capture booked without its transfers, as a bug would
+    held = (await env.intent(5_000, capture=False, confirm=True, methodOptions={"token": "tok_visa"}))["paymentId"]
+    refund = ok(await env.client.post("/api/v1/refunds", json={"paymentId": pid, "amount": 1_000}))["refundId"]
+    async with env.svc.db.read() as conn:
+        adjustment = (await conn.execute(sa.select(settlements.c.id).where(settlements.c.source_id == refund))
+                      ).scalar_one()
+    async with env.svc.db.tx() as conn:  # changes booked without their transfers, as a bug would
         await conn.execute(payments.update().where(payments.c.id == pid).values(captured_amount=2_000))
+        await conn.execute(payments.update().where(payments.c.id == held).values(status="voided"))
+        await conn.execute(refunds.update().where(refunds.c.id == refund).values(status="failed"))
+        await conn.execute(settlements.update().where(settlements.c.source_id == refund)
+                           .values(fee_amount=-26, net_amount=-974))
     done = run_cli(["ledger", "verify"], cli, check=False)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert f"payment {pid} (succeeded): captured 2000 in payments, 3000 in the ledger" in done.stdout.splitlines()
-    assert "1 difference(s)" in done.stderr
+    lines = done.stdout.splitlines()
+    for expected in (f"payment {pid} (succeeded): captured 2000 in payments, 3000 in the ledger",
+                     f"payment {held} (voided): held 0 in payments, 5000 in the ledger",
+                     f"refund {refund} (failed): its hold is posted in the ledger",
+                     f"settlement {adjustment}: gross -1000, fee -26, payout "):
+        assert any(line.startswith(expected) for line in lines), (expected, lines)
+    assert any(line.startswith("account ") and ".KRW.fees: posted balance" in line for line in lines), lines
+    assert f"{len(lines)} difference(s)" in done.stderr
+

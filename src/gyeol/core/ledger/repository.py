@@ -1,10 +1,9 @@
 """SQL for the ledger's reads: a merchant's balance and its transactions, the transfers a PG's report names, and
-everything `verify` and the export read. The writes are the movements' own (`book`)."""
+what the export reads (`verify` has its own, `audit`). The writes are the movements' own (`book`)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -103,8 +102,3 @@ async def all_transfers(conn: Conn, start: datetime | None = None, end: datetime
     if end is not None:
         q = q.where(transfers.c.created_at < end)
     return [Transfer(**r) for r in await sql.rows(conn, q.order_by(transfers.c.seq))]
-
-
-async def table(conn: Conn, t: sa.Table, *columns: str) -> list[Any]:
-    """`columns` of every row of `t` (what `verify` compares the ledger with)."""
-    return list((await conn.execute(sa.select(*(t.c[c] for c in columns)))).all())

@@ -1,24 +1,21 @@
 """`gyeol ledger verify`: the ledger recomputed from its transfers and compared with the tables it books.
 
-Every account's posted and held balance is summed from the transfers and compared with what the payments,
-refunds and settlements say it must be; every payment's captured, refunded and refunding amounts, every refund's
-state, every settlement's gross and fee and every payout's amount are found again in the transfers. Each
-difference is a line; none means every money-moving state change has its transfers, and only them.
+Every account's posted and held balance is summed from the transfers and compared with what the settlements
+(posted) and the payments (held) say it must be; every payment's captured, refunded and refunding amounts and its
+authorization's hold, every refund's state, every settlement's gross, fee and payout date and every payout's
+amount are found again in the transfers; every post, void or expiry settles a hold of its own. Each difference is
+a line; none means every money-moving state change has its transfers, and only them. The database does the sums
+and the joins (`audit`), so the time grows with the rows it scans, not with Python's work per row.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from gyeol.core.ledger import repository as repo
+from gyeol.core.ledger import audit
 from gyeol.core.ledger.accounts import FEES, PAID_OUT, PG_BALANCE, REFUNDS, SALES
-from gyeol.core.ledger.book import CHARGE, DEPOSIT, FEE_CODES, PAYOUT, POSTED, REFUND
-from gyeol.core.ledger.records import Transfer
 from gyeol.db.engine import Conn
-from gyeol.models import payments, refunds, settlements
 
 Scope = tuple[str, bool, str]  # merchant, livemode, currency
 
@@ -32,155 +29,94 @@ class Report:
 
 
 async def verify(conn: Conn) -> Report:
-    """Read everything in one snapshot (the caller's `db.read()` on SQLite) and compare."""
-    accounts = await repo.all_accounts(conn)
-    transfers = await repo.all_transfers(conn)
-    pays = await repo.table(conn, payments, "id", "merchant_id", "livemode", "currency", "status",
-                            "authorized_amount", "captured_amount", "refunded_amount", "refunding_amount")
-    refs = await repo.table(conn, refunds, "id", "payment_id", "amount", "status")
-    stls = await repo.table(conn, settlements, "id", "merchant_id", "livemode", "currency", "source_id", "kind",
-                            "gross_amount", "fee_amount", "net_amount", "status", "payout_date", "payout_id")
-    found = Ledger(accounts, transfers)
-    diffs = [*found.structure(), *found.balances(pays, stls), *found.payments(pays), *found.refunds(refs),
-             *found.settlements(stls), *found.payouts(stls)]
-    return Report(len(transfers), len(accounts), len(pays), diffs)
+    """Compare, in the caller's snapshot (`LedgerService.verify`)."""
+    transfers, accounts, payments = await audit.counts(conn)
+    diffs = [f"transfer {r[0]}: an account of another merchant, currency or mode" for r in await audit.misplaced(conn)]
+    diffs += [f"transfer {r.id}: {r.phase} of {r.amount} settles {r.held_id}, which is not a hold of {r.amount} or "
+              f"more of the same accounts, code and source (held: {r.held})" for r in await audit.bad_settlings(conn)]
+    diffs += await _balances(conn)
+    diffs += await _payments(conn)
+    diffs += await _refunds(conn)
+    diffs += await _settlements(conn)
+    diffs += await _payouts(conn)
+    return Report(transfers, accounts, payments, diffs)
 
 
-def _scope(row: Any) -> Scope:
-    return row.merchant_id, bool(row.livemode), row.currency
+async def _balances(conn: Conn) -> list[str]:
+    got = await audit.account_sums(conn)
+    want: dict[tuple[Scope, str, str], int] = defaultdict(int)
+    for merchant_id, livemode, currency, kind, status, gross, fee, net in await audit.settlement_sums(conn):
+        scope = (merchant_id, bool(livemode), currency)
+        want[(scope, SALES if kind == "payment" else REFUNDS, "posted")] -= int(gross)
+        want[(scope, FEES, "posted")] += int(fee)
+        want[(scope, PG_BALANCE, "posted")] += 0 if status == "paid" else int(net)
+        want[(scope, PAID_OUT, "posted")] += int(net) if status == "paid" else 0
+    for merchant_id, livemode, currency, held, refunding in await audit.payment_sums(conn):
+        scope = (merchant_id, bool(livemode), currency)
+        want[(scope, PG_BALANCE, "held")] += int(held) - int(refunding)
+        want[(scope, SALES, "held")] -= int(held)
+        want[(scope, REFUNDS, "held")] += int(refunding)
+    diffs = []
+    known = set()
+    for account_id, merchant_id, livemode, currency, kind in await audit.all_accounts(conn):
+        known.add(account_id)
+        for state in ("posted", "held"):
+            ledger = got.get((account_id, state), 0)
+            expected = want.get(((merchant_id, bool(livemode), currency), kind, state), 0)
+            if ledger != expected:
+                diffs.append(f"account {account_id}: {state} balance {ledger} in the ledger, {expected} from the "
+                             f"{'settlements' if state == 'posted' else 'payments'}")
+    diffs += [f"account {a}: in transfers, not among the accounts" for a, _ in got if a not in known]
+    return diffs
 
 
-class Ledger:
-    """The transfers, indexed for the comparisons."""
+async def _payments(conn: Conn) -> list[str]:
+    diffs = []
+    for row in await audit.payment_mismatches(conn):
+        if row[0] == "orphan":
+            diffs.append(f"payment {row[1]}: has transfers, and no row in payments")
+            continue
+        pid, status, *amounts = row
+        for what, expected, ledger in zip(("captured", "refunded", "refunding", "held"), amounts[:4], amounts[4:],
+                                          strict=True):
+            if int(expected) != int(ledger):
+                diffs.append(f"payment {pid} ({status}): {what} {expected} in payments, {ledger} in the ledger")
+        if status == "voided" and all(int(a) == int(b) for a, b in zip(amounts[:4], amounts[4:], strict=True)):
+            diffs.append(f"payment {pid} (voided): its authorization's hold is not voided in the ledger")
+    return diffs
 
-    def __init__(self, accounts: dict[str, tuple[str, bool, str, str]], transfers: list[Transfer]) -> None:
-        self.accounts = accounts
-        self.transfers = transfers
-        self.by_id = {t.id: t for t in transfers}
-        self.settling = {t.held_id: t for t in transfers if t.held_id is not None}
-        self.main: dict[str, Transfer] = {}  # a source's posted charge, deposit or refund
-        self.fee: dict[str, Transfer] = {}  # a source's fee, or the part of it returned
-        for t in transfers:
-            if t.phase in POSTED and t.code in (CHARGE, DEPOSIT, REFUND):
-                self.main[t.source_id] = t
-            elif t.code in FEE_CODES:
-                self.fee[t.source_id] = t
 
-    def open_holds(self) -> Iterable[Transfer]:
-        return (t for t in self.transfers if t.phase == "held" and t.id not in self.settling)
+async def _refunds(conn: Conn) -> list[str]:
+    """Each refund held while pending, posted when it succeeded, voided when it failed, for its amount."""
+    phases = {"pending": None, "succeeded": "post", "failed": "void"}
+    diffs = []
+    for r in await audit.refund_states(conn):
+        if r.held is None or int(r.held) != int(r.amount):
+            diffs.append(f"refund {r.id} ({r.status}): no hold of {r.amount} in the ledger")
+        elif r.settled != phases.get(r.status):
+            state = {"post": "posted", "void": "voided", "expire": "expired"}.get(r.settled or "", "open")
+            diffs.append(f"refund {r.id} ({r.status}): its hold is {state} in the ledger")
+        elif r.settled == "post" and int(r.settled_amount) != int(r.amount):
+            diffs.append(f"refund {r.id}: {r.amount} in refunds, {r.settled_amount} posted in the ledger")
+    return diffs
 
-    def structure(self) -> Iterable[str]:
-        """Each transfer between two accounts of its scope; each post, void or expiry of a hold of its own."""
-        for t in self.transfers:
-            for side, account in (("debit", t.debit_account_id), ("credit", t.credit_account_id)):
-                if self.accounts.get(account, (None,) * 3)[:3] != (t.merchant_id, bool(t.livemode), t.currency):
-                    yield f"transfer {t.id}: its {side} account {account} is not of its merchant, mode and currency"
-            if t.held_id is None:
-                continue
-            h = self.by_id.get(t.held_id)
-            if h is None or h.phase != "held" or (h.debit_account_id, h.credit_account_id, h.code, h.source_id) != (
-                    t.debit_account_id, t.credit_account_id, t.code, t.source_id):
-                yield f"transfer {t.id}: {t.phase}s {t.held_id}, which is not a hold of the same accounts and source"
-            elif t.amount > h.amount or (t.phase != "post" and t.amount != h.amount):
-                yield f"transfer {t.id}: {t.phase}s {t.amount} of a hold of {h.amount}"
 
-    def balances(self, pays: list[Any], stls: list[Any]) -> Iterable[str]:
-        """Every account's posted and held balance (debits less credits), from the transfers and from the
-        tables."""
-        got: dict[tuple[str, str], int] = defaultdict(int)
-        for t in self.transfers:
-            state = "posted" if t.phase in POSTED else "held" if t.phase == "held" else None
-            if state == "held" and t.id in self.settling:
-                state = None
-            if state is not None:
-                got[(t.debit_account_id, state)] += t.amount
-                got[(t.credit_account_id, state)] -= t.amount
-        want: dict[tuple[Scope, str, str], int] = defaultdict(int)
-        for s in stls:
-            scope = _scope(s)
-            want[(scope, SALES if s.kind == "payment" else REFUNDS, "posted")] -= s.gross_amount
-            want[(scope, FEES, "posted")] += s.fee_amount
-            want[(scope, PG_BALANCE, "posted")] += s.net_amount
-            if s.status == "paid":
-                want[(scope, PG_BALANCE, "posted")] -= s.net_amount
-                want[(scope, PAID_OUT, "posted")] += s.net_amount
-        for p in pays:
-            held = p.authorized_amount if p.status == "authorized" else 0
-            want[(_scope(p), PG_BALANCE, "held")] += held - p.refunding_amount
-            want[(_scope(p), SALES, "held")] -= held
-            want[(_scope(p), REFUNDS, "held")] += p.refunding_amount
-        for account_id, (merchant_id, livemode, currency, kind) in self.accounts.items():
-            for state in ("posted", "held"):
-                ledger = got.get((account_id, state), 0)
-                expected = want.get(((merchant_id, livemode, currency), kind, state), 0)
-                if ledger != expected:
-                    yield (f"account {account_id}: {state} balance {ledger} in the ledger, {expected} from the "
-                           f"{'settlements' if state == 'posted' else 'payments'}")
+async def _settlements(conn: Conn) -> list[str]:
+    diffs = []
+    for row in await audit.settlement_mismatches(conn):
+        if row[0] == "unbooked":
+            diffs.append(f"source {row[1]}: has transfers, and no settlement")
+            continue
+        sid, gross, fee, payout_date, ledger_gross, ledger_day, ledger_fee = row
+        diffs.append(f"settlement {sid}: gross {gross}, fee {fee}, payout {payout_date}; in the ledger gross "
+                     f"{ledger_gross}, fee {ledger_fee}, available on {ledger_day}")
+    return diffs
 
-    def payments(self, pays: list[Any]) -> Iterable[str]:
-        """Each payment's captured, refunded and refunding amounts and its authorization's hold."""
-        amounts: dict[tuple[str, str], int] = defaultdict(int)
-        for t in self.transfers:
-            if t.payment_id is None:
-                continue
-            if t.phase in POSTED and t.code in (CHARGE, DEPOSIT):
-                amounts[(t.payment_id, "captured")] += t.amount
-            elif t.phase in POSTED and t.code == REFUND:
-                amounts[(t.payment_id, "refunded")] += t.amount
-        for t in self.open_holds():
-            amounts[(t.payment_id or "", "refunding" if t.code == REFUND else "held")] += t.amount
-        for p in pays:
-            held = p.authorized_amount if p.status == "authorized" else 0
-            for what, expected in (("captured", p.captured_amount), ("refunded", p.refunded_amount),
-                                   ("refunding", p.refunding_amount), ("held", held)):
-                ledger = amounts.get((p.id, what), 0)
-                if ledger != expected:
-                    yield f"payment {p.id} ({p.status}): {what} {expected} in payments, {ledger} in the ledger"
-            if p.status == "voided":
-                void = self.settling.get(f"{p.id}.{CHARGE}.held")
-                if void is None or void.phase != "void":
-                    yield f"payment {p.id} (voided): its authorization's hold is not voided in the ledger"
 
-    def refunds(self, refs: list[Any]) -> Iterable[str]:
-        """Each refund held while pending, posted when it succeeded, voided when it failed, for its amount."""
-        phases = {"pending": None, "succeeded": "post", "failed": "void"}
-        for r in refs:
-            hold = self.by_id.get(f"{r.id}.{REFUND}.held")
-            settled = self.settling.get(hold.id) if hold is not None else None
-            if hold is None or hold.amount != r.amount:
-                yield f"refund {r.id} ({r.status}): no hold of {r.amount} in the ledger"
-            elif (settled.phase if settled is not None else None) != phases.get(r.status):
-                state = {"post": "posted", "void": "voided", "expire": "expired"}[settled.phase] if settled else "open"
-                yield f"refund {r.id} ({r.status}): its hold is {state} in the ledger"
-            elif settled is not None and settled.phase == "post" and settled.amount != r.amount:
-                yield f"refund {r.id}: {r.amount} in refunds, {settled.amount} posted in the ledger"
-
-    def settlements(self, stls: list[Any]) -> Iterable[str]:
-        """Each settlement's gross, fee and payout date in its source's transfers; no transfer of a source
-        without one."""
-        sources = set()
-        for s in stls:
-            sources.add(s.source_id)
-            main, fee = self.main.get(s.source_id), self.fee.get(s.source_id)
-            if main is None or main.amount != abs(s.gross_amount) or main.available_on != s.payout_date:
-                yield (f"settlement {s.id}: gross {s.gross_amount} on {s.payout_date}, in the ledger "
-                       f"{(main.amount, str(main.available_on)) if main else 'nothing'}")
-            if (fee.amount if fee is not None else 0) != abs(s.fee_amount):
-                yield f"settlement {s.id}: fee {s.fee_amount}, in the ledger {fee.amount if fee else 0}"
-        for t in (*self.main.values(), *self.fee.values()):
-            if t.source_id not in sources:
-                yield f"transfer {t.id}: {t.code} {t.amount} of {t.source_id}, which has no settlement"
-
-    def payouts(self, stls: list[Any]) -> Iterable[str]:
-        """Each payout's transfer: the net of the settlements it paid."""
-        nets: dict[str, int] = defaultdict(int)
-        for s in stls:
-            if s.status == "paid":
-                nets[s.payout_id or f"(none: settlement {s.id})"] += s.net_amount
-        booked = {t.source_id: t for t in self.transfers if t.code == PAYOUT}
-        for payout_id in nets.keys() | booked.keys():
-            t = booked.get(payout_id)
-            ledger = 0 if t is None else t.amount if self.accounts.get(t.debit_account_id, "")[3:] == (
-                PAID_OUT,) else -t.amount
-            if ledger != nets.get(payout_id, 0):
-                yield f"payout {payout_id}: {nets.get(payout_id, 0)} in settlements, {ledger} in the ledger"
+async def _payouts(conn: Conn) -> list[str]:
+    """Each payout's transfer: the net of the settlements it paid."""
+    nets, booked = await audit.payout_sums(conn)
+    want = {(payout_id or f"(none: settlement {first})"): int(net) for payout_id, net, first in nets}
+    got = {source_id: int(amount) if kind == PAID_OUT else -int(amount) for source_id, amount, kind in booked}
+    return [f"payout {p}: {want.get(p, 0)} in settlements, {got.get(p, 0)} in the ledger"
+            for p in sorted(want.keys() | got.keys()) if want.get(p, 0) != got.get(p, 0)]
