@@ -5,7 +5,8 @@ approval a shop's webhook reports or an app completes (`approvals.py`), the reco
 (`resolve_attempt`) and the resend of a crashed request's attempt (`carry_on`) all end in `apply`, in a transaction
 that holds the payment's and the order's row locks (`repository.lock_for_answer`). `apply` settles the attempt
 through the attempt's transition table and, when the attempt is the payment's open one, moves the payment through
-the payment's table, with its outbox events and, when money was taken, the order and the settlement.
+the payment's table, with its outbox events, its ledger transfers (`core.ledger.book`: the authorization's hold,
+its capture or void) and, when money was taken, the order and the settlement.
 
 No answer (None) is not a failure: the attempt is `unknown`, the payment stays `pending`, and the PG is asked
 again later. An attempt already settled ignores a late or repeated answer.
