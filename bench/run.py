@@ -7,6 +7,7 @@ the goals' ratios and writes the raw figures to bench/results/<timestamp>.json (
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from typing import Any
 
@@ -23,9 +24,9 @@ LIKE_DEADLINE = 1800  # seconds: never reached on this machine; a run it stops i
 def plan(quick: bool) -> dict[str, Any]:
     if quick:
         return {"like": {1: 150, 8: 300, 32: 300}, "flows": 600, "growth": 2000, "peer_growth_s": 60,
-                "slow": {256: 600, 1024: 1024}, "reconcile": 20_000, "reconcile_day": 200}
+                "slow": {256: 600, 1024: 1024}, "reconcile": 20_000, "reconcile_day": 200, "ledger": 10_000}
     return {"like": {1: 500, 8: 1000, 32: 1000}, "flows": 3000, "growth": 10_000, "peer_growth_s": 300,
-            "slow": {256: 3000, 1024: 5000}, "reconcile": 100_000, "reconcile_day": 1000}
+            "slow": {256: 3000, 1024: 5000}, "reconcile": 100_000, "reconcile_day": 1000, "ledger": 100_000}
 
 
 def like_with_like(n: dict[int, int]) -> list[dict[str, Any]]:
@@ -80,15 +81,30 @@ def slow(counts: dict[int, int]) -> list[dict[str, Any]]:
     return results
 
 
+def ledger_verify(count: int) -> list[dict[str, Any]]:
+    """`gyeol ledger verify` on a store that `count` card payments filled (at c=32, through the API)."""
+    results = []
+    for name, kind in STORES:
+        with Server(name + " ledger", kind) as s:
+            s.load(32, count, 3600)
+            seconds, done = s.cli("ledger", "verify")
+            counted = re.search(r"(\d+) payments", done.stdout)
+            results.append({"target": f"{name} ledger verify", "payments": int(counted[1]) if counted else None,
+                            "seconds": round(seconds, 1), "verified": done.returncode == 0,
+                            "output": (done.stdout + done.stderr)[-2000:]})
+        print(f"  {name} ledger verify: {results[-1]['payments']} payments in {results[-1]['seconds']} s", flush=True)
+    return results
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", choices=("like", "flows", "growth", "scale", "slow", "reconcile"), action="append",
-                   help="run only these parts (repeatable); default all")
+    p.add_argument("--only", choices=("like", "flows", "growth", "scale", "slow", "reconcile", "ledger"),
+                   action="append", help="run only these parts (repeatable); default all")
     p.add_argument("--peer-growth-seconds", type=float, help="how long localstripe's growth run may take")
     args = p.parse_args()
     n = plan(args.quick)
-    parts = set(args.only or ("like", "flows", "growth", "scale", "slow", "reconcile"))
+    parts = set(args.only or ("like", "flows", "growth", "scale", "slow", "reconcile", "ledger"))
     raise_nofile()
     ensure_peer()
     started, commit = time.monotonic(), git("rev-parse", "HEAD")
@@ -104,13 +120,17 @@ def main() -> None:
         results += scale_out(n["growth"])
     if "slow" in parts:
         results += slow(n["slow"])
+    verified = ledger_verify(n["ledger"]) if "ledger" in parts else []
     report(results)
+    for v in verified:
+        print(f"  ledger {_mark(v['verified'] and v['seconds'] < 30)} {v['target']}: {v['payments']} payments in "
+              f"{v['seconds']} s (goal < 30 s, no difference){'' if v['verified'] else ': ' + v['output']}")
     # In process, after the servers: 100,000 payments reconciled on each store (bench/reconcile.py), its own table.
     reconciled = reconcile.bench(n["reconcile"], n["reconcile_day"]) if "reconcile" in parts else None
     # The servers run this checkout as it is when each starts: a commit made meanwhile is part of the run.
     moved = git("rev-parse", "HEAD") if git("rev-parse", "HEAD") != commit else ""
     out = write_results("", {"commit": commit, "dirty": dirty, "moved_to": moved, "quick": args.quick, "plan": n,
-                             "results": results, "reconciliation": reconciled,
+                             "results": results, "reconciliation": reconciled, "ledger": verified,
                              "minutes": round((time.monotonic() - started) / 60, 1)})
     print(f"\ncommit {commit}{' + uncommitted changes in src/' if dirty else ''}"
           f"{f' (HEAD moved to {moved[:12]} during the run)' if moved else ''}  cpu {cpu_model()}  "

@@ -130,6 +130,7 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.tmp: Path | None = None
         self.pg_name: str | None = None
+        self.env: dict[str, str] | None = None  # a Gyeol server's environment, for `cli`
 
     @property
     def log(self) -> Path:
@@ -153,7 +154,16 @@ class Server:
         env.update({"GYEOL_DATABASE_URL": url, "GYEOL_TEST_SECRET_KEY": KEY, "GYEOL_LOG_LEVEL": "WARNING",
                     "GYEOL_VAR_DIR": str(self.tmp / "var"), "GYEOL_WORKER": "external",
                     "GYEOL_RATE_LIMIT": "1000000", "PYTHONPATH": str(self.tree.src), **self.extra})
+        self.env = env
         return [self.tree.python, "-c", SERVE, "serve", "--port", port, "--workers", str(self.workers)], env
+
+    def cli(self, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+        """A `gyeol` command on this server's store (`gyeol ledger verify`), and how long it took, in seconds."""
+        assert self.env is not None
+        started = time.monotonic()
+        done = subprocess.run([self.tree.python, "-c", SERVE, *args], env=self.env, cwd=str(HERE),
+                              capture_output=True, text=True)
+        return time.monotonic() - started, done
 
     def start(self) -> Server:
         self.tmp = Path(tempfile.mkdtemp(prefix="gyeol-bench-"))

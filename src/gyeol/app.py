@@ -36,6 +36,7 @@ from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
 from gyeol.faces.kiosk import errors as kiosk_errors
 from gyeol.faces.kiosk import routes as kiosk_routes
+from gyeol.faces.native import balance as native_balance
 from gyeol.faces.native import customers as native_customers
 from gyeol.faces.native import errors as native_errors
 from gyeol.faces.native import events as native_events
@@ -123,9 +124,10 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     app.state.faces = faces
 
     _add_routes(app, native_payments, native_orders, native_refunds, native_customers, native_sandbox,
-                native_webhooks, native_settlements, native_reconciliation, native_events, kiosk_routes, page_assets,
-                checkout_pages, receipt_pages, shop_routes, shopping_routes, dashboard_auth, dashboard_payments,
-                dashboard_actions, dashboard_webhooks, dashboard_developers, dashboard_settings)
+                native_webhooks, native_settlements, native_reconciliation, native_balance, native_events,
+                kiosk_routes, page_assets, checkout_pages, receipt_pages, shop_routes, shopping_routes,
+                dashboard_auth, dashboard_payments, dashboard_actions, dashboard_webhooks, dashboard_developers,
+                dashboard_settings)
 
     if simulator is not None:
         app.state.toss_simulator = simulator

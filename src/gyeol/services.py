@@ -23,6 +23,7 @@ from gyeol.core.dashboard.service import Dashboard
 from gyeol.core.events import outbox
 from gyeol.core.events.relay import OutboxRelay
 from gyeol.core.idempotency import IdempotencyStore
+from gyeol.core.ledger.service import LedgerService
 from gyeol.core.merchants.service import KeyHasher, MerchantService
 from gyeol.core.orders.service import OrderService
 from gyeol.core.payments.checkout import CheckoutService
@@ -68,6 +69,7 @@ class Services:
     cipher: DataCipher
     settlements: SettlementService
     reconciliation: ReconciliationService
+    ledger: LedgerService
     keyed: KeyedPayments
     webhooks: WebhookService
     dispatcher: WebhookDispatcher
@@ -153,6 +155,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cipher=cipher,
         settlements=SettlementService(db, clock),
         reconciliation=ReconciliationService(db, clock, pgs),
+        ledger=LedgerService(db, clock),
         keyed=keyed,
         webhooks=WebhookService(db, clock, cipher),
         dispatcher=WebhookDispatcher(db, clock, cipher, retry_scale=settings.webhook_retry_scale,

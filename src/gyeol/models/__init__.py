@@ -5,6 +5,7 @@ from gyeol.models.base import metadata
 from gyeol.models.customers import customers, payment_methods
 from gyeol.models.events import inbound_events, outbox_events
 from gyeol.models.idempotency import idempotency_keys
+from gyeol.models.ledger import ledger_accounts, ledger_transfers
 from gyeol.models.merchants import api_keys, merchants
 from gyeol.models.orders import orders
 from gyeol.models.payments import payment_attempts, payments
@@ -28,6 +29,8 @@ __all__ = [
     "idempotency_keys",
     "inbound_events",
     "job_leases",
+    "ledger_accounts",
+    "ledger_transfers",
     "merchants",
     "metadata",
     "orders",

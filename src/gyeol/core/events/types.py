@@ -7,7 +7,7 @@ EVENT_TYPES = frozenset({
     "payment.voided", "payment.canceled", "payment.expired", "payment.completed",
     "refund.succeeded", "refund.failed",
     "order.paid",
-    "settlement.created",
+    "settlement.created", "payout.paid",
     "reconciliation.completed", "reconciliation.exception",
     "virtual_account.issued", "virtual_account.deposited", "virtual_account.expired",
     "endpoint.disabled",
