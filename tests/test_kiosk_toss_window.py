@@ -16,6 +16,7 @@ import pytest
 
 from gyeol.core.context import Caller
 from test_checkout_pages import DECLINE, GOOD, Buyer, _csrf
+from test_kiosk_window import _event_types
 from test_toss import TossEnv, basic, toss  # noqa: F401  (the fixture)
 
 WINDOW = {"successUrl": "https://kiosk.example/success", "failUrl": "https://kiosk.example/fail"}
@@ -132,6 +133,9 @@ async def test_the_buyer_pays_in_tosss_window_and_the_confirm_charges_once(
 
 async def test_an_unconfirmed_window_payment_expires_with_nothing_charged(
         toss: TossEnv, buyer: httpx.AsyncClient) -> None:  # noqa: F811
+    """Toss's window session ran out before the confirm: the payment ends as Gyeol's own window's does (canceled,
+    EXPIRED_PAYMENT, one payment.expired), learnt from the confirm's refusal or from Toss's webhook, whichever
+    comes first; nothing was charged."""
     c = toss.env.client
     never = await _create(toss, "kiosk-key-3a", "order-window-3a")  # the buyer never opens the window
     r = await c.post("/v1/payments/confirm", json=_triple(never["paymentKey"], "order-window-3a"))
@@ -147,13 +151,32 @@ async def test_an_unconfirmed_window_payment_expires_with_nothing_charged(
     assert (r.status_code, r.json()["code"]) == (404, "NOT_FOUND_PAYMENT_SESSION"), r.text
     at_toss = await _at_toss(toss, key)
     assert (at_toss["status"], at_toss["approvedAt"], at_toss["card"]) == ("EXPIRED", None, None)
+    await toss.sim.drain()  # Toss's PAYMENT_STATUS_CHANGED (EXPIRED) reached the callback: nothing more to do
     for payment_id in (created["paymentId"], never["paymentId"]):
         native = await _native(toss, payment_id)
-        assert (native["status"], native["authorizedAmount"], native["capturedAmount"]) == ("failed", 0, 0)
-    toss.env.svc.clock.advance(timedelta(minutes=61))  # and Gyeol's own time for the payment runs out
-    assert set(await toss.env.svc.payments.expire_due()) == {created["paymentId"], never["paymentId"]}
+        assert (native["status"], native["failureReason"], native["authorizedAmount"],
+                native["capturedAmount"]) == ("canceled", "EXPIRED_PAYMENT", 0, 0), native
+        assert (await _event_types(c, payment_id)).count("payment.expired") == 1
     assert (await c.get(f"/v1/payments/{key}")).json()["status"] == "CANCELED"
-    assert (await _native(toss, created["paymentId"]))["capturedAmount"] == 0
+    toss.env.svc.clock.advance(timedelta(minutes=61))  # Gyeol's own time for the payment has nothing left to end
+    assert await toss.env.svc.payments.expire_due() == []
+
+
+async def test_tosss_webhook_of_an_expired_window_cancels_the_payment_before_any_confirm(
+        toss: TossEnv, buyer: httpx.AsyncClient) -> None:  # noqa: F811
+    c = toss.env.client
+    created = await _create(toss, "kiosk-key-3b", "order-window-3b")
+    await _pay_in_window(buyer, created["checkout"]["url"])
+    toss.clock.t += timedelta(minutes=10, seconds=1)
+    assert (await _at_toss(toss, created["paymentKey"]))["status"] == "EXPIRED"  # Toss notices, and tells Gyeol
+    await toss.sim.drain()
+    native = await _native(toss, created["paymentId"])
+    assert (native["status"], native["failureReason"], native["capturedAmount"]) == (
+        "canceled", "EXPIRED_PAYMENT", 0), native
+    assert (await _event_types(c, created["paymentId"])).count("payment.expired") == 1
+    r = await c.post("/v1/payments/confirm", json=_triple(created["paymentKey"], "order-window-3b"))
+    assert (r.status_code, r.json()["code"]) == (404, "NOT_FOUND_PAYMENT_SESSION"), r.text
+    assert not [p for p in toss.sim.payments.values() if p.order_id == "order-window-3b" and p.approved_at]
 
 
 async def test_a_sandbox_merchant_keeps_gyeols_checkout(toss: TossEnv) -> None:  # noqa: F811

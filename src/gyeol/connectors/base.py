@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, Protocol
 
-Outcome = Literal["succeeded", "authorized", "failed", "requires_action", "not_found", "unknown"]
+# `expired`: the buyer's session in the PG's own window ran out before the confirm; nothing was charged.
+Outcome = Literal["succeeded", "authorized", "failed", "requires_action", "not_found", "expired", "unknown"]
 # A payment as its PG sees it, found by its key or its order.
 PgStatus = Literal["approved", "partial_canceled", "canceled", "waiting_for_deposit", "pending", "failed",
                    "expired", "unknown"]

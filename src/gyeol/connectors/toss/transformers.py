@@ -40,7 +40,10 @@ def confirmed(p: Payment) -> AttemptResult:
     if status == "approved":
         return AttemptResult("succeeded", pg_transaction_id=p.payment_key, approved_at=p.approved_at,
                              amount=p.total_amount)
-    if status in ("failed", "expired", "canceled"):
+    if status == "expired":
+        return AttemptResult("expired", pg_transaction_id=p.payment_key, failure_code="EXPIRED",
+                             failure_message=p.failure.message if p.failure else None)
+    if status in ("failed", "canceled"):
         code = p.failure.code if p.failure and p.failure.code else status.upper()
         message = p.failure.message if p.failure else None
         return AttemptResult("failed", pg_transaction_id=p.payment_key, failure_code=code, failure_message=message)
@@ -50,6 +53,8 @@ def confirmed(p: Payment) -> AttemptResult:
 def refused(error: Error) -> AttemptResult:
     if error.code in UNKNOWN_OUTCOME:
         return AttemptResult("unknown")
+    if error.code == "NOT_FOUND_PAYMENT_SESSION":  # a confirm after the window's session ran out
+        return AttemptResult("expired", failure_code=error.code, failure_message=error.message)
     return AttemptResult("failed", failure_code=error.code, failure_message=error.message)
 
 

@@ -38,6 +38,9 @@ from gyeol.db.engine import Conn, Database
 
 # The statuses of an attempt whose answer is still awaited; any other has had its answer.
 AWAITING = ("started", "unknown", "requires_action")
+# A payment whose buyer's window session ran out before its merchant confirmed: canceled, nothing charged.
+EXPIRED = "EXPIRED_PAYMENT"
+EXPIRED_MESSAGE = "The merchant did not confirm the payment in time; nothing was charged."
 
 
 async def emit(conn: Conn, p: Payment, type: str, now: datetime) -> None:
@@ -184,6 +187,10 @@ def _authorized(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: da
         p, write = repo.changing(p, now, open_attempt_id=None)
         return p, [write]
     common = {"open_attempt_id": None, "next_action_url": None}
+    if result.outcome == "expired":  # the PG's window session ran out: as Gyeol's own window's does
+        p, write = repo.moving(p, "expire_unconfirmed", now, canceled_at=now, failure_reason=EXPIRED,
+                               failure_message=EXPIRED_MESSAGE, **common)
+        return p, [write, outbox.inserting([_event(p, "payment.expired")], now)]
     if not ok:
         p, write = repo.moving(p, "failed", now, failure_reason=result.failure_code,
                                failure_message=result.failure_message, pg_transaction_id=result.pg_transaction_id,

@@ -24,7 +24,7 @@ from gyeol.core.errors import DomainError
 from gyeol.core.events import outbox
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.payments import repository as repo
-from gyeol.core.payments.answers import Answers, raise_for
+from gyeol.core.payments.answers import EXPIRED, EXPIRED_MESSAGE, Answers, raise_for
 from gyeol.core.payments.commands import ResolvedMethod
 from gyeol.core.payments.intents import Intents
 from gyeol.core.payments.pg_calls import PgCalls
@@ -33,9 +33,6 @@ from gyeol.core.payments.repository import LockedAttempt
 from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
 from gyeol.models import payment_attempts as att
-
-EXPIRED = "EXPIRED_PAYMENT"
-EXPIRED_MESSAGE = "The merchant did not confirm the payment in time; nothing was charged."
 
 # The merchant's confirm takes the waiting attempt, if it is still waiting and in time: the row it changed, or none.
 START = (att.update()

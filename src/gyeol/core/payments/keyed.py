@@ -167,6 +167,8 @@ class KeyedPayments:
                     charge = await self.core.confirm(caller, p.id, MethodSpec(payment_key=p.payment_key or p.id),
                                                      fault=fault, resume=p.status == "pending")
                 p = charge.payment  # as the answer's transaction left it, its receipt id included
+                if expired(p):  # the PG's window session ran out before this confirm
+                    raise session_gone(p.id)
             except DomainError as err:
                 # A concurrent confirm or the PG's webhook may have approved it meanwhile: that is success.
                 if err.kind != "conflict" or not await self._approved_soon(caller, key):

@@ -18,9 +18,12 @@ from gyeol.connectors.base import PgPayment
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import inbox
+from gyeol.core.payments import repository as repo
+from gyeol.core.payments.answers import EXPIRED, EXPIRED_MESSAGE, emit
 from gyeol.core.payments.approvals import Approvals
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.refunds.service import RefundService
+from gyeol.core.states import PAYMENT
 from gyeol.db.engine import Database
 
 log = structlog.get_logger(__name__)
@@ -84,6 +87,8 @@ class Notices:
             except DomainError as err:  # not one of this merchant's orders, or not its amount: change nothing
                 log.warning("pg_notice_not_applied", merchant_id=merchant_id, code=err.code)
                 return NoticeOutcome(applied=False)
+        elif fetched.status == "expired":
+            applied = await self._expire(merchant_id, fetched.payment_key)
         elif fetched.status in ("canceled", "partial_canceled"):
             applied = await self.refunds.record_pg_cancel(merchant_id, fetched.payment_key, fetched.balance_amount,
                                                           fetched.last_transaction_key) is not None
@@ -92,3 +97,16 @@ class Notices:
             for source, event_id in seen:
                 await inbox.accept(conn, source, event_id, now)
         return NoticeOutcome(applied=applied)
+
+    async def _expire(self, merchant_id: str, payment_key: str) -> bool:
+        """The PG's window session ran out before the buyer paid or the merchant confirmed: the payment, if it took
+        no money and no confirm is at the PG, is canceled as Gyeol's own window's would be (`payment.expired`)."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            p = await repo.get_by_key(conn, merchant_id, payment_key, lock=True)
+            if p is None or p.open_attempt_id is not None or not PAYMENT.allows(p.status, "expire"):
+                return False
+            p = await repo.transition(conn, p, "expire", now, canceled_at=now, failure_reason=EXPIRED,
+                                      failure_message=EXPIRED_MESSAGE)
+            await emit(conn, p, "payment.expired", now)
+        return True
