@@ -1,4 +1,4 @@
-"""Background jobs. `gyeol worker` runs them in a loop; `gyeol worker --once` runs one pass (for tests).
+"""Background jobs. `gyeol worker` runs each in a loop of its own; `gyeol worker --once` runs each once (for tests).
 
 A feature adds its job to JOBS; each job takes the services and returns a small summary.
 """
@@ -66,33 +66,45 @@ JOBS: dict[str, Job] = {
 
 
 async def run_once(svc: Services, stop: asyncio.Event | None = None) -> dict[str, Any]:
-    """Every job once; once `stop` is set, the job in flight finishes and the others wait for the next start."""
+    """Every job once, one after the other (`gyeol worker --once`, tests); once `stop` is set, the job in flight
+    finishes and the others are not started."""
     results: dict[str, Any] = {}
     for name, job in JOBS.items():
         if stop is not None and stop.is_set():
             break
-        try:
-            results[name] = await job(svc)
-        except Exception as exc:  # one failing job must not stop the others
-            log.error("job_failed", job=name, error=type(exc).__name__)
-            results[name] = {"error": type(exc).__name__}
+        results[name] = await _run_job(svc, name, job)
     return results
 
 
 async def run_forever(svc: Services, interval: float = 1.0, stop: asyncio.Event | None = None) -> None:
+    """Every job in a loop of its own, `interval` seconds between its runs, until `stop`: a slow job (deliveries to
+    a receiver that takes its time) never holds back another (the relay publishing the outbox)."""
     stop = stop or asyncio.Event()
+    await asyncio.gather(*(_every(svc, name, job, interval, stop) for name, job in JOBS.items()))
+
+
+async def _every(svc: Services, name: str, job: Job, interval: float, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        await run_once(svc, stop)
+        await _run_job(svc, name, job)
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
             pass
 
 
+async def _run_job(svc: Services, name: str, job: Job) -> Any:
+    try:
+        return await job(svc)
+    except Exception as exc:  # one failing job must not stop the others
+        log.error("job_failed", job=name, error=type(exc).__name__)
+        return {"error": type(exc).__name__}
+
+
 async def run_until_signalled(svc: Services, interval: float, grace: float, *, metrics_host: str = "127.0.0.1",
                               metrics_port: int | None = None) -> None:
-    """`gyeol worker`: on SIGTERM or SIGINT, start no new pass, let the one in flight finish (its deliveries
-    recorded, its lease released) for up to `grace` seconds, then cut it off; its `finally`s still release.
+    """`gyeol worker`: on SIGTERM or SIGINT, start no job again, let those in flight finish (their deliveries
+    recorded, the relay's lease released) for up to `grace` seconds, then cut them off; their `finally`s still
+    release.
     With `metrics_port`, this process's own counters are served there (prometheus_client's server, on a thread of
     its own); the database's gauges are the server's `/metrics`."""
     exporter = None
