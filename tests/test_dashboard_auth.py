@@ -228,7 +228,7 @@ async def test_every_dashboard_post_refuses_bad_input_and_changes_nothing(env: E
                     and r.path.startswith("/dashboard/") and not r.path.startswith("/dashboard/login"))
     assert len(routes) >= 15
     ids = {"payment_id": paid["paymentId"], "action": "refund", "endpoint_id": "we_x\u202e", "delivery_id": "dlv_x",
-           "key_id": "key_nope", "part": "fees", "staff_id": "stf_nope"}
+           "key_id": "key_nope", "part": "fees", "staff_id": "stf_nope", "item_id": "rci_nope"}
     bodies = [{"content": b""}, {"json": {"csrf": token}}, {"content": b"\xff\xfe", "headers": {
         "content-type": "application/x-www-form-urlencoded"}}, {"data": {"csrf": "forged", "amount": "10000"}},
               {"data": {"csrf": token + "\x00", "email": "x"}}]

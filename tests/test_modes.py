@@ -312,6 +312,12 @@ UNNAMED.update({(m, p): "the dashboard: the session's merchant and mode" for m, 
     ("POST", "/dashboard/webhooks/{endpoint_id}"),
     ("POST", "/dashboard/webhooks/{endpoint_id}/deliveries/{delivery_id}/resend"),
     ("POST", "/dashboard/webhooks/{endpoint_id}/resend-failed"), ("POST", "/dashboard/webhooks/{endpoint_id}/rotate")]})
+# The settlements and reconciliation pages: their merchant and mode scoping is tested in
+# tests/test_dashboard_settlements.py (another merchant's runs, exceptions and payouts; the live view apart).
+UNNAMED.update({(m, p): "the dashboard: the session's merchant and mode" for m, p in [
+    ("GET", "/dashboard/settlements"), ("GET", "/dashboard/reconciliation"),
+    ("GET", "/dashboard/reconciliation/runs/{run_id}"), ("POST", "/dashboard/reconciliation/runs"),
+    ("POST", "/dashboard/reconciliation/exceptions/{item_id}/resolve")]})
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:

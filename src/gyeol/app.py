@@ -30,7 +30,9 @@ from gyeol.faces.dashboard import auth as dashboard_auth
 from gyeol.faces.dashboard import developers as dashboard_developers
 from gyeol.faces.dashboard import errors as dashboard_errors
 from gyeol.faces.dashboard import payments as dashboard_payments
+from gyeol.faces.dashboard import reconciliation as dashboard_reconciliation
 from gyeol.faces.dashboard import settings as dashboard_settings
+from gyeol.faces.dashboard import settlements as dashboard_settlements
 from gyeol.faces.dashboard import webhooks as dashboard_webhooks
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
@@ -127,7 +129,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
                 native_webhooks, native_settlements, native_reconciliation, native_balance, native_events,
                 kiosk_routes, page_assets, checkout_pages, receipt_pages, shop_routes, shopping_routes,
                 dashboard_auth, dashboard_payments, dashboard_actions, dashboard_webhooks, dashboard_developers,
-                dashboard_settings)
+                dashboard_settings, dashboard_settlements, dashboard_reconciliation)
 
     if simulator is not None:
         app.state.toss_simulator = simulator

@@ -223,3 +223,63 @@ def test_the_api_reference_works_offline(page: Any, dash: dict[str, Any]) -> Non
     page.goto(dash["url"] + "/redoc")  # leads to /docs
     page.wait_for_selector(".swagger-ui .info", timeout=15_000)
     assert not outside, outside
+
+
+@pytest.fixture(scope="module")
+def recon(dash: dict[str, Any]) -> dict[str, Any]:
+    """A PG Gyeol has no connector to: its report, imported, names a payment Gyeol never booked; its run has that
+    one open exception."""
+    from datetime import datetime
+
+    from gyeol.core.clock import KST
+
+    today = datetime.now(KST).date().isoformat()
+    report = ("transaction_id,order_id,type,amount,fee,vat,net,currency,sold_date,payout_date\n"
+              f"van-{secrets.token_hex(4)},elsewhere,payment,5000,125,11,4875,KRW,{today},{today}\n")
+    with httpx.Client(base_url=dash["url"], auth=(KEY, ""), timeout=20) as api:
+        assert api.post("/api/v1/reconciliation/imports", json={"pg": "van-pg", "csv": report}).status_code == 200
+        r = api.post("/api/v1/reconciliation/runs", json={"from": today, "to": today, "pg": "van-pg",
+                                                          "source": "import"})
+        assert r.status_code == 200, r.text
+        [item] = api.get("/api/v1/reconciliation/exceptions", params={"runId": r.json()["runId"]}).json()["items"]
+    return {"today": today, "run": r.json()["runId"], "item": item["itemId"]}
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_settlements_and_reconciliation_pages_in_each_language(page: Any, dash: dict[str, Any],
+                                                               recon: dict[str, Any], lang: str) -> None:
+    sign_in(page, dash, lang=lang)
+    pages = {"settlements": "/dashboard/settlements", "reconciliation": "/dashboard/reconciliation",
+             "reconciliation_run": f"/dashboard/reconciliation/runs/{recon['run']}"}
+    for name, path in pages.items():
+        page.goto(dash["url"] + path)
+        assert page.get_attribute("html", "lang") == lang, path
+        assert page.locator("#mode-banner").count() == 1
+        assert_accessible(page, f"dashboard {name} ({lang})")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375 + 1, f"{path} is wider than a phone"
+        shot(page, f"{name}_{lang}")
+    assert page.inner_text("#count-unknown_to_gyeol") == "1"
+    page.goto(dash["url"] + "/dashboard/settlements")
+    assert dash["paid"][0]["paymentId"] in page.inner_text("#settlements-table")
+
+
+def test_a_run_from_the_page_and_an_exception_resolved(page: Any, dash: dict[str, Any],
+                                                        recon: dict[str, Any]) -> None:
+    sign_in(page, dash, "admin@gyeol.local", lang="en")
+    page.goto(f"{dash['url']}/dashboard/reconciliation")
+    page.fill("#run-from", recon["today"])
+    page.fill("#run-to", recon["today"])
+    page.fill("#run-pg", "sandbox")  # an earlier test gave the merchant a Toss key: its own PG is Toss now
+    page.click("#start-run-button")
+    page.wait_for_url(re.compile(r"/dashboard/reconciliation/runs/rcn_[0-9a-z]+\?done=1"))
+    assert page.inner_text("#run-status") == "Completed" and page.inner_text("#run-pg") == "sandbox"
+    page.goto(f"{dash['url']}/dashboard/reconciliation")
+    page.fill(f"#note-{recon['item']}", "Not ours: a test row of the other PG.")
+    page.click(f"#resolve-{recon['item']}")
+    page.wait_for_url(re.compile(r"/dashboard/reconciliation\?done=1"))
+    assert recon["item"] not in page.inner_text("main")
+    shot(page, "exception_resolved_en")
+    with httpx.Client(base_url=dash["url"], auth=(KEY, ""), timeout=20) as api:
+        done = api.get("/api/v1/reconciliation/exceptions", params={"runId": recon["run"], "status": "resolved"})
+    [item] = done.json()["items"]
+    assert item["resolution"]["resolvedBy"] == "admin@gyeol.local"

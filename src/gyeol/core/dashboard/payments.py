@@ -6,6 +6,7 @@ import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -80,11 +81,21 @@ def conditions(caller: Caller, f: PaymentFilter) -> list[sa.ColumnElement[bool]]
     return conds
 
 
-def cursor_of(p: Payment) -> str:
-    return base64.urlsafe_b64encode(f"{p.created_at.isoformat()}|{p.id}".encode()).decode().rstrip("=")
+class Keyed(Protocol):
+    """A row of a list newest first: its creation time, then its id, order it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
+def cursor_of(row: Keyed) -> str:
+    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode().rstrip("=")
+
+
+def after_of(cursor: str | None) -> tuple[datetime, str] | None:
     """The last row of the page before; None for the first page or a cursor that is not one of ours."""
     if not cursor:
         return None
@@ -112,7 +123,7 @@ class PaymentSearch:
                    size: int = PAGE) -> tuple[list[Payment], str | None]:
         """A page newest first, and the cursor of the next one (None on the last page)."""
         async with self.db.read() as conn:
-            rows = await sql.rows(conn, self._query(caller, f, _after(cursor), size + 1))
+            rows = await sql.rows(conn, self._query(caller, f, after_of(cursor), size + 1))
         found = [Payment.from_row(r) for r in rows]
         return found[:size], (cursor_of(found[size - 1]) if len(found) > size else None)
 

@@ -7,6 +7,7 @@ from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.dashboard.detail import PaymentStories
 from gyeol.core.dashboard.payments import PaymentSearch
+from gyeol.core.dashboard.settlements import SettlementPages
 from gyeol.core.dashboard.totals import DashboardTotals
 from gyeol.core.errors import not_found
 from gyeol.core.events.records import Event
@@ -24,6 +25,7 @@ class Dashboard:
         self.search = PaymentSearch(db)
         self.totals = DashboardTotals(db, clock)
         self.stories = PaymentStories(db)
+        self.settlements = SettlementPages(db, clock)
 
     async def resend_failed(self, caller: Caller, endpoint_id: str) -> int:
         """Every delivery to the endpoint that gave up (`dead`) is due again now, its attempts counted on; how many

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gyeol.faces.dashboard import texts_money
+
 LANGS = ("ko", "en")
 
 _KO: dict[str, str] = {
@@ -127,8 +129,8 @@ _EN: dict[str, str] = {
     "owner": "Owner", "admin": "Admin", "viewer": "Viewer",
 }
 
-TEXT = {"ko": _KO, "en": _EN}
-assert set(_KO) == set(_EN)
+TEXT = {"ko": {**_KO, **texts_money.KO}, "en": {**_EN, **texts_money.EN}}
+assert set(_KO) == set(_EN) and not set(_KO) & set(texts_money.KO)
 
 
 def lang_of(value: str | None) -> str:
