@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import METHOD_TYPES, CreateIntent, MethodSpec
-from gyeol.faces.http import JSONRoute
+from gyeol.faces.http import JSONRoute, raises
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Sensitive, Svc
 from gyeol.faces.native.schemas import CancelIn, CaptureIn, CompleteIn, ConfirmIn, IntentIn, UserPaymentIn
 from gyeol.faces.native.views import charge_view, created_view, page_view, payment_view
@@ -43,6 +43,7 @@ async def create_user_payment(body: UserPaymentIn, svc: Svc, caller: AnyCaller, 
 
 
 @router.post("/payments/complete", summary="Complete a payment the buyer made at the PG")
+@raises("processing", "gateway")
 async def complete(body: CompleteIn, svc: Svc, caller: AnyCaller, _: Sensitive) -> Any:
     """Verify with the PG, by its transaction id, a payment the buyer made there; then complete it."""
     return charge_view(await svc.payments.complete(caller, body.payment_id, body.pg_transaction_id, body.amount))
@@ -68,9 +69,9 @@ async def get_payment(payment_id: str, svc: Svc, caller: AnyCaller) -> Any:
 
 
 @router.post("/payments/{payment_id}/confirm", summary="Confirm a payment with a payment method")
-async def confirm(payment_id: str, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault,
-                  body: ConfirmIn | None = None) -> Any:
-    spec = (body or ConfirmIn()).to_spec()
+async def confirm(payment_id: str, body: ConfirmIn, svc: Svc, caller: AnyCaller, _: Sensitive,
+                  fault: Fault) -> Any:
+    spec = body.to_spec()
     return charge_view(await svc.payments.confirm(caller, payment_id, spec, fault=fault))
 
 

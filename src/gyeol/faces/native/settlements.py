@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from gyeol.faces.http import JSONRoute
@@ -17,22 +19,40 @@ from gyeol.faces.native.views import page_view, settlement_view
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Settlements"])
 CSV_FIELDS = ["settlementId", "kind", "orderId", "paymentId", "method", "grossAmount", "feeAmount", "netAmount",
               "currency", "status", "payoutDate", "createdAt"]
+
+
+class CsvResponse(Response):
+    media_type = "text/csv"
+
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(v: Any) -> Any:
+    """A date as the schema's `format: date` says it, YYYY-MM-DD, and nothing else a parser would make one of."""
+    if isinstance(v, str) and not ISO_DATE.fullmatch(v):
+        raise ValueError("must be a date: YYYY-MM-DD")
+    return v
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 StatusQ = Query(default=None, pattern="^(scheduled|paid)$")
 
 
 @router.get("/settlements", summary="List settlements")
 async def list_settlements(svc: Svc, caller: MerchantCaller, paging: Paging,
-                           start: date | None = Query(default=None, alias="from"),
-                           end: date | None = Query(default=None, alias="to"),
+                           start: IsoDate | None = Query(default=None, alias="from"),
+                           end: IsoDate | None = Query(default=None, alias="to"),
                            status: str | None = StatusQ) -> Any:
     return page_view(await svc.settlements.list_page(caller, paging.page, paging.size, start, end, status),
                      settlement_view)
 
 
-@router.get("/settlements.csv", summary="Download settlements as CSV")
+@router.get("/settlements.csv", summary="Download settlements as CSV", response_class=CsvResponse)
 async def settlements_csv(svc: Svc, caller: MerchantCaller,
-                          start: date | None = Query(default=None, alias="from"),
-                          end: date | None = Query(default=None, alias="to"),
+                          start: IsoDate | None = Query(default=None, alias="from"),
+                          end: IsoDate | None = Query(default=None, alias="to"),
                           status: str | None = StatusQ) -> Response:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
@@ -40,7 +60,7 @@ async def settlements_csv(svc: Svc, caller: MerchantCaller,
     for s in await svc.settlements.all(caller, start, end, status):
         writer.writerow(settlement_view(s))
     body = out.getvalue()
-    return Response(body, media_type="text/csv; charset=utf-8",
+    return CsvResponse(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="settlements.csv"'})
 
 
