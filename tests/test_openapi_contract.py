@@ -22,6 +22,8 @@ import httpx
 import jwt
 import pytest
 
+from conftest import Env
+from faces import assert_face_error, face_of
 from procs import Server, gyeol_env
 
 SECRET_KEY = "test_sk_contract"
@@ -80,3 +82,46 @@ def test_every_operation_answers_as_its_document_says(server: Server, who: str) 
     assert httpx.get(server.url + "/readyz").status_code == 200
     log = server.output()
     assert "Traceback" not in log and "unhandled_error" not in log, log[-10000:]
+
+
+FORMATS = {"native": "Error", "kiosk": "TossError", "shop": "ShopError", "shopping": "ShoppingError"}
+
+
+async def test_the_document_lists_each_error_in_its_face_format_and_no_page(env: Env) -> None:
+    doc = (await env.client_for().get("/openapi.json")).json()
+    assert [p for p in doc["paths"] if p.startswith(("/checkout", "/receipts", "/sandbox/", "/assets", "/favicon"))] \
+        == []
+    assert not {"HTTPValidationError", "ValidationError"} & set(doc["components"]["schemas"])
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            errors = {int(s): r for s, r in op["responses"].items() if int(s) >= 400}
+            assert {400, 408, 413, 503} <= set(errors), (method, path, sorted(errors))
+            if op.get("security"):
+                assert {401, 403} <= set(errors), (method, path)
+            if "{" in path:
+                assert 404 in errors, (method, path)
+            if path.startswith(("/api/", "/v1/")):
+                ref = {"$ref": f"#/components/schemas/{FORMATS[face_of(path)]}"}
+                assert [s for s, r in errors.items() if r["content"]["application/json"]["schema"] != ref] == [], \
+                    (method, path)
+    intent = doc["paths"]["/api/v1/payments/intent"]["post"]
+    assert {402, 409, 415, 422, 429, 502, 504} <= {int(s) for s in intent["responses"]}
+    links = intent["responses"]["200"]["links"]
+    assert links["RefundPayment"]["requestBody"] == {"paymentId": "$response.body#/paymentId"}
+    assert links["GetPayment"]["operationId"] == doc["paths"]["/api/v1/payments/{payment_id}"]["get"]["operationId"]
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("PUT", "/api/v1/payments", "GET, POST"),
+    ("OPTIONS", "/api/v1/payments/intent", "POST"),
+    ("DELETE", "/api/v1/payments/pay_x", "GET"),
+    ("PATCH", "/v1/payments/pk_x", "GET"),
+    ("DELETE", "/v1/payments/confirm", "POST"),
+    ("GET", "/api/payments/confirm", "POST"),
+    ("DELETE", "/api/shopping/payments/P1", "GET"),
+])
+async def test_an_undeclared_method_is_405_with_allow_in_its_face_format(env: Env, method: str, path: str,
+                                                                        allow: str) -> None:
+    r = await env.client.request(method, path, json={"orderId": "o-1"} if method != "GET" else None)
+    assert_face_error(path, r, 405)
+    assert r.headers["allow"] == allow
