@@ -73,8 +73,9 @@ async def deliveries(endpoint_id: str, svc: Svc, caller: MerchantCaller, paging:
 
 @router.get("/events", summary="List events")
 @raises("not_found")  # `after` names an event
-async def list_events(svc: Svc, caller: MerchantCaller, type: str | None = Query(default=None, max_length=64),
-                      after: str | None = Query(default=None, max_length=40),
+async def list_events(svc: Svc, caller: MerchantCaller,
+                      type: str | None = Query(default=None, min_length=1, max_length=64),
+                      after: str | None = Query(default=None, min_length=1, max_length=40),
                       size: int = Query(default=20, ge=1, le=100)) -> Any:
     events, more = await svc.webhooks.events(caller, type, after, size)
     items = [event_view(e) for e in events]

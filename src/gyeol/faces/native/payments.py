@@ -51,7 +51,7 @@ async def complete(body: CompleteIn, svc: Svc, caller: AnyCaller, _: Sensitive) 
 
 @router.get("/payments/me", summary="List the signed-in user's payments")
 async def my_payments(svc: Svc, caller: AnyCaller, paging: Paging,
-                      status: str | None = Query(default=None, max_length=16)) -> Any:
+                      status: str | None = Query(default=None, min_length=1, max_length=16)) -> Any:
     if caller.user_id is None:
         raise DomainError("permission", "USER_TOKEN_REQUIRED", "/payments/me is for a user's bearer token.")
     return page_view(await svc.payments.list_page(caller, paging.page, paging.size, status, mine=True), payment_view)
@@ -59,7 +59,7 @@ async def my_payments(svc: Svc, caller: AnyCaller, paging: Paging,
 
 @router.get("/payments", summary="List payments")
 async def list_payments(svc: Svc, caller: AnyCaller, paging: Paging,
-                        status: str | None = Query(default=None, max_length=16)) -> Any:
+                        status: str | None = Query(default=None, min_length=1, max_length=16)) -> Any:
     return page_view(await svc.payments.list_page(caller, paging.page, paging.size, status), payment_view)
 
 

@@ -26,7 +26,8 @@ async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sens
 
 @router.get("/charges", summary="List what the sandbox PG charged for a payment")
 @raises("not_found")
-async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias="paymentId", max_length=40)) -> Any:
+async def list_charges(svc: Svc, caller: TestMode,
+                       payment_id: str = Query(alias="paymentId", min_length=1, max_length=40)) -> Any:
     p = await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id, p.payment_key)
     items = [{"chargeId": r["id"], "kind": r["kind"], "status": r["status"], "amount": r["amount"],
