@@ -26,6 +26,7 @@ from gyeol.core import processes, recovery
 from gyeol.core.availability import unavailable
 from gyeol.core.errors import DomainError
 from gyeol.core.staff.service import DEV_OWNER
+from gyeol.faces import contract
 from gyeol.faces.dashboard import actions as dashboard_actions
 from gyeol.faces.dashboard import auth as dashboard_auth
 from gyeol.faces.dashboard import developers as dashboard_developers
@@ -33,7 +34,6 @@ from gyeol.faces.dashboard import errors as dashboard_errors
 from gyeol.faces.dashboard import payments as dashboard_payments
 from gyeol.faces.dashboard import settings as dashboard_settings
 from gyeol.faces.dashboard import webhooks as dashboard_webhooks
-from gyeol.faces import contract
 from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
 from gyeol.faces.kiosk import errors as kiosk_errors

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import combinations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -69,6 +70,25 @@ _URL = re.compile(URL_PATTERN)
 Url = Annotated[StrictStr, Field(max_length=2000, json_schema_extra={"pattern": URL_PATTERN}),
                 AfterValidator(_well_formed)]
 _CARD_SEPARATORS = re.compile(r"[ -]")
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATETIME = re.compile(_ISO_DATE.pattern + r"[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+                                               r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _written(pattern: re.Pattern[str], what: str) -> Any:
+    """A query's date or instant as the schema's `format` says it (RFC 3339), and nothing else a parser would make
+    one of (`0` is no date)."""
+    def check(v: Any) -> Any:
+        if isinstance(v, str) and not pattern.fullmatch(v):
+            raise ValueError(f"must be {what}")
+        return v
+    return BeforeValidator(check)
+
+
+IsoDate = Annotated[date, _written(_ISO_DATE, "a date: YYYY-MM-DD")]
+IsoDateTime = Annotated[datetime, _written(_ISO_DATETIME, "an instant: YYYY-MM-DDThh:mm:ssZ, or with its offset")]
 
 
 class Strict(BaseModel):

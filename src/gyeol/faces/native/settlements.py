@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
+from gyeol.faces.native.schemas import IsoDate
 from gyeol.faces.native.views import page_view, settlement_view
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Settlements"])
@@ -26,17 +24,6 @@ class CsvResponse(Response):
 
 
 
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _iso_date(v: Any) -> Any:
-    """A date as the schema's `format: date` says it, YYYY-MM-DD, and nothing else a parser would make one of."""
-    if isinstance(v, str) and not ISO_DATE.fullmatch(v):
-        raise ValueError("must be a date: YYYY-MM-DD")
-    return v
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 StatusQ = Query(default=None, pattern="^(scheduled|paid)$")
 
 
