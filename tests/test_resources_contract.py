@@ -79,7 +79,7 @@ async def test_saved_payment_methods(env: Env) -> None:
     listed = (await env.client.get("/api/v1/customers/cus_a/payment-methods")).json()
     assert [m["paymentMethodId"] for m in listed] == [pm2["paymentMethodId"]]
     bad = await env.client.post("/api/v1/customers/cus_a/payment-methods", json={"token": "tok_nope"})
-    assert bad.status_code == 400 and err(bad)["code"] == "INVALID_TOKEN"
+    assert bad.status_code == 404 and err(bad)["code"] == "INVALID_TOKEN"  # as an unknown paymentMethodId is
     other, _, _ = await env.new_merchant("other")
     r = await other.post(f"/api/v1/customers/cus_a/payment-methods/{pm2['paymentMethodId']}/default")
     assert r.status_code == 404
@@ -144,9 +144,9 @@ async def test_webhook_signature_duplicates_and_order(env: Env) -> None:
                                                     "pgTransactionId": "ch_x"}}
     raw, headers = _signed(event, "msg_bad", secret="whsec_" + "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA==")
     r = await anon.post("/api/v1/webhooks/payments", content=raw, headers=headers)
-    assert r.status_code == 400 and err(r)["code"] == "INVALID_SIGNATURE"
+    assert r.status_code == 401 and err(r)["code"] == "INVALID_SIGNATURE"  # the sender is not who it says
     raw, headers = _signed(event, "msg_stale", ts=int(time.time()) - 600)
-    assert (await anon.post("/api/v1/webhooks/payments", content=raw, headers=headers)).status_code == 400
+    assert (await anon.post("/api/v1/webhooks/payments", content=raw, headers=headers)).status_code == 401
     assert (await env.client.get(f"/api/v1/payments/{pay['paymentId']}")).json()["status"] == "pending"
 
     raw, headers = _signed(event, "msg_1")

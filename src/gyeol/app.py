@@ -17,7 +17,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Match, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gyeol.config import Settings
@@ -25,6 +26,7 @@ from gyeol.core import processes, recovery
 from gyeol.core.availability import unavailable
 from gyeol.core.errors import DomainError
 from gyeol.core.staff.service import DEV_OWNER
+from gyeol.faces import contract
 from gyeol.faces.dashboard import actions as dashboard_actions
 from gyeol.faces.dashboard import auth as dashboard_auth
 from gyeol.faces.dashboard import developers as dashboard_developers
@@ -115,11 +117,11 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
                          favicon_url="/favicon.ico", redoc_url=None, swagger_ui_parameters={"validatorUrl": None})
     app.state.services = svc
     app.state.settings = settings
-    faces = FaceErrors(native_errors.render)
-    faces.register("/api/v1", native_errors.render)
-    faces.register("/v1", kiosk_errors.render)
-    faces.register("/api/payments", shop_errors.renderer(development=settings.env == "development"))
-    faces.register("/api/shopping", shopping_errors.renderer(svc.clock))
+    faces = FaceErrors(native_errors.render, native_errors.FORMAT)
+    faces.register("/api/v1", native_errors.render, native_errors.FORMAT)
+    faces.register("/v1", kiosk_errors.render, kiosk_errors.FORMAT)
+    faces.register("/api/payments", shop_errors.renderer(development=settings.env == "development"), shop_errors.FORMAT)
+    faces.register("/api/shopping", shopping_errors.renderer(svc.clock), shopping_errors.FORMAT)
     for prefix in page_errors.PREFIXES:
         faces.register(prefix, page_errors.render)
     faces.register(dashboard_errors.PREFIX, dashboard_errors.render)
@@ -136,6 +138,7 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
         app.mount("/sandbox/toss", simulator)
     _install_error_handlers(app, faces)
     _install_ops_routes(app, svc, metrics)
+    contract.install(app, faces)
 
     app.add_middleware(ApiGuardMiddleware, faces=faces, store=svc.idempotency, resolve_caller=svc.resolve_caller,
                        max_body=settings.max_body_bytes, body_timeout=settings.body_timeout_seconds)
@@ -186,7 +189,10 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         kind: Any = {404: "not_found", 405: "validation"}.get(exc.status_code, "validation")
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
-        err = DomainError(kind, code, str(exc.detail), status=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(app, request)
+        err = DomainError(kind, code, str(exc.detail), status=exc.status_code, headers=headers)
         return faces.render(request.url.path, err, _request_id(request))
 
     @app.exception_handler(DBAPIError)
@@ -208,6 +214,17 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
         return faces.render(request.url.path, err, _request_id(request))
 
 
+def _allowed(app: FastAPI, request: Request) -> str:
+    """The methods of the path the request names, as the document lists them. Starlette's own `Allow` names those
+    of the first route whose path matched, and a path can be served by several (GET and POST /api/v1/payments are
+    two routes); the first match is the path meant (/api/v1/payments/intent, not /api/v1/payments/{payment_id})."""
+    routes = [r for r in app.router.routes if isinstance(r, Route) and r.methods]
+    first = next((r for r in routes if r.matches(request.scope)[0] != Match.NONE), None)
+    if first is None:
+        return ""
+    return ", ".join(sorted({m for r in routes if r.path == first.path for m in r.methods or ()}))
+
+
 def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> Response:
@@ -217,7 +234,10 @@ def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
     async def healthz() -> Any:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["Operations"], summary="Readiness (the database answers)")
+    @app.get("/readyz", tags=["Operations"], summary="Readiness (the database answers)", responses={
+        503: {"description": "The database does not answer", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status", "database"],
+            "properties": {"status": {"const": "unavailable"}, "database": {"const": "unreachable"}}}}}}})
     async def readyz() -> Any:
         # Twice: a connection the database dropped while idle fails once and takes the other idle ones with it;
         # what is asked is whether the database answers now, on a fresh connection.
@@ -230,7 +250,7 @@ def _install_ops_routes(app: FastAPI, svc: Services, metrics: Metrics) -> None:
                 pass
         return FastJSON({"status": "unavailable", "database": "unreachable"}, status_code=503)
 
-    @app.get("/metrics", tags=["Operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["Operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def prometheus_metrics() -> Response:
         await metrics.database.read(svc.db, svc.clock.now())
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

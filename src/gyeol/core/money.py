@@ -14,7 +14,7 @@ MAX_AMOUNT = 2**53
 
 def check_currency(currency: str) -> str:
     cur = currency.upper()
-    if cur not in EXPONENTS:
+    if cur not in EXPONENTS or not currency.isascii():  # 'uſd'.upper() is 'USD'
         raise DomainError(
             "validation",
             "UNSUPPORTED_CURRENCY",

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse, Response
 
-from gyeol.core.errors import DomainError
+from gyeol.core.errors import DomainError, Kind
+
+F = TypeVar("F", bound=Callable[..., Any])
+# What a route's endpoint or dependency raises beyond what every route can (faces.contract documents it).
+RAISES: dict[Callable[..., Any], frozenset[Kind]] = {}
+
+
+def raises(*kinds: Kind) -> Callable[[F], F]:
+    """Marks an endpoint or a dependency with the kinds of DomainError it raises, for the OpenAPI document."""
+
+    def mark(fn: F) -> F:
+        RAISES[fn] = frozenset(kinds)
+        return fn
+
+    return mark
 
 
 class FastJSON(JSONResponse):
@@ -40,22 +55,37 @@ class JSONRoute(APIRoute):
 ErrorRenderer = Callable[[DomainError, str], Response]
 
 
+@dataclass(frozen=True)
+class ErrorFormat:
+    """A face's error body as the OpenAPI document names it: a component's name and its JSON Schema."""
+
+    name: str
+    schema: dict[str, Any]
+
+
 class FaceErrors:
-    """Which face owns a path, and so in which format its errors are written."""
+    """Which face owns a path, and so in which format its errors are written (and documented)."""
 
-    def __init__(self, default: ErrorRenderer) -> None:
+    def __init__(self, default: ErrorRenderer, default_format: ErrorFormat | None = None) -> None:
         self.default = default
-        self._faces: list[tuple[str, ErrorRenderer]] = []
+        self.default_format = default_format
+        self._faces: list[tuple[str, ErrorRenderer, ErrorFormat | None]] = []
 
-    def register(self, prefix: str, renderer: ErrorRenderer) -> None:
-        self._faces.append((prefix, renderer))
+    def register(self, prefix: str, renderer: ErrorRenderer, error_format: ErrorFormat | None = None) -> None:
+        self._faces.append((prefix, renderer, error_format))
         self._faces.sort(key=lambda f: len(f[0]), reverse=True)
 
-    def renderer(self, path: str) -> ErrorRenderer:
-        for prefix, renderer in self._faces:
+    def _face(self, path: str) -> tuple[ErrorRenderer, ErrorFormat | None]:
+        for prefix, renderer, error_format in self._faces:
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                return renderer
-        return self.default
+                return renderer, error_format
+        return self.default, self.default_format
+
+    def renderer(self, path: str) -> ErrorRenderer:
+        return self._face(path)[0]
+
+    def error_format(self, path: str) -> ErrorFormat | None:
+        return self._face(path)[1]
 
     def render(self, path: str, err: DomainError, request_id: str) -> Response:
         response = self.renderer(path)(err, request_id)

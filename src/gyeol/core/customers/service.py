@@ -48,7 +48,7 @@ class CustomerService:
         pg = self.pgs.for_method(caller.livemode, "card")
         info = await self.pgs.describe_token(caller, token)
         if info is None:
-            raise DomainError("validation", "INVALID_TOKEN", "No such token.", details={"field": "token"})
+            raise DomainError("not_found", "INVALID_TOKEN", "No such token.", details={"field": "token"})
         now = self.clock.now()
         for tries in range(2):
             try:

@@ -52,6 +52,6 @@ async def resolve(pgs: PgCalls, customers: CustomerService, caller: Caller, spec
         assert spec.token is not None
         described = await pgs.describe_token(caller, spec.token)
         if described is None:
-            raise DomainError("validation", "INVALID_TOKEN", "No such token.", details={"field": "token"})
+            raise DomainError("not_found", "INVALID_TOKEN", "No such token.", details={"field": "token"})
         token, brand, last4, pm_id = spec.token, described.brand, described.last4, None
     return ResolvedMethod(type="card", token=token, payment_method_id=pm_id, brand=brand, last4=last4)

@@ -5,8 +5,14 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from gyeol.core.errors import DomainError
-from gyeol.faces.http import FastJSON
+from gyeol.faces.http import ErrorFormat, FastJSON
 from gyeol.toss_v1 import ERROR_STATUS
+
+FORMAT = ErrorFormat("TossError", {
+    "type": "object", "required": ["code", "message"], "additionalProperties": False,
+    "properties": {"code": {"type": "string", "description": "Toss's error code, e.g. NOT_FOUND_PAYMENT."},
+                   "message": {"type": "string"}},
+})
 
 # Core codes that keep their name on this face, with the status seed 001 gives them.
 KEPT = {"AMOUNT_MISMATCH": 409, "ALREADY_CANCELED": 422, "NOT_APPROVED": 422, "PARTIAL_MISMATCH": 409,
@@ -24,7 +30,7 @@ def render(err: DomainError, request_id: str) -> Response:
         code, status = err.code, KEPT[err.code]
     elif err.kind in BY_KIND:
         code, status = BY_KIND[err.kind]
-        if err.status in (408, 413, 415):
+        if err.status in (405, 408, 413, 415):
             status = err.status
     else:
         code, status = err.code, err.status

@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from gyeol.faces.http import JSONRoute
+from gyeol.faces.http import JSONRoute, raises
 from gyeol.faces.native.deps import MerchantCaller, Svc
+from gyeol.faces.native.schemas import IsoDateTime
 from gyeol.faces.native.views import balance_transaction_view, balance_view
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Balance"])
@@ -28,14 +29,15 @@ async def get_balance(svc: Svc, caller: MerchantCaller) -> Any:
 
 
 @router.get("/balance/transactions", summary="What changed the balance, newest first")
+@raises("not_found")  # `startingAfter` names a transaction
 async def list_balance_transactions(
         svc: Svc, caller: MerchantCaller, limit: int = Query(default=20, ge=1, le=100),
-        starting_after: str | None = Query(default=None, alias="startingAfter", max_length=64),
+        starting_after: str | None = Query(default=None, alias="startingAfter", min_length=1, max_length=64),
         type: str | None = Query(default=None, pattern=TYPES),
-        created_gt: datetime | None = Query(default=None, alias="created[gt]"),
-        created_gte: datetime | None = Query(default=None, alias="created[gte]"),
-        created_lt: datetime | None = Query(default=None, alias="created[lt]"),
-        created_lte: datetime | None = Query(default=None, alias="created[lte]")) -> Any:
+        created_gt: IsoDateTime | None = Query(default=None, alias="created[gt]"),
+        created_gte: IsoDateTime | None = Query(default=None, alias="created[gte]"),
+        created_lt: IsoDateTime | None = Query(default=None, alias="created[lt]"),
+        created_lte: IsoDateTime | None = Query(default=None, alias="created[lte]")) -> Any:
     created = {op: _utc(when) for op, when in (("gt", created_gt), ("gte", created_gte), ("lt", created_lt),
                                                ("lte", created_lte)) if when is not None}
     items, more = await svc.ledger.transactions(caller, limit=limit, starting_after=starting_after,

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from gyeol.faces.http import JSONRoute
 from gyeol.faces.native.deps import MerchantCaller, Sensitive, Svc
 from gyeol.faces.native.schemas import AttachMethodIn
 from gyeol.faces.native.views import method_view
 
+# core.customers.service.attach's rule (a customer is created on first use, with an id like an order's).
+CustomerId = Annotated[str, Path(json_schema_extra={"pattern": "^[A-Za-z0-9_-]{1,64}$"})]
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Saved payment methods"])
 
 
 @router.post("/customers/{customer_id}/payment-methods", summary="Save a payment method for a customer")
-async def attach(customer_id: str, body: AttachMethodIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
+async def attach(customer_id: CustomerId, body: AttachMethodIn, svc: Svc, caller: MerchantCaller, _: Sensitive) -> Any:
     m = await svc.customers.attach(caller, customer_id, body.token, body.type, body.billing_details)
     return {**method_view(m), "customerId": customer_id}
 

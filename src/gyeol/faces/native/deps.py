@@ -13,6 +13,7 @@ from gyeol.auth.ratelimit import address_of
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
 from gyeol.core.pagination import MAX_PAGE_SIZE
+from gyeol.faces.http import raises
 from gyeol.services import Services
 
 
@@ -22,6 +23,7 @@ async def services(request: Request) -> Services:
 
 
 # Each dependency below is a leaf that reads the request: FastAPI resolves a nested tree again on every request.
+@raises("authentication", "permission")
 async def caller(request: Request) -> Caller:
     found = await request.app.state.services.resolve_caller(request.scope)  # kept in the scope: resolved once
     if found is None:
@@ -32,6 +34,7 @@ async def caller(request: Request) -> Caller:
     return found
 
 
+@raises("authentication", "permission")
 async def merchant_caller(request: Request) -> Caller:
     """Routes for the merchant's own server only (not for a user's token)."""
     found = await caller(request)
@@ -40,6 +43,7 @@ async def merchant_caller(request: Request) -> Caller:
     return found
 
 
+@raises("authentication", "permission", "rate_limit")
 async def sensitive(request: Request) -> Caller:
     """Routes that move money or mint keys and tokens: rate-limited per key."""
     found = await caller(request)
@@ -47,11 +51,13 @@ async def sensitive(request: Request) -> Caller:
     return found
 
 
+@raises("rate_limit")
 async def per_address(request: Request) -> None:
     """Routes that need no key: rate-limited per client address."""
     request.app.state.services.public_limiter.check(address_of(request.scope))
 
 
+@raises("authentication", "permission")
 async def test_mode(request: Request) -> Caller:
     found = await merchant_caller(request)
     if found.livemode:
@@ -59,6 +65,7 @@ async def test_mode(request: Request) -> Caller:
     return found
 
 
+@raises("processing", "gateway")  # the routes that take a fault are those that call the PG
 async def fault(request: Request) -> str | None:
     value = request.headers.get("gyeol-sandbox-fault")
     if value is None or (await caller(request)).livemode:

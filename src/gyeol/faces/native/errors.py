@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from gyeol.core.errors import DomainError
-from gyeol.faces.http import FastJSON
+from gyeol.core.errors import STATUS_BY_KIND, DomainError
+from gyeol.faces.http import ErrorFormat, FastJSON
+
+FORMAT = ErrorFormat("Error", {
+    "type": "object", "required": ["error"], "additionalProperties": False,
+    "properties": {"error": {
+        "type": "object", "required": ["type", "code", "message", "details"], "additionalProperties": False,
+        "properties": {
+            "type": {"type": "string", "enum": sorted(STATUS_BY_KIND)},
+            "code": {"type": "string", "description": "What went wrong, for a program: e.g. NOT_FOUND."},
+            "message": {"type": "string", "description": "What went wrong, for a person."},
+            "details": {"type": "object", "description": "The fields at fault; `requestId` for an internal error."},
+        }}},
+})
 
 
 def render(err: DomainError, request_id: str) -> Response:

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import Field, StrictBool, StrictStr
 
-from gyeol.faces.http import JSONRoute
+from gyeol.faces.http import JSONRoute, raises
 from gyeol.faces.native.deps import MerchantCaller, Paging, Svc
-from gyeol.faces.native.schemas import Strict, Url
+from gyeol.faces.native.schemas import EventType, Strict, Url
 from gyeol.faces.native.views import delivery_view, endpoint_view, event_view, page_view
 
 router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Events and webhook endpoints"])
@@ -17,13 +17,13 @@ router = APIRouter(route_class=JSONRoute, prefix="/api/v1", tags=["Events and we
 
 class EndpointIn(Strict):
     url: Url
-    events: list[StrictStr] = Field(min_length=1, max_length=50)
+    events: list[EventType] = Field(min_length=1, max_length=50)
     description: StrictStr | None = Field(default=None, max_length=500)
 
 
 class EndpointPatch(Strict):
     url: Url | None = None
-    events: list[StrictStr] | None = Field(default=None, min_length=1, max_length=50)
+    events: list[EventType] | None = Field(default=None, min_length=1, max_length=50)
     enabled: StrictBool | None = None
     description: StrictStr | None = Field(default=None, max_length=500)
 
@@ -72,8 +72,10 @@ async def deliveries(endpoint_id: str, svc: Svc, caller: MerchantCaller, paging:
 
 
 @router.get("/events", summary="List events")
-async def list_events(svc: Svc, caller: MerchantCaller, type: str | None = Query(default=None, max_length=64),
-                      after: str | None = Query(default=None, max_length=40),
+@raises("not_found")  # `after` names an event
+async def list_events(svc: Svc, caller: MerchantCaller,
+                      type: str | None = Query(default=None, min_length=1, max_length=64),
+                      after: str | None = Query(default=None, min_length=1, max_length=40),
                       size: int = Query(default=20, ge=1, le=100)) -> Any:
     events, more = await svc.webhooks.events(caller, type, after, size)
     items = [event_view(e) for e in events]

@@ -26,7 +26,7 @@ async def create_order(body: OrderIn, svc: Svc, caller: MerchantCaller) -> Any:
 
 @router.get("/orders", summary="List orders")
 async def list_orders(svc: Svc, caller: AnyCaller, paging: Paging,
-                      status: str | None = Query(default=None, max_length=24)) -> Any:
+                      status: str | None = Query(default=None, min_length=1, max_length=24)) -> Any:
     return page_view(await svc.orders.list_page(caller, paging.page, paging.size, status), order_view)
 
 

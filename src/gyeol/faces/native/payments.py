@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from gyeol.core.errors import DomainError
 from gyeol.core.payments.commands import METHOD_TYPES, CreateIntent, MethodSpec
-from gyeol.faces.http import JSONRoute
+from gyeol.faces.http import JSONRoute, raises
 from gyeol.faces.native.deps import AnyCaller, Fault, MerchantCaller, Paging, Sensitive, Svc
 from gyeol.faces.native.schemas import CancelIn, CaptureIn, CompleteIn, ConfirmIn, IntentIn, UserPaymentIn
 from gyeol.faces.native.views import charge_view, created_view, page_view, payment_view
@@ -43,6 +43,7 @@ async def create_user_payment(body: UserPaymentIn, svc: Svc, caller: AnyCaller, 
 
 
 @router.post("/payments/complete", summary="Complete a payment the buyer made at the PG")
+@raises("processing", "gateway")
 async def complete(body: CompleteIn, svc: Svc, caller: AnyCaller, _: Sensitive) -> Any:
     """Verify with the PG, by its transaction id, a payment the buyer made there; then complete it."""
     return charge_view(await svc.payments.complete(caller, body.payment_id, body.pg_transaction_id, body.amount))
@@ -50,7 +51,7 @@ async def complete(body: CompleteIn, svc: Svc, caller: AnyCaller, _: Sensitive) 
 
 @router.get("/payments/me", summary="List the signed-in user's payments")
 async def my_payments(svc: Svc, caller: AnyCaller, paging: Paging,
-                      status: str | None = Query(default=None, max_length=16)) -> Any:
+                      status: str | None = Query(default=None, min_length=1, max_length=16)) -> Any:
     if caller.user_id is None:
         raise DomainError("permission", "USER_TOKEN_REQUIRED", "/payments/me is for a user's bearer token.")
     return page_view(await svc.payments.list_page(caller, paging.page, paging.size, status, mine=True), payment_view)
@@ -58,7 +59,7 @@ async def my_payments(svc: Svc, caller: AnyCaller, paging: Paging,
 
 @router.get("/payments", summary="List payments")
 async def list_payments(svc: Svc, caller: AnyCaller, paging: Paging,
-                        status: str | None = Query(default=None, max_length=16)) -> Any:
+                        status: str | None = Query(default=None, min_length=1, max_length=16)) -> Any:
     return page_view(await svc.payments.list_page(caller, paging.page, paging.size, status), payment_view)
 
 
@@ -68,9 +69,9 @@ async def get_payment(payment_id: str, svc: Svc, caller: AnyCaller) -> Any:
 
 
 @router.post("/payments/{payment_id}/confirm", summary="Confirm a payment with a payment method")
-async def confirm(payment_id: str, svc: Svc, caller: AnyCaller, _: Sensitive, fault: Fault,
-                  body: ConfirmIn | None = None) -> Any:
-    spec = (body or ConfirmIn()).to_spec()
+async def confirm(payment_id: str, body: ConfirmIn, svc: Svc, caller: AnyCaller, _: Sensitive,
+                  fault: Fault) -> Any:
+    spec = body.to_spec()
     return charge_view(await svc.payments.confirm(caller, payment_id, spec, fault=fault))
 
 

@@ -20,16 +20,24 @@ PG = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 ITEM_STATES = "^(" + "|".join(s for s in STATES if s != "matched") + ")$"
 
 
+# Years 1000 to 9998: a run reads its books a day either side, in Korean time, and Python's dates end at 1 and 9999.
+YEAR = "(?:[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+
+
 def _day(value: object) -> date:
     if not isinstance(value, str) or len(value) != 10:
         raise ValueError("must be a date, YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValueError("must be a date, YYYY-MM-DD") from None
+    if not 1000 <= day.year <= 9998:
+        raise ValueError("must be a date of the years 1000 to 9998")
+    return day
 
 
-Day = Annotated[date, BeforeValidator(_day)]
+Day = Annotated[date, BeforeValidator(_day),
+                Field(json_schema_extra={"pattern": f"^{YEAR}-[0-9]{{2}}-[0-9]{{2}}$"})]
 
 
 class RunIn(Strict):

@@ -23,7 +23,8 @@ async def create_refund(body: RefundIn, svc: Svc, caller: MerchantCaller, _: Sen
 
 @router.get("/refunds", summary="List refunds")
 async def list_refunds(svc: Svc, caller: MerchantCaller, paging: Paging,
-                       payment_id: str | None = Query(default=None, alias="paymentId", max_length=40)) -> Any:
+                       payment_id: str | None = Query(default=None, alias="paymentId", min_length=1,
+                                                      max_length=40)) -> Any:
     return page_view(await svc.refunds.list_page(caller, paging.page, paging.size, payment_id), refund_view)
 
 

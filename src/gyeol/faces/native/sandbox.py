@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from gyeol.core.clock import iso
 from gyeol.core.errors import DomainError
-from gyeol.faces.http import JSONRoute
+from gyeol.faces.http import JSONRoute, raises
 from gyeol.faces.native.deps import PerAddress, Sensitive, Svc, TestMode
 from gyeol.faces.native.schemas import SandboxPayIn, SandboxTokenIn, ThreeDSIn
 from gyeol.faces.native.views import charge_view
@@ -25,7 +25,9 @@ async def create_token(body: SandboxTokenIn, svc: Svc, caller: TestMode, _: Sens
 
 
 @router.get("/charges", summary="List what the sandbox PG charged for a payment")
-async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias="paymentId", max_length=40)) -> Any:
+@raises("not_found")
+async def list_charges(svc: Svc, caller: TestMode,
+                       payment_id: str = Query(alias="paymentId", min_length=1, max_length=40)) -> Any:
     p = await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     rows = await svc.sandbox.charges_for(caller.merchant_id, payment_id, p.payment_key)
     items = [{"chargeId": r["id"], "kind": r["kind"], "status": r["status"], "amount": r["amount"],
@@ -35,6 +37,7 @@ async def list_charges(svc: Svc, caller: TestMode, payment_id: str = Query(alias
 
 
 @router.post("/3ds/{payment_id}", summary="Answer a payment's 3-D Secure challenge")
+@raises("processing", "gateway")
 async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: TestMode) -> Any:
     await svc.payments.get_payment(caller, payment_id)  # 404 unless the caller's own
     charge = await svc.sandbox.complete_challenge(caller.merchant_id, payment_id, body.result == "approve")
@@ -54,6 +57,7 @@ async def answer_challenge(payment_id: str, body: ThreeDSIn, svc: Svc, caller: T
 
 
 @router.post("/pay", summary="Pay as the buyer, with a payment's client token")
+@raises("authentication", "processing", "gateway")  # the client token is the credential
 async def buyer_pays(body: SandboxPayIn, svc: Svc, _: PerAddress) -> Any:
     """The buyer's side of a user's payment: pay at the PG with the payment's client token (no API key).
     Gyeol's payment does not change until the app calls `POST /api/v1/payments/complete`."""
@@ -64,6 +68,7 @@ async def buyer_pays(body: SandboxPayIn, svc: Svc, _: PerAddress) -> Any:
 
 
 @router.post("/virtual-accounts/{payment_number}/deposit", summary="Deposit into a virtual account")
+@raises("processing", "gateway")
 async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
     """The buyer's deposit into an issued virtual account; the sandbox tells Gyeol by its signed webhook."""
     try:
@@ -82,6 +87,7 @@ async def deposit(payment_number: str, svc: Svc, caller: TestMode) -> Any:
 
 
 @router.post("/keyed-payments", summary="Approve a paymentKey at the PG, outside Gyeol")
+@raises("processing", "gateway")
 async def approve_in_pg_window(body: KeyedPaymentIn, svc: Svc, caller: TestMode) -> Any:
     """Play Toss's payment window and its confirm at the PG, outside Gyeol: what a webhook-first flow starts from."""
     await svc.sandbox.approve_key(caller.merchant_id, body.payment_key, body.order_id, body.amount)

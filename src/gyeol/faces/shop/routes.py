@@ -13,7 +13,8 @@ from gyeol.core.payments.notices import PgNotice
 from gyeol.core.payments.records import Channel, Payment
 from gyeol.core.settlements.records import Settlement
 from gyeol.core.states import PAYMENT_MONEY_TAKEN
-from gyeol.faces.http import JSONRoute
+from gyeol.faces.bodies import JSON_VALUE_REF
+from gyeol.faces.http import JSONRoute, raises
 from gyeol.faces.native.deps import Fault, MerchantCaller, Sensitive, Svc
 from gyeol.faces.toss_schemas import KeyedPaymentIn
 from gyeol.services import Services
@@ -49,13 +50,27 @@ async def confirm(body: KeyedPaymentIn, svc: Svc, caller: MerchantCaller, _: Sen
     return _done(p, await svc.settlements.of_payment(caller, p.id))
 
 
-@router.post("/callback", summary="Receive Toss's payment webhook (default merchant)")
+# The route reads its body itself: the document says what it takes.
+NOTICE = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
+    {"type": "object", "required": ["data"], "description": "PAYMENT_STATUS_CHANGED",
+     "properties": {"data": {"type": "object", "required": ["paymentKey"], "properties": {
+         "paymentKey": {"type": "string"}}, "additionalProperties": JSON_VALUE_REF}},
+     "additionalProperties": JSON_VALUE_REF},
+    {"type": "object", "required": ["secret", "orderId"], "description": "DEPOSIT_CALLBACK",
+     "properties": {"secret": {"type": "string"}, "orderId": {"type": "string"}},
+     "additionalProperties": JSON_VALUE_REF},
+]}}}}}
+
+
+@router.post("/callback", summary="Receive Toss's payment webhook (default merchant)", openapi_extra=NOTICE)
+@raises("gateway")
 async def callback_default(request: Request, svc: Svc) -> Any:
     merchant = await svc.merchants.default()
     return await _callback(request, svc, merchant["id"])
 
 
-@router.post("/callback/{merchant_id}", summary="Receive Toss's payment webhook for a merchant")
+@router.post("/callback/{merchant_id}", summary="Receive Toss's payment webhook for a merchant", openapi_extra=NOTICE)
+@raises("gateway")
 async def callback(merchant_id: str, request: Request, svc: Svc) -> Any:
     merchant = await svc.merchants.get(merchant_id)
     return await _callback(request, svc, merchant["id"])

@@ -9,7 +9,15 @@ from starlette.responses import Response
 
 from gyeol.core.clock import Clock, iso
 from gyeol.core.errors import DomainError
-from gyeol.faces.http import ErrorRenderer, FastJSON
+from gyeol.faces.http import ErrorFormat, ErrorRenderer, FastJSON
+
+FORMAT = ErrorFormat("ShoppingError", {
+    "type": "object", "required": ["success", "code", "message", "timestamp"], "additionalProperties": False,
+    "properties": {"success": {"type": "boolean", "const": False},
+                   "code": {"type": "string", "pattern": "^[SC][0-9]{3}$"},
+                   "message": {"type": "string"},
+                   "timestamp": {"type": "string", "format": "date-time"}},
+})
 
 # Core error codes -> (code, HTTP status, message).
 BY_CODE: dict[str, tuple[str, int, str]] = {
@@ -41,7 +49,7 @@ def renderer(clock: Clock) -> ErrorRenderer:
         code, status, message = BY_CODE.get(err.code) or BY_KIND.get(err.kind) or BY_KIND["internal"]
         if err.kind == "gateway":
             status = err.status if err.status in (502, 503, 504) else status
-        elif err.kind == "validation" and err.status in (408, 413, 415):
+        elif err.kind == "validation" and err.status in (405, 408, 413, 415):
             status = err.status
         elif err.kind == "idempotency":
             status = err.status

@@ -8,11 +8,11 @@ payment's lock; money moves only through the core's payments and refunds.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
 from gyeol.connectors.base import CardData
 from gyeol.core.clock import KST, iso
@@ -22,7 +22,7 @@ from gyeol.core.payments.commands import METHOD_TYPES, BankInfo, CancelPolicy, C
 from gyeol.core.payments.records import Channel, Payment
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
-from gyeol.faces.http import JSONRoute
+from gyeol.faces.http import JSONRoute, raises
 from gyeol.faces.native.deps import Fault, Sensitive, Svc
 from gyeol.faces.native.deps import caller as any_caller
 from gyeol.faces.native.schemas import BankInfoIn, Strict
@@ -37,7 +37,9 @@ STATUS = {"created": "PENDING", "pending": "PROCESSING", "authorized": "PROCESSI
           "captured": "COMPLETED", "failed": "FAILED", "canceled": "CANCELLED", "voided": "CANCELLED",
           "refunded": "REFUNDED"}
 _SEPARATORS = re.compile(r"[ -]")
-_EXPIRY = re.compile(r"^(0[1-9]|1[0-2])/(\d{2})$")
+_CARD_NUMBER = re.compile(r"[0-9](?:[ -]?[0-9]){15}")
+_EXPIRY = re.compile(r"(0[1-9]|1[0-2])/([0-9]{2})")
+_MONTH = "(?:0[1-9]|1[0-2])"
 
 
 class CardInfoIn(Strict):
@@ -49,7 +51,34 @@ class CardInfoIn(Strict):
         return "CardInfoIn(…)"
 
 
+def _years_after(yy: int) -> str | None:
+    """A pattern of the two-digit years after `yy`."""
+    tens, ones = divmod(yy, 10)
+    parts = ([f"{tens}[{ones + 1}-9]"] if ones < 9 else []) + ([f"[{tens + 1}-9][0-9]"] if tens < 9 else [])
+    return "|".join(parts) or None
+
+
+def _card_rules(schema: dict[str, Any]) -> None:
+    """`card_data`'s and `create`'s rules in the schema: a card payment carries a card (16 digits, MM/YY not past in
+    Korea this month, a 3-4 digit CVC), a bank one a bank; the other method's details are not read."""
+    today = datetime.now(KST)
+    yy = today.year % 100
+    later = _years_after(yy)
+    expiry: list[dict[str, Any]] = [{"enum": [f"{m:02d}/{yy:02d}" for m in range(today.month, 13)]}]
+    if later:
+        expiry.append({"pattern": f"^{_MONTH}/(?:{later})$"})
+    card = {"type": "object", "properties": {
+        "cardNumber": {"pattern": f"^{_CARD_NUMBER.pattern}$"}, "expiryDate": {"anyOf": expiry},
+        "cvc": {"pattern": "^[0-9]{3,4}$"}}}
+    schema["allOf"] = [
+        {"if": {"required": ["paymentMethod"], "properties": {"paymentMethod": {"const": method}}},
+         "then": {"required": [field], "properties": {field: then}}}
+        for method, field, then in (("CARD", "cardInfo", card), ("BANK", "bankInfo", {"type": "object"}))]
+
+
 class PaymentIn(Strict):
+    model_config = ConfigDict(json_schema_extra=_card_rules)
+
     order_number: StrictStr = Field(alias="orderNumber", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     payment_method: Literal["CARD", "BANK", "VIRTUAL_ACCOUNT"] = Field(alias="paymentMethod")
     amount: Amount
@@ -65,21 +94,22 @@ def card_data(info: CardInfoIn | None, svc: Services) -> CardData:
     """Seed 002's card rules: 16 digits (hyphens and spaces allowed), MM/YY not past, a 3-4 digit CVC."""
     if info is None:
         raise _invalid("CARD 결제에는 cardInfo가 필요합니다.", "cardInfo")
-    digits = _SEPARATORS.sub("", info.card_number)
-    if not digits.isdigit() or len(digits) != 16:
+    if not _CARD_NUMBER.fullmatch(info.card_number):
         raise _invalid("카드 번호는 16자리 숫자여야 합니다.", "cardInfo.cardNumber")
-    match = _EXPIRY.match(info.expiry_date)
+    digits = _SEPARATORS.sub("", info.card_number)
+    match = _EXPIRY.fullmatch(info.expiry_date)
     if match is None:
         raise _invalid("유효기간은 MM/YY 형식이어야 합니다.", "cardInfo.expiryDate")
     month, year = int(match.group(1)), 2000 + int(match.group(2))
     today = svc.clock.now().astimezone(KST)
     if (year, month) < (today.year, today.month):
         raise _invalid("유효기간이 지난 카드입니다.", "cardInfo.expiryDate")
-    if not info.cvc.isdigit() or not 3 <= len(info.cvc) <= 4:
+    if not (info.cvc.isascii() and info.cvc.isdigit()) or not 3 <= len(info.cvc) <= 4:
         raise _invalid("CVC는 3~4자리 숫자여야 합니다.", "cardInfo.cvc")
     return CardData(number=digits, exp_month=month, exp_year=year, cvc=info.cvc)
 
 
+@raises("authentication", "permission")
 async def shopper(request: Request) -> Caller:
     found = await any_caller(request)  # a user's token without a role is refused as on /api/v1
     if not found.is_user:
@@ -87,6 +117,7 @@ async def shopper(request: Request) -> Caller:
     return found
 
 
+@raises("authentication", "permission")
 async def admin(found: Annotated[Caller, Depends(shopper)]) -> Caller:
     if not found.is_admin:
         raise DomainError("permission", "ADMIN_ONLY", "Only an ADMIN may do this.")
