@@ -3,7 +3,7 @@ started again on the same store. Every request is retried under its own Idempote
 answer. Then every acknowledged payment and refund is there, no order is paid twice, no refund happens twice, and
 each payment's refunded amount is the sum of its acknowledged refunds.
 
-The suite runs 300 payments, 150 refunds and 5 kills per store; GYEOL_FUZZ_SCALE=full (`make fuzz-faults`) runs
+The suite runs 300 payments, 150 refunds and 5 kills per store; GYEOL_FUZZ_SCALE=full (`make fuzz`) runs
 2,000 payments, 1,000 refunds and 20 kills.
 """
 
