@@ -32,6 +32,8 @@ from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec,
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundCommand, RefundService
+from gyeol.core.staff import audit
+from gyeol.core.staff.records import AuditNote
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.crypto import DataCipher
 from gyeol.db import sql
@@ -228,8 +230,9 @@ class Intents:
 
     # --- capture, cancel ----------------------------------------------------------------------
     async def capture(self, caller: Caller, payment_id: str, amount: int | None, *,
-                      fault: str | None = None) -> Charge:
-        """Capture an authorized payment, wholly or in part; a partial capture releases the rest."""
+                      fault: str | None = None, note: AuditNote | None = None) -> Charge:
+        """Capture an authorized payment, wholly or in part; a partial capture releases the rest. `note`: a staff
+        member's, recorded with the capture's attempt."""
         if idempotency.resumed("payment") == payment_id:
             charge = await self.answers.carry_on(payment_id)
             if charge.payment.status in PAYMENT_MONEY_TAKEN:
@@ -246,12 +249,15 @@ class Intents:
                                   "The capture amount must be positive and at most the authorized amount.",
                                   details={"authorizedAmount": p.authorized_amount})
             p, a = await self._start_follow_up(conn, p, "capture", amount, now)
+            await audit.write(conn, note, now, amount=amount)
         return await self._send(p, a, fault)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None, policy: CancelPolicy | None = None) -> Charge:
+                     fault: str | None = None, policy: CancelPolicy | None = None,
+                     note: AuditNote | None = None) -> Charge:
         """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded, within the
-        caller's `policy` (checked with the refund, under the payment's lock)."""
+        caller's `policy` (checked with the refund, under the payment's lock). `note`: a staff member's, recorded
+        with the cancel, the void's attempt or the refund."""
         if idempotency.resumed("payment") == payment_id:
             charge = await self.answers.carry_on(payment_id)
             if charge.payment.status in PAYMENT_CLOSED:
@@ -268,6 +274,7 @@ class Intents:
                     # Release the hold (or the waiting 3-D Secure charge) at the PG first.
                     _refuse_in_progress(p, allow=open_attempt)
                     p, a = await self._start_follow_up(conn, p, "void", p.amount, now, parent=open_attempt)
+                    await audit.write(conn, note, now)
                 elif open_attempt is not None and open_attempt.status != "authenticated":
                     raise DomainError("conflict", "PAYMENT_IN_PROGRESS",
                                       "A PG request for this payment is in progress; try again shortly.",
@@ -277,10 +284,12 @@ class Intents:
                         await repo.settle_attempt(conn, open_attempt, "canceled", now)
                     p = await repo.transition(conn, p, "cancel", now, canceled_at=now, open_attempt_id=None)
                     await emit(conn, p, "payment.canceled", now)
+                    await audit.write(conn, note, now)
                     return Charge(p)
         if money_taken:
             await self.refunds.refund(caller, RefundCommand(payment_id, None, reason or "canceled", {},
-                                                            is_cancel=True, policy=policy), fault=fault)
+                                                            is_cancel=True, policy=policy), fault=fault,
+                                    note=note)
             async with self.db.read() as conn:
                 return await repo.get_with_last_attempt(conn, caller, payment_id)
         return await self._send(p, a, fault)

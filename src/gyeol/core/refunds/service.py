@@ -22,6 +22,8 @@ from gyeol.core.payments.records import Payment
 from gyeol.core.refunds import repository as repo
 from gyeol.core.refunds.records import Refund
 from gyeol.core.settlements import service as settlements
+from gyeol.core.staff import audit
+from gyeol.core.staff.records import AuditNote
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
@@ -52,8 +54,11 @@ class RefundService:
         self.clock = clock
         self.pgs = pgs
 
-    async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None) -> Refund:
-        """Refund `amount` (default: all that is refundable) of a payment whose money was taken."""
+    async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None,
+                     note: AuditNote | None = None) -> Refund:
+        """Refund `amount` (default: all that is refundable) of a payment whose money was taken. `note`: a staff
+        member's, recorded with the refund's reservation (whatever the PG then answers, the refund is on the
+        books)."""
         resumed = idempotency.resumed("refund")
         if resumed is not None:
             # A retry of a refund whose first try was cut short: that refund, settled with the PG, never another.
@@ -85,6 +90,7 @@ class RefundService:
             r = _new_refund(refund_id, p, amount, cmd.reason, cmd.is_cancel, cmd.metadata or {}, now,
                             self.pgs.default)
             await repo.insert(conn, r)
+            await audit.write(conn, note, now, refund=r.id, amount=amount)
         result = await self._send(r, p, fault)
         return self._answer(await self.apply(r.id, result), lost=result is None)
 

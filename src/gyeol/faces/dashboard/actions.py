@@ -89,22 +89,19 @@ async def act(payment_id: str, action: str, request: Request) -> Response:
     digest = hashlib.sha256(f"{action}|{amount_text}|{reason}".encode()).hexdigest()
     path = f"/dashboard/payments/{payment_id}/{action}"
     held = RequestKey(KeyedRequest(s.staff.merchant_id, s.caller.scope, key, "POST", path, digest), svc.idempotency)
-    caller = s.caller
+    caller, note = s.caller, posted.note(f"payment.{action}", payment_id, reason=reason)
 
     async def work() -> str:
+        # The core records the staff member's note with the change, in its transaction.
         if action == "capture":
-            charge = await svc.payments.capture(caller, payment_id, None)
-            outcome = charge.payment.status
-        elif action == "cancel":
-            charge = await svc.payments.cancel(caller, payment_id, reason)
-            outcome = charge.payment.status
-        else:
-            amount = int(amount_text) if amount_text.isdigit() else None
-            refund = await svc.refunds.refund(caller, RefundCommand(payment_id, amount, reason))
-            outcome = f"{refund.id}:{refund.status}"
-        await svc.audit.add(posted.actor, f"payment.{action}", payment_id, outcome=outcome,
-                            amount=int(amount_text) if amount_text.isdigit() else None, reason=reason)
-        return outcome
+            charge = await svc.payments.capture(caller, payment_id, None, note=note)
+            return charge.payment.status
+        if action == "cancel":
+            charge = await svc.payments.cancel(caller, payment_id, reason, note=note)
+            return charge.payment.status
+        amount = int(amount_text) if amount_text.isdigit() else None
+        refund = await svc.refunds.refund(caller, RefundCommand(payment_id, amount, reason), note=note)
+        return f"{refund.id}:{refund.status}"
 
     try:
         outcome = await once(svc, held, work)
