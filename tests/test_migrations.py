@@ -228,3 +228,21 @@ async def test_a_payments_face_becomes_its_channel(empty_url: str, tmp_path: Pat
             assert got.status_code == 200 and got.json()["status"] == "INITIATED", got.text
     finally:
         await svc.close()
+
+
+async def test_0017_fills_the_daily_totals_with_what_was_kept_as_it_happened(empty_url: str, tmp_path: Path) -> None:
+    """A store that has served (every kind of payment change, over two days, two modes, two merchants) has the same
+    daily totals after 0017 fills them from its payments and refunds as those kept with each change."""
+    from test_dashboard_totals import kept, summed, workload
+
+    upgrade(empty_url)
+    env = await make_env(empty_url, tmp_path)
+    try:
+        await workload(env)
+        before = await kept(env)
+        assert before == await summed(env) and len(before) > 5
+        command.downgrade(alembic_config(empty_url), "0015_dashboard")
+        upgrade(empty_url)
+        assert await kept(env) == before
+    finally:
+        await env.close()

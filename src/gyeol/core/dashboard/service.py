@@ -11,7 +11,6 @@ from gyeol.core.dashboard.totals import DashboardTotals
 from gyeol.core.errors import not_found
 from gyeol.core.events.records import Event
 from gyeol.core.staff import audit
-from gyeol.core.staff.records import AuditNote
 from gyeol.core.webhooks import repository as webhooks_repo
 from gyeol.core.webhooks.records import WebhookDelivery
 from gyeol.db import sql
@@ -27,7 +26,7 @@ class Dashboard:
         self.totals = DashboardTotals(db, clock)
         self.stories = PaymentStories(db)
 
-    async def resend_failed(self, caller: Caller, endpoint_id: str, *, note: AuditNote | None = None) -> int:
+    async def resend_failed(self, caller: Caller, endpoint_id: str, *, note: audit.AuditNote | None = None) -> int:
         """Every delivery to the endpoint that gave up (`dead`) is due again now, its attempts counted on; how many
         were. `note`: the staff member's, recorded with them."""
         now = self.clock.now()

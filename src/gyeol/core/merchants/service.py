@@ -15,7 +15,6 @@ from gyeol.core.clock import Clock, iso
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.merchants import pg_accounts
 from gyeol.core.staff import audit
-from gyeol.core.staff.records import AuditNote
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
@@ -92,7 +91,7 @@ class MerchantService:
         return merchant, (None if test_key else key)
 
     async def create_key(self, merchant_id: str, mode: str = "test", *,
-                         note: AuditNote | None = None) -> tuple[dict[str, Any], str]:
+                         note: audit.AuditNote | None = None) -> tuple[dict[str, Any], str]:
         """A new key, returned in clear once; `note`: the staff member's, recorded with it (here and in each change
         below)."""
         key = KEY_PREFIXES[mode] + secrets.token_urlsafe(24)
@@ -104,7 +103,7 @@ class MerchantService:
         return self._key_view(row), key
 
     async def revoke_key(self, key_id: str, merchant_id: str | None = None, *,
-                         note: AuditNote | None = None) -> dict[str, Any]:
+                         note: audit.AuditNote | None = None) -> dict[str, Any]:
         """Revoke a key; `merchant_id`: only if it is that merchant's (another's is not found)."""
         mine = [api_keys.c.id == key_id] + ([api_keys.c.merchant_id == merchant_id] if merchant_id else [])
         now = self.clock.now()
@@ -148,7 +147,7 @@ class MerchantService:
             raise not_found("merchant", DEFAULT_NAME)
         return dict(row)
 
-    async def rename(self, merchant_id: str, name: str, *, note: AuditNote | None = None) -> dict[str, Any]:
+    async def rename(self, merchant_id: str, name: str, *, note: audit.AuditNote | None = None) -> dict[str, Any]:
         """A merchant's new name: what its buyers see on the checkout and on receipts."""
         name = _checked_name(name)
         try:
@@ -171,7 +170,7 @@ class MerchantService:
         return dict(row)
 
     async def update_settings(self, merchant_id: str, changes: dict[str, Any], *,
-                              note: AuditNote | None = None) -> dict[str, Any]:
+                              note: audit.AuditNote | None = None) -> dict[str, Any]:
         async with self.db.tx() as conn:
             q = sa.select(merchants).where(merchants.c.id == merchant_id).with_for_update()
             row = (await conn.execute(q)).mappings().first()
@@ -183,7 +182,7 @@ class MerchantService:
         return {**dict(row), "settings": settings}
 
     async def set_pg_secret(self, merchant_id: str, connector: str, secret: str, cipher: DataCipher, *,
-                            note: AuditNote | None = None) -> None:
+                            note: audit.AuditNote | None = None) -> None:
         """Keep a merchant's secret key at a PG, encrypted (unchanged, and nothing recorded, when it is the one kept
         already)."""
         settings = (await self.get(merchant_id)).get("settings") or {}

@@ -39,7 +39,7 @@ from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Account, Attempt, Charge, Created, Payment, Receipt
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.records import Settlement
-from gyeol.core.staff.records import AuditNote
+from gyeol.core.staff import audit
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 
@@ -123,12 +123,12 @@ class PaymentService:
         return await self.intents.confirm(caller, payment_id, spec, fault=fault, resume=resume)
 
     async def capture(self, caller: Caller, payment_id: str, amount: int | None, *,
-                      fault: str | None = None, note: AuditNote | None = None) -> Charge:
+                      fault: str | None = None, note: audit.AuditNote | None = None) -> Charge:
         return await self.intents.capture(caller, payment_id, amount, fault=fault, note=note)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
                      fault: str | None = None, policy: CancelPolicy | None = None,
-                     note: AuditNote | None = None) -> Charge:
+                     note: audit.AuditNote | None = None) -> Charge:
         return await self.intents.cancel(caller, payment_id, reason, fault=fault, policy=policy, note=note)
 
     # --- authenticated in the buyer's window, charged at the merchant's confirm: authenticated.py -----

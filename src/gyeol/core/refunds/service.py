@@ -16,6 +16,7 @@ from gyeol.core.events import outbox
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.pagination import Page
 from gyeol.core.payments import repository as payments_repo
+from gyeol.core.payments import totals
 from gyeol.core.payments.commands import CancelPolicy
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Payment
@@ -23,8 +24,8 @@ from gyeol.core.refunds import repository as repo
 from gyeol.core.refunds.records import Refund
 from gyeol.core.settlements import service as settlements
 from gyeol.core.staff import audit
-from gyeol.core.staff.records import AuditNote
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
+from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 
@@ -55,7 +56,7 @@ class RefundService:
         self.pgs = pgs
 
     async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None,
-                     note: AuditNote | None = None) -> Refund:
+                     note: audit.AuditNote | None = None) -> Refund:
         """Refund `amount` (default: all that is refundable) of a payment whose money was taken. `note`: a staff
         member's, recorded with the refund's reservation (whatever the PG then answers, the refund is on the
         books)."""
@@ -160,7 +161,7 @@ class RefundService:
         await orders_repo.add_refund(conn, order, r.amount, now)
         events.append(await settlements.book(conn, p, source_id=r.id, amount=-r.amount, now=now))
         events.append(outbox.Event(r.merchant_id, "refund.succeeded", r, r.id))
-        await outbox.add_all(conn, events, now)
+        await sql.write_all(conn, [outbox.inserting(events, now), *totals.refunded(r, p)])
         return r
 
     async def record_pg_cancel(self, merchant_id: str, payment_key: str, pg_balance: int,

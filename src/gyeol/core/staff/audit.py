@@ -5,13 +5,13 @@ settings). Nothing here deletes or updates an entry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from gyeol.core.staff.records import Actor, AuditEntry, AuditNote
+from gyeol.core.staff.records import Actor, AuditEntry
 from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
 from gyeol.models import audit_log
@@ -24,6 +24,18 @@ class AuditFilter:
     action: str | None = None
     staff_email: str | None = None
     before: int | None = None  # the seq of the last entry on the page before (newest first)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """A change a staff member asks of the core, to be recorded with it: who, and what. The core command that makes
+    the change writes it in the change's own transaction (`write`), so a change that fails leaves no entry
+    and a change that commits always has one."""
+
+    actor: Actor
+    action: str
+    target: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 async def record(conn: Conn, actor: Actor, action: str, target: str | None, now: datetime,

@@ -74,18 +74,6 @@ class Actor:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditNote:
-    """A change a staff member asks of the core, to be recorded with it: who, and what. The core command that makes
-    the change writes it in the change's own transaction (`audit.write`), so a change that fails leaves no entry
-    and a change that commits always has one."""
-
-    actor: Actor
-    action: str
-    target: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class AuditEntry(Record):
     seq: int
     merchant_id: str

@@ -18,7 +18,6 @@ from gyeol.core.events.records import Event
 from gyeol.core.events.types import EVENT_TYPES, subscribed
 from gyeol.core.pagination import Page
 from gyeol.core.staff import audit
-from gyeol.core.staff.records import AuditNote
 from gyeol.core.webhooks import repository as repo
 from gyeol.core.webhooks.records import WebhookDelivery, WebhookEndpoint, WithSecret
 from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
@@ -71,7 +70,7 @@ class WebhookService:
         self.resolver = resolver
 
     async def create(self, caller: Caller, url: str, events: list[str], description: str | None, *,
-                     note: AuditNote | None = None) -> WithSecret:
+                     note: audit.AuditNote | None = None) -> WithSecret:
         """A new endpoint, its secret returned in clear once; `note`: the staff member's, recorded with it (here and
         in each change below)."""
         events = check_events(events)
@@ -107,7 +106,7 @@ class WebhookService:
 
     async def update(self, caller: Caller, endpoint_id: str, *, url: str | None, events: list[str] | None,
                      enabled: bool | None, description: str | None,
-                     note: AuditNote | None = None) -> WebhookEndpoint:
+                     note: audit.AuditNote | None = None) -> WebhookEndpoint:
         changes: dict[str, Any] = {}
         if events is not None:
             changes["events"] = check_events(events)
@@ -140,7 +139,8 @@ class WebhookService:
             await self._get(conn, caller, endpoint_id, lock=True)
             await repo.delete_endpoint(conn, endpoint_id, now)
 
-    async def rotate_secret(self, caller: Caller, endpoint_id: str, *, note: AuditNote | None = None) -> WithSecret:
+    async def rotate_secret(self, caller: Caller, endpoint_id: str, *,
+                            note: audit.AuditNote | None = None) -> WithSecret:
         """A new secret; the old one keeps signing beside it for 24 hours, so receivers can switch calmly."""
         now = self.clock.now()
         secret = new_secret()
@@ -179,7 +179,7 @@ class WebhookService:
         return found[:size], len(found) > size
 
     async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None, *,
-                        note: AuditNote | None = None) -> list[WebhookDelivery]:
+                        note: audit.AuditNote | None = None) -> list[WebhookDelivery]:
         """New deliveries of an event: to one endpoint, or to every one subscribed to it."""
         now = self.clock.now()
         async with self.db.tx() as conn:

@@ -13,8 +13,8 @@ from gyeol.auth.users import JwtConfig
 from gyeol.core.errors import DomainError
 from gyeol.core.merchants import pg_accounts
 from gyeol.core.settlements.service import DEFAULT_FEES
-from gyeol.core.staff.audit import AuditFilter
-from gyeol.core.staff.records import ROLES, AuditNote
+from gyeol.core.staff.audit import AuditFilter, AuditNote
+from gyeol.core.staff.records import ROLES
 from gyeol.faces.dashboard import web
 from gyeol.faces.dashboard.payments import CODE
 from gyeol.faces.dashboard.texts import TEXT

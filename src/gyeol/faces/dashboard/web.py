@@ -17,7 +17,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from gyeol.core.clock import KST
 from gyeol.core.errors import DomainError
 from gyeol.core.money import exponent, format_amount
-from gyeol.core.staff.records import Actor, AuditNote, Session
+from gyeol.core.staff.audit import AuditNote
+from gyeol.core.staff.records import Actor, Session
 from gyeol.faces.dashboard.texts import LANGS, TEXT, lang_of
 from gyeol.services import Services
 from gyeol.web.cardform import read_form
