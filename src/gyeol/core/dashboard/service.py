@@ -1,5 +1,4 @@
-"""What the dashboard asks of the core beyond the resources' own services: its reads, and resending an endpoint's
-failed webhook deliveries."""
+"""What the dashboard asks of the core beyond the resources' own services: its reads."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from gyeol.core.dashboard.payments import PaymentSearch
 from gyeol.core.dashboard.totals import DashboardTotals
 from gyeol.core.errors import not_found
 from gyeol.core.events.records import Event
-from gyeol.core.staff import audit
 from gyeol.core.webhooks import repository as webhooks_repo
 from gyeol.core.webhooks.records import WebhookDelivery
 from gyeol.db import sql
@@ -25,19 +23,6 @@ class Dashboard:
         self.search = PaymentSearch(db)
         self.totals = DashboardTotals(db, clock)
         self.stories = PaymentStories(db)
-
-    async def resend_failed(self, caller: Caller, endpoint_id: str, *, note: audit.AuditNote | None = None) -> int:
-        """Every delivery to the endpoint that gave up (`dead`) is due again now, its attempts counted on; how many
-        were. `note`: the staff member's, recorded with them."""
-        now = self.clock.now()
-        async with self.db.tx() as conn:
-            if await webhooks_repo.get_endpoint(conn, caller, endpoint_id, lock=True) is None:
-                raise not_found("webhook_endpoint", endpoint_id)
-            res = await conn.execute(dl.update().where(dl.c.endpoint_id == endpoint_id, dl.c.status == "dead")
-                                     .values(status="pending", next_attempt_at=now, updated_at=now))
-            count = int(res.rowcount or 0)
-            await audit.write(conn, note, now, count=count)
-        return count
 
     async def delivery(self, caller: Caller, endpoint_id: str, delivery_id: str) -> tuple[WebhookDelivery, Event]:
         """One delivery of the caller's endpoint, with the event it carries (the request's body)."""

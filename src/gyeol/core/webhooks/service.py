@@ -40,9 +40,9 @@ def check_events(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
-def new_delivery(e: WebhookEndpoint, event: Event, now: datetime) -> WebhookDelivery:
+def new_delivery(e: WebhookEndpoint, event_id: str, event_type: str, now: datetime) -> WebhookDelivery:
     return WebhookDelivery(id=new_id("dlv"), merchant_id=e.merchant_id, livemode=e.livemode, endpoint_id=e.id,
-                           event_id=event.id, event_type=event.type, status="pending", attempts=0, next_attempt_at=now,
+                           event_id=event_id, event_type=event_type, status="pending", attempts=0, next_attempt_at=now,
                            last_status_code=None, last_error=None, last_response_excerpt=None, delivered_at=None,
                            created_at=now, updated_at=now)
 
@@ -54,7 +54,7 @@ async def fan_out(conn: Conn, events: Sequence[Event], now: datetime) -> list[We
     if not merchants:
         return []
     endpoints = await repo.enabled_endpoints(conn, merchants)
-    deliveries = [new_delivery(ep, ev, now) for ev in events for ep in endpoints
+    deliveries = [new_delivery(ep, ev.id, ev.type, now) for ev in events for ep in endpoints
                   if (ep.merchant_id, ep.livemode) == (ev.merchant_id, ev.livemode) and subscribed(ep.events, ev.type)]
     if deliveries:
         await repo.insert_deliveries(conn, deliveries)
@@ -178,6 +178,22 @@ class WebhookService:
             found = await repo.events_after(conn, caller, type=type, after_seq=after_seq, limit=size + 1)
         return found[:size], len(found) > size
 
+    async def redeliver_given_up(self, caller: Caller, endpoint_id: str, *,
+                                 note: audit.AuditNote | None = None) -> list[WebhookDelivery]:
+        """A new delivery to the endpoint, as `redeliver` makes one, of each event whose every delivery to it gave
+        up (`dead`), oldest first. The dead ones stay as they were, in the log; an event delivered since, or still
+        being delivered, is not sent again, so asking twice sends each once."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            await idempotency.claim(conn)
+            e = await self._get(conn, caller, endpoint_id, lock=True)  # one such request at a time per endpoint
+            deliveries = [new_delivery(e, event_id, event_type, now)
+                          for event_id, event_type in await repo.given_up(conn, e.id)]
+            if deliveries:
+                await repo.insert_deliveries(conn, deliveries)
+                await audit.write(conn, note, now, target=e.id, count=len(deliveries))
+        return deliveries
+
     async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None, *,
                         note: audit.AuditNote | None = None) -> list[WebhookDelivery]:
         """New deliveries of an event: to one endpoint, or to every one subscribed to it."""
@@ -188,7 +204,7 @@ class WebhookService:
             if endpoint_id is None:
                 deliveries = await fan_out(conn, [event], now)
             else:
-                deliveries = [new_delivery(await self._get(conn, caller, endpoint_id), event, now)]
+                deliveries = [new_delivery(await self._get(conn, caller, endpoint_id), event.id, event.type, now)]
                 await repo.insert_deliveries(conn, deliveries)
             await audit.write(conn, note, now, event=event.id, deliveries=",".join(d.id for d in deliveries))
         return deliveries

@@ -95,8 +95,8 @@ async def rotate(endpoint_id: str, request: Request) -> Response:
 async def resend_failed(endpoint_id: str, request: Request) -> Response:
     posted = await web.posted(request)
     svc = web.services(request)
-    await svc.dashboard.resend_failed(posted.session.caller, endpoint_id[:64],
-                                      note=posted.note("webhook.resent_failed", endpoint_id[:64]))
+    await svc.webhooks.redeliver_given_up(posted.session.caller, endpoint_id[:64],
+                                          note=posted.note("webhook.resent_failed"))
     return web.see_other(f"/dashboard/webhooks/{endpoint_id[:64]}?done=1")
 
 
