@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run demo test lint typecheck pytest chromium bench bench-quick bench-ab bench-ab-quick bench-soak clean
+.PHONY: run demo test lint typecheck pytest fuzz-faults chromium bench bench-quick bench-ab bench-ab-quick bench-soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ pytest: $(STAMP) chromium
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
+
+# Faults at full size (issue 28): 2,000 payments, 1,000 refunds and 20 kill -9 per store (`make test` runs 300/150/5).
+fuzz-faults: $(STAMP)
+	GYEOL_FUZZ_SCALE=full $(VENV)/bin/pytest tests/test_kill_at_scale.py
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'

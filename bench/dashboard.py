@@ -167,11 +167,13 @@ def run(count: int, reps: int) -> list[dict[str, Any]]:
     results = []
     for name, kind in (("gyeol-sqlite", "sqlite"), ("gyeol-postgres", "postgres")):
         with Server(name + " dashboard", kind) as s:
-            s.cli("staff", "create", "--merchant", "default", "--email", EMAIL, "--role", "viewer",
-                  "--password-stdin", stdin=PASSWORD)
-            made = fill(s.database_url, count)
-            timed = pages(f"http://127.0.0.1:{s.port}", made["searched"], reps)
-            results.append({"target": name, "payments": count, "fill_s": made["fill_s"], "pages": timed})
+            _, made = s.cli("staff", "create", "--merchant", "default", "--email", EMAIL, "--role", "viewer",
+                            "--password-stdin", stdin=PASSWORD)
+            if made.returncode != 0:
+                raise SystemExit(f"gyeol staff create failed on {name}:\n{made.stdout}{made.stderr}")
+            filled = fill(s.database_url, count)
+            timed = pages(f"http://127.0.0.1:{s.port}", filled["searched"], reps)
+            results.append({"target": name, "payments": count, "fill_s": filled["fill_s"], "pages": timed})
         print(f"  {name}: " + ", ".join(f"{k} {v['p50']} ms" for k, v in timed.items()), flush=True)
     return results
 

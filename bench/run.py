@@ -8,9 +8,11 @@ bench/results/<timestamp>.json (not committed)."""
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from typing import Any
 
+import reconcile
 from servers import Server, cpu_model, ensure_peer, errors, git, p50, p99, raise_nofile, write_results
 
 import dashboard
@@ -20,16 +22,18 @@ SLOW_LEVELS = (256, 1024)
 SLOW_ENV = {"GYEOL_SANDBOX_LATENCY_MS": "250"}
 STORES = (("gyeol-sqlite", "sqlite"), ("gyeol-postgres", "postgres"))
 LIKE_DEADLINE = 1800  # seconds: never reached on this machine; a run it stops is flagged "stopped"
-PARTS = ("like", "flows", "growth", "scale", "slow", "dashboard")
+PARTS = ("like", "flows", "growth", "scale", "slow", "reconcile", "ledger", "dashboard")
 DASHBOARD_REPS = 20  # each page, one request at a time
 
 
 def plan(quick: bool) -> dict[str, Any]:
     if quick:
         return {"like": {1: 150, 8: 300, 32: 300}, "flows": 600, "growth": 2000, "peer_growth_s": 60,
-                "slow": {256: 600, 1024: 1024}, "dashboard": 20_000}
+                "slow": {256: 600, 1024: 1024}, "reconcile": 20_000, "reconcile_day": 200, "ledger": 10_000,
+                "dashboard": 20_000}
     return {"like": {1: 500, 8: 1000, 32: 1000}, "flows": 3000, "growth": 10_000, "peer_growth_s": 300,
-            "slow": {256: 3000, 1024: 5000}, "dashboard": 100_000}
+            "slow": {256: 3000, 1024: 5000}, "reconcile": 100_000, "reconcile_day": 1000, "ledger": 100_000,
+            "dashboard": 100_000}
 
 
 def like_with_like(n: dict[int, int]) -> list[dict[str, Any]]:
@@ -84,6 +88,21 @@ def slow(counts: dict[int, int]) -> list[dict[str, Any]]:
     return results
 
 
+def ledger_verify(count: int) -> list[dict[str, Any]]:
+    """`gyeol ledger verify` on a store that `count` card payments filled (at c=32, through the API)."""
+    results = []
+    for name, kind in STORES:
+        with Server(name + " ledger", kind) as s:
+            s.load(32, count, 3600)
+            seconds, done = s.cli("ledger", "verify")
+            counted = re.search(r"(\d+) payments", done.stdout)
+            results.append({"target": f"{name} ledger verify", "payments": int(counted[1]) if counted else None,
+                            "seconds": round(seconds, 1), "verified": done.returncode == 0,
+                            "output": (done.stdout + done.stderr)[-2000:]})
+        print(f"  {name} ledger verify: {results[-1]['payments']} payments in {results[-1]['seconds']} s", flush=True)
+    return results
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
@@ -111,15 +130,21 @@ def main() -> None:
         results += scale_out(n["growth"])
     if "slow" in parts:
         results += slow(n["slow"])
+    verified = ledger_verify(n["ledger"]) if "ledger" in parts else []
     dash = dashboard.run(n["dashboard"], DASHBOARD_REPS) if "dashboard" in parts else []
     if results:
         report(results)
     if dash:
         dashboard.report(dash, table)
+    for v in verified:
+        print(f"  ledger {_mark(v['verified'] and v['seconds'] < 30)} {v['target']}: {v['payments']} payments in "
+              f"{v['seconds']} s (goal < 30 s, no difference){'' if v['verified'] else ': ' + v['output']}")
+    # In process, after the servers: 100,000 payments reconciled on each store (bench/reconcile.py), its own table.
+    reconciled = reconcile.bench(n["reconcile"], n["reconcile_day"]) if "reconcile" in parts else None
     # The servers run this checkout as it is when each starts: a commit made meanwhile is part of the run.
     moved = git("rev-parse", "HEAD") if git("rev-parse", "HEAD") != commit else ""
     out = write_results("", {"commit": commit, "dirty": dirty, "moved_to": moved, "quick": args.quick, "plan": n,
-                             "results": results, "dashboard": dash,
+                             "results": results, "reconciliation": reconciled, "ledger": verified, "dashboard": dash,
                              "minutes": round((time.monotonic() - started) / 60, 1)})
     print(f"\ncommit {commit}{' + uncommitted changes in src/' if dirty else ''}"
           f"{f' (HEAD moved to {moved[:12]} during the run)' if moved else ''}  cpu {cpu_model()}  "

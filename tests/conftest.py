@@ -31,6 +31,7 @@ PG_URL = os.environ.get("GYEOL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 IN_CI = os.environ.get("CI", "").lower() == "true"
 WEBHOOK_SECRET = "whsec_" + "dGVzdC1zYW5kYm94LXdlYmhvb2stc2VjcmV0LTAxMjM0NTY3"
 _pg_skip_reason: list[str] = []
+_loud_skips: list[str] = []
 
 
 def _admin_engine() -> sa.Engine:
@@ -191,6 +192,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"card/account data in captured output or logs: {found}"
 
 
+def loud_skip(reason: str) -> None:
+    """Skip a test that cannot run on this machine (it needs root, a tool): one loud line at the end of the run, and
+    a failure under CI=true, where everything it needs is there."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    _loud_skips.append(reason)
+    pytest.skip(reason)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _pg_skip_reason:
         terminalreporter.write_line(f"!!! POSTGRESQL TESTS SKIPPED: {_pg_skip_reason[0]} !!!", red=True, bold=True)
+    for reason in dict.fromkeys(_loud_skips):
+        terminalreporter.write_line(f"!!! SKIPPED: {reason} !!!", red=True, bold=True)

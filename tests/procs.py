@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,17 @@ def run_cli(args: list[str], env: dict[str, str], check: bool = True,
 
 
 class Server:
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        self.port = free_port()
+    """`gyeol serve` on a free port, or on `port` (a server started again where a killed one listened)."""
+
+    def __init__(self, env: dict[str, str], *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**env, "GYEOL_PUBLIC_URL": self.url}
+        # Its output goes to a file, not a pipe: a server that logs much while nobody reads (a fault test's many
+        # 503s) would otherwise block on a full pipe.
+        self._log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen([GYEOL, "serve", "--port", str(self.port), *args], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=self._log, stderr=subprocess.STDOUT, text=True)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -64,19 +69,23 @@ class Server:
         raise AssertionError(f"server not ready: {self.output()}")
 
     def output(self) -> str:
-        if self.proc.poll() is None:
-            return ""
-        assert self.proc.stdout is not None
-        return self.proc.stdout.read()
+        """What the server has written so far."""
+        self._log.seek(0)
+        return self._log.read()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer ends a process: no shutdown of any kind."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
 
     def stop(self) -> str:
         self.proc.terminate()
         try:
-            out, _ = self.proc.communicate(timeout=15)
+            self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
-        return out or ""
+            self.proc.wait()
+        return self.output()
 
     def __enter__(self) -> Server:
         return self
@@ -89,13 +98,3 @@ def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     """`gyeol worker` running until stopped; its output on stdout."""
     return subprocess.Popen([GYEOL, "worker", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
-
-
-async def until_answered(c: httpx.AsyncClient, url: str, body: dict[str, Any], key: str) -> httpx.Response:
-    """Retry under the Idempotency-Key until the answer is definitive (not 'in progress', not a 5xx)."""
-    for _ in range(200):
-        r = await c.post(url, json=body, headers={"Idempotency-Key": key})
-        if r.status_code != 409 and r.status_code < 500:
-            return r
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{key}: no definitive answer: {r.status_code} {r.text}")

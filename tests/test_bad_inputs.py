@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 
 from conftest import Env, make_env
 from faces import assert_face_error
+from gyeol.core.clock import KST
 from gyeol.models import metadata
 from users import enable_users, order_for, user
 
@@ -173,6 +174,9 @@ VALID: dict[str, Any] = {
     "/api/shopping/payments": {"orderNumber": ORDER, "paymentMethod": "CARD", "amount": 1000, "cardInfo": SHOP_CARD},
     "/api/shopping/payments/{payment_number}/cancel": None,
     "/api/shopping/payments/{payment_number}/refund": None,
+    "/api/v1/reconciliation/runs": {"from": "2026-01-05", "to": "2026-01-05", "pg": "bad-pg"},
+    "/api/v1/reconciliation/imports": {"pg": "bad-pg", "csv": "{report}"},
+    "/api/v1/reconciliation/exceptions/{exception_id}/resolve": {"note": "checked"},
 }
 USER_ROUTES = {"/api/v1/payments", "/api/v1/payments/complete", "/api/shopping/payments",
                "/api/shopping/payments/{payment_number}/cancel", "/api/shopping/payments/{payment_number}/refund"}
@@ -255,10 +259,17 @@ async def _world(env: Env) -> dict[str, str]:
         "orderNumber": shop_order, "paymentMethod": "CARD", "amount": 1000, "cardInfo": SHOP_CARD})).json()
     await env.svc.relay.run_once()
     event = (await env.client.get("/api/v1/events")).json()["items"][0]["id"]
+    day = env.svc.clock.now().astimezone(KST).date().isoformat()
+    report = ("transaction_id,order_id,type,amount,fee,vat,net,currency,sold_date,payout_date\n"
+              f"tx-bad-1,bad-order,payment,1000,25,2,975,KRW,{day},{day}\n")
+    await env.client.post("/api/v1/reconciliation/imports", json={"pg": "bad-pg", "csv": report})
+    await env.client.post("/api/v1/reconciliation/runs", json={"from": day, "to": day, "pg": "bad-pg"})
+    exception = (await env.client.get("/api/v1/reconciliation/exceptions")).json()["items"][0]["itemId"]
     return {"payment_id": pay["paymentId"], "customer_id": "cus-bad", "method_id": method["paymentMethodId"],
             "payment_number": number["data"]["paymentNumber"], "endpoint_id": endpoint["endpointId"],
             "event_id": event, "payment_key": "pk_bad_inputs", "merchant_id": env.merchant_id,
-            "order": await order_for(env, "bad-user", 1000), "pid": pay["paymentId"]}
+            "order": await order_for(env, "bad-user", 1000), "pid": pay["paymentId"], "exception_id": exception,
+            "report": report}
 
 
 def _fill(value: Any, world: dict[str, str]) -> Any:

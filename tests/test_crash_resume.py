@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from procs import Server, gyeol_env, until_answered
+from faults import until_answered
+from procs import Server, gyeol_env, run_cli
 
 KEY = "test_sk_crash"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -100,6 +101,8 @@ async def test_a_payment_and_a_refund_cut_after_each_commit_resume_under_their_k
                 assert p["refundedAmount"] == 2000, (n, p)
                 charges = (await c.get("/api/v1/sandbox/charges", params={"paymentId": pid})).json()["items"]
                 assert sorted(x["kind"] for x in charges) == ["charge", "refund"], (n, charges)
+    # Every cut left the ledger as the payments, refunds and settlements are: written with them, or not at all.
+    assert "no difference" in run_cli(["ledger", "verify"], _env(db_url, var)).stdout
 
 
 async def test_work_a_crash_left_open_is_carried_on_by_the_restarted_server_without_a_retry(
@@ -142,3 +145,4 @@ async def test_work_a_crash_left_open_is_carried_on_by_the_restarted_server_with
             r = await c.post("/api/v1/refunds", json={"paymentId": paid, "amount": 1500},
                              headers={"Idempotency-Key": "orphan-refund"})
             assert r.status_code == 200 and r.json()["refundId"] == refunds[0]["refundId"], r.text
+    assert "no difference" in run_cli(["ledger", "verify"], _env(db_url, var)).stdout

@@ -104,10 +104,9 @@ async def test_capture_and_cancel_go_through_the_core_after_a_confirmation(env: 
 async def test_resending_every_failed_delivery_sends_each_given_up_event_again_once(env: Env) -> None:
     """As resending one does: a new delivery per event whose deliveries to the endpoint all gave up, the dead ones
     kept in the log as they were; asked for twice, each event is sent once."""
+    from gyeol.core.webhooks.delivery import SCHEDULE
     from receiver import Receiver
     from test_webhooks import endpoint, pump
-
-    from gyeol.core.webhooks.delivery import SCHEDULE
 
     env.svc.dispatcher.retry_scale = 0.0
     answer = [500]

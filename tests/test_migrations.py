@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -226,6 +226,60 @@ async def test_a_payments_face_becomes_its_channel(empty_url: str, tmp_path: Pat
         async with client(httpx.ASGITransport(app=create_app(svc.settings, svc)), KIOSK_AUTH) as kiosk:
             got = await kiosk.get("/v1/payments/pk_migrated")
             assert got.status_code == 200 and got.json()["status"] == "INITIATED", got.text
+    finally:
+        await svc.close()
+
+
+async def test_the_ledger_is_backfilled_as_the_code_books_it_and_verifies(empty_url: str, tmp_path: Path) -> None:
+    """Payments, refunds and settlements written by the app, their ledger dropped (0013) and backfilled by 0014:
+    the same transfers as the money movements wrote, and `verify` finds no difference."""
+    from gyeol.models import ledger_transfers
+
+    upgrade(empty_url)
+    env = await make_env(empty_url, tmp_path)
+    try:
+        c = env.client
+        refunded = (await env.paid(9_000, orderId="o-refunded"))["paymentId"]
+        assert (await c.post("/api/v1/refunds", json={"paymentId": refunded, "amount": 4_000})).status_code == 200
+        refused = await c.post("/api/v1/refunds", json={"paymentId": refunded, "amount": 1_000},
+                               headers={"Gyeol-Sandbox-Fault": "error"})
+        assert refused.status_code == 402, refused.text
+        waiting = await c.post("/api/v1/refunds", json={"paymentId": refunded, "amount": 500},
+                               headers={"Gyeol-Sandbox-Fault": "timeout"})
+        assert waiting.status_code == 504, waiting.text
+        manual = {"capture": False, "confirm": True, "methodOptions": {"token": "tok_visa"}}
+        captured = (await env.intent(8_000, orderId="o-captured", **manual))["paymentId"]
+        assert (await c.post(f"/api/v1/payments/{captured}/capture", json={"amount": 5_000})).status_code == 200
+        voided = (await env.intent(3_000, orderId="o-voided", **manual))["paymentId"]
+        assert (await c.post(f"/api/v1/payments/{voided}/cancel")).status_code == 200
+        env.svc.clock.advance(timedelta(days=7))
+        assert await env.svc.settlements.mark_paid() == 3
+        await env.intent(2_000, orderId="o-held", **manual)
+        await env.paid(1_500, orderId="o-usd", currency="USD")
+    finally:
+        await env.close()
+
+    def booked() -> list[tuple[object, ...]]:
+        engine = sa.create_engine(sync_url(empty_url))
+        try:
+            with engine.connect() as conn:
+                t = ledger_transfers
+                rows = conn.execute(sa.select(t.c.id, t.c.code, t.c.phase, t.c.amount, t.c.held_id, t.c.payment_id,
+                                              t.c.pg_transaction_id, t.c.available_on, t.c.debit_account_id,
+                                              t.c.credit_account_id)).all()
+        finally:
+            engine.dispose()
+        # A payout's id is made at each booking: its transfer is compared by what it moved.
+        return sorted(("(payout)", *r[1:]) if r[1] == "payout" else tuple(r) for r in rows)
+
+    written = booked()
+    assert {r[2] for r in written} == {"held", "post", "void", "posted"}
+    command.downgrade(alembic_config(empty_url), "0013_payment_channel")
+    upgrade(empty_url)
+    assert booked() == written
+    svc = build_services(make_settings(empty_url, tmp_path))
+    try:
+        assert (await svc.ledger.verify()).differences == []
     finally:
         await svc.close()
 

@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
 from conftest import Env
+from gyeol.core.clock import KST
 from gyeol.models import metadata
 from users import JWT_SECRET, enable_users, order_for, token
 
@@ -66,6 +67,9 @@ class World:
     user_charge: str  # the PG's transaction id of that payment
     number: str  # alice's shopping payment (card, completed)
     va_number: str  # alice's shopping payment by virtual account, waiting for its deposit
+    run: str  # a reconciliation run over an imported report
+    exception: str  # what it found: a row of the report Gyeol does not know
+    movement: str  # the balance's newest transaction
 
     def ids(self) -> list[str]:
         return list(vars(self).values())
@@ -130,9 +134,17 @@ async def make_world(env: Env) -> World:
     va = ok(await alice.post("/api/shopping/payments", json={
         "orderNumber": await order_for(env, "alice", 9000), "paymentMethod": "VIRTUAL_ACCOUNT",
         "amount": 9000}))["data"]["paymentNumber"]
+    day = env.svc.clock.now().astimezone(KST).date().isoformat()
+    ok(await c.post(f"{P}/reconciliation/imports", json={"pg": "modes-pg", "csv": (
+        "transaction_id,order_id,type,amount,fee,vat,net,currency,sold_date,payout_date\n"
+        f"tx-modes-1,o-modes,payment,1000,25,2,975,KRW,{day},{day}\n")}))
+    run = ok(await c.post(f"{P}/reconciliation/runs", json={"from": day, "to": day, "pg": "modes-pg"}))["runId"]
+    exception = ok(await c.get(f"{P}/reconciliation/exceptions"))["items"][0]["itemId"]
+    movement = ok(await c.get("/api/v1/balance/transactions"))["items"][0]["balanceTransactionId"]
     return World(paid["paymentId"], authorized["paymentId"], created["paymentId"], challenged["paymentId"], order,
                  refund, "cus_modes", method["paymentMethodId"], settlement, endpoint, event, kiosk_key, kiosk_order,
-                 shop_order, user_order, seed3["paymentId"], charge["pgTransactionId"], number, va)
+                 shop_order, user_order, seed3["paymentId"], charge["pgTransactionId"], number, va, run, exception,
+                 movement)
 
 
 Call = Callable[[Callers, World], Awaitable[list[httpx.Response]]]
@@ -194,6 +206,10 @@ NAMED: dict[tuple[str, str], tuple[str, bool, Call]] = {
         lambda c, w: c.key.post(f"{P}/sandbox/virtual-accounts/{w.va_number}/deposit"))),
     ("GET", P + "/settlements/{settlement_id}"): (NATIVE, False, each(
         lambda c, w: c.key.get(f"{P}/settlements/{w.settlement}"))),
+    ("GET", P + "/reconciliation/runs/{run_id}"): (NATIVE, False, each(
+        lambda c, w: c.key.get(f"{P}/reconciliation/runs/{w.run}"))),
+    ("POST", P + "/reconciliation/exceptions/{exception_id}/resolve"): (NATIVE, False, each(
+        lambda c, w: c.key.post(f"{P}/reconciliation/exceptions/{w.exception}/resolve", json={"note": "mode"}))),
     ("GET", P + "/webhook-endpoints/{endpoint_id}"): (NATIVE, False, each(
         lambda c, w: c.key.get(f"{P}/webhook-endpoints/{w.endpoint}"))),
     ("PATCH", P + "/webhook-endpoints/{endpoint_id}"): (NATIVE, False, each(
@@ -206,6 +222,8 @@ NAMED: dict[tuple[str, str], tuple[str, bool, Call]] = {
     ("GET", P + "/webhook-endpoints/{endpoint_id}/deliveries"): (NATIVE, False, each(
         lambda c, w: c.key.get(f"{P}/webhook-endpoints/{w.endpoint}/deliveries"))),
     ("GET", P + "/events"): (NATIVE, False, each(lambda c, w: c.key.get(f"{P}/events", params={"after": w.event}))),
+    ("GET", P + "/balance/transactions"): (NATIVE, False, each(
+        lambda c, w: c.key.get(f"{P}/balance/transactions", params={"startingAfter": w.movement}))),
     ("GET", P + "/events/{event_id}"): (NATIVE, False, each(lambda c, w: c.key.get(f"{P}/events/{w.event}"))),
     ("POST", P + "/events/{event_id}/redeliver"): (NATIVE, False, each(
         lambda c, w: c.key.post(f"{P}/events/{w.event}/redeliver"),
@@ -240,13 +258,20 @@ LISTS: dict[tuple[str, str], Callable[[Callers], Awaitable[httpx.Response]]] = {
     ("GET", P + "/refunds"): lambda c: c.key.get(f"{P}/refunds", params={"size": 100}),
     ("GET", P + "/settlements"): lambda c: c.key.get(f"{P}/settlements", params={"size": 100}),
     ("GET", P + "/settlements.csv"): lambda c: c.key.get(f"{P}/settlements.csv"),
+    ("GET", P + "/reconciliation/runs"): lambda c: c.key.get(f"{P}/reconciliation/runs", params={"size": 100}),
+    ("GET", P + "/reconciliation/exceptions"): lambda c: c.key.get(f"{P}/reconciliation/exceptions",
+                                                                   params={"size": 100}),
+    ("GET", P + "/balance/transactions"): lambda c: c.key.get(f"{P}/balance/transactions", params={"limit": 100}),
     ("GET", P + "/webhook-endpoints"): lambda c: c.key.get(f"{P}/webhook-endpoints", params={"size": 100}),
 }
 
 # Routes that name no object of a mode, and why.
 UNNAMED = {
     ("POST", P + "/orders"): "creates an order; a merchant's orderIds are unique across its modes",
+    ("GET", P + "/balance"): "sums of the caller's mode only (`balances` below)",
     ("POST", P + "/webhook-endpoints"): "creates an endpoint of the caller's mode",
+    ("POST", P + "/reconciliation/runs"): "reconciles the caller's mode: the other mode's range is another run",
+    ("POST", P + "/reconciliation/imports"): "imports a report into the caller's mode",
     ("POST", P + "/sandbox/tokens"): "the sandbox PG's tokenization, for test keys only",
     ("POST", P + "/sandbox/pay"): "the buyer at the sandbox PG: the client token is the credential, no key",
     ("POST", P + "/sandbox/keyed-payments"): "the sandbox PG's own window: its books, not Gyeol's objects",
@@ -312,6 +337,33 @@ async def snapshot(env: Env) -> dict[str, list[tuple[Any, ...]]]:
                 for t in metadata.sorted_tables if t.name not in UNCOMPARED}
 
 
+async def balances(c: Callers) -> Any:
+    got = ok(await c.key.get(f"{P}/balance"))
+    return got["available"], got["pending"]
+
+
+async def all_live(env: Env) -> None:
+    """Every row of a merchant's data made live, as a live key would have written it. The ledger's transfers are
+    immutable and name accounts of their mode (migration 0014): the database's guards are lifted for this one
+    transaction, and the merchants' live accounts, which no transfer names here, make way for the test ones."""
+    async with env.svc.db.tx() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        guards = [] if postgres else (await conn.execute(sa.text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ledger_transfers'"))).all()
+        if postgres:
+            await conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        else:
+            await conn.execute(sa.text("PRAGMA defer_foreign_keys = ON"))
+            for name, _ in guards:
+                await conn.execute(sa.text(f"DROP TRIGGER {name}"))
+        await conn.execute(sa.text("DELETE FROM ledger_accounts WHERE livemode"))
+        for table in metadata.sorted_tables:
+            if "livemode" in table.c:
+                await conn.execute(table.update().values(livemode=True))
+        for _, ddl in guards:
+            await conn.execute(sa.text(ddl))
+
+
 async def users_mode(env: Env, mode: str) -> None:
     await enable_users(env, JWT_SECRET, mode=mode)
 
@@ -374,22 +426,24 @@ async def test_test_and_live_never_meet(env: Env) -> None:
     assert await cross(env, live, w, live_caller=True) == []
     assert await snapshot(env) == before
     assert all(not held for held in (await lists(live, ids)).values())
+    assert await balances(live) == ([], [])
     await users_mode(env, "test")
     own = await lists(test, ids)
     assert all(own.values()), f"lists that show none of their own mode's objects: {own}"
     assert ok(await test.key.get(f"{P}/payments/{w.paid}"))["livemode"] is False
+    own_balance = await balances(test)
+    assert own_balance[1], own_balance
 
     # The same objects made live: now the test mode's credentials see none of them, and change nothing.
-    async with env.svc.db.tx() as conn:
-        for table in metadata.sorted_tables:
-            if "livemode" in table.c:
-                await conn.execute(table.update().values(livemode=True))
+    await all_live(env)
     before = await snapshot(env)
     assert await cross(env, test, w, live_caller=False) == []
     assert await snapshot(env) == before
     assert all(not held for held in (await lists(test, ids)).values())
+    assert await balances(test) == ([], [])
     await users_mode(env, "live")
     assert (await lists(live, ids)) == own
+    assert await balances(live) == own_balance
     assert ok(await live.key.get(f"{P}/payments/{w.paid}"))["livemode"] is True
     assert ok(await live.kiosk.get(f"{V1}/{w.kiosk_key}"))["status"] == "APPROVED"
     assert ok(await live.alice.get(f"/api/shopping/payments/{w.number}"))["data"]["status"] == "COMPLETED"

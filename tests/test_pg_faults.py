@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from procs import GYEOL, Server, free_port, gyeol_env, run_cli, until_answered
+from faults import until_answered
+from procs import GYEOL, Server, free_port, gyeol_env, run_cli
 
 KEY = "test_sk_pgfaults"
 AUTH = {"Authorization": f"Bearer {KEY}"}

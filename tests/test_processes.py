@@ -44,6 +44,7 @@ async def test_two_servers_on_one_postgres_charge_once(pg_url: str | None, tmp_p
                 assert [(x["kind"], x["status"]) for x in charges["items"]] == [("charge", "succeeded")]
                 got = (await c.get(a.url + f"/api/v1/payments/{pid}")).json()
                 assert got["status"] == "succeeded"
+    assert "no difference" in run_cli(["ledger", "verify"], env).stdout
 
 
 def test_cli_help_documents_every_command(sqlite_db: str, tmp_path: Path) -> None:
@@ -182,6 +183,7 @@ async def test_timeout_then_gyeol_reconcile_settles_with_one_charge(sqlite_db: s
             assert got["status"] == "succeeded", got
             charges = (await c.get(s.url + "/api/v1/sandbox/charges", params={"paymentId": pid})).json()["items"]
             assert [(x["kind"], x["status"]) for x in charges] == [("charge", "succeeded")]
+    assert "no difference" in run_cli(["ledger", "verify"], env).stdout
 
 
 async def test_serve_runs_the_jobs_in_process_by_default(sqlite_db: str, tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """Random sequences of create/confirm/capture/cancel/refund through HTTP; after every step the invariants hold:
-statuses only move along the transition table, and refunded <= captured <= authorized <= amount."""
+statuses only move along the transition table, and refunded <= captured <= authorized <= amount. At the end of
+every example, `gyeol ledger verify`'s check finds the ledger in agreement with the payments, refunds and
+settlements."""
 
 from __future__ import annotations
 
@@ -95,6 +97,10 @@ def run_machine(db_url: str, tmp_path: Path) -> None:
                 if now != before:
                     assert self._reachable(before, now), (before, now)
                 self.seen[p["id"]] = now
+
+        def teardown(self) -> None:
+            report = loop.run_until_complete(env.svc.ledger.verify())
+            assert report.differences == [], report.differences
 
         @staticmethod
         def _reachable(a: str, b: str) -> bool:

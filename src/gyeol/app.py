@@ -36,11 +36,13 @@ from gyeol.faces.guard import ApiGuardMiddleware
 from gyeol.faces.http import FaceErrors, FastJSON
 from gyeol.faces.kiosk import errors as kiosk_errors
 from gyeol.faces.kiosk import routes as kiosk_routes
+from gyeol.faces.native import balance as native_balance
 from gyeol.faces.native import customers as native_customers
 from gyeol.faces.native import errors as native_errors
 from gyeol.faces.native import events as native_events
 from gyeol.faces.native import orders as native_orders
 from gyeol.faces.native import payments as native_payments
+from gyeol.faces.native import reconciliation as native_reconciliation
 from gyeol.faces.native import refunds as native_refunds
 from gyeol.faces.native import sandbox as native_sandbox
 from gyeol.faces.native import settlements as native_settlements
@@ -122,9 +124,10 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
     app.state.faces = faces
 
     _add_routes(app, native_payments, native_orders, native_refunds, native_customers, native_sandbox,
-                native_webhooks, native_settlements, native_events, kiosk_routes, page_assets, checkout_pages,
-                receipt_pages, shop_routes, shopping_routes, dashboard_auth, dashboard_payments, dashboard_actions,
-                dashboard_webhooks, dashboard_developers, dashboard_settings)
+                native_webhooks, native_settlements, native_reconciliation, native_balance, native_events,
+                kiosk_routes, page_assets, checkout_pages, receipt_pages, shop_routes, shopping_routes,
+                dashboard_auth, dashboard_payments, dashboard_actions, dashboard_webhooks, dashboard_developers,
+                dashboard_settings)
 
     if simulator is not None:
         app.state.toss_simulator = simulator
@@ -190,11 +193,14 @@ def _install_error_handlers(app: FastAPI, faces: FaceErrors) -> None:
         err = unavailable(exc)
         if err is None:
             return await internal_error(request, exc)
-        log.warning("database_unavailable", error=type(exc).__name__, path=request.url.path)
+        log.warning("database_unavailable", code=err.code, error=type(exc).__name__, path=request.url.path)
         return faces.render(request.url.path, err, _request_id(request))
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
+        # Also what a middleware raised, outside the routes' handlers: the database may be what failed there too.
+        if unavailable(exc) is not None:
+            return await database_error(request, exc)
         log.error("unhandled_error", error=type(exc).__name__, path=request.url.path)
         err = DomainError("internal", "INTERNAL", "Something went wrong on our side. Quote the request id.")
         return faces.render(request.url.path, err, _request_id(request))

@@ -1,4 +1,4 @@
-"""The `gyeol` command line: serve, migrate, check, backup, merchants, keys, staff, reconcile."""
+"""The `gyeol` command line: serve, migrate, check, backup, ledger, merchants, keys, staff, reconcile, settlements."""
 
 from __future__ import annotations
 
@@ -37,10 +37,13 @@ def _settings(**overrides: Any) -> Settings:
         raise BadSettings(str(err)) from None
 
 
-def _ready(settings: Settings) -> None:
-    """The var directory and the database, or one line saying what to fix."""
+def _ready(settings: Settings, *, writes: bool = False) -> None:
+    """The var directory and the database (that it can be written, for a command that `writes`), or one line
+    saying what to fix."""
     try:
         preflight.var_dir(settings)
+        if writes:
+            preflight.sqlite_writable(settings.database_url)
         preflight.database(settings.database_url)
     except preflight.UnusableSetting as err:
         raise BadSettings(str(err)) from None
@@ -88,7 +91,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     host, port, workers = settings.host, settings.port, settings.workers
     # Worker processes read their settings from the environment: pass the CLI's choices along.
     os.environ["GYEOL_HOST"], os.environ["GYEOL_PORT"] = host, str(port)
-    _ready(settings)
+    _ready(settings, writes=True)
     try:
         if settings.auto_migrate:
             preflight.migrate(settings.database_url)
@@ -117,7 +120,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 @main.command(help="Apply the database migrations.")
 def migrate() -> None:
     settings = _settings()
-    _ready(settings)
+    _ready(settings, writes=True)
     try:
         preflight.migrate(settings.database_url)
     except preflight.StartupError as err:
@@ -393,9 +396,13 @@ def toss_sim(host: str, port: int, webhook_url: str | None) -> None:
 
 
 def _add_groups() -> None:
+    """The command groups kept in modules of their own (cli_*.py), which import this one's helpers."""
+    from gyeol.cli_ledger import ledger
+    from gyeol.cli_settlements import settlements
     from gyeol.cli_staff import staff
 
-    main.add_command(staff)
+    for group in (ledger, settlements, staff):
+        main.add_command(group)
 
 
 _add_groups()

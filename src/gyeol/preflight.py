@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 from gyeol.config import Settings, safe_url
 
@@ -34,6 +35,22 @@ def var_dir(settings: Settings) -> None:
     except OSError as exc:
         raise UnusableSetting(f"GYEOL_VAR_DIR={path} cannot be made or written ({exc.strerror or exc}): it takes a "
                            "directory Gyeol can create and write.") from None
+
+
+def sqlite_writable(url: str) -> None:
+    """A SQLite database's file, when it exists, and its directory can be written: SQLite writes the file and,
+    beside it, its journal (`-wal`, `-shm`). A read-only one would let the server start and fail every write."""
+    from gyeol.db.engine import sqlite_file
+
+    path = sqlite_file(url)
+    if path is None:
+        return
+    file = Path(path).absolute()
+    for target, what, mode in ((file, "file", os.W_OK), (file.parent, "directory", os.W_OK | os.X_OK)):
+        if target.exists() and not os.access(target, mode):
+            raise UnusableSetting(f"GYEOL_DATABASE_URL={safe_url(url)}: the SQLite {what} {target} is not writable; "
+                                  "Gyeol writes its database and its journal there: make it writable by this user, "
+                                  "or choose another path.")
 
 
 def database(url: str) -> None:

@@ -23,12 +23,14 @@ from gyeol.core.dashboard.service import Dashboard
 from gyeol.core.events import outbox
 from gyeol.core.events.relay import OutboxRelay
 from gyeol.core.idempotency import IdempotencyStore
+from gyeol.core.ledger.service import LedgerService
 from gyeol.core.merchants.service import KeyHasher, MerchantService
 from gyeol.core.orders.service import OrderService
 from gyeol.core.payments.checkout import CheckoutService
 from gyeol.core.payments.keyed import KeyedPayments
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.service import PaymentService
+from gyeol.core.reconciliation.service import ReconciliationService
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.service import SettlementService
 from gyeol.core.staff.audit import AuditLog
@@ -66,6 +68,8 @@ class Services:
     sandbox_sender: SandboxWebhookSender
     cipher: DataCipher
     settlements: SettlementService
+    reconciliation: ReconciliationService
+    ledger: LedgerService
     keyed: KeyedPayments
     webhooks: WebhookService
     dispatcher: WebhookDispatcher
@@ -150,6 +154,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sandbox_sender=SandboxWebhookSender(webhook_secret, settings.base_url() + "/api/v1/webhooks/payments"),
         cipher=cipher,
         settlements=SettlementService(db, clock),
+        reconciliation=ReconciliationService(db, clock, pgs),
+        ledger=LedgerService(db, clock),
         keyed=keyed,
         webhooks=WebhookService(db, clock, cipher),
         dispatcher=WebhookDispatcher(db, clock, cipher, retry_scale=settings.webhook_retry_scale,

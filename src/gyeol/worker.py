@@ -49,6 +49,10 @@ async def _pay_out_settlements(svc: Services) -> Any:
     return {"paid": await svc.settlements.mark_paid()}
 
 
+async def _reconcile_settlements(svc: Services) -> Any:
+    return await svc.reconciliation.daily.run_once()
+
+
 JOBS: dict[str, Job] = {
     "relay": _relay,
     "deliver_webhooks": _deliver_webhooks,
@@ -57,6 +61,7 @@ JOBS: dict[str, Job] = {
     "expire_virtual_accounts": _expire_virtual_accounts,
     "purge_idempotency": _purge_idempotency,
     "pay_out_settlements": _pay_out_settlements,
+    "reconcile_settlements": _reconcile_settlements,
 }
 
 

@@ -10,6 +10,7 @@ answer (timeout, connection error), which the core records as `unknown` too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, Protocol
 
 Outcome = Literal["succeeded", "authorized", "failed", "requires_action", "not_found", "unknown"]
@@ -205,6 +206,36 @@ class PgEvent:
     amount: int | None = None
 
 
+@dataclass(frozen=True)
+class ReportQuery:
+    """A PG's settlement report for the transactions sold (approved or cancelled) from `start` to `end`, both
+    inclusive, in Korean days."""
+
+    credentials: Credentials
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One row of a PG's settlement report: one approval (`payment`) or one cancel, with its fee, in minor units.
+    A cancel's amounts are negative, as the money goes back. `transaction_id` is what Gyeol keeps as the PG's
+    transaction id: the payment's for an approval, the refund's for a cancel; `payment_transaction_id` is the
+    payment's for either."""
+
+    transaction_id: str
+    type: Literal["payment", "cancel"]
+    amount: int
+    fee: int
+    vat: int
+    net: int
+    currency: str
+    sold_date: date
+    payout_date: date
+    order_id: str = ""
+    payment_transaction_id: str | None = None
+
+
 class Connector(Protocol):
     name: str
     # Whether each call needs the merchant's own secret key at the PG, which the core then reads and decrypts.
@@ -222,4 +253,6 @@ class Connector(Protocol):
     async def open_window(self, req: WindowRequest) -> OpenedWindow: ...
     async def find_payment(self, req: PaymentQuery) -> PgPayment | None: ...
     def parse_event(self, type: str, data: dict[str, Any]) -> PgEvent | None: ...
+    # Raises ConnectorUnavailable when the PG did not answer, or answered with no report (a refusal included).
+    async def settlement_report(self, req: ReportQuery) -> list[ReportRow]: ...
     async def aclose(self) -> None: ...

@@ -41,3 +41,10 @@ def apply_rate(amount: int, basis_points: int, fixed: int = 0) -> int:
     """A fee of `basis_points`/10000 of amount plus `fixed`, rounded half-up to the minor unit."""
     fee = (Decimal(amount) * Decimal(basis_points) / Decimal(10_000)).quantize(Decimal(1), ROUND_HALF_UP)
     return int(fee) + fixed
+
+
+def vat_inside(amount: int) -> int:
+    """The 10 % VAT inside an amount that includes it (a Korean PG's fee): a tenth of the supply value, so
+    amount/11, rounded half-up away from zero (a PG's cancel rows are negative)."""
+    half_up = (abs(amount) * 2 + 11) // 22
+    return half_up if amount >= 0 else -half_up

@@ -16,7 +16,7 @@ import structlog
 
 from gyeol.core import leases
 from gyeol.core.clock import Clock
-from gyeol.db.engine import Conn, Database
+from gyeol.db.engine import Conn, Database, database_unreachable
 from gyeol.models import job_leases
 
 log = structlog.get_logger(__name__)
@@ -41,14 +41,22 @@ async def heartbeat(db: Database, clock: Clock, stop: asyncio.Event,
             await beat(db, clock)
             if each is not None:
                 await each()
-        except Exception:  # the database may be away for a while: beat again next time
-            log.exception("heartbeat_failed")
+        except Exception as exc:  # the database may be away for a while: beat again next time
+            if database_unreachable(exc):
+                log.warning("heartbeat_failed", error=type(exc).__name__)
+            else:
+                log.exception("heartbeat_failed")
         try:
             await asyncio.wait_for(stop.wait(), BEAT.total_seconds())
         except TimeoutError:
             pass
-    async with db.tx() as conn:
-        await conn.execute(job_leases.delete().where(job_leases.c.name == _name(PROCESS_ID)))
+    try:
+        async with db.tx() as conn:
+            await conn.execute(job_leases.delete().where(job_leases.c.name == _name(PROCESS_ID)))
+    except Exception as exc:  # the database is away: the row expires by itself (TTL)
+        if not database_unreachable(exc):
+            raise
+        log.warning("heartbeat_goodbye_failed", error=type(exc).__name__)
 
 
 async def alive(conn: Conn, process_id: str, now: datetime) -> bool:

@@ -105,3 +105,11 @@ ATTEMPT = Transitions(
         ("authenticated", "canceled"): "canceled",
     },
 )
+
+# An exception a reconciliation found: open until a person resolves it with a note (which is kept for good).
+RECONCILIATION_EXCEPTION = Transitions(
+    "reconciliation exception",
+    {
+        ("open", "resolve"): "resolved",
+    },
+)

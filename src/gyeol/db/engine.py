@@ -24,7 +24,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, CursorResult, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 
 from gyeol.db import commits, sqlite
@@ -33,6 +33,7 @@ from gyeol.db.compiled import Compiled
 # A writer waiting this long for the one SQLite write lock of its process gives up (a nested tx() would wait forever).
 WRITE_LOCK_WAIT_S = 30.0
 POOL_WAIT_S = 30.0
+CONNECT_TIMEOUT_S = 10.0
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -195,10 +196,30 @@ def _json_text(value: Any) -> str:
 
 def database_unreachable(exc: BaseException) -> bool:
     """Whether a statement failed for want of the database (a lost connection, a refused one, no free connection
-    in the pool, SQLite's lock held too long), not for what it asked."""
+    in the pool, SQLite's lock held too long or its file not writable), not for what it asked."""
     if isinstance(exc, PoolTimeout | OperationalError | InterfaceError):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def _connect(engine: AsyncEngine) -> tuple[AsyncConnection, Any]:
+    """A new connection and its asyncpg connection. Failing to get one is the database being unreachable, however
+    it fails: refused or reset (an OSError that SQLAlchemy passes on as it is), shutting down or starting up, too
+    many clients, the database not accepting connections."""
+    try:
+        pg = await engine.connect()
+    except Exception as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        raise OperationalError("connect", None, cause) from exc
+    return pg, (await pg.get_raw_connection()).driver_connection
+
+
+def _driver_call(sql: str, call: Callable[[], T]) -> T:
+    """A call on SQLite's own connection, failing as SQLAlchemy's `execute` would."""
+    try:
+        return call()
+    except sqlite3.Error as exc:
+        raise _wrapped(sql, None, exc) from exc
 
 
 class Database:
@@ -226,9 +247,11 @@ class Database:
             # driver (asyncpg's `transaction()`), so that SQLAlchemy's statements and the compiled ones run in it
             # alike. A read is autocommit statements (under READ COMMITTED a transaction would give them no
             # common snapshot anyway). Every transaction is ended explicitly: no reset at check-in.
+            # A connection that does not come within CONNECT_TIMEOUT_S (a database host that answers nothing) is
+            # given up, as a refused one is, instead of after asyncpg's minute.
             self.engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT", pool_size=pool_size,
                                               max_overflow=10, pool_timeout=POOL_WAIT_S, pool_reset_on_return=None,
-                                              **json)
+                                              connect_args={"timeout": CONNECT_TIMEOUT_S}, **json)
             # Connections are checked out of SQLAlchemy's pool once and then lent here, on the loop, first come
             # first served: a check-out and check-in through the pool costs a greenlet switch each way and a
             # wait with a task and a timer of its own for each caller beyond the pool's size.
@@ -252,7 +275,10 @@ class Database:
         async with _waiting(self._write_lock, WRITE_LOCK_WAIT_S, "sqlite_write", self.on_wait):
             conn = self._writer or self._open_writer()
             driver: Any = conn.connection.driver_connection
-            await sqlite.patiently(lambda: driver.execute("BEGIN IMMEDIATE"))
+            try:
+                await sqlite.patiently(lambda: driver.execute("BEGIN IMMEDIATE"))
+            except sqlite3.Error as exc:
+                raise _wrapped("BEGIN IMMEDIATE", None, exc) from exc
             try:
                 yield Conn(sync=conn)
             except BaseException:
@@ -278,7 +304,7 @@ class Database:
                 conn.commit() if commit else conn.rollback()
             driver = conn.connection.driver_connection
             if driver is not None and driver.in_transaction:
-                driver.commit() if commit else driver.rollback()
+                _driver_call("COMMIT" if commit else "ROLLBACK", driver.commit if commit else driver.rollback)
         except BaseException:
             self._writer = None  # a writer that cannot end its transaction is not lent again
             conn.invalidate()
@@ -306,7 +332,8 @@ class Database:
         async with _waiting(self._readers, POOL_WAIT_S, "sqlite_read", self.on_wait):
             with self.sync_engine.connect() as sync:
                 driver: Any = sync.connection.driver_connection
-                driver.execute("BEGIN")  # one snapshot for the read's statements, whichever way they run
+                # One snapshot for the read's statements, whichever way they run.
+                _driver_call("BEGIN", lambda: driver.execute("BEGIN"))
                 try:
                     yield Conn(sync=sync)
                 finally:
@@ -323,8 +350,7 @@ class Database:
             if self._idle:
                 pg, raw = self._idle.pop()
             else:
-                pg = await self.engine.connect()
-                raw = (await pg.get_raw_connection()).driver_connection
+                pg, raw = await _connect(self.engine)
             try:
                 yield pg, raw
             finally:

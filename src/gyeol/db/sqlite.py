@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 BUSY_GIVE_UP_S = 30.0
 
 
@@ -44,6 +46,17 @@ def _busy(exc: BaseException) -> bool:
     orig = exc.orig if isinstance(exc, OperationalError) else exc
     return isinstance(orig, sqlite3.OperationalError) and \
         orig.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+# What the file system refused: no room left (SQLITE_FULL), a read-only file or directory (READONLY, CANTOPEN of
+# the journal), a write that failed (IOERR). The primary code is the extended one's low byte.
+_STORAGE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR}
+
+
+def cannot_write(exc: BaseException) -> bool:
+    """Whether SQLite failed because its file cannot be written, not for what was asked."""
+    orig = exc.orig if isinstance(exc, OperationalError) else exc
+    return isinstance(orig, sqlite3.Error) and ((orig.sqlite_errorcode or 0) & 0xFF) in _STORAGE
 
 
 def _backoff() -> Iterator[float]:
@@ -91,13 +104,20 @@ class Checkpointer:
 
     def _run(self) -> None:
         conn = sqlite3.connect(self._path, timeout=0, isolation_level=None)
+        failing = False
         try:
             while not self._stop.wait(self.EVERY_S):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    failing = False
                 except sqlite3.OperationalError as exc:
-                    if not _busy(exc):  # another process's checkpoint is running: next time
+                    # Busy: another process's checkpoint is running. A file that cannot be written (a full disk)
+                    # may be writable again: this thread keeps trying, or nothing would copy the WAL back after.
+                    if not (_busy(exc) or cannot_write(exc)):
                         raise
+                    if cannot_write(exc) and not failing:
+                        log.warning("sqlite_checkpoint_failed", error=str(exc))
+                    failing = cannot_write(exc)
         finally:
             conn.close()
 

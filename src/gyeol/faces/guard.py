@@ -105,19 +105,21 @@ class ApiGuardMiddleware:
         if key is None or scope["method"] != "POST":
             await self.app(scope, _Replay(body, receive), send)
             return
-        caller = await self.resolve_caller(scope)
-        if caller is None:  # the route answers 401
-            await self.app(scope, _Replay(body, receive), send)
-            return
         try:
-            await self._idempotent(scope, receive, send, caller, key, body)
+            # The caller's key is looked up in the database (once in a while: it is cached).
+            caller = await self.resolve_caller(scope)
+            if caller is not None:
+                await self._idempotent(scope, receive, send, caller, key, body)
         except Exception as exc:
-            # The key's own record could not be read or kept: nothing was answered yet, and a retry of the key
-            # resumes whatever the route committed.
+            # The caller or the key's own record could not be read or kept: nothing was answered yet, and a retry
+            # of the key resumes whatever the route committed.
             down = unavailable(exc)
             if down is None:
                 raise
             await self._refuse(scope, receive, send, down)
+            return
+        if caller is None:  # the route answers 401
+            await self.app(scope, _Replay(body, receive), send)
 
     async def _idempotent(self, scope: Scope, receive: Receive, send: Send, caller: Caller, key: str,
                           body: bytes) -> None:

@@ -5,9 +5,16 @@ from gyeol.models.base import metadata
 from gyeol.models.customers import customers, payment_methods
 from gyeol.models.events import inbound_events, outbox_events
 from gyeol.models.idempotency import idempotency_keys
+from gyeol.models.ledger import ledger_accounts, ledger_transfers
 from gyeol.models.merchants import api_keys, merchants
 from gyeol.models.orders import orders
 from gyeol.models.payments import payment_attempts, payments
+from gyeol.models.reconciliation import (
+    reconciliation_items,
+    reconciliation_report_rows,
+    reconciliation_resolutions,
+    reconciliation_runs,
+)
 from gyeol.models.refunds import refunds
 from gyeol.models.sandbox import sandbox_charges, sandbox_tokens
 from gyeol.models.settlements import settlements
@@ -24,6 +31,8 @@ __all__ = [
     "idempotency_keys",
     "inbound_events",
     "job_leases",
+    "ledger_accounts",
+    "ledger_transfers",
     "merchants",
     "metadata",
     "orders",
@@ -32,6 +41,10 @@ __all__ = [
     "payment_attempts",
     "payment_methods",
     "payments",
+    "reconciliation_items",
+    "reconciliation_report_rows",
+    "reconciliation_resolutions",
+    "reconciliation_runs",
     "refunds",
     "sandbox_charges",
     "sandbox_tokens",

@@ -25,7 +25,11 @@ settlements = sa.Table(
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("payout_date", sa.Date, nullable=False),
     sa.Column("paid_at", UTCDateTime(), nullable=True),
+    # The payout that paid it (`core.ledger.payouts`): one per merchant, mode and currency at each pass.
+    sa.Column("payout_id", sa.String(40), nullable=True),
     created_at(),
     sa.Index("ix_settlements_merchant_payout", "merchant_id", "payout_date"),
+    # A reconciliation reads a merchant's settlements by the day they were booked (the sale's day).
+    sa.Index("ix_settlements_merchant_created", "merchant_id", "created_at"),
     sa.CheckConstraint("net_amount = gross_amount - fee_amount", name="net_is_gross_minus_fee"),
 )

@@ -18,13 +18,15 @@ from gyeol.connectors.base import (
     PaymentQuery,
     PgEvent,
     PgPayment,
+    ReportQuery,
+    ReportRow,
     TokenInfo,
     TokenizeRequest,
     TokenQuery,
     WindowRequest,
 )
 from gyeol.connectors.sandbox import transformers
-from gyeol.connectors.sandbox.schemas import Charge, EventData, KeyedPayment, Token
+from gyeol.connectors.sandbox.schemas import Charge, EventData, KeyedPayment, ReportLine, Token
 from gyeol.simulators.sandbox.pg import AnswerLost
 
 if TYPE_CHECKING:
@@ -109,6 +111,13 @@ class SandboxConnector:
             return transformers.event(type, EventData.model_validate(data))
         except ValidationError:
             return None  # not an event about a payment
+
+    async def settlement_report(self, req: ReportQuery) -> list[ReportRow]:
+        found = await self.pg.settlement_report(req.credentials.merchant_id, req.start, req.end)
+        try:
+            return [transformers.report_row(ReportLine.model_validate(line)) for line in found]
+        except ValidationError as exc:
+            raise ConnectorUnavailable("sandbox: unreadable report") from exc
 
     async def aclose(self) -> None:
         return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -65,3 +68,19 @@ class EventData(Answer):
     pg_transaction_id: str | None = None
     failure_reason: str | None = None
     failure_message: str | None = None
+
+
+class ReportLine(Answer):
+    """A row of the sandbox's settlement report (`simulators/sandbox/reports.py`)."""
+
+    transaction_id: str
+    payment_transaction_id: str | None
+    type: Literal["payment", "cancel"]
+    order_id: str
+    amount: int
+    fee: int
+    vat: int
+    net: int
+    currency: str
+    sold_date: date
+    payout_date: date

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from gyeol.connectors.base import AttemptResult, IssuedAccount, Outcome, PgEvent, PgPayment, PgStatus, TokenInfo
-from gyeol.connectors.sandbox.schemas import Charge, EventData, KeyedPayment, Token
+from gyeol.connectors.base import (
+    AttemptResult,
+    IssuedAccount,
+    Outcome,
+    PgEvent,
+    PgPayment,
+    PgStatus,
+    ReportRow,
+    TokenInfo,
+)
+from gyeol.connectors.sandbox.schemas import Charge, EventData, KeyedPayment, ReportLine, Token
 
 # A charge's status -> the outcome of the request that made it (an authorization's success is `authorized`).
 OUTCOME: dict[str, Outcome] = {"succeeded": "succeeded", "requires_action": "requires_action", "failed": "failed",
@@ -48,3 +57,8 @@ def event(type: str, data: EventData) -> PgEvent | None:
     else:
         return None
     return PgEvent(payment_id=data.payment_id, result=result, amount=data.amount)
+
+
+def report_row(line: ReportLine) -> ReportRow:
+    return ReportRow(line.transaction_id, line.type, line.amount, line.fee, line.vat, line.net, line.currency,
+                     line.sold_date, line.payout_date, line.order_id, line.payment_transaction_id)

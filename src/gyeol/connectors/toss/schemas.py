@@ -5,6 +5,8 @@ is no answer at all (the outcome stays unknown), never a default that could read
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -72,3 +74,32 @@ class CreateIn(Toss):
 class CancelIn(Toss):
     cancel_reason: str
     cancel_amount: int | None = None
+
+
+class Fee(Toss):
+    type: str = "BASE"
+    fee: int = 0
+
+
+class SettlementCancel(Toss):
+    cancel_amount: int = 0
+    transaction_key: str | None = None
+
+
+class SettlementRow(Toss):
+    """A row of `GET /v1/settlements`: one approval or one cancel (a cancel's amounts negative), with its fee
+    (VAT included) and its days. `fee` is in every live row but absent from some samples: then it is the sum of
+    `fees`."""
+
+    payment_key: str
+    transaction_key: str | None = None
+    order_id: str = ""
+    currency: str = "KRW"
+    amount: int
+    fee: int | None = None
+    fees: list[Fee] | None = None
+    vat: int = 0
+    pay_out_amount: int
+    sold_date: date
+    paid_out_date: date
+    cancel: SettlementCancel | None = None

@@ -3,8 +3,8 @@ failure: a payment Toss reports in a status it added later is asked about again,
 
 from __future__ import annotations
 
-from gyeol.connectors.base import AttemptResult, OpenedWindow, PgPayment, PgStatus
-from gyeol.connectors.toss.schemas import Error, Payment
+from gyeol.connectors.base import AttemptResult, OpenedWindow, PgPayment, PgStatus, ReportRow
+from gyeol.connectors.toss.schemas import Error, Payment, SettlementRow
 
 STATUS: dict[str, PgStatus] = {
     "READY": "pending", "IN_PROGRESS": "pending", "WAITING_FOR_DEPOSIT": "waiting_for_deposit", "DONE": "approved",
@@ -60,3 +60,15 @@ def opened(p: Payment) -> OpenedWindow | None:
     if not url:
         return None
     return OpenedWindow(payment_key=p.payment_key, checkout_url=url, order_id=p.order_id, amount=p.total_amount)
+
+
+def report_row(row: SettlementRow) -> ReportRow:
+    """A settlement row in the core's terms. An approval is known by its paymentKey (what Gyeol keeps as the
+    payment's transaction id), a cancel by its own transactionKey (what a refund keeps)."""
+    fee = row.fee if row.fee is not None else sum(f.fee for f in row.fees or ())
+    if row.cancel is not None or row.amount < 0:
+        key = (row.cancel.transaction_key if row.cancel else None) or row.transaction_key or ""
+        return ReportRow(key, "cancel", row.amount, fee, row.vat, row.pay_out_amount, row.currency, row.sold_date,
+                         row.paid_out_date, row.order_id, row.payment_key)
+    return ReportRow(row.payment_key, "payment", row.amount, fee, row.vat, row.pay_out_amount, row.currency,
+                     row.sold_date, row.paid_out_date, row.order_id, row.payment_key)

@@ -13,9 +13,11 @@ from sqlalchemy.exc import IntegrityError
 
 from gyeol.core.clock import Clock, iso
 from gyeol.core.errors import DomainError, not_found
+from gyeol.core.ledger import accounts as ledger_accounts
 from gyeol.core.merchants import pg_accounts
 from gyeol.core.staff import audit
 from gyeol.crypto import DataCipher
+from gyeol.db import sql
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
 from gyeol.models import api_keys, merchants
@@ -68,6 +70,7 @@ class MerchantService:
             async with self.db.tx() as conn:
                 await conn.execute(merchants.insert().values(**merchant))
                 await conn.execute(api_keys.insert().values(**self._key_row(merchant["id"], key, now)))
+                await sql.write_all(conn, [ledger_accounts.opening(merchant["id"], now)])
         except IntegrityError:
             raise DomainError("conflict", "MERCHANT_EXISTS", f"A merchant named '{name}' already exists.") from None
         return merchant, key

@@ -5,7 +5,8 @@ approval a shop's webhook reports or an app completes (`approvals.py`), the reco
 (`resolve_attempt`) and the resend of a crashed request's attempt (`carry_on`) all end in `apply`, in a transaction
 that holds the payment's and the order's row locks (`repository.lock_for_answer`). `apply` settles the attempt
 through the attempt's transition table and, when the attempt is the payment's open one, moves the payment through
-the payment's table, with its outbox events and, when money was taken, the order and the settlement.
+the payment's table, with its outbox events, its ledger transfers (`core.ledger.book`: the authorization's hold,
+its capture or void) and, when money was taken, the order and the settlement.
 
 No answer (None) is not a failure: the attempt is `unknown`, the payment stays `pending`, and the PG is asked
 again later. An attempt already settled ignores a late or repeated answer.
@@ -21,6 +22,7 @@ from gyeol.connectors.base import AttemptResult
 from gyeol.core.clock import Clock
 from gyeol.core.errors import DomainError
 from gyeol.core.events import inbox, outbox
+from gyeol.core.ledger import book
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.payments import accounts, receipts
 from gyeol.core.payments import repository as repo
@@ -196,7 +198,8 @@ def _authorized(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: da
     if p.capture_method == "manual" or result.outcome == "authorized":
         p, moved = repo.moving(p, "authorized", now, authorized_amount=p.amount, authorized_at=now,
                                pg_transaction_id=pg_tx, receipt_id=p.receipt_id or receipts.new_id(), **common)
-        return p, [*moved, outbox.inserting([_event(p, "payment.authorized")], now)]
+        return p, [*moved, *book.inserting(book.authorized(p, now)),
+                   outbox.inserting([_event(p, "payment.authorized")], now)]
     p, moved = repo.moving(p, "succeeded", now, authorized_amount=p.amount, captured_amount=p.amount,
                            authorized_at=now, captured_at=now, pg_transaction_id=pg_tx,
                            receipt_id=p.receipt_id or receipts.new_id(), **common)
@@ -206,7 +209,7 @@ def _authorized(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: da
         writes.append(accounts.setting_status(p.id, "deposited", now, deposited_at=now))
         events.append(_event(p, "virtual_account.deposited"))
     events.append(_event(p, "payment.succeeded"))
-    return p, writes + _money_taken(p, now, locked, events)
+    return p, writes + _money_taken(p, now, locked, events, held=False)
 
 
 def _captured(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
@@ -215,7 +218,7 @@ def _captured(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: date
         p, moved = repo.changing(p, now, open_attempt_id=None)
         return p, moved
     p, moved = repo.moving(p, "capture", now, captured_amount=a.amount, captured_at=now, open_attempt_id=None)
-    return p, [*moved, *_money_taken(p, now, locked, [_event(p, "payment.captured")])]
+    return p, [*moved, *_money_taken(p, now, locked, [_event(p, "payment.captured")], held=True)]
 
 
 def _voided(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
@@ -225,20 +228,25 @@ def _voided(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: dateti
         p, moved = repo.changing(p, now, open_attempt_id=None)
         return p, moved
     p, moved = repo.moving(p, event, now, open_attempt_id=None, canceled_at=now, next_action_url=None)
-    return p, [*moved, outbox.inserting([_event(p, "payment.voided" if event == "void" else "payment.canceled")],
-                                       now)]
+    # A void releases the authorization's hold; a pending payment canceled (3-D Secure, a deposit awaited) held
+    # nothing.
+    released = book.inserting(book.released(p, now)) if event == "void" else []
+    return p, [*moved, *released,
+               outbox.inserting([_event(p, "payment.voided" if event == "void" else "payment.canceled")], now)]
 
 
-def _money_taken(p: Payment, now: datetime, locked: LockedAttempt, events: list[outbox.Event]) -> Writes:
-    """The order (locked with the answer) paid and the settlement booked, at the merchant's fees, with `events`
-    and theirs."""
+def _money_taken(p: Payment, now: datetime, locked: LockedAttempt, events: list[outbox.Event], *,
+                 held: bool) -> Writes:
+    """The order (locked with the answer) paid, the settlement booked at the merchant's fees and its transfers
+    (posting the authorization's hold, when `held`), with `events` and theirs."""
     order, paid = orders_repo.paying(locked.order, amount=p.captured_amount, payment_id=p.id,
                                      payment_key=p.payment_key, now=now)
     s = settlements.booking(p, source_id=p.id, amount=p.captured_amount, now=now,
                             settings=locked.merchant_settings)
     events = [*events, _event(p, "payment.completed"), outbox.Event(p.merchant_id, "order.paid", order,
                                                                     order.order_id), settlements.created(s)]
-    return [paid, settlements_repo.inserting(s), outbox.inserting(events, now)]
+    return [paid, settlements_repo.inserting(s), *book.inserting(book.taken(p, s, now, held=held)),
+            outbox.inserting(events, now)]
 
 
 def _event(p: Payment, type: str) -> outbox.Event:

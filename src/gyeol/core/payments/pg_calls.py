@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from gyeol.connectors.base import (
@@ -31,6 +32,8 @@ from gyeol.connectors.base import (
     PaymentQuery,
     PgEvent,
     PgPayment,
+    ReportQuery,
+    ReportRow,
     TokenInfo,
     TokenizeRequest,
     TokenQuery,
@@ -210,6 +213,14 @@ class PgCalls:
         found = await self._call(connector, "find_payment", connector.find_payment(PaymentQuery(
             await self.credentials(merchant_id, connector), payment_key=payment_key, order_id=order_id)))
         return connector.name, found
+
+    # --- reports ------------------------------------------------------------------------------
+    async def report(self, merchant_id: str, pg: str, start: date, end: date) -> list[ReportRow]:
+        """The settlement report of the PG `pg` for the merchant's sales from `start` to `end` (Korean days).
+        Raises ConnectorUnavailable when the PG gave none."""
+        connector = self.connectors.by_name(pg)
+        return await connector.settlement_report(ReportQuery(await self.credentials(merchant_id, connector), start,
+                                                             end))
 
     # --- refunds ------------------------------------------------------------------------------
     async def refund(self, r: Refund, p: Payment, fault: str | None) -> AttemptResult | None:

@@ -44,8 +44,9 @@ def _refund(row: dict[str, Any] | None) -> Refund | None:
     return None if row is None else Refund(**row)
 
 
-async def insert(conn: Conn, r: Refund) -> None:
-    await sql.insert(conn, refunds, row_of(r))
+def inserting(r: Refund) -> sql.Insert:
+    """A new refund, as a write to make with others (`sql.write_all`)."""
+    return sql.Insert(refunds, [row_of(r)])
 
 
 async def get(conn: Conn, refund_id: str) -> Refund | None:

@@ -13,6 +13,7 @@ from gyeol.core.clock import Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.events import outbox
+from gyeol.core.ledger import book
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.pagination import Page
 from gyeol.core.payments import repository as payments_repo
@@ -90,7 +91,7 @@ class RefundService:
                                   details={"paymentId": p.id})
             r = _new_refund(refund_id, p, amount, cmd.reason, cmd.is_cancel, cmd.metadata or {}, now,
                             self.pgs.default)
-            await repo.insert(conn, r)
+            await sql.write_all(conn, [repo.inserting(r), *book.inserting(book.refund_held(r, now))])
             await audit.write(conn, note, now, refund=r.id, amount=amount)
         result = await self._send(r, p, fault)
         return self._answer(await self.apply(r.id, result), lost=result is None)
@@ -141,6 +142,7 @@ class RefundService:
                 r = await repo.transition(conn, r, "failed", now, failure_reason=code,
                                           pg_transaction_id=result.pg_transaction_id)
                 await payments_repo.update(conn, p, now, refunding_amount=p.refunding_amount - r.amount)
+                await sql.write_all(conn, book.inserting(book.refund_settled(r, None, now)))
                 await outbox.add(conn, merchant_id=r.merchant_id, type="refund.failed", obj=r, resource_id=r.id,
                                  now=now)
         return r
@@ -159,9 +161,11 @@ class RefundService:
                                        p.id))
         order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
         await orders_repo.add_refund(conn, order, r.amount, now)
-        events.append(await settlements.book(conn, p, source_id=r.id, amount=-r.amount, now=now))
+        s = await settlements.book(conn, p, source_id=r.id, amount=-r.amount, now=now)
+        events.append(settlements.created(s))
         events.append(outbox.Event(r.merchant_id, "refund.succeeded", r, r.id))
-        await sql.write_all(conn, [outbox.inserting(events, now), *totals.refunded(r, p)])
+        await sql.write_all(conn, [*book.inserting(book.refund_settled(r, s, now)), outbox.inserting(events, now),
+                                   *totals.refunded(r, p)])
         return r
 
     async def record_pg_cancel(self, merchant_id: str, payment_key: str, pg_balance: int,
@@ -179,7 +183,8 @@ class RefundService:
                 return None
             p = await payments_repo.update(conn, p, now, refunding_amount=p.refunding_amount + missing)
             r = _new_refund(new_id("re"), p, missing, "canceled at the PG", True, {}, now, self.pgs.default)
-            await repo.insert(conn, r)
+            # Held and posted at once: the PG has refunded already.
+            await sql.write_all(conn, [repo.inserting(r), *book.inserting(book.refund_held(r, now))])
             r = await self._succeed(conn, r, p, AttemptResult("succeeded", pg_transaction_id=pg_transaction_id), now)
         return r
 

@@ -26,4 +26,5 @@ class Settlement(Record):
     status: str  # scheduled | paid
     payout_date: date
     paid_at: datetime | None
+    payout_id: str | None  # the payout that paid it (core.ledger.records.Payout)
     created_at: datetime

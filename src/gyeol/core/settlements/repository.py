@@ -76,9 +76,21 @@ async def all_matching(conn: Conn, caller: Caller, *, start: date | None, end: d
                                                      .order_by(OLDEST_FIRST))]
 
 
-async def pay_out_due(conn: Conn, today: date, now: datetime) -> int:
-    """Mark paid every scheduled settlement whose payout day is `today` or before; how many."""
-    res = await conn.execute(settlements.update().where(settlements.c.status == "scheduled",
-                                                        settlements.c.payout_date <= today)
-                             .values(status="paid", paid_at=now))
-    return int(res.rowcount or 0)
+async def due_groups(conn: Conn, today: date) -> list[tuple[str, bool, str]]:
+    """The (merchant, mode, currency) of the scheduled settlements whose payout day is `today` or before."""
+    q = (sa.select(settlements.c.merchant_id, settlements.c.livemode, settlements.c.currency).distinct()
+         .where(settlements.c.status == "scheduled", settlements.c.payout_date <= today))
+    return [(r[0], bool(r[1]), r[2]) for r in (await conn.execute(q)).all()]
+
+
+async def pay_out_due(conn: Conn, merchant_id: str, livemode: bool, currency: str, today: date, now: datetime,
+                      payout_id: str) -> list[int]:
+    """Mark paid, by payout `payout_id`, the merchant's scheduled settlements in `currency` and `livemode` whose
+    payout day is `today` or before; the net amount of each row it marked."""
+    res = await conn.execute(
+        settlements.update()
+        .where(settlements.c.status == "scheduled", settlements.c.payout_date <= today,
+               settlements.c.merchant_id == merchant_id, settlements.c.livemode == livemode,
+               settlements.c.currency == currency)
+        .values(status="paid", paid_at=now, payout_id=payout_id).returning(settlements.c.net_amount))
+    return [int(r[0]) for r in res.all()]

@@ -15,12 +15,15 @@ from gyeol.core.clock import KST, Clock
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.events import outbox
+from gyeol.core.ledger import book as ledger
+from gyeol.core.ledger.records import Payout
 from gyeol.core.merchants import repository as merchants_repo
 from gyeol.core.money import apply_rate
 from gyeol.core.pagination import Page
 from gyeol.core.payments.records import Payment
 from gyeol.core.settlements import repository as repo
 from gyeol.core.settlements.records import Settlement
+from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
 from gyeol.ids import new_id
 
@@ -47,14 +50,14 @@ def fee_for(settings: dict[str, Any], method: str, amount: int) -> int:
     return apply_rate(amount, bps, fixed)
 
 
-async def book(conn: Conn, p: Payment, *, source_id: str, amount: int, now: datetime) -> outbox.Event:
+async def book(conn: Conn, p: Payment, *, source_id: str, amount: int, now: datetime) -> Settlement:
     """Book an approval (amount > 0) or an adjustment (amount < 0) for payment `p`, at its merchant's fees;
-    returns its event, which the caller adds with the change's others. The transaction fails with
-    `repository.AlreadyBooked` if `source_id` has a settlement."""
+    returns it, for its event (`created`), which the caller adds with the change's others, and its transfers. The
+    transaction fails with `repository.AlreadyBooked` if `source_id` has a settlement."""
     s = booking(p, source_id=source_id, amount=amount, now=now,
                 settings=await merchants_repo.settings(conn, p.merchant_id))
     await repo.insert(conn, s)
-    return created(s)
+    return s
 
 
 def booking(p: Payment, *, source_id: str, amount: int, now: datetime, settings: dict[str, Any]) -> Settlement:
@@ -70,7 +73,8 @@ def booking(p: Payment, *, source_id: str, amount: int, now: datetime, settings:
         id=new_id("stl"), merchant_id=p.merchant_id, livemode=p.livemode, payment_id=p.id, order_id=p.order_id,
         source_id=source_id, kind="payment" if amount >= 0 else "adjustment", method=method, gross_amount=amount,
         fee_amount=fee, net_amount=amount - fee, currency=p.currency, status="scheduled",
-        payout_date=add_business_days(now.astimezone(KST).date(), days), paid_at=None, created_at=now,
+        payout_date=add_business_days(now.astimezone(KST).date(), days), paid_at=None, payout_id=None,
+        created_at=now,
     )
 
 
@@ -125,9 +129,24 @@ class SettlementService:
             return await repo.all_matching(conn, caller, start=start, end=end, status=status)
 
     async def mark_paid(self) -> int:
-        """Scheduled rows whose payout day has come are paid out (the worker's job)."""
-        today = self.clock.now().astimezone(KST).date()
+        """Scheduled rows whose payout day has come are paid out (the worker's job): for each merchant, mode and
+        currency, one payout of their net, booked out of the available balance with `payout.paid`, in the
+        transaction that marks them. Returns how many rows were paid."""
         now = self.clock.now()
-        async with self.db.tx() as conn:
-            paid = await repo.pay_out_due(conn, today, now)
+        today = now.astimezone(KST).date()
+        async with self.db.read() as conn:
+            groups = await repo.due_groups(conn, today)
+        paid = 0
+        for merchant_id, livemode, currency in groups:
+            async with self.db.tx() as conn:
+                payout_id = new_id("po")
+                # Conditional on `scheduled`: a row another worker paid meanwhile is not in this payout.
+                nets = await repo.pay_out_due(conn, merchant_id, livemode, currency, today, now, payout_id)
+                if not nets:
+                    continue
+                po = Payout(id=payout_id, merchant_id=merchant_id, livemode=livemode, currency=currency,
+                            amount=sum(nets), settlements=len(nets), arrival_date=today, created_at=now)
+                await sql.write_all(conn, [*ledger.inserting(ledger.paid_out(po)), outbox.inserting(
+                    [outbox.Event(merchant_id, "payout.paid", po, payout_id)], now)])
+            paid += len(nets)
         return paid

@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 from gyeol.core.clock import iso
 from gyeol.core.customers.records import PaymentMethod
 from gyeol.core.events.records import Event
+from gyeol.core.ledger.records import Balance, BalanceTransaction, Payout
 from gyeol.core.orders.records import Order
 from gyeol.core.pagination import Page
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
+from gyeol.core.reconciliation.records import Imported, Item, Run
 from gyeol.core.refunds.records import Refund
 from gyeol.core.settlements.records import Settlement
 from gyeol.core.webhooks.records import WebhookDelivery, WebhookEndpoint
@@ -129,8 +131,61 @@ def settlement_view(s: Settlement) -> Json:
         "settlementId": s.id, "object": "settlement", "kind": s.kind, "orderId": s.order_id,
         "paymentId": s.payment_id, "method": s.method, "grossAmount": s.gross_amount,
         "feeAmount": s.fee_amount, "netAmount": s.net_amount, "currency": s.currency,
-        "status": s.status, "payoutDate": s.payout_date.isoformat(), "createdAt": iso(s.created_at),
+        "status": s.status, "payoutDate": s.payout_date.isoformat(), "payoutId": s.payout_id,
+        "createdAt": iso(s.created_at),
     }
+
+
+def run_view(r: Run) -> Json:
+    return {
+        "runId": r.id, "object": "reconciliation_run", "pg": r.pg, "source": r.source,
+        "from": r.date_from.isoformat(), "to": r.date_to.isoformat(), "status": r.status, "counts": dict(r.counts),
+        "gyeolRows": r.gyeol_rows, "reportRows": r.report_rows,
+        "expectedUntil": r.expected_until.isoformat() if r.expected_until else None, "failure": r.failure,
+        "times": r.times, "livemode": bool(r.livemode), "createdAt": iso(r.created_at), "updatedAt": iso(r.updated_at),
+    }
+
+
+def item_view(i: Item) -> Json:
+    """A row of a run that did not simply match, with each side's figures (null: that side has no row)."""
+    gyeol = None if i.gyeol_amount is None else {
+        "amount": i.gyeol_amount, "fee": i.gyeol_fee, "currency": i.gyeol_currency,
+        "payoutDate": i.gyeol_payout_date.isoformat() if i.gyeol_payout_date else None}
+    pg = None if i.pg_amount is None else {
+        "amount": i.pg_amount, "fee": i.pg_fee, "currency": i.pg_currency,
+        "payoutDate": i.pg_payout_date.isoformat() if i.pg_payout_date else None}
+    r = i.resolution
+    return {
+        "itemId": i.id, "object": "reconciliation_item", "runId": i.run_id, "state": i.state, "status": i.status,
+        "type": i.type, "transactionId": i.transaction_id, "paymentId": i.payment_id,
+        "settlementId": i.settlement_id, "orderId": i.order_id, "soldDate": i.sold_date.isoformat(),
+        "gyeol": gyeol, "pg": pg, "livemode": bool(i.livemode), "createdAt": iso(i.created_at),
+        "resolution": None if r is None else {"state": r.state, "note": r.note, "resolvedBy": r.resolved_by,
+                                              "resolvedAt": iso(r.created_at)},
+    }
+
+
+def imported_view(i: Imported) -> Json:
+    return {"importId": i.id, "object": "reconciliation_import", "pg": i.pg, "rows": i.rows,
+            "from": i.date_from.isoformat(), "to": i.date_to.isoformat(), "livemode": bool(i.livemode)}
+def payout_view(po: Payout) -> Json:
+    return {"payoutId": po.id, "object": "payout", "amount": po.amount, "currency": po.currency,
+            "settlements": po.settlements, "arrivalDate": po.arrival_date.isoformat(),
+            "livemode": bool(po.livemode), "createdAt": iso(po.created_at)}
+
+
+def balance_view(b: Balance) -> Json:
+    """Stripe's balance object: per currency, what is available now and what is pending."""
+    return {"object": "balance", "livemode": b.livemode,
+            "available": [{"currency": c, "amount": a} for c, a in sorted(b.available.items())],
+            "pending": [{"currency": c, "amount": a} for c, a in sorted(b.pending.items())]}
+
+
+def balance_transaction_view(t: BalanceTransaction) -> Json:
+    return {"balanceTransactionId": t.id, "object": "balance_transaction", "type": t.type, "amount": t.amount,
+            "fee": t.fee, "net": t.net, "currency": t.currency, "sourceId": t.source_id, "paymentId": t.payment_id,
+            "availableOn": t.available_on.isoformat() if t.available_on else None, "livemode": t.livemode,
+            "createdAt": iso(t.created_at)}
 
 
 def method_view(m: PaymentMethod) -> Json:
@@ -181,7 +236,7 @@ def page_view(page: Page[T], view: Callable[[T], Json]) -> Json:
 
 _VIEWS: dict[type, Callable[[Any], Json]] = {
     Payment: payment_view, Attempt: attempt_view, Order: order_view, Refund: refund_view,
-    Settlement: settlement_view, WebhookEndpoint: endpoint_view,
+    Settlement: settlement_view, WebhookEndpoint: endpoint_view, Run: run_view, Item: item_view, Payout: payout_view,
 }
 
 

@@ -24,6 +24,17 @@ APPROVED_KEY = (
     sa.select(ch).where(ch.c.merchant_id == sa.bindparam("merchant_id"), ch.c.payment_key == sa.bindparam("key"),
                         sa.or_(ch.c.kind == "charge", ch.c.kind == "authorization"), ch.c.status == "succeeded")
     .order_by(ch.c.created_at).limit(1))
+_PARENT = ch.alias("parent")
+# What the sandbox settles: each charge taken, capture and refund that went through, with what its parent says.
+SETTLED = (
+    sa.select(ch.c.id, ch.c.kind, ch.c.amount, ch.c.currency, ch.c.order_id, ch.c.method, ch.c.parent_id,
+              ch.c.updated_at, _PARENT.c.method.label("parent_method"), _PARENT.c.order_id.label("parent_order_id"))
+    .select_from(ch.outerjoin(_PARENT, _PARENT.c.id == ch.c.parent_id))
+    .where(ch.c.merchant_id == sa.bindparam("merchant_id"), ch.c.status == "succeeded",
+           sa.or_(ch.c.kind == "charge", ch.c.kind == "capture", ch.c.kind == "refund"),  # one SQL for any call
+           ch.c.updated_at >= sa.bindparam("since"),
+           ch.c.updated_at < sa.bindparam("until"))
+    .order_by(ch.c.updated_at, ch.c.id))
 TOKEN = sa.select(tk).where(tk.c.id == sa.bindparam("id"), tk.c.merchant_id == sa.bindparam("merchant_id"))
 
 
@@ -88,6 +99,12 @@ class Books:
             ch.c.parent_id == charge_id, ch.c.kind == "refund", ch.c.status == "succeeded")
         async with self.db.read() as conn:
             return int((await conn.execute(q)).scalar_one())
+
+    async def settled(self, merchant_id: str, since: datetime, until: datetime) -> list[Row]:
+        """The money the sandbox moved for a merchant from `since` until before `until`: charges, captures and
+        refunds that succeeded, each with its parent's method and order."""
+        async with self.db.read() as conn:
+            return await sql.rows(conn, SETTLED, {"merchant_id": merchant_id, "since": since, "until": until})
 
     async def key_of_order(self, merchant_id: str, order_id: str) -> str | None:
         q = sa.select(ch.c.payment_key).where(ch.c.merchant_id == merchant_id, ch.c.order_id == order_id,

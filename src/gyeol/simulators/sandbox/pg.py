@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from datetime import date
 from typing import Any, Protocol
 
 from gyeol.core.clock import Clock, iso
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
+from gyeol.simulators.sandbox import reports
 from gyeol.simulators.sandbox.books import Books, Row, TakenReference
 from gyeol.simulators.sandbox.cards import DECLINE_MESSAGES, MAGIC_TOKENS, behavior_of, brand_of
 
@@ -214,6 +216,10 @@ class SandboxPG:
         return {"payment_key": payment_key, "order_id": charge["order_id"] or "", "status": status,
                 "total_amount": charge["amount"], "balance_amount": balance, "currency": charge["currency"],
                 "method": "card", "approved_at": iso(charge["created_at"]), "charge_id": charge["id"]}
+
+    async def settlement_report(self, merchant_id: str, start: date, end: date) -> list[Row]:
+        """Its settlement report of the days from `start` to `end` (`reports.py`)."""
+        return await reports.report(self.books, merchant_id, start, end)
 
     # --- internals ----------------------------------------------------------------------------
     async def _latency(self, fault: str | None) -> None:

@@ -27,6 +27,7 @@ from gyeol.simulators.sandbox.cards import behavior_of
 from gyeol.simulators.toss import faults, window
 from gyeol.simulators.toss.faults import BadFault, Fault
 from gyeol.simulators.toss.payment import UNPAID, SimPayment, toss_time
+from gyeol.simulators.toss.settlements import SimSettlements
 from gyeol.simulators.toss.wire import TossError, body_of, error_response, json_response, owner_of
 from gyeol.toss_v1 import ERROR_STATUS, ORDER_ID_MAX
 from gyeol.web.assets import asset_response
@@ -56,6 +57,7 @@ class TossSimulator:
         self.faults = faults.Switchboard()
         self._tasks: set[asyncio.Task[None]] = set()
         self.csrf = Csrf(secrets.token_bytes(32))  # the window's forms; in memory, like everything here
+        self.settlements = SimSettlements(self)  # GET /v1/settlements, and the switches that skew it
         self.app = Starlette(routes=[
             Route("/v1/payments", self.create, methods=["POST"]),
             Route("/v1/payments/confirm", self.confirm, methods=["POST"]),
@@ -68,6 +70,7 @@ class TossSimulator:
             Route("/checkout/{payment_key}/{answer:str}", self.checkout_answer, methods=["POST"]),
             Route("/assets/{name}", self.asset, methods=["GET"]),
             *faults.admin_routes(self.faults, self._books),
+            *self.settlements.routes(),
         ])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

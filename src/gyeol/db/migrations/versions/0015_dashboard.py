@@ -13,7 +13,7 @@ from alembic import op
 from gyeol.db.types import UTCDateTime
 
 revision = "0015_dashboard"
-down_revision = "0013_payment_channel"
+down_revision = "0014_ledger"
 branch_labels = None
 depends_on = None
 
