@@ -11,7 +11,8 @@ It reads payments itself and hands each money move to the module that owns it:
 with pg_calls.py (every call to a PG, with the merchant's credentials), records.py (the payment and its attempts,
 as the core returns them), rows.py (new payments and attempts), repository.py (the SQL, rows in and records out)
 and receipts.py (the receipt page's read).
-To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `PgCalls.send` -> `Answers.apply`.
+To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `Answers.send` -> `PgCalls.send` ->
+`Answers.apply`.
 """
 
 from __future__ import annotations
