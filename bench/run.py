@@ -1,8 +1,9 @@
 """`make bench` / `make bench-quick`: Gyeol (SQLite, PostgreSQL) against localstripe and a hello-world ceiling, the
 same aiohttp client for all. Every measured run starts a server on a fresh, empty store, and at each concurrency
 every server gets the same number of payments. Then growth runs (Gyeol and localstripe side by side), kiosk and
-refund flows, two workers, and a slow PG (the sandbox answering in 250 ms) at c=256 and c=1024. Prints tables with
-the goals' ratios and writes the raw figures to bench/results/<timestamp>.json (not committed)."""
+refund flows, two workers, a slow PG (the sandbox answering in 250 ms) at c=256 and c=1024, and the dashboard's
+pages on a store of 100,000 payments. Prints tables with the goals' ratios and writes the raw figures to
+bench/results/<timestamp>.json (not committed)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,25 @@ from typing import Any
 import reconcile
 from servers import Server, cpu_model, ensure_peer, errors, git, p50, p99, raise_nofile, write_results
 
+import dashboard
+
 LEVELS = (1, 8, 32)
 SLOW_LEVELS = (256, 1024)
 SLOW_ENV = {"GYEOL_SANDBOX_LATENCY_MS": "250"}
 STORES = (("gyeol-sqlite", "sqlite"), ("gyeol-postgres", "postgres"))
 LIKE_DEADLINE = 1800  # seconds: never reached on this machine; a run it stops is flagged "stopped"
+PARTS = ("like", "flows", "growth", "scale", "slow", "reconcile", "ledger", "dashboard")
+DASHBOARD_REPS = 20  # each page, one request at a time
 
 
 def plan(quick: bool) -> dict[str, Any]:
     if quick:
         return {"like": {1: 150, 8: 300, 32: 300}, "flows": 600, "growth": 2000, "peer_growth_s": 60,
-                "slow": {256: 600, 1024: 1024}, "reconcile": 20_000, "reconcile_day": 200, "ledger": 10_000}
+                "slow": {256: 600, 1024: 1024}, "reconcile": 20_000, "reconcile_day": 200, "ledger": 10_000,
+                "dashboard": 20_000}
     return {"like": {1: 500, 8: 1000, 32: 1000}, "flows": 3000, "growth": 10_000, "peer_growth_s": 300,
-            "slow": {256: 3000, 1024: 5000}, "reconcile": 100_000, "reconcile_day": 1000, "ledger": 100_000}
+            "slow": {256: 3000, 1024: 5000}, "reconcile": 100_000, "reconcile_day": 1000, "ledger": 100_000,
+            "dashboard": 100_000}
 
 
 def like_with_like(n: dict[int, int]) -> list[dict[str, Any]]:
@@ -99,14 +106,17 @@ def ledger_verify(count: int) -> list[dict[str, Any]]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", choices=("like", "flows", "growth", "scale", "slow", "reconcile", "ledger"),
-                   action="append", help="run only these parts (repeatable); default all")
+    p.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable); default all")
     p.add_argument("--peer-growth-seconds", type=float, help="how long localstripe's growth run may take")
+    p.add_argument("--payments", type=int, help="how many payments the dashboard's store holds")
     args = p.parse_args()
     n = plan(args.quick)
-    parts = set(args.only or ("like", "flows", "growth", "scale", "slow", "reconcile", "ledger"))
+    if args.payments:
+        n["dashboard"] = args.payments
+    parts = set(args.only or PARTS)
     raise_nofile()
-    ensure_peer()
+    if parts - {"dashboard"}:
+        ensure_peer()
     started, commit = time.monotonic(), git("rev-parse", "HEAD")
     dirty = bool(git("status", "--porcelain", "--", "src", "pyproject.toml"))
     results: list[dict[str, Any]] = []
@@ -121,7 +131,11 @@ def main() -> None:
     if "slow" in parts:
         results += slow(n["slow"])
     verified = ledger_verify(n["ledger"]) if "ledger" in parts else []
-    report(results)
+    dash = dashboard.run(n["dashboard"], DASHBOARD_REPS) if "dashboard" in parts else []
+    if results:
+        report(results)
+    if dash:
+        dashboard.report(dash, table)
     for v in verified:
         print(f"  ledger {_mark(v['verified'] and v['seconds'] < 30)} {v['target']}: {v['payments']} payments in "
               f"{v['seconds']} s (goal < 30 s, no difference){'' if v['verified'] else ': ' + v['output']}")
@@ -130,7 +144,7 @@ def main() -> None:
     # The servers run this checkout as it is when each starts: a commit made meanwhile is part of the run.
     moved = git("rev-parse", "HEAD") if git("rev-parse", "HEAD") != commit else ""
     out = write_results("", {"commit": commit, "dirty": dirty, "moved_to": moved, "quick": args.quick, "plan": n,
-                             "results": results, "reconciliation": reconciled, "ledger": verified,
+                             "results": results, "reconciliation": reconciled, "ledger": verified, "dashboard": dash,
                              "minutes": round((time.monotonic() - started) / 60, 1)})
     print(f"\ncommit {commit}{' + uncommitted changes in src/' if dirty else ''}"
           f"{f' (HEAD moved to {moved[:12]} during the run)' if moved else ''}  cpu {cpu_model()}  "

@@ -131,6 +131,7 @@ class Server:
         self.tmp: Path | None = None
         self.pg_name: str | None = None
         self.env: dict[str, str] | None = None  # a Gyeol server's environment, for `cli`
+        self.database_url = ""  # a Gyeol server's, once started
 
     @property
     def log(self) -> Path:
@@ -154,14 +155,15 @@ class Server:
         env.update({"GYEOL_DATABASE_URL": url, "GYEOL_TEST_SECRET_KEY": KEY, "GYEOL_LOG_LEVEL": "WARNING",
                     "GYEOL_VAR_DIR": str(self.tmp / "var"), "GYEOL_WORKER": "external",
                     "GYEOL_RATE_LIMIT": "1000000", "PYTHONPATH": str(self.tree.src), **self.extra})
-        self.env = env
+        self.env, self.database_url = env, url
         return [self.tree.python, "-c", SERVE, "serve", "--port", port, "--workers", str(self.workers)], env
 
-    def cli(self, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
-        """A `gyeol` command on this server's store (`gyeol ledger verify`), and how long it took, in seconds."""
+    def cli(self, *args: str, stdin: str | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+        """A `gyeol` command on this server's store (`gyeol ledger verify`), and how long it took, in seconds;
+        `stdin`: what it reads (`--password-stdin`)."""
         assert self.env is not None
         started = time.monotonic()
-        done = subprocess.run([self.tree.python, "-c", SERVE, *args], env=self.env, cwd=str(HERE),
+        done = subprocess.run([self.tree.python, "-c", SERVE, *args], env=self.env, cwd=str(HERE), input=stdin,
                               capture_output=True, text=True)
         return time.monotonic() - started, done
 

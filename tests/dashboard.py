@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -12,6 +13,8 @@ from conftest import Env, client
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _KEY = re.compile(r'name="key" value="([^"]+)"')
+_AUDIT_ROW = re.compile(r"<tr><td>[^<]*</td><td>([^<]*)</td><td class=\"id\">([^<]*)</td><td class=\"id\">([^<]*)</td>"
+                        r"<td>[^<]*</td><td class=\"id\">([^<]*)</td></tr>")
 
 
 def csrf_of(html: str) -> str:
@@ -57,3 +60,11 @@ async def page_csrf(c: httpx.AsyncClient, path: str = "/dashboard") -> str:
 
 async def post_form(c: httpx.AsyncClient, path: str, **fields: Any) -> httpx.Response:
     return await c.post(path, data={k: str(v) for k, v in fields.items()})
+
+
+async def audit_rows(c: httpx.AsyncClient, action: str | None = None) -> list[dict[str, str]]:
+    """The audit log's first page as the dashboard shows it, newest first: who, action, target and details."""
+    r = await c.get("/dashboard/audit", params={"action": action} if action else None)
+    assert r.status_code == 200, r.text
+    return [{"who": who, "action": act, "target": target, "details": html.unescape(details)}
+            for who, act, target, details in _AUDIT_ROW.findall(r.text)]

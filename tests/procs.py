@@ -34,8 +34,9 @@ def gyeol_env(db_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([GYEOL, *args], env=env, capture_output=True, text=True, timeout=120)
+def run_cli(args: list[str], env: dict[str, str], check: bool = True,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([GYEOL, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
     if check and done.returncode != 0:
         raise AssertionError(f"gyeol {' '.join(args)} failed: {done.stdout}\n{done.stderr}")
     return done

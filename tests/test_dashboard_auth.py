@@ -145,6 +145,8 @@ async def test_a_double_click_refunds_once(env: Env) -> None:
     second = await post_form(c, f"/dashboard/payments/{paid['paymentId']}/refund", **fields)
     assert first.status_code == second.status_code == 303
     assert "done=refund" in first.headers["location"] and "done=refund" in second.headers["location"]
+    changed = await post_form(c, f"/dashboard/payments/{paid['paymentId']}/refund", **{**fields, "amount": "4000"})
+    assert "problem=IDEMPOTENCY_KEY_REUSED" in changed.headers["location"]  # the key of another form
     after = (await env.client.get(f"/api/v1/payments/{paid['paymentId']}")).json()
     assert after["refundedAmount"] == 3000
     refunds = (await env.client.get("/api/v1/refunds", params={"paymentId": paid["paymentId"]})).json()

@@ -7,7 +7,7 @@ import csv
 import io
 
 from conftest import Env
-from dashboard import csrf_of, key_of, post_form, staff_browser
+from dashboard import audit_rows, csrf_of, key_of, post_form, staff_browser
 
 
 async def test_home_shows_todays_and_the_months_totals_in_both_languages(env: Env) -> None:
@@ -99,3 +99,44 @@ async def test_capture_and_cancel_go_through_the_core_after_a_confirmation(env: 
     refused = await post_form(c, f"/dashboard/payments/{held['paymentId']}/refund", csrf=token,
                               key=key_of(confirm.text), amount="1000", reason="")
     assert "problem=" in refused.headers["location"]
+
+
+async def test_resending_every_failed_delivery_sends_each_given_up_event_again_once(env: Env) -> None:
+    """As resending one does: a new delivery per event whose deliveries to the endpoint all gave up, the dead ones
+    kept in the log as they were; asked for twice, each event is sent once."""
+    from gyeol.core.webhooks.delivery import SCHEDULE
+    from receiver import Receiver
+    from test_webhooks import endpoint, pump
+
+    env.svc.dispatcher.retry_scale = 0.0
+    answer = [500]
+    async with Receiver(answer=lambda _: answer[0]) as rx:
+        ep = (await endpoint(env, rx.url, ["payment.completed"]))["endpointId"]
+        paid = [await env.paid(amount) for amount in (1_000, 2_000)]
+        for _ in range(len(SCHEDULE) + 3):
+            await pump(env, 1)
+        log = f"/api/v1/webhook-endpoints/{ep}/deliveries"
+        dead = (await env.client.get(log)).json()["items"]
+        assert [d["status"] for d in dead] == ["dead", "dead"] and len(rx.calls) == 2 * len(SCHEDULE)
+        answer[0] = 200
+        c = await staff_browser(env, "admin")
+        token = csrf_of((await c.get(f"/dashboard/webhooks/{ep}")).text)
+        for _ in range(2):
+            r = await post_form(c, f"/dashboard/webhooks/{ep}/resend-failed", csrf=token)
+            assert r.status_code == 303 and r.headers["location"].endswith("done=1")
+        items = (await env.client.get(log)).json()["items"]
+        assert len(items) == 4
+        assert {(d["deliveryId"], d["status"], d["attempts"]) for d in items if d["status"] == "dead"} == {
+            (d["deliveryId"], "dead", len(SCHEDULE)) for d in dead}
+        again = [d for d in items if d["status"] != "dead"]
+        assert sorted(d["eventId"] for d in again) == sorted(d["eventId"] for d in dead)
+        assert all(d["status"] == "pending" and d["attempts"] == 0 for d in again)
+        await pump(env)
+        items = (await env.client.get(log)).json()["items"]
+        assert sorted(d["status"] for d in items) == ["dead", "dead", "succeeded", "succeeded"]
+        delivered = [call for call in rx.calls if call.status == 200]
+        assert sorted(call.headers["webhook-id"] for call in delivered) == sorted(d["eventId"] for d in dead)
+        bodies = b"".join(call.body for call in delivered).decode()
+        assert all(p["paymentId"] in bodies for p in paid)
+    entries = await audit_rows(c, "webhook.resent_failed")
+    assert [(e["target"], e["details"].split()[0]) for e in entries] == [(ep, "count=2")]  # the second sent none

@@ -282,3 +282,21 @@ async def test_the_ledger_is_backfilled_as_the_code_books_it_and_verifies(empty_
         assert (await svc.ledger.verify()).differences == []
     finally:
         await svc.close()
+
+
+async def test_0017_fills_the_daily_totals_with_what_was_kept_as_it_happened(empty_url: str, tmp_path: Path) -> None:
+    """A store that has served (every kind of payment change, over two days, two modes, two merchants) has the same
+    daily totals after 0017 fills them from its payments and refunds as those kept with each change."""
+    from test_dashboard_totals import kept, summed, workload
+
+    upgrade(empty_url)
+    env = await make_env(empty_url, tmp_path)
+    try:
+        await workload(env)
+        before = await kept(env)
+        assert before == await summed(env) and len(before) > 5
+        command.downgrade(alembic_config(empty_url), "0015_dashboard")
+        upgrade(empty_url)
+        assert await kept(env) == before
+    finally:
+        await env.close()

@@ -166,5 +166,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         checkout=CheckoutService(payments),
         page_secret=hashlib.sha256(b"pages:" + key_secret.encode()).digest(),
         metrics=metrics,
-        staff=staff, signin=SignIn(db, clock, staff), audit=AuditLog(db, clock), dashboard=Dashboard(db, clock),
+        staff=staff, signin=SignIn(db, clock, staff), audit=AuditLog(db), dashboard=Dashboard(db, clock),
     )

@@ -1,7 +1,8 @@
 """Idempotency keys, Stripe's and brandur's way: the first completed response is kept and replayed, and a retry
 of work that was cut short resumes it instead of repeating it.
 
-A request's key is bound to it by the API guard (`bind`). The service claims it explicitly, with `claim(conn, ...)`,
+A keyed request is served by `serve`, the one way to (the API guard's routes, the dashboard's actions): it binds
+the request's key (`bind`) while the work runs. The service claims it explicitly, with `claim(conn, ...)`,
 inside its first transaction that writes, together with what that transaction creates (the recovery point: a
 payment, a refund). A request that finds the key taken there is rolled back and answered from the key's record.
 A key whose holder process is gone, or whose request ended without an answer to keep, is resumed by the next retry:
@@ -13,14 +14,15 @@ encrypted, as account numbers are: an answer may show a virtual account's number
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
+import structlog
 
 from gyeol.core import processes
 from gyeol.core.clock import Clock
@@ -31,6 +33,10 @@ from gyeol.models import idempotency_keys as ik
 
 ClaimKind = Literal["acquired", "resumed", "replay", "mismatch", "in_progress"]
 Resource = Literal["payment", "refund"]
+# The claims a request is answered from instead of doing its work: another request's.
+ANSWERED = ("replay", "mismatch", "in_progress")
+R = TypeVar("R")
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,15 @@ class Claim:
     headers: dict[str, str] | None = None
     resource_type: str | None = None
     resource_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a request answered, kept for its key's replays."""
+
+    status: int
+    body: bytes
+    headers: dict[str, Any]
 
 
 class KeyTaken(Exception):
@@ -123,6 +138,47 @@ def resumed(resource: Resource) -> str | None:
     if key is None or key.resumed is None or key.resumed.resource_type != resource:
         return None
     return key.resumed.resource_id
+
+
+async def serve(held: RequestKey, work: Callable[[], Awaitable[R]], kept: Callable[[R], Kept | None]) -> R | Claim:
+    """Run `work`, a request under the key `held`: its services claim the key in their first transaction that
+    writes. A key another request holds is answered from that request's record: the claim is returned (replay,
+    mismatch, in_progress, `ANSWERED`) and this request changed nothing. A first try that was cut short is resumed
+    (`resumed`). `kept(outcome)` is what to keep for the key's replays; None keeps nothing, and the key is let go
+    for a retry."""
+    store = held.store
+    with bind(held):
+        try:
+            try:
+                outcome = await work()
+            except KeyTaken:
+                claim = await store.take(held)
+                if claim.kind in ANSWERED:
+                    return claim
+                held.resumed = claim
+                outcome = await work()
+        except BaseException:
+            await _let_go(held)
+            raise
+        keep = kept(outcome)
+        if keep is None:
+            await _let_go(held)
+        elif not await store.complete(held, keep.status, keep.body, keep.headers):
+            # The request wrote nothing, so it claimed nothing, and another one claimed the key meanwhile.
+            claim = await store.take(held)
+            if claim.kind in ANSWERED:
+                return claim
+            await store.complete(held, keep.status, keep.body, keep.headers)
+    return outcome
+
+
+async def _let_go(held: RequestKey) -> None:
+    # Best effort: the database may be what failed. A key left held by a request that has ended is resumed by the
+    # next retry all the same (`IdempotencyStore.take`).
+    try:
+        await held.store.release(held)
+    except Exception:
+        log.warning("idempotency_release_failed", key=held.req.key)
 
 
 class IdempotencyStore:

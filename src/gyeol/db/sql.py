@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ _inserts: dict[str, sa.Insert] = {}
 _inserts_many: dict[tuple[str, tuple[str, ...], int], sa.Insert] = {}
 _inserts_new: dict[tuple[str, str], sa.Insert] = {}
 _updates: dict[tuple[str, tuple[str, ...]], sa.Update] = {}
+_adds: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], int], sa.Insert] = {}
 _together: dict[tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], int], ...], sa.Select] = {}
 
 
@@ -120,7 +122,39 @@ class Update:
     conflict: Error | None = None
 
 
-async def write_all(conn: Conn, writes: Sequence[Insert | Update]) -> None:
+@dataclass(frozen=True, slots=True)
+class Add:
+    """Rows of the same columns to INSERT into `table`; a row whose primary key is there already adds its `counters`
+    to that row's instead (INSERT ... ON CONFLICT DO UPDATE). At most one row per key: a statement may not change a
+    row twice."""
+    table: sa.Table
+    rows: list[Row]
+    counters: tuple[str, ...]
+
+
+Write = Insert | Update | Add
+
+
+def _adding(dialect: str, w: Add, names: Callable[[str, int], str]) -> sa.Insert:
+    """`w` as one INSERT ... ON CONFLICT DO UPDATE, its values bound to `names(column, row)`."""
+    t, keys = w.table, tuple(w.rows[0])
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(t).values([{k: sa.bindparam(names(k, n), type_=t.c[k].type) for k in keys}
+                             for n in range(len(w.rows))])
+    return stmt.on_conflict_do_update(index_elements=list(t.primary_key.columns),
+                                      set_={c: t.c[c] + stmt.excluded[c] for c in w.counters})
+
+
+async def add(conn: Conn, w: Add) -> None:
+    keys = tuple(w.rows[0])
+    shape = (conn.dialect.name, w.table.name, keys, w.counters, len(w.rows))
+    stmt = _adds.get(shape)
+    if stmt is None:
+        stmt = _adds[shape] = _adding(conn.dialect.name, w, lambda k, n: f"{k}_{n}")
+    await write(conn, stmt, {f"{k}_{n}": row[k] for n, row in enumerate(w.rows) for k in keys})
+
+
+async def write_all(conn: Conn, writes: Sequence[Write]) -> None:
     """The writes of one change, run, and failing, here: on PostgreSQL as one statement (each write a
     data-modifying CTE, so the change costs one round trip), on SQLite one after another, in their order (a
     statement costs no round trip there). Either way a unique key taken raises IntegrityError, and a conditional
@@ -129,12 +163,14 @@ async def write_all(conn: Conn, writes: Sequence[Insert | Update]) -> None:
         for w in writes:
             if isinstance(w, Insert):
                 await insert_many(conn, w.table, w.rows)
+            elif isinstance(w, Add):
+                await add(conn, w)
             else:
                 await update(conn, w.table, w.values, conflict=w.conflict, **w.where)
         return
     params: Row = {}
     for i, w in enumerate(writes):
-        if isinstance(w, Insert):
+        if isinstance(w, Insert | Add):
             params.update({f"w{i}_{k}_{n}": v for n, row in enumerate(w.rows) for k, v in row.items()})
         else:
             params.update({f"w{i}_{k}": v for k, v in w.values.items()})
@@ -146,10 +182,15 @@ async def write_all(conn: Conn, writes: Sequence[Insert | Update]) -> None:
             raise w.conflict()
 
 
-def _statement(writes: Sequence[Insert | Update]) -> sa.Select:
+def _cte_name(i: int, column: str, row: int) -> str:
+    return f"w{i}_{column}_{row}"
+
+
+def _statement(writes: Sequence[Write]) -> sa.Select:
     """`writes` as one SELECT whose CTEs make them, returning the row count of each UPDATE; one per shape."""
     shape = tuple(
         ("i", w.table.name, tuple(w.rows[0]), (), len(w.rows)) if isinstance(w, Insert)
+        else ("a", w.table.name, tuple(w.rows[0]), w.counters, len(w.rows)) if isinstance(w, Add)
         else ("u", w.table.name, tuple(w.values), tuple(w.where), 1) for w in writes)
     found = _together.get(shape)
     if found is not None:
@@ -165,6 +206,9 @@ def _statement(writes: Sequence[Insert | Update]) -> sa.Select:
             keys = tuple(w.rows[0])
             ctes.append(t.insert().values(
                 [{k: bind(f"w{i}_{k}_{n}", k) for k in keys} for n in range(len(w.rows))]).cte(f"w{i}"))
+            continue
+        if isinstance(w, Add):
+            ctes.append(_adding("postgresql", w, partial(_cte_name, i)).cte(f"w{i}"))
             continue
         changed = t.update().values({k: bind(f"w{i}_{k}", k) for k in w.values}).where(
             *(t.c[k] == bind(f"w{i}_w_{k}", k) for k in w.where)).returning(*t.primary_key.columns).cte(f"w{i}")

@@ -14,18 +14,16 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gyeol.core import idempotency
 from gyeol.core.availability import unavailable
 from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError
-from gyeol.core.idempotency import Claim, IdempotencyStore, KeyTaken, Request, RequestKey
+from gyeol.core.idempotency import Claim, IdempotencyStore, Kept, Request, RequestKey
 from gyeol.faces.bodies import check_json, check_target, header
 from gyeol.faces.http import FaceErrors
 
-log = structlog.get_logger(__name__)
 CallerResolver = Callable[[Scope], Awaitable[Caller | None]]
 API_PREFIXES = ("/api/", "/v1/")
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -66,6 +64,14 @@ class _Response:
                 if k == b"content-type":
                     self.headers["content-type"] = v.decode()
         self.messages.append(message)
+
+
+def _kept(scope: Scope, response: _Response) -> Kept | None:
+    """What of a route's response its key keeps for replays: not a 5xx (a retry runs again), nor a response that
+    describes the request rather than its outcome, nor one the route asked not to keep."""
+    if response.status in NOT_STORED or response.status >= 500 or scope.get("state", {}).get("no_idempotency_store"):
+        return None
+    return Kept(response.status, response.body, response.headers)
 
 
 class ApiGuardMiddleware:
@@ -121,38 +127,13 @@ class ApiGuardMiddleware:
         digest = hashlib.sha256(scope["method"].encode() + b"\n" + path.encode() + b"\n" + body).hexdigest()
         held = RequestKey(Request(caller.merchant_id, caller.scope, key, scope["method"], path, digest), self.store)
         # The route's service claims the key in its first transaction (core.idempotency.claim).
-        with idempotency.bind(held):
-            try:
-                try:
-                    response = await self._run(scope, body, receive)
-                except KeyTaken:
-                    claim = await self.store.take(held)
-                    if await self._answer(scope, receive, send, claim):
-                        return
-                    held.resumed = claim
-                    response = await self._run(scope, body, receive)
-            except BaseException:
-                await self._release(held)
-                raise
-            keep = response.status not in NOT_STORED and response.status < 500 \
-                and not scope.get("state", {}).get("no_idempotency_store")
-            if not keep:
-                await self._release(held)
-            elif not await self.store.complete(held, response.status, response.body, response.headers):
-                # The request wrote nothing, so it claimed nothing, and another one claimed the key meanwhile.
-                if await self._answer(scope, receive, send, await self.store.take(held)):
-                    return
-                await self.store.complete(held, response.status, response.body, response.headers)
-        for message in response.messages:
+        outcome = await idempotency.serve(held, lambda: self._run(scope, body, receive),
+                                          lambda response: _kept(scope, response))
+        if isinstance(outcome, Claim):
+            await self._answer(scope, receive, send, outcome)
+            return
+        for message in outcome.messages:
             await send(message)
-
-    async def _release(self, held: RequestKey) -> None:
-        # Best effort: the database may be what failed. A key left held by a request that has ended is resumed
-        # by the next retry all the same (core.idempotency.take).
-        try:
-            await self.store.release(held)
-        except Exception:
-            log.warning("idempotency_release_failed", key=held.req.key)
 
     async def _run(self, scope: Scope, body: bytes, receive: Receive) -> _Response:
         """Run the route, holding its response back until the key's record says it may go."""
@@ -160,8 +141,8 @@ class ApiGuardMiddleware:
         await self.app(scope, _Replay(body, receive), response.capture)
         return response
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, claim: Claim) -> bool:
-        """Answer from a key another request holds; False when the key is this request's to run."""
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, claim: Claim) -> None:
+        """Answer from a key another request holds (`idempotency.ANSWERED`)."""
         if claim.kind == "replay":
             headers = [(b"content-type", (claim.headers or {}).get("content-type", "application/json").encode()),
                        (b"idempotent-replayed", b"true")]
@@ -171,13 +152,10 @@ class ApiGuardMiddleware:
             await self._refuse(scope, receive, send, DomainError(
                 "idempotency", "IDEMPOTENCY_KEY_REUSED",
                 "This Idempotency-Key was used with a different request.", status=422))
-        elif claim.kind == "in_progress":
+        else:
             await self._refuse(scope, receive, send, DomainError(
                 "idempotency", "IDEMPOTENCY_REQUEST_IN_PROGRESS",
                 "A request with this Idempotency-Key is still in progress; retry later.", status=409))
-        else:
-            return False
-        return True
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = header(scope, b"content-length")

@@ -19,6 +19,7 @@ from gyeol.models.refunds import refunds
 from gyeol.models.sandbox import sandbox_charges, sandbox_tokens
 from gyeol.models.settlements import settlements
 from gyeol.models.staff import audit_log, signin_failures, staff, staff_sessions
+from gyeol.models.totals import daily_totals
 from gyeol.models.webhooks import job_leases, webhook_deliveries, webhook_endpoints
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "audit_log",
     "counters",
     "customers",
+    "daily_totals",
     "idempotency_keys",
     "inbound_events",
     "job_leases",

@@ -51,9 +51,13 @@ payments = sa.Table(
     sa.Column("receipt_id", sa.String(40), nullable=True),
     created_at(),
     updated_at(),
-    sa.Index("ix_payments_merchant_created", "merchant_id", "created_at"),
-    # The dashboard's lists and totals: a merchant's payments in one mode, newest first (keyset on created_at, id).
+    # A merchant's payments in one mode, newest first (keyset on created_at, id): the API's lists and the dashboard's.
     sa.Index("ix_payments_dashboard", "merchant_id", "livemode", "created_at", "id"),
+    # The dashboard's list filtered by status, newest first: a status few payments have is found without reading
+    # the others.
+    sa.Index("ix_payments_status", "merchant_id", "livemode", "status", "created_at", "id"),
+    # A payment looked up by its merchant's orderId (the dashboard's search, the kiosk's look-up by order).
+    sa.Index("ix_payments_order", "merchant_id", "order_id"),
     sa.CheckConstraint("amount > 0", name="amount_positive"),
     sa.CheckConstraint(
         "refunded_amount >= 0 AND refunding_amount >= 0"
@@ -69,6 +73,7 @@ partial_index(payments, "uq_payments_merchant_id_payment_key", "merchant_id", "p
 partial_index(payments, "uq_payments_merchant_id_payment_number", "merchant_id", "payment_number", unique=True)
 partial_index(payments, "uq_payments_receipt_id", "receipt_id", unique=True)
 partial_index(payments, "ix_payments_user", "merchant_id", "user_id", "created_at", present="user_id")
+partial_index(payments, "ix_payments_customer", "merchant_id", "customer_id")
 
 payment_attempts = sa.Table(
     "payment_attempts",

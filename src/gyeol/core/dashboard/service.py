@@ -1,5 +1,4 @@
-"""What the dashboard asks of the core beyond the resources' own services: its reads, and resending an endpoint's
-failed webhook deliveries."""
+"""What the dashboard asks of the core beyond the resources' own services: its reads."""
 
 from __future__ import annotations
 
@@ -26,17 +25,6 @@ class Dashboard:
         self.totals = DashboardTotals(db, clock)
         self.stories = PaymentStories(db)
         self.settlements = SettlementPages(db, clock)
-
-    async def resend_failed(self, caller: Caller, endpoint_id: str) -> int:
-        """Every delivery to the endpoint that gave up (`dead`) is due again now, its attempts counted on; how many
-        were."""
-        now = self.clock.now()
-        async with self.db.tx() as conn:
-            if await webhooks_repo.get_endpoint(conn, caller, endpoint_id, lock=True) is None:
-                raise not_found("webhook_endpoint", endpoint_id)
-            res = await conn.execute(dl.update().where(dl.c.endpoint_id == endpoint_id, dl.c.status == "dead")
-                                     .values(status="pending", next_attempt_at=now, updated_at=now))
-        return int(res.rowcount or 0)
 
     async def delivery(self, caller: Caller, endpoint_id: str, delivery_id: str) -> tuple[WebhookDelivery, Event]:
         """One delivery of the caller's endpoint, with the event it carries (the request's body)."""

@@ -15,6 +15,7 @@ from gyeol.core.clock import Clock, iso
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.ledger import accounts as ledger_accounts
 from gyeol.core.merchants import pg_accounts
+from gyeol.core.staff import audit
 from gyeol.crypto import DataCipher
 from gyeol.db import sql
 from gyeol.db.engine import Database
@@ -92,21 +93,29 @@ class MerchantService:
             return await self.default(), None
         return merchant, (None if test_key else key)
 
-    async def create_key(self, merchant_id: str, mode: str = "test") -> tuple[dict[str, Any], str]:
+    async def create_key(self, merchant_id: str, mode: str = "test", *,
+                         note: audit.AuditNote | None = None) -> tuple[dict[str, Any], str]:
+        """A new key, returned in clear once; `note`: the staff member's, recorded with it (here and in each change
+        below)."""
         key = KEY_PREFIXES[mode] + secrets.token_urlsafe(24)
         now = self.clock.now()
         row = self._key_row(merchant_id, key, now)
         async with self.db.tx() as conn:
             await conn.execute(api_keys.insert().values(**row))
+            await audit.write(conn, note, now, target=row["id"], mode=mode, prefix=row["prefix"])
         return self._key_view(row), key
 
-    async def revoke_key(self, key_id: str, merchant_id: str | None = None) -> dict[str, Any]:
+    async def revoke_key(self, key_id: str, merchant_id: str | None = None, *,
+                         note: audit.AuditNote | None = None) -> dict[str, Any]:
         """Revoke a key; `merchant_id`: only if it is that merchant's (another's is not found)."""
         mine = [api_keys.c.id == key_id] + ([api_keys.c.merchant_id == merchant_id] if merchant_id else [])
+        now = self.clock.now()
         async with self.db.tx() as conn:
             res = await conn.execute(api_keys.update().where(*mine, api_keys.c.revoked_at.is_(None))
-                                     .values(revoked_at=self.clock.now()))
+                                     .values(revoked_at=now))
             row = (await conn.execute(sa.select(api_keys).where(*mine))).mappings().first()
+            if res.rowcount == 1 and row is not None:
+                await audit.write(conn, note, now, target=key_id, mode=row["mode"], prefix=row["prefix"])
         if row is None:
             raise not_found("key", key_id)
         if res.rowcount == 0:
@@ -141,12 +150,14 @@ class MerchantService:
             raise not_found("merchant", DEFAULT_NAME)
         return dict(row)
 
-    async def rename(self, merchant_id: str, name: str) -> dict[str, Any]:
+    async def rename(self, merchant_id: str, name: str, *, note: audit.AuditNote | None = None) -> dict[str, Any]:
         """A merchant's new name: what its buyers see on the checkout and on receipts."""
         name = _checked_name(name)
         try:
             async with self.db.tx() as conn:
                 res = await conn.execute(merchants.update().where(merchants.c.id == merchant_id).values(name=name))
+                if res.rowcount == 1:
+                    await audit.write(conn, note, self.clock.now(), name=name)
         except IntegrityError:
             raise DomainError("conflict", "MERCHANT_EXISTS", f"A merchant named '{name}' already exists.") from None
         if res.rowcount == 0:
@@ -161,7 +172,8 @@ class MerchantService:
             raise not_found("merchant", name_or_id)
         return dict(row)
 
-    async def update_settings(self, merchant_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    async def update_settings(self, merchant_id: str, changes: dict[str, Any], *,
+                              note: audit.AuditNote | None = None) -> dict[str, Any]:
         async with self.db.tx() as conn:
             q = sa.select(merchants).where(merchants.c.id == merchant_id).with_for_update()
             row = (await conn.execute(q)).mappings().first()
@@ -169,14 +181,17 @@ class MerchantService:
                 raise not_found("merchant", merchant_id)
             settings = {**(row["settings"] or {}), **changes}
             await conn.execute(merchants.update().where(merchants.c.id == merchant_id).values(settings=settings))
+            await audit.write(conn, note, self.clock.now())
         return {**dict(row), "settings": settings}
 
-    async def set_pg_secret(self, merchant_id: str, connector: str, secret: str, cipher: DataCipher) -> None:
-        """Keep a merchant's secret key at a PG, encrypted (unchanged when it is the one kept already)."""
+    async def set_pg_secret(self, merchant_id: str, connector: str, secret: str, cipher: DataCipher, *,
+                            note: audit.AuditNote | None = None) -> None:
+        """Keep a merchant's secret key at a PG, encrypted (unchanged, and nothing recorded, when it is the one kept
+        already)."""
         settings = (await self.get(merchant_id)).get("settings") or {}
         if pg_accounts.secret_key(settings, connector, cipher) != secret:
             await self.update_settings(merchant_id, {"pg": pg_accounts.with_secret_key(settings, connector, secret,
-                                                                                       cipher)})
+                                                                                       cipher)}, note=note)
 
     async def find_key(self, key: str) -> KeyRecord | None:
         digest = self.hasher.hash(key)

@@ -85,6 +85,11 @@ class Answers:
             p, a = await self.apply(conn, await repo.lock_for_answer(conn, attempt_id), result, now)
         return Charge(p, a)
 
+    async def send(self, p: Payment, a: Attempt, fault: str | None) -> Charge:
+        """Steps 2 and 3 of a request's money move (intents.py): the PG call, then its answer applied; the payment
+        after it, or the error its outcome is."""
+        return raise_for(await self.apply_result(a.id, await self.pgs.send(p, a, fault)), a.kind)
+
     async def apply(self, conn: Conn, locked: LockedAttempt, result: AttemptResult | None,
                     now: datetime) -> tuple[Payment, Attempt]:
         """THE way a PG's answer changes an attempt and its payment, in the caller's transaction, which holds the
@@ -107,7 +112,7 @@ class Answers:
         a, settled = repo.settling(a, "succeeded" if ok else "failed", now,
                                    pg_transaction_id=result.pg_transaction_id or a.pg_transaction_id,
                                    error_code=result.failure_code, error_message=result.failure_message)
-        writes: list[sql.Insert | sql.Update] = [settled]
+        writes: list[sql.Write] = [settled]
         if p.open_attempt_id == a.id:  # else an attempt the payment has moved on from (a canceled 3-D Secure charge)
             decide = {"authorize": _authorized, "capture": _captured, "void": _voided}[a.kind]
             p, more = decide(p, a, result, ok, now, locked)
@@ -178,34 +183,34 @@ class Answers:
 
 # What an answer does to the payment of the attempt it settles, by the attempt's kind: the payment after it and
 # the writes that record it, which `Answers.apply` makes with the attempt's own, in one statement.
-Writes = list[sql.Insert | sql.Update]
+Writes = list[sql.Write]
 
 
 def _authorized(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
                 locked: LockedAttempt) -> tuple[Payment, Writes]:
     if p.status != "pending":
-        p, write = repo.changing(p, now, open_attempt_id=None)
-        return p, [write]
+        p, moved = repo.changing(p, now, open_attempt_id=None)
+        return p, moved
     common = {"open_attempt_id": None, "next_action_url": None}
     if result.outcome == "expired":  # the PG's window session ran out: as Gyeol's own window's does
-        p, write = repo.moving(p, "expire_unconfirmed", now, canceled_at=now, failure_reason=EXPIRED,
+        p, moved = repo.moving(p, "expire_unconfirmed", now, canceled_at=now, failure_reason=EXPIRED,
                                failure_message=EXPIRED_MESSAGE, **common)
-        return p, [write, outbox.inserting([_event(p, "payment.expired")], now)]
+        return p, [*moved, outbox.inserting([_event(p, "payment.expired")], now)]
     if not ok:
-        p, write = repo.moving(p, "failed", now, failure_reason=result.failure_code,
+        p, moved = repo.moving(p, "failed", now, failure_reason=result.failure_code,
                                failure_message=result.failure_message, pg_transaction_id=result.pg_transaction_id,
                                **common)
-        return p, [write, outbox.inserting([_event(p, "payment.failed")], now)]
+        return p, [*moved, outbox.inserting([_event(p, "payment.failed")], now)]
     pg_tx = result.pg_transaction_id or p.pg_transaction_id
     if p.capture_method == "manual" or result.outcome == "authorized":
-        p, write = repo.moving(p, "authorized", now, authorized_amount=p.amount, authorized_at=now,
+        p, moved = repo.moving(p, "authorized", now, authorized_amount=p.amount, authorized_at=now,
                                pg_transaction_id=pg_tx, receipt_id=p.receipt_id or receipts.new_id(), **common)
-        return p, [write, *book.inserting(book.authorized(p, now)),
+        return p, [*moved, *book.inserting(book.authorized(p, now)),
                    outbox.inserting([_event(p, "payment.authorized")], now)]
-    p, write = repo.moving(p, "succeeded", now, authorized_amount=p.amount, captured_amount=p.amount,
+    p, moved = repo.moving(p, "succeeded", now, authorized_amount=p.amount, captured_amount=p.amount,
                            authorized_at=now, captured_at=now, pg_transaction_id=pg_tx,
                            receipt_id=p.receipt_id or receipts.new_id(), **common)
-    writes: Writes = [write]
+    writes: Writes = moved
     events = []
     if p.method_type == "virtual_account":
         writes.append(accounts.setting_status(p.id, "deposited", now, deposited_at=now))
@@ -217,23 +222,23 @@ def _authorized(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: da
 def _captured(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
               locked: LockedAttempt) -> tuple[Payment, Writes]:
     if not ok or p.status != "authorized":
-        p, write = repo.changing(p, now, open_attempt_id=None)
-        return p, [write]
-    p, write = repo.moving(p, "capture", now, captured_amount=a.amount, captured_at=now, open_attempt_id=None)
-    return p, [write, *_money_taken(p, now, locked, [_event(p, "payment.captured")], held=True)]
+        p, moved = repo.changing(p, now, open_attempt_id=None)
+        return p, moved
+    p, moved = repo.moving(p, "capture", now, captured_amount=a.amount, captured_at=now, open_attempt_id=None)
+    return p, [*moved, *_money_taken(p, now, locked, [_event(p, "payment.captured")], held=True)]
 
 
 def _voided(p: Payment, a: Attempt, result: AttemptResult, ok: bool, now: datetime,
             locked: LockedAttempt) -> tuple[Payment, Writes]:
     event = "void" if p.status == "authorized" else "cancel"
     if not ok or not PAYMENT.allows(p.status, event):
-        p, write = repo.changing(p, now, open_attempt_id=None)
-        return p, [write]
-    p, write = repo.moving(p, event, now, open_attempt_id=None, canceled_at=now, next_action_url=None)
+        p, moved = repo.changing(p, now, open_attempt_id=None)
+        return p, moved
+    p, moved = repo.moving(p, event, now, open_attempt_id=None, canceled_at=now, next_action_url=None)
     # A void releases the authorization's hold; a pending payment canceled (3-D Secure, a deposit awaited) held
     # nothing.
     released = book.inserting(book.released(p, now)) if event == "void" else []
-    return p, [write, *released,
+    return p, [*moved, *released,
                outbox.inserting([_event(p, "payment.voided" if event == "void" else "payment.canceled")], now)]
 
 

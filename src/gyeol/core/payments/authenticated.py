@@ -126,6 +126,6 @@ class Authentications:
         _, settled = repo.settling(a, "canceled", now)
         p, moved = repo.moving(p, "expire_unconfirmed", now, open_attempt_id=None, canceled_at=now,
                                failure_reason=EXPIRED, failure_message=EXPIRED_MESSAGE)
-        await sql.write_all(conn, [settled, moved, outbox.inserting([outbox.Event(p.merchant_id, "payment.expired",
+        await sql.write_all(conn, [settled, *moved, outbox.inserting([outbox.Event(p.merchant_id, "payment.expired",
                                                                                    p, p.id)], now)])
         return p

@@ -2,7 +2,8 @@
 
 Every money move has the same three steps, and no transaction is ever open during a PG call:
   1. a short transaction that checks the rules under row locks and records a `started` attempt (`rows.new_attempt`)
-     as the payment's open attempt; the request's idempotency key is claimed in it (`idempotency.claim`);
+     as the payment's open attempt; the request's idempotency key is claimed in it (`idempotency.claim`), and a
+     staff member's audit note written (`audit.write`);
   2. the PG call (`PgCalls.send`), with the attempt's id as the PG's idempotency key;
   3. the PG's answer applied (`answers.apply_result`), in a short transaction of its own.
 A timeout leaves the attempt `unknown` and the payment `pending`; the reconciler asks the PG later. Nobody is charged
@@ -32,6 +33,7 @@ from gyeol.core.payments.commands import CancelPolicy, CreateIntent, MethodSpec,
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Attempt, Charge, Created, Payment
 from gyeol.core.refunds.service import RefundCommand, RefundService
+from gyeol.core.staff import audit
 from gyeol.core.states import PAYMENT, PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.crypto import DataCipher
 from gyeol.db import sql
@@ -109,7 +111,7 @@ class Intents:
         except orders_repo.OrderExists:
             # The merchant knows this order: again, with the order read, locked and checked.
             row, attempt = await self._insert_intent(caller, cmd, currency, row, method, now, new_order=False)
-        charge = await self._send(row, attempt, fault) if attempt is not None else Charge(row)
+        charge = await self.answers.send(row, attempt, fault) if attempt is not None else Charge(row)
         redirect = _next_action(charge.payment) or self.checkout_url(row)
         return Created(charge, redirect, row.client_token)
 
@@ -133,7 +135,7 @@ class Intents:
                 row = replace(row, payment_number=await accounts.next_payment_number(conn, caller.merchant_id, now))
             created = outbox.Event(row.merchant_id, "payment.created", row, row.id)
             if method is None:
-                await sql.write_all(conn, [repo.inserting(row), outbox.inserting([created], now)])
+                await sql.write_all(conn, [*repo.inserting(row), outbox.inserting([created], now)])
                 return row, None
             return await self.start_authorize(conn, row, order, method, now, new_order=new_order, created=created)
 
@@ -175,7 +177,7 @@ class Intents:
             p = await repo.get(conn, caller, payment_id, lock=True)
             order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
             p, attempt = await self.start_authorize(conn, p, order, method, now)
-        return await self._send(p, attempt, fault)
+        return await self.answers.send(p, attempt, fault)
 
     async def start_authorize(self, conn: Conn, p: Payment, order: Order, method: ResolvedMethod, now: datetime, *,
                               new_order: bool = False, created: outbox.Event | None = None,
@@ -209,26 +211,20 @@ class Intents:
         )
         if created is not None:
             p = repo.with_status_after(p, "confirm", now, **changes)
-            await sql.write_all(conn, [repo.inserting(p), repo.inserting_attempt(attempt),
+            await sql.write_all(conn, [*repo.inserting(p), repo.inserting_attempt(attempt),
                                        outbox.inserting([created], now)])
         else:  # the attempt and the move, one statement on PostgreSQL
             p, moved = repo.moving(p, "confirm", now, **changes)
-            await sql.write_all(conn, [repo.inserting_attempt(attempt), moved])
+            await sql.write_all(conn, [repo.inserting_attempt(attempt), *moved])
         if method.bank is not None and await accounts.get(conn, p.id) is None:
             await accounts.record(conn, self.cipher, p, kind="bank", bank_code=method.bank.bank_code,
                                   account_number=method.bank.account_number, holder_name=method.bank.holder_name,
                                   now=now)
         return p, attempt
 
-    async def _send(self, p: Payment, a: Attempt, fault: str | None) -> Charge:
-        """Steps 2 and 3: the PG call, then its answer applied; the payment after it, or the error its outcome
-        is."""
-        result = await self.pgs.send(p, a, fault)
-        return raise_for(await self.answers.apply_result(a.id, result), a.kind)
-
     # --- capture, cancel ----------------------------------------------------------------------
     async def capture(self, caller: Caller, payment_id: str, amount: int | None, *,
-                      fault: str | None = None) -> Charge:
+                      fault: str | None = None, note: audit.AuditNote | None = None) -> Charge:
         """Capture an authorized payment, wholly or in part; a partial capture releases the rest."""
         if idempotency.resumed("payment") == payment_id:
             charge = await self.answers.carry_on(payment_id)
@@ -246,10 +242,12 @@ class Intents:
                                   "The capture amount must be positive and at most the authorized amount.",
                                   details={"authorizedAmount": p.authorized_amount})
             p, a = await self._start_follow_up(conn, p, "capture", amount, now)
-        return await self._send(p, a, fault)
+            await audit.write(conn, note, now, amount=amount)
+        return await self.answers.send(p, a, fault)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None, policy: CancelPolicy | None = None) -> Charge:
+                     fault: str | None = None, policy: CancelPolicy | None = None,
+                     note: audit.AuditNote | None = None) -> Charge:
         """Cancel: an unpaid payment is canceled, an authorization voided, a taken payment refunded, within the
         caller's `policy` (checked with the refund, under the payment's lock)."""
         if idempotency.resumed("payment") == payment_id:
@@ -268,22 +266,23 @@ class Intents:
                     # Release the hold (or the waiting 3-D Secure charge) at the PG first.
                     _refuse_in_progress(p, allow=open_attempt)
                     p, a = await self._start_follow_up(conn, p, "void", p.amount, now, parent=open_attempt)
+                    await audit.write(conn, note, now)
                 elif open_attempt is not None and open_attempt.status != "authenticated":
-                    raise DomainError("conflict", "PAYMENT_IN_PROGRESS",
-                                      "A PG request for this payment is in progress; try again shortly.",
-                                      details={"paymentId": payment_id, "status": p.status})
+                    _refuse_in_progress(p)
                 else:
                     if open_attempt is not None:  # authenticated only: no PG holds anything to release
                         await repo.settle_attempt(conn, open_attempt, "canceled", now)
                     p = await repo.transition(conn, p, "cancel", now, canceled_at=now, open_attempt_id=None)
                     await emit(conn, p, "payment.canceled", now)
+                    await audit.write(conn, note, now)
                     return Charge(p)
         if money_taken:
             await self.refunds.refund(caller, RefundCommand(payment_id, None, reason or "canceled", {},
-                                                            is_cancel=True, policy=policy), fault=fault)
+                                                            is_cancel=True, policy=policy), fault=fault,
+                                    note=note)
             async with self.db.read() as conn:
                 return await repo.get_with_last_attempt(conn, caller, payment_id)
-        return await self._send(p, a, fault)
+        return await self.answers.send(p, a, fault)
 
     async def _start_follow_up(self, conn: Conn, p: Payment, kind: str, amount: int, now: datetime,
                                parent: Attempt | None = None) -> tuple[Payment, Attempt]:

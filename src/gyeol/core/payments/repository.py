@@ -1,8 +1,9 @@
 """SQL for payments and their attempts.
 
-`transition` is the only code that changes a payment's status. It asks the transition table for
-the next status and writes it with `WHERE status = :current`, so a lost race changes nothing. A payment
-created and moved in one transaction is inserted already moved (`with_status_after`), by the same table.
+`transition` is the only code that changes a payment's status. It asks the transition table for the next status
+and writes it with `WHERE status = :current`, so a lost race changes nothing. A payment created and moved in one
+transaction is inserted already moved (`with_status_after`), by the same table. Every write of a payment carries
+what it changes in the daily totals (`totals.moved`), to be made with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gyeol.core.context import Caller
 from gyeol.core.errors import DomainError, not_found
 from gyeol.core.orders.records import Order
 from gyeol.core.pagination import Page, paginate
+from gyeol.core.payments import totals
 from gyeol.core.payments.records import Attempt, Charge, Payment
 from gyeol.core.records import row_of
 from gyeol.core.states import ATTEMPT, PAYMENT, PAYMENT_HOLDING
@@ -143,26 +145,27 @@ async def get_any(conn: Conn, payment_id: str, *, lock: bool = False) -> Payment
 
 
 async def insert(conn: Conn, p: Payment) -> None:
-    await sql.insert(conn, payments, row_of(p))
+    await sql.write_all(conn, inserting(p))
 
 
-def inserting(p: Payment) -> sql.Insert:
-    return sql.Insert(payments, [row_of(p)])
+def inserting(p: Payment) -> list[sql.Write]:
+    return [sql.Insert(payments, [row_of(p)]), *totals.moved(None, p)]
 
 
 async def transition(conn: Conn, p: Payment, event: str, now: datetime, **values: Any) -> Payment:
-    p, write = moving(p, event, now, **values)
-    await sql.write_all(conn, [write])
+    p, writes = moving(p, event, now, **values)
+    await sql.write_all(conn, writes)
     return p
 
 
-def moving(p: Payment, event: str, now: datetime, **values: Any) -> tuple[Payment, sql.Update]:
-    """`transition` as a write to make with others (`sql.write_all`): the payment after it, and the write."""
+def moving(p: Payment, event: str, now: datetime, **values: Any) -> tuple[Payment, list[sql.Write]]:
+    """`transition` as writes to make with others (`sql.write_all`): the payment after it, and the writes."""
     values = {**values, "status": PAYMENT.next(p.status, event), "updated_at": now}
-    return replace(p, **values), sql.Update(
+    after = replace(p, **values)
+    return after, [sql.Update(
         payments, values, {"id": p.id, "status": p.status},
         conflict=lambda: DomainError("conflict", "CONCURRENT_UPDATE", "The payment changed under this request; "
-                                     "retry.", details={"paymentId": p.id}))
+                                     "retry.", details={"paymentId": p.id})), *totals.moved(p, after)]
 
 
 def with_status_after(p: Payment, event: str, now: datetime, **values: Any) -> Payment:
@@ -172,16 +175,17 @@ def with_status_after(p: Payment, event: str, now: datetime, **values: Any) -> P
 
 async def update(conn: Conn, p: Payment, now: datetime, **values: Any) -> Payment:
     """A change that is not a status move (amounts, the open attempt, method details)."""
-    p, write = changing(p, now, **values)
-    await sql.write_all(conn, [write])
+    p, writes = changing(p, now, **values)
+    await sql.write_all(conn, writes)
     return p
 
 
-def changing(p: Payment, now: datetime, **values: Any) -> tuple[Payment, sql.Update]:
-    """`update` as a write to make with others (`sql.write_all`)."""
+def changing(p: Payment, now: datetime, **values: Any) -> tuple[Payment, list[sql.Write]]:
+    """`update` as writes to make with others (`sql.write_all`)."""
     assert "status" not in values
     values["updated_at"] = now
-    return replace(p, **values), sql.Update(payments, values, {"id": p.id})
+    after = replace(p, **values)
+    return after, [sql.Update(payments, values, {"id": p.id}), *totals.moved(p, after)]
 
 
 async def other_holding_payment(conn: Conn, order_pk: str, payment_id: str) -> bool:

@@ -11,7 +11,8 @@ It reads payments itself and hands each money move to the module that owns it:
 with pg_calls.py (every call to a PG, with the merchant's credentials), records.py (the payment and its attempts,
 as the core returns them), rows.py (new payments and attempts), repository.py (the SQL, rows in and records out)
 and receipts.py (the receipt page's read).
-To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `PgCalls.send` -> `Answers.apply`.
+To follow a confirm: `Intents.confirm` -> `Intents.start_authorize` -> `Answers.send` -> `PgCalls.send` ->
+`Answers.apply`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Account, Attempt, Charge, Created, Payment, Receipt
 from gyeol.core.refunds.service import RefundService
 from gyeol.core.settlements.records import Settlement
+from gyeol.core.staff import audit
 from gyeol.crypto import DataCipher
 from gyeol.db.engine import Database
 
@@ -122,12 +124,13 @@ class PaymentService:
         return await self.intents.confirm(caller, payment_id, spec, fault=fault, resume=resume)
 
     async def capture(self, caller: Caller, payment_id: str, amount: int | None, *,
-                      fault: str | None = None) -> Charge:
-        return await self.intents.capture(caller, payment_id, amount, fault=fault)
+                      fault: str | None = None, note: audit.AuditNote | None = None) -> Charge:
+        return await self.intents.capture(caller, payment_id, amount, fault=fault, note=note)
 
     async def cancel(self, caller: Caller, payment_id: str, reason: str | None = None, *,
-                     fault: str | None = None, policy: CancelPolicy | None = None) -> Charge:
-        return await self.intents.cancel(caller, payment_id, reason, fault=fault, policy=policy)
+                     fault: str | None = None, policy: CancelPolicy | None = None,
+                     note: audit.AuditNote | None = None) -> Charge:
+        return await self.intents.cancel(caller, payment_id, reason, fault=fault, policy=policy, note=note)
 
     # --- authenticated in the buyer's window, charged at the merchant's confirm: authenticated.py -----
     async def authenticate(self, caller: Caller, payment_id: str, spec: MethodSpec) -> Payment:

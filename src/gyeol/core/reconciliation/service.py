@@ -34,6 +34,8 @@ from gyeol.core.reconciliation.records import (
     Run,
     counts_of,
 )
+from gyeol.core.staff import audit as staff_audit
+from gyeol.core.staff.audit import AuditNote
 from gyeol.core.states import RECONCILIATION_EXCEPTION, IllegalTransition
 from gyeol.db.engine import Database
 from gyeol.ids import new_id
@@ -64,10 +66,11 @@ class ReconciliationService:
 
     # --- runs ---------------------------------------------------------------------------------
     async def run(self, caller: Caller, start: date, end: date, *, pg: str | None = None,
-                  source: str | None = None) -> Run:
+                  source: str | None = None, audit: AuditNote | None = None) -> Run:
         """Reconcile the caller's sales from `start` to `end` (Korean days, both inclusive) at `pg` (by default
         the PG of the merchant's own account, else the default PG), against its report from `source`: `api` (the
-        PG's, through its connector) or `import` (rows imported before; the default for a PG with no connector)."""
+        PG's, through its connector) or `import` (rows imported before; the default for a PG with no connector).
+        A staff member's `audit` entry is written with the run's result, failed or completed."""
         if end < start or (end - start).days >= MAX_DAYS:
             raise DomainError("validation", "INVALID_RANGE",
                               f"A run covers 1 to {MAX_DAYS} days: 'from' on or before 'to'.")
@@ -82,13 +85,13 @@ class ReconciliationService:
         try:
             report = await self._report(key)
         except ConnectorUnavailable as exc:
-            run = await self._failed(key, str(exc)[:300])
+            run = await self._failed(key, str(exc)[:300], audit)
             raise DomainError("gateway", "PG_REPORT_UNAVAILABLE", f"The PG gave no settlement report ({exc}).",
                               details={"runId": run.id}) from None
         async with self.db.read() as conn:
             entries = await books.entries(conn, key.merchant_id, key.livemode, pg, start - timedelta(days=1),
                                           end + timedelta(days=1))
-        return await self._write(key, matching.match(entries, report, start, end, self.today()))
+        return await self._write(key, matching.match(entries, report, start, end, self.today()), audit)
 
     async def _report(self, key: repo.RunKey) -> list[ReportRow]:
         if key.source == "api":
@@ -96,7 +99,7 @@ class ReconciliationService:
         async with self.db.read() as conn:
             return await repo.imported(conn, key.merchant_id, key.livemode, key.pg, key.date_from, key.date_to)
 
-    async def _write(self, key: repo.RunKey, outcome: matching.Outcome) -> Run:
+    async def _write(self, key: repo.RunKey, outcome: matching.Outcome, audit: AuditNote | None) -> Run:
         now = self.clock.now()
         async with self.db.tx() as conn:
             run = await repo.claim_run(conn, key, new_id("rcn"), now)
@@ -112,6 +115,7 @@ class ReconciliationService:
                 if i.state == UNKNOWN_TO_GYEOL and before.get(i.id) != UNKNOWN_TO_GYEOL]
             for start in range(0, len(events), EVENTS_PER_STATEMENT):
                 await outbox.add_all(conn, events[start:start + EVENTS_PER_STATEMENT], now)
+            await staff_audit.write(conn, audit, now, target=run.id, status=run.status)
         return run
 
     def _items(self, run: Run, outcome: matching.Outcome) -> list[Item]:
@@ -135,13 +139,15 @@ class ReconciliationService:
                 pg_payout_date=r.payout_date if r else None, created_at=self.clock.now()))
         return out
 
-    async def _failed(self, key: repo.RunKey, failure: str) -> Run:
+    async def _failed(self, key: repo.RunKey, failure: str, audit: AuditNote | None) -> Run:
         """A range whose report could not be read: the run says so, and keeps what the run before found."""
         log.warning("reconciliation_report_unavailable", pg=key.pg, failure=failure)
         now = self.clock.now()
         async with self.db.tx() as conn:
             run = await repo.claim_run(conn, key, new_id("rcn"), now)
-            return await repo.finish_run(conn, run, now, status="failed", failure=failure)
+            run = await repo.finish_run(conn, run, now, status="failed", failure=failure)
+            await staff_audit.write(conn, audit, now, target=run.id, status=run.status)
+            return run
 
     async def list_runs(self, caller: Caller, page: int, size: int, *, pg: str | None = None,
                         status: str | None = None) -> Page[Run]:
@@ -164,7 +170,8 @@ class ReconciliationService:
             return await repo.list_items(conn, caller, page, size, states=states, run_id=run_id,
                                          status=None if state and state not in EXCEPTIONS else status)
 
-    async def resolve(self, caller: Caller, item_id: str, note: str, resolved_by: str | None = None) -> Item:
+    async def resolve(self, caller: Caller, item_id: str, note: str, resolved_by: str | None = None,
+                      audit: AuditNote | None = None) -> Item:
         """Close an exception with a note: who, when and why, kept for good (a later run that finds the row again
         in the same state shows it resolved)."""
         now = self.clock.now()
@@ -182,6 +189,7 @@ class ReconciliationService:
                                     resolved_by or who, who, now)
             await repo.add_resolution(conn, resolution, lambda: IllegalTransition(
                 RECONCILIATION_EXCEPTION.resource, "resolved", "resolve"))
+            await staff_audit.write(conn, audit, now, target=item.id, run=item.run_id, state=item.state)
         return replace(item, resolution=resolution)
 
     # --- imported reports ---------------------------------------------------------------------

@@ -17,12 +17,14 @@ from gyeol.core.ledger import book
 from gyeol.core.orders import repository as orders_repo
 from gyeol.core.pagination import Page
 from gyeol.core.payments import repository as payments_repo
+from gyeol.core.payments import totals
 from gyeol.core.payments.commands import CancelPolicy
 from gyeol.core.payments.pg_calls import PgCalls
 from gyeol.core.payments.records import Payment
 from gyeol.core.refunds import repository as repo
 from gyeol.core.refunds.records import Refund
 from gyeol.core.settlements import service as settlements
+from gyeol.core.staff import audit
 from gyeol.core.states import PAYMENT_CLOSED, PAYMENT_MONEY_TAKEN
 from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
@@ -54,8 +56,11 @@ class RefundService:
         self.clock = clock
         self.pgs = pgs
 
-    async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None) -> Refund:
-        """Refund `amount` (default: all that is refundable) of a payment whose money was taken."""
+    async def refund(self, caller: Caller, cmd: RefundCommand, *, fault: str | None = None,
+                     note: audit.AuditNote | None = None) -> Refund:
+        """Refund `amount` (default: all that is refundable) of a payment whose money was taken. `note`: a staff
+        member's, recorded with the refund's reservation (whatever the PG then answers, the refund is on the
+        books)."""
         resumed = idempotency.resumed("refund")
         if resumed is not None:
             # A retry of a refund whose first try was cut short: that refund, settled with the PG, never another.
@@ -87,6 +92,7 @@ class RefundService:
             r = _new_refund(refund_id, p, amount, cmd.reason, cmd.is_cancel, cmd.metadata or {}, now,
                             self.pgs.default)
             await sql.write_all(conn, [repo.inserting(r), *book.inserting(book.refund_held(r, now))])
+            await audit.write(conn, note, now, refund=r.id, amount=amount)
         result = await self._send(r, p, fault)
         return self._answer(await self.apply(r.id, result), lost=result is None)
 
@@ -156,10 +162,10 @@ class RefundService:
         order = await orders_repo.get_by_pk(conn, p.order_pk, lock=True)
         await orders_repo.add_refund(conn, order, r.amount, now)
         s = await settlements.book(conn, p, source_id=r.id, amount=-r.amount, now=now)
-        await sql.write_all(conn, book.inserting(book.refund_settled(r, s, now)))
         events.append(settlements.created(s))
         events.append(outbox.Event(r.merchant_id, "refund.succeeded", r, r.id))
-        await outbox.add_all(conn, events, now)
+        await sql.write_all(conn, [*book.inserting(book.refund_settled(r, s, now)), outbox.inserting(events, now),
+                                   *totals.refunded(r, p)])
         return r
 
     async def record_pg_cancel(self, merchant_id: str, payment_key: str, pg_balance: int,

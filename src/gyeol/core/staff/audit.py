@@ -1,16 +1,16 @@
-"""The audit log: every change made by staff, who, what, when and from where. Entries are written in the
-transaction of the change where the change is the staff core's own (sign-in, accounts), and right after it where a
-core service of another resource made it (a refund, a key); nothing here deletes or updates one."""
+"""The audit log: every change made by staff, who, what, when and from where. Each entry is written in the
+transaction of the change it records: by the staff core for its own changes (sign-in, accounts), and by the core
+command that makes any other change, handed the staff member's `AuditNote` (a refund, a key, an endpoint, the
+settings). Nothing here deletes or updates an entry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from gyeol.core.clock import Clock
 from gyeol.core.staff.records import Actor, AuditEntry
 from gyeol.db import sql
 from gyeol.db.engine import Conn, Database
@@ -26,6 +26,18 @@ class AuditFilter:
     before: int | None = None  # the seq of the last entry on the page before (newest first)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditNote:
+    """A change a staff member asks of the core, to be recorded with it: who, and what. The core command that makes
+    the change writes it in the change's own transaction (`write`), so a change that fails leaves no entry
+    and a change that commits always has one."""
+
+    actor: Actor
+    action: str
+    target: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 async def record(conn: Conn, actor: Actor, action: str, target: str | None, now: datetime,
                  **details: Any) -> None:
     await sql.insert(conn, audit_log, {
@@ -35,14 +47,17 @@ async def record(conn: Conn, actor: Actor, action: str, target: str | None, now:
         "created_at": now})
 
 
-class AuditLog:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
-        self.clock = clock
+async def write(conn: Conn, note: AuditNote | None, now: datetime, *, target: str | None = None,
+                **more: Any) -> None:
+    """The entry of `note`, if any, in the caller's transaction: the one that makes the change. `target` and `more`
+    are what the change learnt (the new refund's id, the amount it took)."""
+    if note is not None:
+        await record(conn, note.actor, note.action, target or note.target, now, **{**note.details, **more})
 
-    async def add(self, actor: Actor, action: str, target: str | None = None, **details: Any) -> None:
-        async with self.db.tx() as conn:
-            await record(conn, actor, action, target, self.clock.now(), **details)
+
+class AuditLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def page(self, merchant_id: str, f: AuditFilter) -> tuple[list[AuditEntry], int | None]:
         """A merchant's entries, newest first; and the cursor of the next page, if any."""

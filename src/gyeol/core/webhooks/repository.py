@@ -102,6 +102,20 @@ async def insert_deliveries(conn: Conn, deliveries: list[WebhookDelivery]) -> No
     await conn.execute(webhook_deliveries.insert(), [row_of(d) for d in deliveries])
 
 
+_later = webhook_deliveries.alias("later")
+GIVEN_UP = (
+    sa.select(dl.event_id, dl.event_type)
+    .where(dl.endpoint_id == sa.bindparam("endpoint_id"), dl.status == "dead",
+           ~sa.exists().where(_later.c.endpoint_id == dl.endpoint_id, _later.c.event_id == dl.event_id,
+                              _later.c.status != "dead"))
+    .group_by(dl.event_id, dl.event_type).order_by(sa.func.min(dl.created_at), dl.event_id))
+
+
+async def given_up(conn: Conn, endpoint_id: str) -> list[tuple[str, str]]:
+    """The events (id, type) whose every delivery to the endpoint is `dead`, oldest first."""
+    return [(r["event_id"], r["event_type"]) for r in await sql.rows(conn, GIVEN_UP, {"endpoint_id": endpoint_id})]
+
+
 async def deliveries_page(conn: Conn, endpoint_id: str, page: int, size: int) -> Page[WebhookDelivery]:
     """The endpoint's deliveries, newest first."""
     q = sa.select(webhook_deliveries).where(dl.endpoint_id == endpoint_id)

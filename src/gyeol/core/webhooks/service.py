@@ -17,6 +17,7 @@ from gyeol.core.errors import DomainError, not_found
 from gyeol.core.events.records import Event
 from gyeol.core.events.types import EVENT_TYPES, subscribed
 from gyeol.core.pagination import Page
+from gyeol.core.staff import audit
 from gyeol.core.webhooks import repository as repo
 from gyeol.core.webhooks.records import WebhookDelivery, WebhookEndpoint, WithSecret
 from gyeol.core.webhooks.ssrf import Resolver, check_url, system_resolver
@@ -39,9 +40,9 @@ def check_events(events: list[str]) -> list[str]:
     return sorted(set(events))
 
 
-def new_delivery(e: WebhookEndpoint, event: Event, now: datetime) -> WebhookDelivery:
+def new_delivery(e: WebhookEndpoint, event_id: str, event_type: str, now: datetime) -> WebhookDelivery:
     return WebhookDelivery(id=new_id("dlv"), merchant_id=e.merchant_id, livemode=e.livemode, endpoint_id=e.id,
-                           event_id=event.id, event_type=event.type, status="pending", attempts=0, next_attempt_at=now,
+                           event_id=event_id, event_type=event_type, status="pending", attempts=0, next_attempt_at=now,
                            last_status_code=None, last_error=None, last_response_excerpt=None, delivered_at=None,
                            created_at=now, updated_at=now)
 
@@ -53,7 +54,7 @@ async def fan_out(conn: Conn, events: Sequence[Event], now: datetime) -> list[We
     if not merchants:
         return []
     endpoints = await repo.enabled_endpoints(conn, merchants)
-    deliveries = [new_delivery(ep, ev, now) for ev in events for ep in endpoints
+    deliveries = [new_delivery(ep, ev.id, ev.type, now) for ev in events for ep in endpoints
                   if (ep.merchant_id, ep.livemode) == (ev.merchant_id, ev.livemode) and subscribed(ep.events, ev.type)]
     if deliveries:
         await repo.insert_deliveries(conn, deliveries)
@@ -68,7 +69,10 @@ class WebhookService:
         self.cipher = cipher
         self.resolver = resolver
 
-    async def create(self, caller: Caller, url: str, events: list[str], description: str | None) -> WithSecret:
+    async def create(self, caller: Caller, url: str, events: list[str], description: str | None, *,
+                     note: audit.AuditNote | None = None) -> WithSecret:
+        """A new endpoint, its secret returned in clear once; `note`: the staff member's, recorded with it (here and
+        in each change below)."""
         events = check_events(events)
         await check_url(url, caller.livemode, self.resolver)
         now = self.clock.now()
@@ -83,6 +87,7 @@ class WebhookService:
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             await repo.insert_endpoint(conn, e)
+            await audit.write(conn, note, now, target=e.id, url=url)
         return WithSecret(e, secret)
 
     async def _get(self, conn: Conn, caller: Caller, endpoint_id: str, lock: bool = False) -> WebhookEndpoint:
@@ -100,7 +105,8 @@ class WebhookService:
             return await repo.endpoints_page(conn, caller, page, size)
 
     async def update(self, caller: Caller, endpoint_id: str, *, url: str | None, events: list[str] | None,
-                     enabled: bool | None, description: str | None) -> WebhookEndpoint:
+                     enabled: bool | None, description: str | None,
+                     note: audit.AuditNote | None = None) -> WebhookEndpoint:
         changes: dict[str, Any] = {}
         if events is not None:
             changes["events"] = check_events(events)
@@ -122,7 +128,9 @@ class WebhookService:
             row = await self._get(conn, caller, endpoint_id, lock=True)
             changes["updated_at"] = now
             await repo.update_endpoint(conn, endpoint_id, changes)
-        return replace(row, **changes)
+            e = replace(row, **changes)
+            await audit.write(conn, note, now, target=e.id, url=e.url, events=",".join(e.events))
+        return e
 
     async def delete(self, caller: Caller, endpoint_id: str) -> None:
         now = self.clock.now()
@@ -131,7 +139,8 @@ class WebhookService:
             await self._get(conn, caller, endpoint_id, lock=True)
             await repo.delete_endpoint(conn, endpoint_id, now)
 
-    async def rotate_secret(self, caller: Caller, endpoint_id: str) -> WithSecret:
+    async def rotate_secret(self, caller: Caller, endpoint_id: str, *,
+                            note: audit.AuditNote | None = None) -> WithSecret:
         """A new secret; the old one keeps signing beside it for 24 hours, so receivers can switch calmly."""
         now = self.clock.now()
         secret = new_secret()
@@ -141,6 +150,7 @@ class WebhookService:
             changes: dict[str, Any] = {"secret": self.cipher.encrypt(secret), "previous_secret": row.secret,
                                        "previous_secret_expires_at": now + OLD_SECRET_GRACE, "updated_at": now}
             await repo.update_endpoint(conn, endpoint_id, changes)
+            await audit.write(conn, note, now, target=row.id)
         return WithSecret(replace(row, **changes), secret)
 
     async def deliveries(self, caller: Caller, endpoint_id: str, page: int, size: int) -> Page[WebhookDelivery]:
@@ -168,13 +178,33 @@ class WebhookService:
             found = await repo.events_after(conn, caller, type=type, after_seq=after_seq, limit=size + 1)
         return found[:size], len(found) > size
 
-    async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None) -> list[WebhookDelivery]:
+    async def redeliver_given_up(self, caller: Caller, endpoint_id: str, *,
+                                 note: audit.AuditNote | None = None) -> list[WebhookDelivery]:
+        """A new delivery to the endpoint, as `redeliver` makes one, of each event whose every delivery to it gave
+        up (`dead`), oldest first. The dead ones stay as they were, in the log; an event delivered since, or still
+        being delivered, is not sent again, so asking twice sends each once."""
+        now = self.clock.now()
+        async with self.db.tx() as conn:
+            await idempotency.claim(conn)
+            e = await self._get(conn, caller, endpoint_id, lock=True)  # one such request at a time per endpoint
+            deliveries = [new_delivery(e, event_id, event_type, now)
+                          for event_id, event_type in await repo.given_up(conn, e.id)]
+            if deliveries:
+                await repo.insert_deliveries(conn, deliveries)
+                await audit.write(conn, note, now, target=e.id, count=len(deliveries))
+        return deliveries
+
+    async def redeliver(self, caller: Caller, event_id: str, endpoint_id: str | None, *,
+                        note: audit.AuditNote | None = None) -> list[WebhookDelivery]:
+        """New deliveries of an event: to one endpoint, or to every one subscribed to it."""
         now = self.clock.now()
         async with self.db.tx() as conn:
             await idempotency.claim(conn)
             event = await self._event(conn, caller, event_id)
             if endpoint_id is None:
-                return await fan_out(conn, [event], now)
-            deliveries = [new_delivery(await self._get(conn, caller, endpoint_id), event, now)]
-            await repo.insert_deliveries(conn, deliveries)
+                deliveries = await fan_out(conn, [event], now)
+            else:
+                deliveries = [new_delivery(await self._get(conn, caller, endpoint_id), event.id, event.type, now)]
+                await repo.insert_deliveries(conn, deliveries)
+            await audit.write(conn, note, now, event=event.id, deliveries=",".join(d.id for d in deliveries))
         return deliveries

@@ -1,54 +1,27 @@
 """A payment's actions: capture, cancel, and full or partial refund. Each is asked for on the detail page, confirmed
 on a page of its own, and then done through the same core services as the API, under an idempotency key minted
-with the confirmation: a double click sends the key twice, and the second request is answered from the first."""
+with the confirmation and served as the API guard serves a keyed request (`idempotency.serve`): a double click
+sends the key twice, and the second request is answered from the first."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gyeol.core import idempotency
 from gyeol.core.errors import DomainError
-from gyeol.core.idempotency import KeyTaken, RequestKey
+from gyeol.core.idempotency import Claim, Kept, RequestKey
 from gyeol.core.idempotency import Request as KeyedRequest
 from gyeol.core.money import format_amount
 from gyeol.core.refunds.service import RefundCommand
 from gyeol.faces.dashboard import web
 from gyeol.faces.dashboard.texts import TEXT
-from gyeol.services import Services
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 ACTIONS = ("capture", "cancel", "refund")
-
-
-async def once(svc: Services, held: RequestKey, work: Callable[[], Awaitable[str]]) -> str:
-    """`work` under the request's key, as the API guard runs a route: the services claim the key; a key another
-    request holds answers with what that request kept ("busy" while it runs), and a first try that was cut short
-    is resumed."""
-    with idempotency.bind(held):
-        try:
-            try:
-                outcome = await work()
-            except KeyTaken:
-                claim = await svc.idempotency.take(held)
-                if claim.kind == "replay":
-                    return (claim.body or b"done").decode()
-                if claim.kind == "in_progress":
-                    return "busy"
-                if claim.kind == "mismatch":
-                    raise DomainError("idempotency", "IDEMPOTENCY_KEY_REUSED", "The form was sent changed.") \
-                        from None
-                held.resumed = claim
-                outcome = await work()
-        except BaseException:
-            await svc.idempotency.release(held)
-            raise
-        await svc.idempotency.complete(held, 200, outcome.encode(), {})
-    return outcome
 
 
 def _detail(payment_id: str, **query: str) -> str:
@@ -89,27 +62,28 @@ async def act(payment_id: str, action: str, request: Request) -> Response:
     digest = hashlib.sha256(f"{action}|{amount_text}|{reason}".encode()).hexdigest()
     path = f"/dashboard/payments/{payment_id}/{action}"
     held = RequestKey(KeyedRequest(s.staff.merchant_id, s.caller.scope, key, "POST", path, digest), svc.idempotency)
-    caller = s.caller
+    caller, note = s.caller, posted.note(f"payment.{action}", payment_id, reason=reason)
 
     async def work() -> str:
+        # The core records the staff member's note with the change, in its transaction.
         if action == "capture":
-            charge = await svc.payments.capture(caller, payment_id, None)
-            outcome = charge.payment.status
-        elif action == "cancel":
-            charge = await svc.payments.cancel(caller, payment_id, reason)
-            outcome = charge.payment.status
-        else:
-            amount = int(amount_text) if amount_text.isdigit() else None
-            refund = await svc.refunds.refund(caller, RefundCommand(payment_id, amount, reason))
-            outcome = f"{refund.id}:{refund.status}"
-        await svc.audit.add(posted.actor, f"payment.{action}", payment_id, outcome=outcome,
-                            amount=int(amount_text) if amount_text.isdigit() else None, reason=reason)
-        return outcome
+            charge = await svc.payments.capture(caller, payment_id, None, note=note)
+            return charge.payment.status
+        if action == "cancel":
+            charge = await svc.payments.cancel(caller, payment_id, reason, note=note)
+            return charge.payment.status
+        amount = int(amount_text) if amount_text.isdigit() else None
+        refund = await svc.refunds.refund(caller, RefundCommand(payment_id, amount, reason), note=note)
+        return f"{refund.id}:{refund.status}"
 
     try:
-        outcome = await once(svc, held, work)
+        outcome = await idempotency.serve(held, work, lambda done: Kept(200, done.encode(), {}))
     except DomainError as err:
         if err.kind == "not_found":
             raise
         return web.see_other(_detail(payment_id, problem=err.code))
-    return web.see_other(_detail(payment_id, busy="1") if outcome == "busy" else _detail(payment_id, done=action))
+    if isinstance(outcome, Claim) and outcome.kind == "in_progress":
+        return web.see_other(_detail(payment_id, busy="1"))
+    if isinstance(outcome, Claim) and outcome.kind == "mismatch":
+        return web.see_other(_detail(payment_id, problem="IDEMPOTENCY_KEY_REUSED"))
+    return web.see_other(_detail(payment_id, done=action))  # done now, or by the first post of the key

@@ -33,8 +33,8 @@ async def create_key(request: Request) -> Response:
     if mode == "live":
         web.owner_only(posted.session)
     svc = web.services(request)
-    view, secret = await svc.merchants.create_key(posted.session.staff.merchant_id, mode)
-    await svc.audit.add(posted.actor, "key.created", view["keyId"], mode=mode, prefix=view["prefix"])
+    _, secret = await svc.merchants.create_key(posted.session.staff.merchant_id, mode,
+                                               note=posted.note("key.created"))
     return await _page(request, posted.session, secret=secret, status=201)
 
 
@@ -43,11 +43,11 @@ async def revoke_key(key_id: str, request: Request) -> Response:
     posted = await web.posted(request)
     svc = web.services(request)
     try:
-        view = await svc.merchants.revoke_key(key_id[:64], posted.session.staff.merchant_id)
+        await svc.merchants.revoke_key(key_id[:64], posted.session.staff.merchant_id,
+                                       note=posted.note("key.revoked"))
     except DomainError as err:
         if err.kind == "not_found":
             raise
         return await _page(request, posted.session, problem=err.message, status=err.status)
     svc.keys.forget()
-    await svc.audit.add(posted.actor, "key.revoked", view["keyId"], mode=view["mode"], prefix=view["prefix"])
     return web.see_other("/dashboard/developers")

@@ -63,6 +63,7 @@ async def start_run(request: Request) -> Response:
     posted = await web.posted(request)
     svc, form = web.services(request), posted.form
     pg, source = form.get("pg", "").strip(), form.get("source", "")
+    given = {k: form.get(k, "")[:40] for k in ("from", "to", "pg", "source")}
     try:
         start, end = web.day(form.get("from")), web.day(form.get("to"))
         if start is None or end is None:
@@ -70,19 +71,15 @@ async def start_run(request: Request) -> Response:
         if pg and not PG.fullmatch(pg):
             raise DomainError("validation", "INVALID_PG", "pg is 1 to 40 of a-z, 0-9, '_' and '-'.")
         run = await svc.reconciliation.run(posted.session.caller, start, end, pg=pg or None,
-                                           source=source if source in SOURCES else None)
+                                           source=source if source in SOURCES else None,
+                                           audit=posted.note("reconciliation.run", **given))
     except DomainError as err:
         if err.kind == "permission":
             raise
-        given = {k: form.get(k, "")[:40] for k in ("from", "to", "pg", "source")}
         t = TEXT[web.lang(request)]
         run_id = (err.details or {}).get("runId")
-        if run_id:
-            await svc.audit.add(posted.actor, "reconciliation.run_failed", str(run_id), **given)
         return await _overview(request, status=err.status, form=given, failed_run=run_id,
                                problem=f"{t['error']} ({err.message})")
-    await svc.audit.add(posted.actor, "reconciliation.run", run.id, pg=run.pg, source=run.source,
-                        **{"from": run.date_from.isoformat(), "to": run.date_to.isoformat()})
     return web.see_other(f"/dashboard/reconciliation/runs/{run.id}?done=1")
 
 
@@ -116,12 +113,11 @@ async def resolve(item_id: str, request: Request) -> Response:
     if not note or len(note) > NOTE_MAX:
         return web.see_other(web.with_query(page, problem="NOTE_REQUIRED"))
     try:
-        item = await svc.reconciliation.resolve(posted.session.caller, item_id[:64], note,
-                                                resolved_by=posted.session.staff.email)
+        await svc.reconciliation.resolve(posted.session.caller, item_id[:64], note,
+                                          resolved_by=posted.session.staff.email,
+                                          audit=posted.note("reconciliation.exception_resolved", note=note))
     except DomainError as err:
         if err.kind in ("not_found", "permission"):
             raise
         return web.see_other(web.with_query(page, problem=err.code))
-    await svc.audit.add(posted.actor, "reconciliation.exception_resolved", item.id, run=item.run_id,
-                        state=item.state, note=note)
     return web.see_other(web.with_query(page, done=1))

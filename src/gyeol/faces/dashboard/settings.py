@@ -3,6 +3,7 @@ characters, its users' JWT settings, its staff) and the audit log of every chang
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,7 +13,7 @@ from gyeol.auth.users import JwtConfig
 from gyeol.core.errors import DomainError
 from gyeol.core.merchants import pg_accounts
 from gyeol.core.settlements.service import DEFAULT_FEES
-from gyeol.core.staff.audit import AuditFilter
+from gyeol.core.staff.audit import AuditFilter, AuditNote
 from gyeol.core.staff.records import ROLES
 from gyeol.faces.dashboard import web
 from gyeol.faces.dashboard.payments import CODE
@@ -48,34 +49,32 @@ def _int(text: str | None) -> int:
 async def change(part: str, request: Request) -> Response:
     posted = await web.posted(request)
     svc, form, mid = web.services(request), posted.form, posted.session.staff.merchant_id
+    note = posted.note(f"settings.{part}", mid)
     try:
         if part == "name":
-            await svc.merchants.rename(mid, form.get("name", ""))
-            details: dict[str, Any] = {"name": form.get("name", "")[:200]}
+            await svc.merchants.rename(mid, form.get("name", ""), note=note)
         elif part == "fees":
             table = {m: {"bps": _int(form.get(f"{m}_bps")), "fixed": _int(form.get(f"{m}_fixed"))}
                      for m in DEFAULT_FEES}
-            await svc.merchants.update_settings(mid, {"fees": table})
-            details = {"fees": table}
+            await svc.merchants.update_settings(mid, {"fees": table}, note=replace(note, details={"fees": table}))
         elif part == "toss":
             key = form.get("secret_key", "").strip()
             if not key.startswith(("test_sk_", "live_sk_")) or len(key) > 200:
                 raise DomainError("validation", "INVALID_KEY", "A Toss secret key starts with test_sk_ or live_sk_.")
-            await svc.merchants.set_pg_secret(mid, "toss", key, svc.cipher)
-            details = {"last4": key[-4:]}  # never the key
+            await svc.merchants.set_pg_secret(mid, "toss", key, svc.cipher,
+                                              note=replace(note, details={"last4": key[-4:]}))  # never the key
         elif part == "jwt":
-            details = await _jwt(request, mid, form)
+            await _jwt(request, mid, form, note)
         else:
             raise DomainError("not_found", "NOT_FOUND", "No such setting.")
     except DomainError as err:
         if err.kind == "not_found":
             raise
         return web.see_other(f"/dashboard/settings?problem={err.code}")
-    await svc.audit.add(posted.actor, f"settings.{part}", mid, **details)
     return web.see_other("/dashboard/settings?done=1")
 
 
-async def _jwt(request: Request, merchant_id: str, form: dict[str, str]) -> dict[str, Any]:
+async def _jwt(request: Request, merchant_id: str, form: dict[str, str], note: AuditNote) -> None:
     """The users' token settings; a secret left empty keeps the one stored."""
     svc = web.services(request)
     stored = (await svc.merchants.get(merchant_id)).get("settings") or {}
@@ -87,9 +86,10 @@ async def _jwt(request: Request, merchant_id: str, form: dict[str, str]) -> dict
                        jwks_url=jwks, issuer=form.get("issuer", "").strip() or None,
                        audience=form.get("audience", "").strip() or None,
                        mode="live" if form.get("live") == "1" else "test")
-    await svc.merchants.update_settings(merchant_id, {"jwt": config.stored(svc.cipher)})
-    return {"jwksUrl": jwks, "issuer": config.issuer, "audience": config.audience, "mode": config.mode,
-            "hs256": "changed" if form.get("hs256_secret") else None}
+    details = {"jwksUrl": jwks, "issuer": config.issuer, "audience": config.audience, "mode": config.mode,
+               "hs256": "changed" if form.get("hs256_secret") else None}
+    await svc.merchants.update_settings(merchant_id, {"jwt": config.stored(svc.cipher)},
+                                        note=replace(note, details={k: v for k, v in details.items() if v}))
 
 
 @router.post("/dashboard/staff")

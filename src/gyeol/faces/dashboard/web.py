@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from gyeol.core.clock import KST
 from gyeol.core.errors import DomainError
 from gyeol.core.money import exponent, format_amount
+from gyeol.core.staff.audit import AuditNote
 from gyeol.core.staff.records import Actor, Session
 from gyeol.faces.dashboard.texts import LANGS, TEXT, lang_of
 from gyeol.services import Services
@@ -101,6 +102,10 @@ class Staffed:
     @property
     def actor(self) -> Actor:
         return Actor.of(self.session)
+
+    def note(self, action: str, target: str | None = None, **details: Any) -> AuditNote:
+        """The audit entry of the change this post asks for, which the core writes with the change."""
+        return AuditNote(self.actor, action, target, {k: v for k, v in details.items() if v is not None})
 
 
 async def signed_in(request: Request) -> Session:

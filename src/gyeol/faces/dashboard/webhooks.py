@@ -35,12 +35,12 @@ async def create(request: Request) -> Response:
     svc, form = web.services(request), posted.form
     try:
         made = await svc.webhooks.create(posted.session.caller, form.get("url", "")[:2000],
-                                         _events(form.get("events", "*")), form.get("description", "")[:500] or None)
+                                         _events(form.get("events", "*")), form.get("description", "")[:500] or None,
+                                         note=posted.note("webhook.created"))
     except DomainError as err:
         page = await svc.webhooks.list_page(posted.session.caller, 1, 100)
         return web.render(request, "webhooks.html", session=posted.session, endpoints=page.items, secret=None,
                           created=None, problem=_problem(request, err), status=err.status)
-    await svc.audit.add(posted.actor, "webhook.created", made.endpoint.id, url=made.endpoint.url)
     page = await svc.webhooks.list_page(posted.session.caller, 1, 100)
     return web.render(request, "webhooks.html", session=posted.session, endpoints=page.items, secret=made.secret,
                       created=made.endpoint)
@@ -65,9 +65,11 @@ async def edit(endpoint_id: str, request: Request) -> Response:
     enabled = {"1": True, "0": False}.get(form.get("enabled", ""))
     events = _events(form["events"]) if "events" in form else None
     description = form.get("description", "")[:500] if "description" in form else None
+    action = "webhook.updated" if enabled is None else "webhook.enabled" if enabled else "webhook.disabled"
     try:
         e = await svc.webhooks.update(caller, endpoint_id[:64], url=form.get("url", "")[:2000] or None,
-                                      events=events, enabled=enabled, description=description)
+                                      events=events, enabled=enabled, description=description,
+                                      note=posted.note(action))
     except DomainError as err:
         if err.kind == "not_found":
             raise
@@ -75,8 +77,6 @@ async def edit(endpoint_id: str, request: Request) -> Response:
         deliveries = await svc.webhooks.deliveries(caller, e.id, 1, 100)
         return web.render(request, "webhook.html", session=posted.session, e=e, deliveries=deliveries.items,
                           secret=None, problem=_problem(request, err), status=err.status)
-    action = "webhook.updated" if enabled is None else "webhook.enabled" if enabled else "webhook.disabled"
-    await svc.audit.add(posted.actor, action, e.id, url=e.url, events=",".join(e.events))
     return web.see_other(f"/dashboard/webhooks/{e.id}?done=1")
 
 
@@ -84,8 +84,8 @@ async def edit(endpoint_id: str, request: Request) -> Response:
 async def rotate(endpoint_id: str, request: Request) -> Response:
     posted = await web.posted(request)
     svc = web.services(request)
-    made = await svc.webhooks.rotate_secret(posted.session.caller, endpoint_id[:64])
-    await svc.audit.add(posted.actor, "webhook.secret_rotated", made.endpoint.id)
+    made = await svc.webhooks.rotate_secret(posted.session.caller, endpoint_id[:64],
+                                            note=posted.note("webhook.secret_rotated"))
     deliveries = await svc.webhooks.deliveries(posted.session.caller, made.endpoint.id, 1, 100)
     return web.render(request, "webhook.html", session=posted.session, e=made.endpoint,
                       deliveries=deliveries.items, secret=made.secret)
@@ -95,8 +95,8 @@ async def rotate(endpoint_id: str, request: Request) -> Response:
 async def resend_failed(endpoint_id: str, request: Request) -> Response:
     posted = await web.posted(request)
     svc = web.services(request)
-    count = await svc.dashboard.resend_failed(posted.session.caller, endpoint_id[:64])
-    await svc.audit.add(posted.actor, "webhook.resent_failed", endpoint_id[:64], count=count)
+    await svc.webhooks.redeliver_given_up(posted.session.caller, endpoint_id[:64],
+                                          note=posted.note("webhook.resent_failed"))
     return web.see_other(f"/dashboard/webhooks/{endpoint_id[:64]}?done=1")
 
 
@@ -113,6 +113,5 @@ async def resend(endpoint_id: str, delivery_id: str, request: Request) -> Respon
     posted = await web.posted(request)
     svc, caller = web.services(request), posted.session.caller
     d, _ = await svc.dashboard.delivery(caller, endpoint_id[:64], delivery_id[:64])
-    again = await svc.webhooks.redeliver(caller, d.event_id, d.endpoint_id)
-    await svc.audit.add(posted.actor, "webhook.resent", d.id, event=d.event_id, delivery=again[0].id)
+    await svc.webhooks.redeliver(caller, d.event_id, d.endpoint_id, note=posted.note("webhook.resent", d.id))
     return web.see_other(f"/dashboard/webhooks/{d.endpoint_id}?done=1")
