@@ -99,7 +99,7 @@ class ReconciliationService:
         async with self.db.read() as conn:
             return await repo.imported(conn, key.merchant_id, key.livemode, key.pg, key.date_from, key.date_to)
 
-    async def _write(self, key: repo.RunKey, outcome: matching.Outcome, audit: AuditNote | None) -> Run:
+    async def _write(self, key: repo.RunKey, outcome: matching.Outcome, audit: AuditNote | None = None) -> Run:
         now = self.clock.now()
         async with self.db.tx() as conn:
             run = await repo.claim_run(conn, key, new_id("rcn"), now)
@@ -139,7 +139,7 @@ class ReconciliationService:
                 pg_payout_date=r.payout_date if r else None, created_at=self.clock.now()))
         return out
 
-    async def _failed(self, key: repo.RunKey, failure: str, audit: AuditNote | None) -> Run:
+    async def _failed(self, key: repo.RunKey, failure: str, audit: AuditNote | None = None) -> Run:
         """A range whose report could not be read: the run says so, and keeps what the run before found."""
         log.warning("reconciliation_report_unavailable", pg=key.pg, failure=failure)
         now = self.clock.now()
